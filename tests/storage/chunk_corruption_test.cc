@@ -147,6 +147,29 @@ TEST(ChunkCorruption, DecreasingTimestampsWithAValidChecksumAreReported) {
   EXPECT_EQ(points, 0u);
 }
 
+TEST(ChunkCorruption, SparsePositionsOutOfOrderWithAValidChecksumAreReported) {
+  // The golden sparse counter (chunk_golden_test.cc): its value block lists
+  // residuals 4 and 12 as "04 06" (7-bit positions). Swap them to 12, 4.
+  std::vector<int64_t> ts(60);
+  std::vector<double> vs(60);
+  for (int i = 0; i < 60; ++i) {
+    ts[i] = i * 1000;
+    vs[i] = i < 5 ? 7 : i < 13 ? 9 : 12;
+  }
+  std::string c;
+  ASSERT_TRUE(EncodeChunk(ts, vs, &c).ok());
+  const size_t at = c.size() - 4 - 3;  // positions (2 bytes), values (1 byte)
+  ASSERT_EQ(static_cast<uint8_t>(c[at]), 0x04);
+  ASSERT_EQ(static_cast<uint8_t>(c[at + 1]), 0x06);
+  c[at] = static_cast<char>(12 | (4 & 1) << 7);
+  c[at + 1] = static_cast<char>(4 >> 1);
+  FixCrc(&c);
+  size_t points;
+  const absl::Status s = DecodeExact(c, &points);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr("sparse block positions"));
+}
+
 // Random mutations behind a valid checksum must never crash the decoder or
 // read out of bounds; the decoder may accept or reject them.
 TEST(ChunkCorruption, RandomMutationsBehindAValidChecksumNeverCrash) {

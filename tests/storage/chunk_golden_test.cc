@@ -52,5 +52,17 @@ TEST(ChunkGolden, DecimalWithAnException) {
             "01090008000000030068dbb6000103000000000000008002024002008555cc551b10");
 }
 
+TEST(ChunkGolden, SparseCounterIncrements) {
+  // 60 points at 1 s of a counter that steps 7 -> 9 at point 5 and 9 -> 12 at
+  // point 13: two of the 59 deltas are non-zero, so the value block is sparse.
+  std::vector<int64_t> ts(60);
+  std::vector<double> vs(60);
+  for (int i = 0; i < 60; ++i) {
+    ts[i] = i * 1000;
+    vs[i] = i < 5 ? 7 : i < 13 ? 9 : 12;
+  }
+  EXPECT_EQ(EncodeHex(ts, vs), "013c000600d00f80000000000e00408200000204060ec6515cae");
+}
+
 }  // namespace
 }  // namespace nimbus::storage
