@@ -8,6 +8,12 @@
 #include "storage/internal/coding.h"
 #include "storage/internal/crc32c.h"
 
+// The decimal codec relies on exact IEEE 754 arithmetic (a quotient the
+// encoder checks must be the quotient the decoder computes).
+#if defined(__FAST_MATH__)
+#error "storage/chunk_codec.cc must not be built with -ffast-math"
+#endif
+
 namespace nimbus::storage {
 namespace {
 
