@@ -60,32 +60,38 @@ inline bool ExactDecimal(double v, int e, int64_t* n) {
   return true;
 }
 
-// The smallest exponent at which v is an exact decimal, or -1.
+// The smallest exponent at which v is an exact decimal whose integer is
+// below 2^53 (at most ~16 significant digits), or -1. The cap matters: with 17
+// digits every double is some decimal, and such "decimals" pack no better
+// than XOR.
 int MinDecimalExponent(double v) {
+  constexpr double kMaxSampleScaled = 9007199254740992.0;  // 2^53
   int64_t n;
   for (int e = 0; e <= kMaxDecimalExponent; ++e) {
+    if (!(std::fabs(v * kPow10[e]) < kMaxSampleScaled)) return -1;
     if (ExactDecimal(v, e, &n)) return e;
   }
   return -1;
 }
 
-// Chooses the decimal exponent for a chunk's values from a sample: the
-// smallest one at which at least 7/8 of the sampled values are exact. Returns
-// -1 if there is none (the values are not decimals; use XOR).
+// Chooses the decimal exponent for a chunk's values from 8 values sampled
+// evenly across it: the smallest exponent at which all of them but at most one
+// are exact. Returns -1 if there is none (the values are not decimals; use
+// XOR), giving up at the second sample that is not a decimal.
 int ChooseDecimalExponent(const double* v, size_t n) {
-  constexpr size_t kSamples = 32;
+  constexpr size_t kSamples = 8;
   const size_t samples = std::min(n, kSamples);
+  const size_t allowed_misses = samples / 8;
   int hist[kMaxDecimalExponent + 1] = {};
-  size_t decimal = 0;
+  size_t misses = 0;
   for (size_t j = 0; j < samples; ++j) {
     const int e = MinDecimalExponent(v[j * n / samples]);
     if (e >= 0) {
       ++hist[e];
-      ++decimal;
+    } else if (++misses > allowed_misses) {
+      return -1;
     }
-    if (j == 7 && decimal == 0) return -1;  // noisy floats: give up early
   }
-  const size_t allowed_misses = samples / 8;
   size_t covered = 0;
   for (int e = 0; e <= kMaxDecimalExponent; ++e) {
     covered += hist[e];
