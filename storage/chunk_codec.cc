@@ -100,22 +100,52 @@ int ChooseDecimalExponent(const double* v, size_t n) {
   return -1;
 }
 
-// Appends the decimal value section (exponent, exceptions, integer stream).
-// Returns false, leaving *out as it was, if more than 1/8 of the values are not
-// exact at exponent e.
-bool EncodeDecimalValues(const double* v, size_t n, int e, std::string* out) {
+// Appends the decimal value section (exponent, exceptions, integer stream),
+// starting from the sampled exponent `guess`. Values not exact at `guess` may
+// raise the exponent when that is cheaper than storing them raw: an exception
+// costs about 72 bits, one more decimal digit about 3.3 bits on every value.
+// Returns false, leaving *out as it was, if more than 1/8 of the values are
+// not exact at the exponent chosen.
+bool EncodeDecimalValues(const double* v, size_t n, int guess, std::string* out) {
   std::vector<uint64_t> ints(n);
   std::vector<uint32_t> exceptions;
-  const size_t max_exceptions = n / 8;
+  // needs[k]: values exact first at exponent guess + k (k >= 1) with an
+  // integer below 2^53; values exact at no exponent are not counted.
+  size_t needs[kMaxDecimalExponent + 1] = {};
   for (size_t i = 0; i < n; ++i) {
     int64_t x;
-    if (ExactDecimal(v[i], e, &x)) {
+    if (ExactDecimal(v[i], guess, &x)) {
       ints[i] = static_cast<uint64_t>(x);
-    } else {
-      if (exceptions.size() == max_exceptions) return false;
-      exceptions.push_back(static_cast<uint32_t>(i));
+      continue;
+    }
+    exceptions.push_back(static_cast<uint32_t>(i));
+    const int e = MinDecimalExponent(v[i]);
+    if (e > guess) ++needs[e - guess];
+  }
+  // Cost in tenths of a bit, relative to `guess` with its exceptions.
+  int e = guess;
+  size_t best_cost = 720 * exceptions.size();
+  size_t covered = 0;
+  for (int k = 1; guess + k <= kMaxDecimalExponent; ++k) {
+    covered += needs[k];
+    const size_t cost = 720 * (exceptions.size() - covered) + 33 * k * n;
+    if (cost < best_cost) {
+      best_cost = cost;
+      e = guess + k;
     }
   }
+  if (e != guess) {
+    exceptions.clear();
+    for (size_t i = 0; i < n; ++i) {
+      int64_t x;
+      if (ExactDecimal(v[i], e, &x)) {
+        ints[i] = static_cast<uint64_t>(x);
+      } else {
+        exceptions.push_back(static_cast<uint32_t>(i));
+      }
+    }
+  }
+  if (exceptions.size() > n / 8) return false;
   // An exception's integer slot repeats its neighbour so the deltas around it
   // stay small; leading exceptions take the first exact value.
   if (!exceptions.empty()) {

@@ -134,6 +134,31 @@ TEST(ChunkCodec, KeepsEdgeValuesInsideDecimalChunksAsExceptions) {
   EXPECT_EQ(h->exception_count, 5u);
 }
 
+TEST(ChunkCodec, RaisesTheExponentWhenTheSampleMissesDigits) {
+  // The encoder samples points 0, 90, 180, ...: here exactly those have one
+  // decimal, while the rest have two.
+  std::vector<double> vs(720);
+  for (size_t i = 0; i < vs.size(); ++i) vs[i] = static_cast<double>(i) / 100;
+  const std::string chunk = ExpectRoundTrip(Regular(vs.size(), 10'000), vs);
+  auto h = ReadChunkHeader(chunk);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->value_codec, ValueCodec::kDecimal);
+  EXPECT_EQ(h->decimal_exponent, 2);
+  EXPECT_EQ(h->exception_count, 0u);
+}
+
+TEST(ChunkCodec, KeepsARareLongDecimalAsAnExceptionRatherThanRaisingTheExponent) {
+  std::vector<double> vs(720);
+  for (size_t i = 0; i < vs.size(); ++i) vs[i] = static_cast<double>(i % 300) / 100;
+  vs[77] = 1.23456789012345;  // 14 decimals
+  const std::string chunk = ExpectRoundTrip(Regular(vs.size(), 10'000), vs);
+  auto h = ReadChunkHeader(chunk);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->value_codec, ValueCodec::kDecimal);
+  EXPECT_EQ(h->decimal_exponent, 2);
+  EXPECT_EQ(h->exception_count, 1u);
+}
+
 TEST(ChunkCodec, RoundTripsRandomBitPatterns) {
   tools::Rng rng(99);
   for (int round = 0; round < 200; ++round) {
