@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/gorilla.h"
 #include "storage/chunk_codec.h"
+#include "storage/internal/coding.h"
 #include "tools/shapes.h"
 
 namespace nimbus::bench {
@@ -43,9 +44,9 @@ Dataset MakeDataset(const std::vector<Shape>& shapes, size_t points) {
   uint64_t index = 0;
   for (int s = 0; s < kSeriesPerShape; ++s) {
     for (Shape shape : shapes) {
-      d.series.push_back(tools::GenerateSeries(
-          shape, tools::SeriesSeed(kDatasetSeed, index++), kStartMs,
-          kIntervalMs, points));
+      d.series.push_back(
+          tools::GenerateSeries(shape, tools::SeriesSeed(kDatasetSeed, index++),
+                                kStartMs, kIntervalMs, points));
       d.points += points;
       d.information_bits += d.series.back().information_bits;
     }
@@ -150,7 +151,66 @@ void BM_GorillaDecode(benchmark::State& state, std::vector<Shape> shapes,
   SetCounters(state, d, bytes);
 }
 
+// Bytes of a chunk's timestamp section (the varint after version, count and
+// mode).
+size_t TimestampSectionBytes(const std::string& chunk) {
+  const char* p = chunk.data() + 1;
+  const char* limit = chunk.data() + chunk.size();
+  uint64_t count = 0, ts_len = 0;
+  storage::internal::GetVarint64(&p, limit, &count);
+  ++p;  // mode
+  storage::internal::GetVarint64(&p, limit, &ts_len);
+  return ts_len;
+}
+
+// Timestamps alone: 720 points at `interval_ms` with uniform jitter of
+// +-jitter_ms (values constant). Reports the timestamp section's bytes per
+// point, and Gorilla's (Prometheus's millisecond buckets) on the same
+// timestamps, whose constant values cost exactly one bit each.
+void BM_Timestamps(benchmark::State& state, int64_t interval_ms,
+                   int64_t jitter_ms) {
+  constexpr size_t kPoints = 720;
+  size_t nimbus_bytes = 0, gorilla_bits = 0, points = 0;
+  std::vector<std::pair<std::vector<int64_t>, std::vector<double>>> series;
+  for (int s = 0; s < kSeriesPerShape; ++s) {
+    tools::Rng rng(tools::SeriesSeed(kDatasetSeed, s));
+    std::vector<int64_t> ts(kPoints);
+    for (size_t i = 0; i < kPoints; ++i) {
+      ts[i] = kStartMs + static_cast<int64_t>(i) * interval_ms +
+              rng.Uniform(-jitter_ms, jitter_ms);
+    }
+    series.push_back({ts, std::vector<double>(kPoints, 1.0)});
+    std::string chunk;
+    if (!storage::EncodeChunk(ts, series.back().second, &chunk).ok()) {
+      std::abort();
+    }
+    nimbus_bytes += TimestampSectionBytes(chunk);
+    gorilla_bits += 8 * GorillaEncode(ts, series.back().second).size() -
+                    64 - (kPoints - 1);
+    points += kPoints;
+  }
+  std::string out;
+  for (auto _ : state) {
+    for (const auto& [ts, vs] : series) {
+      benchmark::DoNotOptimize(storage::EncodeChunk(ts, vs, &out));
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * points));
+  state.counters["ts_bytes_per_point"] =
+      static_cast<double>(nimbus_bytes) / static_cast<double>(points);
+  state.counters["gorilla_ts_bytes_per_point"] =
+      static_cast<double>(gorilla_bits) / 8 / static_cast<double>(points);
+}
+
 void RegisterAll() {
+  for (int64_t interval : {1'000, 10'000, 60'000}) {
+    for (int64_t jitter : {0, 5, 50}) {
+      benchmark::RegisterBenchmark(
+          absl::StrCat("BM_Timestamps/", interval, "ms/jitter", jitter, "ms")
+              .c_str(),
+          BM_Timestamps, interval, jitter);
+    }
+  }
   std::vector<std::pair<std::string, std::vector<Shape>>> sets;
   for (Shape s : tools::kAllShapes) {
     sets.push_back({std::string(tools::ShapeName(s)), {s}});

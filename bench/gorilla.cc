@@ -12,8 +12,10 @@ class BitWriter {
       if ((pos_ & 7) == 0) out_.push_back(0);
       const int room = 8 - static_cast<int>(pos_ & 7);
       const int take = bits < room ? bits : room;
-      const uint8_t chunk = static_cast<uint8_t>((v >> (bits - take)) & ((1u << take) - 1));
-      out_.back() = static_cast<char>(static_cast<uint8_t>(out_.back()) | (chunk << (room - take)));
+      const uint8_t chunk =
+          static_cast<uint8_t>((v >> (bits - take)) & ((1u << take) - 1));
+      out_.back() = static_cast<char>(static_cast<uint8_t>(out_.back()) |
+                                      (chunk << (room - take)));
       pos_ += take;
       bits -= take;
     }

@@ -29,7 +29,8 @@ class GorillaBitReader {
       const size_t byte = pos_ >> 3;
       const int avail = 8 - static_cast<int>(pos_ & 7);
       const int take = bits < avail ? bits : avail;
-      const uint8_t b = byte < data_.size() ? static_cast<uint8_t>(data_[byte]) : 0;
+      const uint8_t b =
+          byte < data_.size() ? static_cast<uint8_t>(data_[byte]) : 0;
       const uint64_t chunk = (b >> (avail - take)) & ((1u << take) - 1);
       v = (v << take) | chunk;
       pos_ += take;

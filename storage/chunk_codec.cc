@@ -29,7 +29,7 @@ constexpr int kMaxDecimalExponent = 18;
 constexpr uint8_t kModeCodecMask = 0x03;
 
 constexpr double kPow10[kMaxDecimalExponent + 1] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
     1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
 
 // |v * 10^e| must stay below this for the scaled integer and the differences
@@ -106,7 +106,8 @@ int ChooseDecimalExponent(const double* v, size_t n) {
 // costs about 72 bits, one more decimal digit about 3.3 bits on every value.
 // Returns false, leaving *out as it was, if more than 1/8 of the values are
 // not exact at the exponent chosen.
-bool EncodeDecimalValues(const double* v, size_t n, int guess, std::string* out) {
+bool EncodeDecimalValues(const double* v, size_t n, int guess,
+                         std::string* out) {
   std::vector<uint64_t> ints(n);
   std::vector<uint32_t> exceptions;
   // needs[k]: values exact first at exponent guess + k (k >= 1) with an
@@ -219,7 +220,7 @@ struct Layout {
   ChunkHeader header;
   const char* ts_begin = nullptr;
   const char* ts_end = nullptr;
-  const char* exceptions = nullptr;  // kDecimal: first exception record
+  const char* exceptions = nullptr;    // kDecimal: first exception record
   const char* values_begin = nullptr;  // the value stream
   const char* values_end = nullptr;
   const char* readable_end = nullptr;
@@ -242,10 +243,10 @@ absl::Status ParseLayout(absl::string_view chunk, Layout* layout) {
   ChunkHeader& h = layout->header;
   h.version = static_cast<uint8_t>(data[0]);
   if (h.version != kChunkFormatVersion) {
-    return absl::UnimplementedError(absl::StrCat(
-        "chunk: format version ", h.version,
-        " is not supported (this build reads version ",
-        kChunkFormatVersion, ")"));
+    return absl::UnimplementedError(
+        absl::StrCat("chunk: format version ", h.version,
+                     " is not supported (this build reads version ",
+                     kChunkFormatVersion, ")"));
   }
   const char* p = data + 1;
   uint64_t count;
@@ -294,8 +295,7 @@ absl::Status ParseLayout(absl::string_view chunk, Layout* layout) {
     for (uint64_t k = 0; k < exceptions; ++k) {
       uint64_t gap = 0;
       if (!GetVarint64(&p, body_end, &gap) || gap >= count ||
-          (pos = (k == 0 ? gap : pos + 1 + gap)) >= count ||
-          body_end - p < 8) {
+          (pos = (k == 0 ? gap : pos + 1 + gap)) >= count || body_end - p < 8) {
         return Corrupt(absl::StrCat("exception ", k, " out of bounds"));
       }
       p += 8;
@@ -312,9 +312,9 @@ absl::Status EncodeChunk(absl::Span<const int64_t> timestamps_ms,
   out->clear();
   const size_t n = timestamps_ms.size();
   if (values.size() != n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "chunk: timestamps_ms has ", n, " entries but values has ",
-        values.size(), "; they must be equal"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk: timestamps_ms has ", n, " entries but values has ",
+                     values.size(), "; they must be equal"));
   }
   if (n > kMaxChunkPoints) {
     return absl::InvalidArgumentError(absl::StrCat(

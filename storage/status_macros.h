@@ -22,8 +22,8 @@
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status from
 // the enclosing function, otherwise moves the value into `lhs`, which may be a
 // declaration (`auto x`) or an existing variable.
-#define NIMBUS_ASSIGN_OR_RETURN(lhs, rexpr)                                \
-  NIMBUS_ASSIGN_OR_RETURN_IMPL_(                                           \
+#define NIMBUS_ASSIGN_OR_RETURN(lhs, rexpr) \
+  NIMBUS_ASSIGN_OR_RETURN_IMPL_(            \
       NIMBUS_STATUS_CONCAT_(nimbus_statusor_, __LINE__), lhs, rexpr)
 
 #define NIMBUS_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \

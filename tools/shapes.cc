@@ -29,14 +29,22 @@ constexpr int64_t kIntervalSeconds = 10;
 
 absl::string_view ShapeName(Shape shape) {
   switch (shape) {
-    case Shape::kCpuUtilization: return "cpu_utilization";
-    case Shape::kMemUsedBytes: return "mem_used_bytes";
-    case Shape::kQueueDepth: return "queue_depth";
-    case Shape::kRequestCount: return "request_count";
-    case Shape::kErrorCount: return "error_count";
-    case Shape::kNetworkInBytes: return "network_in_bytes";
-    case Shape::kLatencyMs: return "latency_ms";
-    case Shape::kMemTotalBytes: return "mem_total_bytes";
+    case Shape::kCpuUtilization:
+      return "cpu_utilization";
+    case Shape::kMemUsedBytes:
+      return "mem_used_bytes";
+    case Shape::kQueueDepth:
+      return "queue_depth";
+    case Shape::kRequestCount:
+      return "request_count";
+    case Shape::kErrorCount:
+      return "error_count";
+    case Shape::kNetworkInBytes:
+      return "network_in_bytes";
+    case Shape::kLatencyMs:
+      return "latency_ms";
+    case Shape::kMemTotalBytes:
+      return "mem_total_bytes";
   }
   return "unknown";
 }
@@ -58,7 +66,8 @@ uint64_t Rng::Next() {
 }
 
 int64_t Rng::Uniform(int64_t lo, int64_t hi) {
-  const uint64_t range = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1;
+  const uint64_t range =
+      static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1;
   if (range == 0) return static_cast<int64_t>(Next());  // the full 64 bits
   // Lemire's nearly-divisionless method, with rejection for exact uniformity.
   unsigned __int128 m = static_cast<unsigned __int128>(Next()) * range;
@@ -146,7 +155,8 @@ double ShapeGenerator::Next() {
         state_ = 0;
         information_bits_ += -std::log2(0.10);
       } else {
-        state_ = std::min<int64_t>(std::max<int64_t>(state_ + rng_.Uniform(-2, 3), 0), 50);
+        state_ = std::min<int64_t>(
+            std::max<int64_t>(state_ + rng_.Uniform(-2, 3), 0), 50);
         information_bits_ += -std::log2(0.15 / 6);
       }
       return static_cast<double>(state_);

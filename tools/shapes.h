@@ -19,18 +19,18 @@ namespace nimbus::tools {
 
 enum class Shape {
   kCpuUtilization,  // bounded walk in 0..100, exactly 2 decimals, steps <= 1.5
-  kMemUsedBytes,    // walk in multiples of 4096 within 1..16 GiB, steps <= 4 MiB
-  kQueueDepth,      // small integer, mostly unchanged or back to 0
-  kRequestCount,    // counter, 1..500 per second with +-10% jitter
-  kErrorCount,      // counter with increments in about 5% of intervals
+  kMemUsedBytes,  // walk in multiples of 4096 within 1..16 GiB, steps <= 4 MiB
+  kQueueDepth,    // small integer, mostly unchanged or back to 0
+  kRequestCount,  // counter, 1..500 per second with +-10% jitter
+  kErrorCount,    // counter with increments in about 5% of intervals
   kNetworkInBytes,  // counter, 10 KB/s..50 MB/s (log-uniform), +-10% jitter
   kLatencyMs,       // log-normal noise at full double precision
   kMemTotalBytes,   // constant
 };
 
 inline constexpr std::array<Shape, 8> kAllShapes = {
-    Shape::kCpuUtilization, Shape::kMemUsedBytes,   Shape::kQueueDepth,
-    Shape::kRequestCount,   Shape::kErrorCount,     Shape::kNetworkInBytes,
+    Shape::kCpuUtilization, Shape::kMemUsedBytes, Shape::kQueueDepth,
+    Shape::kRequestCount,   Shape::kErrorCount,   Shape::kNetworkInBytes,
     Shape::kLatencyMs,      Shape::kMemTotalBytes};
 
 // snake_case name, as in "cpu_utilization".

@@ -46,15 +46,16 @@ inline uint64_t ReadBitsSlow(const char* src, size_t bit, int width,
   const int nbytes = (shift + width + 7) / 8;  // at most 9
   unsigned __int128 acc = 0;
   for (int k = 0; k < nbytes; ++k) {
-    acc |= static_cast<unsigned __int128>(static_cast<uint8_t>(p[k])) << (8 * k);
+    acc |= static_cast<unsigned __int128>(static_cast<uint8_t>(p[k]))
+           << (8 * k);
   }
   return static_cast<uint64_t>(acc >> shift) & mask;
 }
 
 template <int kWidth>
 inline void UnpackFixed(const char* src, size_t n_fast, uint64_t* out) {
-  constexpr uint64_t kMask = kWidth == 64 ? ~uint64_t{0}
-                                          : (uint64_t{1} << kWidth) - 1;
+  constexpr uint64_t kMask =
+      kWidth == 64 ? ~uint64_t{0} : (uint64_t{1} << kWidth) - 1;
   for (size_t i = 0; i < n_fast; ++i) {
     const size_t bit = i * kWidth;
     out[i] = (LoadLE64(src + (bit >> 3)) >> (bit & 7)) & kMask;

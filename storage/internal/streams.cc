@@ -50,7 +50,8 @@ struct OrderStats {
 
 // Bits of a dense block: header, min, payload.
 size_t DenseBits(const OrderStats& st, size_t m) {
-  return 8 * (2 + VarintLength(ZigZagEncode(st.min))) + 8 * PackedBytes(m, st.Width());
+  return 8 * (2 + VarintLength(ZigZagEncode(st.min))) +
+         8 * PackedBytes(m, st.Width());
 }
 
 // A sparse block stores the residual most of the block shares once and lists
@@ -73,7 +74,8 @@ size_t SparseBits(const OrderStats& st, const uint64_t* r, size_t m,
   *others = c;
   *width = BitWidth(any);
   const uint64_t common = (st.candidate - base) >> shift;
-  return 8 * (2 + VarintLength(ZigZagEncode(st.min)) + VarintLength(common) + 1) +
+  return 8 * (2 + VarintLength(ZigZagEncode(st.min)) + VarintLength(common) +
+              1) +
          8 * PackedBytes(c, kSparsePositionBits) + 8 * PackedBytes(c, *width);
 }
 
@@ -168,7 +170,8 @@ void EncodeXorBlock(const uint64_t* x, size_t begin, size_t end,
   out->push_back(static_cast<char>(width));
   if (width == 0) return;
   uint64_t u[kBlockSize];
-  for (size_t i = begin; i < end; ++i) u[i - begin] = (x[i] ^ x[i - 1]) >> shift;
+  for (size_t i = begin; i < end; ++i)
+    u[i - begin] = (x[i] ^ x[i - 1]) >> shift;
   PackBits(u, end - begin, width, out);
 }
 
@@ -179,9 +182,8 @@ inline void BlockRange(size_t k, size_t n, size_t* begin, size_t* end) {
 }
 
 absl::Status Truncated(absl::string_view what, const StreamCursor& c) {
-  return absl::DataLossError(
-      absl::StrCat("chunk: ", what, " truncated or malformed at value ",
-                   c.decoded));
+  return absl::DataLossError(absl::StrCat(
+      "chunk: ", what, " truncated or malformed at value ", c.decoded));
 }
 
 }  // namespace
@@ -217,10 +219,12 @@ absl::Status InitIntStream(const char* p, const char* limit,
   *c = StreamCursor{p, limit, readable_end, n, 0, 0, 0};
   if (n == 0) return absl::OkStatus();
   uint64_t v;
-  if (!GetVarint64(&c->p, limit, &v)) return Truncated("integer stream header", *c);
+  if (!GetVarint64(&c->p, limit, &v))
+    return Truncated("integer stream header", *c);
   c->prev_x = static_cast<uint64_t>(ZigZagDecode(v));
   if (n >= 2) {
-    if (!GetVarint64(&c->p, limit, &v)) return Truncated("integer stream header", *c);
+    if (!GetVarint64(&c->p, limit, &v))
+      return Truncated("integer stream header", *c);
     c->prev_d = static_cast<uint64_t>(ZigZagDecode(v));
   }
   return absl::OkStatus();
@@ -334,7 +338,8 @@ absl::Status DecodeXorBlock(StreamCursor* c, uint64_t* out, size_t* len) {
     const int shift = static_cast<uint8_t>(c->p[0]);
     const int width = static_cast<uint8_t>(c->p[1]);
     c->p += 2;
-    if (shift > 63 || width > 64 - shift) return Truncated("XOR block header", *c);
+    if (shift > 63 || width > 64 - shift)
+      return Truncated("XOR block header", *c);
     const size_t bytes = PackedBytes(m, width);
     if (static_cast<size_t>(c->limit - c->p) < bytes) {
       return Truncated("XOR block payload", *c);

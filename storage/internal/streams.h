@@ -50,11 +50,9 @@ struct StreamCursor {
 // bounds the word loads of the bit unpacker. Returns DataLoss if the stream
 // header is truncated or malformed.
 absl::Status InitIntStream(const char* p, const char* limit,
-                           const char* readable_end, size_t n,
-                           StreamCursor* c);
+                           const char* readable_end, size_t n, StreamCursor* c);
 absl::Status InitXorStream(const char* p, const char* limit,
-                           const char* readable_end, size_t n,
-                           StreamCursor* c);
+                           const char* readable_end, size_t n, StreamCursor* c);
 
 // Decodes the next block, min(kBlockSize, remaining) values, into out[] and
 // sets *len. Returns DataLoss if the block is truncated or malformed; the

@@ -61,8 +61,10 @@ void RoundTripPoints(const uint8_t* data, size_t size) {
     t += dt;
     ts.push_back(t);
     // Half of the values as small decimals so the decimal path is reached.
-    vs.push_back((bits & 1) ? std::bit_cast<double>(bits)
-                            : static_cast<double>(static_cast<int32_t>(bits >> 32)) / 100);
+    vs.push_back((bits & 1)
+                     ? std::bit_cast<double>(bits)
+                     : static_cast<double>(static_cast<int32_t>(bits >> 32)) /
+                           100);
   }
   std::string chunk;
   if (!nimbus::storage::EncodeChunk(ts, vs, &chunk).ok()) std::abort();
@@ -83,7 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string chunk(reinterpret_cast<const char*>(data), size);
   DecodeAll(chunk);
   if (size >= 4) {
-    const uint32_t crc = nimbus::storage::internal::Crc32c(chunk.data(), size - 4);
+    const uint32_t crc =
+        nimbus::storage::internal::Crc32c(chunk.data(), size - 4);
     std::memcpy(chunk.data() + size - 4, &crc, 4);
     DecodeAll(chunk);
   }

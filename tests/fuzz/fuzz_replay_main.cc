@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   }
   if (inputs.empty()) inputs.emplace_back();
   for (const std::string& s : inputs) {
-    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()),
+                           s.size());
   }
   // Deterministic mutations of the seeds: byte flips, truncations, splices.
   uint64_t x = 0x9E3779B97F4A7C15ull;
@@ -48,13 +49,21 @@ int main(int argc, char** argv) {
     for (int e = 0; e < edits && !s.empty(); ++e) {
       const size_t at = next() % s.size();
       switch (next() % 3) {
-        case 0: s[at] = static_cast<char>(next()); break;
-        case 1: s.resize(at); break;
-        default: s.insert(at, inputs[next() % inputs.size()].substr(0, 16)); break;
+        case 0:
+          s[at] = static_cast<char>(next());
+          break;
+        case 1:
+          s.resize(at);
+          break;
+        default:
+          s.insert(at, inputs[next() % inputs.size()].substr(0, 16));
+          break;
       }
     }
-    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()),
+                           s.size());
   }
-  std::printf("replayed %zu seeds and %d mutations\n", inputs.size(), kMutations);
+  std::printf("replayed %zu seeds and %d mutations\n", inputs.size(),
+              kMutations);
   return 0;
 }

@@ -56,7 +56,8 @@ std::string ExpectRoundTrip(const std::vector<int64_t>& ts,
 
 std::vector<int64_t> Regular(size_t n, int64_t interval_ms) {
   std::vector<int64_t> ts(n);
-  for (size_t i = 0; i < n; ++i) ts[i] = kStartMs + static_cast<int64_t>(i) * interval_ms;
+  for (size_t i = 0; i < n; ++i)
+    ts[i] = kStartMs + static_cast<int64_t>(i) * interval_ms;
   return ts;
 }
 
@@ -88,7 +89,8 @@ TEST(ChunkCodec, RoundTripsEdgeValues) {
       std::numeric_limits<double>::denorm_min(),
       -std::numeric_limits<double>::denorm_min(),
       std::numeric_limits<double>::min(),  // smallest normal
-      std::nextafter(std::numeric_limits<double>::min(), 0.0),  // largest subnormal
+      std::nextafter(std::numeric_limits<double>::min(),
+                     0.0),  // largest subnormal
       std::numeric_limits<double>::max(),
       std::numeric_limits<double>::lowest(),
       std::numeric_limits<double>::infinity(),
@@ -102,7 +104,7 @@ TEST(ChunkCodec, RoundTripsEdgeValues) {
       0.1 + 0.2,
       1e300,
       -1e-300,
-      9007199254740993.0,  // 2^53 + 1 rounds to 2^53
+      9007199254740993.0,     // 2^53 + 1 rounds to 2^53
       4611686018427387904.0,  // 2^62, just past the decimal range
       -4611686018427387904.0,
       1e18,
@@ -120,7 +122,8 @@ TEST(ChunkCodec, KeepsEdgeValuesInsideDecimalChunksAsExceptions) {
   // 2-decimal gauge with a few values that are not decimals: the chunk stays
   // decimal and those few are stored raw.
   std::vector<double> vs(720);
-  for (size_t i = 0; i < vs.size(); ++i) vs[i] = static_cast<double>(i % 1000) / 100;
+  for (size_t i = 0; i < vs.size(); ++i)
+    vs[i] = static_cast<double>(i % 1000) / 100;
   vs[0] = -0.0;
   vs[1] = std::numeric_limits<double>::quiet_NaN();
   vs[130] = std::bit_cast<double>(uint64_t{0x7FF0000000000001});
@@ -147,9 +150,11 @@ TEST(ChunkCodec, RaisesTheExponentWhenTheSampleMissesDigits) {
   EXPECT_EQ(h->exception_count, 0u);
 }
 
-TEST(ChunkCodec, KeepsARareLongDecimalAsAnExceptionRatherThanRaisingTheExponent) {
+TEST(ChunkCodec,
+     KeepsARareLongDecimalAsAnExceptionRatherThanRaisingTheExponent) {
   std::vector<double> vs(720);
-  for (size_t i = 0; i < vs.size(); ++i) vs[i] = static_cast<double>(i % 300) / 100;
+  for (size_t i = 0; i < vs.size(); ++i)
+    vs[i] = static_cast<double>(i % 300) / 100;
   vs[77] = 1.23456789012345;  // 14 decimals
   const std::string chunk = ExpectRoundTrip(Regular(vs.size(), 10'000), vs);
   auto h = ReadChunkHeader(chunk);
@@ -201,9 +206,14 @@ TEST(ChunkCodec, RoundTripsIrregularTimestamps) {
     const int64_t max_gap = int64_t{1} << rng.Uniform(0, 40);
     for (auto& x : ts) {
       switch (rng.Uniform(0, 3)) {
-        case 0: break;  // a duplicate timestamp: a second sample
-        case 1: t += 10'000 + rng.Uniform(-50, 50); break;  // jittered 10 s
-        default: t += rng.Uniform(0, max_gap); break;
+        case 0:
+          break;  // a duplicate timestamp: a second sample
+        case 1:
+          t += 10'000 + rng.Uniform(-50, 50);
+          break;  // jittered 10 s
+        default:
+          t += rng.Uniform(0, max_gap);
+          break;
       }
       x = t;
     }
@@ -252,7 +262,8 @@ TEST(ChunkCodec, RejectsSpansOfDifferentLengths) {
   std::string out;
   const absl::Status s = EncodeChunk({1000, 2000}, {1}, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr("timestamps_ms has 2 entries but values has 1"));
+  EXPECT_THAT(s.message(),
+              HasSubstr("timestamps_ms has 2 entries but values has 1"));
 }
 
 TEST(ChunkCodec, RejectsMoreThanTheMaximumPoints) {
@@ -294,8 +305,8 @@ TEST(ChunkCodec, RegularTimestampsCostAlmostNothing) {
   // 720 points at 1 s, 10 s and 60 s with a constant value: the whole chunk
   // is its header, one stream header per section and block headers.
   for (int64_t interval : {1'000, 10'000, 60'000}) {
-    const std::string chunk = ExpectRoundTrip(
-        Regular(720, interval), std::vector<double>(720, 42.0));
+    const std::string chunk =
+        ExpectRoundTrip(Regular(720, interval), std::vector<double>(720, 42.0));
     EXPECT_LE(chunk.size(), 64u) << interval;  // < 0.1 byte a point
   }
 }

@@ -113,7 +113,8 @@ TEST(ChunkCorruption, AnUnknownVersionIsUnimplementedNotCorrupt) {
   FixCrc(&c);
   auto h = ReadChunkHeader(c);
   EXPECT_EQ(h.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(h.status().message(), HasSubstr("format version 2 is not supported"));
+  EXPECT_THAT(h.status().message(),
+              HasSubstr("format version 2 is not supported"));
   size_t points;
   EXPECT_EQ(DecodeExact(c, &points).code(), absl::StatusCode::kUnimplemented);
 }
@@ -182,9 +183,15 @@ TEST(ChunkCorruption, RandomMutationsBehindAValidChecksumNeverCrash) {
     for (int e = 0; e < edits; ++e) {
       const size_t at = static_cast<size_t>(rng.Uniform(0, c.size() - 5));
       switch (rng.Uniform(0, 2)) {
-        case 0: c[at] = static_cast<char>(rng.Next()); break;
-        case 1: c.erase(at, static_cast<size_t>(rng.Uniform(1, 8))); break;
-        default: c.insert(at, std::string(rng.Uniform(1, 8), static_cast<char>(rng.Next())));
+        case 0:
+          c[at] = static_cast<char>(rng.Next());
+          break;
+        case 1:
+          c.erase(at, static_cast<size_t>(rng.Uniform(1, 8)));
+          break;
+        default:
+          c.insert(at, std::string(rng.Uniform(1, 8),
+                                   static_cast<char>(rng.Next())));
       }
       if (c.size() < 8) break;
     }

@@ -26,30 +26,29 @@ std::string EncodeHex(const std::vector<int64_t>& ts,
   return absl::BytesToHexString(chunk);
 }
 
-TEST(ChunkGolden, Empty) {
-  EXPECT_EQ(EncodeHex({}, {}), "010000043125c5");
-}
+TEST(ChunkGolden, Empty) { EXPECT_EQ(EncodeHex({}, {}), "010000043125c5"); }
 
 TEST(ChunkGolden, OnePoint) {
   EXPECT_EQ(EncodeHex({1000}, {1.5}), "01010002d00f01001e348c99fd");
 }
 
 TEST(ChunkGolden, TwoDecimalGaugeAtTenSeconds) {
-  EXPECT_EQ(EncodeHex({1'767'225'600'000, 1'767'225'610'000,
-                       1'767'225'620'000, 1'767'225'630'000},
+  EXPECT_EQ(EncodeHex({1'767'225'600'000, 1'767'225'610'000, 1'767'225'620'000,
+                       1'767'225'630'000},
                       {12.34, 12.5, 11.99, 12.01}),
             "0104000c80a0d5edee66a09c018000000200a4132040076543400dd321ce89");
 }
 
 TEST(ChunkGolden, NoisyFloatsUseXor) {
   EXPECT_EQ(EncodeHex({0, 1000, 2000}, {0.1 + 0.2, 1.0 / 3, 2.0 / 3}),
-            "0103010600d00f800000343333333333d33f0036616666666666060000000000000c375bdfac");
+            "0103010600d00f800000343333333333d33f003661666666666606000000000000"
+            "0c375bdfac");
 }
 
 TEST(ChunkGolden, DecimalWithAnException) {
-  EXPECT_EQ(EncodeHex({0, 0, 5, 5, 5, 5, 5, 5, 5},
-                      {1, 2, 3, -0.0, 5, 6, 7, 8, 9}),
-            "01090008000000030068dbb6000103000000000000008002024002008555cc551b10");
+  EXPECT_EQ(
+      EncodeHex({0, 0, 5, 5, 5, 5, 5, 5, 5}, {1, 2, 3, -0.0, 5, 6, 7, 8, 9}),
+      "01090008000000030068dbb6000103000000000000008002024002008555cc551b10");
 }
 
 TEST(ChunkGolden, SparseCounterIncrements) {
@@ -61,7 +60,8 @@ TEST(ChunkGolden, SparseCounterIncrements) {
     ts[i] = i * 1000;
     vs[i] = i < 5 ? 7 : i < 13 ? 9 : 12;
   }
-  EXPECT_EQ(EncodeHex(ts, vs), "013c000600d00f80000000000e00408200000204060ec6515cae");
+  EXPECT_EQ(EncodeHex(ts, vs),
+            "013c000600d00f80000000000e00408200000204060ec6515cae");
 }
 
 }  // namespace

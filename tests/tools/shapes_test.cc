@@ -38,7 +38,8 @@ TEST(Shapes, TimestampsAreRegular) {
 
 TEST(Shapes, CpuUtilizationHasTwoDecimalsWithinBounds) {
   for (uint64_t seed = 0; seed < 20; ++seed) {
-    const auto d = GenerateSeries(Shape::kCpuUtilization, seed, 0, 10'000, 2000);
+    const auto d =
+        GenerateSeries(Shape::kCpuUtilization, seed, 0, 10'000, 2000);
     for (size_t i = 0; i < d.values.size(); ++i) {
       const double v = d.values[i];
       EXPECT_GE(v, 0);
@@ -61,8 +62,8 @@ TEST(Shapes, MemUsedIsWholePagesWithinBounds) {
 }
 
 TEST(Shapes, CountersNeverDecrease) {
-  for (Shape shape : {Shape::kRequestCount, Shape::kErrorCount,
-                      Shape::kNetworkInBytes}) {
+  for (Shape shape :
+       {Shape::kRequestCount, Shape::kErrorCount, Shape::kNetworkInBytes}) {
     const auto d = GenerateSeries(shape, 4, 0, 10'000, 5000);
     for (size_t i = 1; i < d.values.size(); ++i) {
       ASSERT_GE(d.values[i], d.values[i - 1]) << ShapeName(shape);
@@ -74,7 +75,8 @@ TEST(Shapes, CountersNeverDecrease) {
 TEST(Shapes, ErrorCountIncrementsInAboutFivePercentOfIntervals) {
   const auto d = GenerateSeries(Shape::kErrorCount, 5, 0, 10'000, 100'000);
   size_t changes = 0;
-  for (size_t i = 1; i < d.values.size(); ++i) changes += d.values[i] != d.values[i - 1];
+  for (size_t i = 1; i < d.values.size(); ++i)
+    changes += d.values[i] != d.values[i - 1];
   EXPECT_NEAR(static_cast<double>(changes) / d.values.size(), 0.05, 0.005);
 }
 
