@@ -185,8 +185,8 @@ void BM_Timestamps(benchmark::State& state, int64_t interval_ms,
       std::abort();
     }
     nimbus_bytes += TimestampSectionBytes(chunk);
-    gorilla_bits += 8 * GorillaEncode(ts, series.back().second).size() -
-                    64 - (kPoints - 1);
+    gorilla_bits +=
+        8 * GorillaEncode(ts, series.back().second).size() - 64 - (kPoints - 1);
     points += kPoints;
   }
   std::string out;

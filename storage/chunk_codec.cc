@@ -75,9 +75,10 @@ int MinDecimalExponent(double v) {
 }
 
 // Chooses the decimal exponent for a chunk's values from 8 values sampled
-// evenly across it: the smallest exponent at which all of them but at most one
-// are exact. Returns -1 if there is none (the values are not decimals; use
-// XOR), giving up at the second sample that is not a decimal.
+// evenly across it (all of them when there are fewer): the smallest exponent
+// at which all of them are exact but samples/8 (one of 8; none of fewer).
+// Returns -1 if there is none (the values are not decimals; use XOR), giving up
+// at the second sample that is not a decimal.
 int ChooseDecimalExponent(const double* v, size_t n) {
   constexpr size_t kSamples = 8;
   const size_t samples = std::min(n, kSamples);
@@ -264,6 +265,7 @@ absl::Status ParseLayout(absl::string_view chunk, Layout* layout) {
   h.value_codec = static_cast<ValueCodec>(mode & kModeCodecMask);
   layout->readable_end = data + chunk.size();
   if (count == 0) {
+    if (mode != 0) return Corrupt("an empty chunk's mode byte must be 0");
     if (p != body_end) return Corrupt("bytes after an empty chunk's header");
     layout->ts_begin = layout->ts_end = p;
     layout->values_begin = layout->values_end = p;

@@ -9,8 +9,10 @@
 //
 // Values that are exact decimals (integers, 2-decimal gauges, multiples of
 // 4096, ...) are stored as scaled integers with delta or delta-of-delta and bit
-// packing; values that are not fall back to XOR against the previous value.
-// The encoder chooses per chunk and records the choice in the header.
+// packing, and the few values of such a chunk that are not (NaN, -0.0, a
+// stray long decimal) are stored raw; chunks whose values are not decimals are
+// XORed against the previous value. The encoder chooses per chunk and records
+// the choice in the header.
 #ifndef NIMBUS_STORAGE_CHUNK_CODEC_H_
 #define NIMBUS_STORAGE_CHUNK_CODEC_H_
 
@@ -96,15 +98,19 @@ class ChunkBuilder {
 };
 
 // Iterates over the points of a chunk in order, decoding a block of points at
-// a time into buffers it holds; it allocates nothing.
+// a time into buffers it holds. Decoding a valid chunk allocates nothing; an
+// error allocates its status message.
 //
 //   ChunkIterator it(chunk);
 //   for (; it.Valid(); it.Next()) Use(it.timestamp_ms(), it.value());
 //   if (!it.status().ok()) ...  // the chunk is corrupt
 //
-// The checksum is verified before the first point is produced. An error ends
-// the iteration and stays in status(). The chunk's bytes must outlive the
-// iterator. Thread-compatible.
+// The checksum is verified before the first point is produced, so a damaged
+// chunk yields no points. A chunk whose checksum matches but whose body is
+// malformed (only possible if it was written wrong) may yield the points of
+// its earlier blocks before status() turns non-OK: callers must check
+// status() after the loop. An error ends the iteration and stays in status().
+// The chunk's bytes must outlive the iterator. Thread-compatible.
 class ChunkIterator {
  public:
   explicit ChunkIterator(absl::string_view chunk);

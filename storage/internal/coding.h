@@ -1,6 +1,7 @@
 // Byte-level encoding helpers for Nimbus formats: little-endian fixed-width
-// integers, LEB128 varints and zigzag mapping. Decoders take an explicit limit
-// and never read past it.
+// integers, LEB128 varints and zigzag mapping. GetVarint64 takes an explicit
+// limit and never reads past it; the fixed-width loads read exactly 4 or 8
+// bytes, which the caller must have checked are there.
 #ifndef NIMBUS_STORAGE_INTERNAL_CODING_H_
 #define NIMBUS_STORAGE_INTERNAL_CODING_H_
 

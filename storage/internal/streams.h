@@ -35,7 +35,8 @@ void EncodeIntStream(const uint64_t* x, size_t n, std::string* out);
 void EncodeXorStream(const uint64_t* x, size_t n, std::string* out);
 
 // Where a stream decoder stands. Plain data so that an iterator can hold it
-// without allocating. Fields are private to streams.cc.
+// without allocating. Only streams.cc changes the fields; the chunk iterator
+// reads `p` and `limit` to check that a section was consumed exactly.
 struct StreamCursor {
   const char* p = nullptr;             // next unread byte of the stream
   const char* limit = nullptr;         // end of the stream's section

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,7 @@ namespace {
 
 using nimbus::storage::ChunkIterator;
 
-void DecodeAll(const std::string& chunk) {
+void DecodeAll(absl::string_view chunk) {
   ChunkIterator it(chunk);
   uint64_t sink = 0;
   for (; it.Valid(); it.Next()) {
@@ -82,13 +83,16 @@ void RoundTripPoints(const uint8_t* data, size_t size) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string chunk(reinterpret_cast<const char*>(data), size);
-  DecodeAll(chunk);
+  // Both decodes read buffers of exactly the input's size, so that
+  // AddressSanitizer sees any read past the end.
+  DecodeAll(absl::string_view(reinterpret_cast<const char*>(data), size));
   if (size >= 4) {
+    auto copy = std::make_unique<char[]>(size);
+    std::memcpy(copy.get(), data, size);
     const uint32_t crc =
-        nimbus::storage::internal::Crc32c(chunk.data(), size - 4);
-    std::memcpy(chunk.data() + size - 4, &crc, 4);
-    DecodeAll(chunk);
+        nimbus::storage::internal::Crc32c(copy.get(), size - 4);
+    std::memcpy(copy.get() + size - 4, &crc, 4);
+    DecodeAll(absl::string_view(copy.get(), size));
   }
   RoundTripPoints(data, size);
   return 0;

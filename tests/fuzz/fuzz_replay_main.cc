@@ -29,7 +29,10 @@ int main(int argc, char** argv) {
                           std::istreambuf_iterator<char>());
     }
   }
-  if (inputs.empty()) inputs.emplace_back();
+  if (inputs.empty()) {
+    std::fprintf(stderr, "no seed inputs found in the paths given\n");
+    return 1;
+  }
   for (const std::string& s : inputs) {
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()),
                            s.size());

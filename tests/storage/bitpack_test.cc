@@ -15,8 +15,8 @@ namespace {
 // sees any read past them.
 std::vector<uint64_t> UnpackExact(const std::string& packed, size_t n,
                                   int width) {
-  auto copy = std::make_unique<char[]>(packed.size() + 1);
-  std::memcpy(copy.get(), packed.data(), packed.size());
+  auto copy = std::make_unique<char[]>(packed.size());
+  if (!packed.empty()) std::memcpy(copy.get(), packed.data(), packed.size());
   std::vector<uint64_t> out(n);
   UnpackBits(copy.get(), copy.get() + packed.size(), n, width, out.data());
   return out;
@@ -36,6 +36,29 @@ TEST(Bitpack, RoundTripsEveryWidthAndLength) {
       ASSERT_EQ(packed.size(), PackedBytes(n, width));
       EXPECT_EQ(UnpackExact(packed, n, width), in)
           << "width " << width << " n " << n;
+    }
+  }
+}
+
+TEST(Bitpack, MasksOffReadableBytesAfterThePayload) {
+  // Word loads may read past the payload up to readable_end; those bytes must
+  // not leak into the values.
+  tools::Rng rng(2);
+  for (int width = 1; width <= 64; ++width) {
+    for (size_t n : {1, 3, 17, 128}) {
+      std::vector<uint64_t> in(n);
+      const uint64_t mask =
+          width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
+      for (auto& v : in) v = rng.Next() & mask;
+      std::string packed;
+      PackBits(in.data(), n, width, &packed);
+      const size_t payload = packed.size();
+      packed.append(16, '\xff');  // readable garbage after the payload
+      std::vector<uint64_t> out(n);
+      UnpackBits(packed.data(), packed.data() + packed.size(), n, width,
+                 out.data());
+      EXPECT_EQ(out, in) << "width " << width << " n " << n;
+      ASSERT_EQ(PackedBytes(n, width), payload);
     }
   }
 }

@@ -95,6 +95,45 @@ TEST(ChunkCorruption, AppendedBytesAreReportedAsDataLoss) {
   }
 }
 
+TEST(ChunkCorruption, BytesLeftOverBehindAValidChecksumAreReported) {
+  for (const std::string& good : SampleChunks()) {
+    if (ReadChunkHeader(good)->point_count == 0) continue;
+    std::string c = good;
+    c.insert(c.size() - 4, "x");  // one byte after the value section
+    FixCrc(&c);
+    size_t points;
+    const absl::Status s = DecodeExact(c, &points);
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(s.message(), HasSubstr("bytes left over"));
+  }
+}
+
+TEST(ChunkCorruption, EveryTruncationBehindAValidChecksumIsReported) {
+  // Every byte of a chunk is needed: cutting any of them, even with the
+  // checksum recomputed, leaves a section short.
+  for (const std::string& good : SampleChunks()) {
+    const std::string body = good.substr(0, good.size() - 4);
+    for (size_t len = 3; len < body.size(); ++len) {
+      std::string c = body.substr(0, len) + "CRC!";
+      FixCrc(&c);
+      size_t points;
+      const absl::Status s = DecodeExact(c, &points);
+      ASSERT_EQ(s.code(), absl::StatusCode::kDataLoss) << "length " << len;
+    }
+  }
+}
+
+TEST(ChunkCorruption, AnEmptyChunkWithANonZeroModeIsReported) {
+  std::string c;
+  ASSERT_TRUE(EncodeChunk({}, {}, &c).ok());
+  c[2] = 1;
+  FixCrc(&c);
+  size_t points;
+  const absl::Status s = DecodeExact(c, &points);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr("empty chunk's mode byte"));
+}
+
 TEST(ChunkCorruption, ChecksumErrorNamesBothValues) {
   std::string c;
   ASSERT_TRUE(EncodeChunk({kStartMs}, {1.0}, &c).ok());

@@ -23,6 +23,10 @@ std::string EncodeHex(const std::vector<int64_t>& ts,
   EXPECT_TRUE(DecodeChunk(chunk, &ts2, &vs2).ok());
   EXPECT_EQ(ts2, ts);
   EXPECT_EQ(vs2.size(), vs.size());
+  for (size_t i = 0; i < vs.size() && i < vs2.size(); ++i) {
+    EXPECT_EQ(std::bit_cast<uint64_t>(vs2[i]), std::bit_cast<uint64_t>(vs[i]))
+        << "value " << i;
+  }
   return absl::BytesToHexString(chunk);
 }
 
