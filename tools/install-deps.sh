@@ -10,6 +10,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config ccache
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  librocksdb-dev libgrpc++-dev libprotobuf-dev protobuf-compiler
+  protobuf-compiler-grpc grpc-proto
 )
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang libclang-rt-dev)

@@ -1,0 +1,731 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <thread>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/chunk_codec.h"
+#include "storage/internal/coding.h"
+#include "storage/keys.h"
+#include "storage/status_macros.h"
+
+namespace nimbus::engine {
+namespace {
+
+using storage::Column;
+using storage::internal::GetVarint64;
+using storage::internal::PutFixed64;
+using storage::internal::PutVarint64;
+using storage::internal::ZigZagDecode;
+using storage::internal::ZigZagEncode;
+
+constexpr int64_t kRecentlyActiveMs = int64_t{3} * 3600 * 1000;
+
+// series column family keys (storage/FORMAT.md):
+//   'k' + encoded SeriesKey -> big-endian id
+//   'i' + big-endian id     -> encoded SeriesKey
+//   's' + big-endian id     -> big-endian sealed log sequence
+std::string SeriesKeyIndexKey(absl::string_view encoded) {
+  return absl::StrCat("k", encoded);
+}
+std::string SeriesIdKey(char tag, uint64_t id) {
+  std::string k(1, tag);
+  storage::PutBigEndian64(&k, id);
+  return k;
+}
+
+// stat_sets keys: series id, ordered timestamp, log sequence, ordinal.
+std::string StatSetKey(uint64_t id, int64_t ts, uint64_t seq, uint32_t ordinal) {
+  std::string k;
+  storage::PutBigEndian64(&k, id);
+  storage::PutBigEndian64(&k, storage::OrderedFromSigned(ts));
+  storage::PutBigEndian64(&k, seq);
+  k.push_back(static_cast<char>(ordinal >> 24));
+  k.push_back(static_cast<char>(ordinal >> 16));
+  k.push_back(static_cast<char>(ordinal >> 8));
+  k.push_back(static_cast<char>(ordinal));
+  return k;
+}
+
+struct Series {
+  uint64_t id = 0;
+  SeriesKey key;
+  std::string encoded;
+  std::atomic<int64_t> last_write_ms{0};
+  // Guarded by Impl::heads_mu_; written only by the commit leader.
+  std::vector<Sample> head;
+  uint64_t head_first_seq = 0;  // log sequence of the oldest head point
+  uint64_t head_last_seq = 0;
+  int64_t head_first_wall_ms = 0;
+  uint64_t sealed_seq = 0;  // every log record <= this is in chunks
+};
+
+// One series' points inside a commit.
+struct Item {
+  Series* series;
+  std::vector<Sample>* samples;
+};
+
+// The percentile of sorted values by nearest rank.
+double NearestRank(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return std::numeric_limits<double>::quiet_NaN();
+  const double n = static_cast<double>(sorted.size());
+  double rank = std::ceil(p / 100.0 * n);
+  if (rank < 1) rank = 1;
+  if (rank > n) rank = n;
+  return sorted[static_cast<size_t>(rank) - 1];
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  EngineOptions options;
+  Clock& clock;
+  std::unique_ptr<storage::Store> store;
+
+  // Series index. The maps and the deque's size are guarded by index_mu_;
+  // a Series, once created, lives as long as the engine.
+  absl::Mutex index_mu_;
+  absl::flat_hash_map<std::string, Series*> by_key_ ABSL_GUARDED_BY(index_mu_);
+  std::deque<Series> series_ ABSL_GUARDED_BY(index_mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(index_mu_) = 1;
+
+  // Commit queue (leader/follower group commit, as in LevelDB).
+  struct Writer {
+    std::vector<Item> items;
+    std::vector<std::pair<Series*, const StatisticSet*>> sets;
+    bool seal_aged = false;
+    absl::Status status;
+    bool done = false;
+    absl::CondVar cv;
+  };
+  absl::Mutex queue_mu_;
+  std::deque<Writer*> writers_ ABSL_GUARDED_BY(queue_mu_);
+  uint64_t next_seq_ ABSL_GUARDED_BY(queue_mu_) = 1;
+
+  // Heads and the sequence applied to them.
+  absl::Mutex heads_mu_;
+  uint64_t applied_seq_ ABSL_GUARDED_BY(heads_mu_) = 0;
+
+  std::atomic<int64_t> points_accepted{0};
+  std::atomic<int64_t> chunks_sealed{0};
+  std::atomic<int64_t> head_points{0};
+
+  // Background sweeper.
+  absl::Mutex sweep_mu_;
+  bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;
+  std::thread sweeper_;
+
+  Impl(EngineOptions o, Clock& c) : options(std::move(o)), clock(c) {}
+
+  absl::Status Load();
+  absl::Status Replay();
+  absl::StatusOr<std::vector<Series*>> Resolve(std::vector<SeriesWrite>& writes);
+  absl::Status Commit(Writer* w);
+  void EncodeLogRecord(const std::vector<Writer*>& group, std::string* out);
+  void AppendToHeads(Series* s, const Sample* samples, size_t n, uint64_t seq,
+                     int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(heads_mu_);
+  // Seals the heads of `to_seal` (leader only).
+  absl::Status Seal(const std::vector<Series*>& to_seal);
+  absl::Status SealAgedAndTrim();
+  std::vector<Series*> Match(const SeriesKey& key);
+  void SweepLoop();
+};
+
+absl::Status Engine::Impl::Load() {
+  auto it = store->NewIterator(Column::kSeries);
+  absl::MutexLock l(&index_mu_);
+  absl::flat_hash_map<uint64_t, uint64_t> sealed;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const absl::string_view k = it->key();
+    const absl::string_view v = it->value();
+    if (k.size() == 9 && k[0] == 'i') {
+      Series& s = series_.emplace_back();
+      s.id = storage::GetBigEndian64(k.data() + 1);
+      s.encoded = std::string(v);
+      if (!SeriesKey::Decode(v, &s.key)) {
+        return absl::DataLossError(
+            absl::StrCat("series ", s.id, ": undecodable series key"));
+      }
+      next_id_ = std::max(next_id_, s.id + 1);
+    } else if (k.size() == 9 && k[0] == 's' && v.size() == 8) {
+      sealed[storage::GetBigEndian64(k.data() + 1)] =
+          storage::GetBigEndian64(v.data());
+    }
+  }
+  NIMBUS_RETURN_IF_ERROR(it->status());
+  for (Series& s : series_) {
+    by_key_[s.encoded] = &s;
+    auto f = sealed.find(s.id);
+    if (f != sealed.end()) s.sealed_seq = f->second;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Impl::Replay() {
+  absl::flat_hash_map<uint64_t, Series*> by_id;
+  {
+    absl::MutexLock l(&index_mu_);
+    for (Series& s : series_) by_id[s.id] = &s;
+  }
+  auto it = store->NewIterator(Column::kIngestLog);
+  uint64_t last = 0;
+  const int64_t now = clock.NowMs();
+  std::vector<Sample> samples;
+  absl::MutexLock l(&heads_mu_);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    uint64_t seq;
+    if (!storage::DecodeLogKey(it->key(), &seq)) {
+      return absl::DataLossError("ingest log: malformed key");
+    }
+    const absl::string_view rec = it->value();
+    const char* p = rec.data();
+    const char* limit = p + rec.size();
+    uint64_t entries;
+    if (!GetVarint64(&p, limit, &entries)) {
+      return absl::DataLossError(absl::StrCat("ingest log record ", seq, ": malformed"));
+    }
+    for (uint64_t e = 0; e < entries; ++e) {
+      uint64_t id, n;
+      if (!GetVarint64(&p, limit, &id) || !GetVarint64(&p, limit, &n) ||
+          n > static_cast<uint64_t>(limit - p)) {
+        return absl::DataLossError(absl::StrCat("ingest log record ", seq, ": malformed entry"));
+      }
+      samples.clear();
+      int64_t ts = 0;
+      for (uint64_t i = 0; i < n; ++i) {
+        uint64_t zz;
+        if (!GetVarint64(&p, limit, &zz) || limit - p < 8) {
+          return absl::DataLossError(absl::StrCat("ingest log record ", seq, ": truncated"));
+        }
+        ts += ZigZagDecode(zz);
+        samples.push_back({ts, std::bit_cast<double>(storage::internal::LoadLE64(p))});
+        p += 8;
+      }
+      auto s = by_id.find(id);
+      if (s == by_id.end()) {
+        return absl::DataLossError(absl::StrCat(
+            "ingest log record ", seq, " names unknown series ", id));
+      }
+      if (seq <= s->second->sealed_seq) continue;  // already in chunks
+      AppendToHeads(s->second, samples.data(), samples.size(), seq, now);
+    }
+    last = seq;
+  }
+  NIMBUS_RETURN_IF_ERROR(it->status());
+  applied_seq_ = last;
+  absl::MutexLock q(&queue_mu_);
+  next_seq_ = last + 1;
+  return absl::OkStatus();
+}
+
+void Engine::Impl::AppendToHeads(Series* s, const Sample* samples, size_t n,
+                                 uint64_t seq, int64_t now) {
+  if (n == 0) return;
+  if (s->head.empty()) {
+    s->head_first_seq = seq;
+    s->head_first_wall_ms = now;
+  }
+  s->head_last_seq = seq;
+  s->head.insert(s->head.end(), samples, samples + n);
+  s->last_write_ms.store(now, std::memory_order_relaxed);
+  head_points.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
+}
+
+absl::StatusOr<std::vector<Series*>> Engine::Impl::Resolve(
+    std::vector<SeriesWrite>& writes) {
+  std::vector<Series*> out(writes.size(), nullptr);
+  std::vector<std::string> encoded(writes.size());
+  bool missing = false;
+  {
+    absl::ReaderMutexLock l(&index_mu_);
+    for (size_t i = 0; i < writes.size(); ++i) {
+      encoded[i] = writes[i].key.Encode();
+      auto f = by_key_.find(encoded[i]);
+      if (f != by_key_.end()) {
+        out[i] = f->second;
+      } else {
+        missing = true;
+      }
+    }
+  }
+  if (!missing) return out;
+  // New series are written durably before any log record names them.
+  absl::MutexLock l(&index_mu_);
+  storage::WriteBatch batch;
+  std::vector<std::pair<size_t, Series*>> created;
+  absl::flat_hash_map<std::string, Series*> fresh;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    if (out[i] != nullptr) continue;
+    auto f = by_key_.find(encoded[i]);
+    if (f != by_key_.end()) {
+      out[i] = f->second;
+      continue;
+    }
+    auto g = fresh.find(encoded[i]);
+    if (g != fresh.end()) {
+      out[i] = g->second;
+      continue;
+    }
+    Series& s = series_.emplace_back();
+    s.id = next_id_++;
+    s.key = writes[i].key;
+    s.encoded = encoded[i];
+    std::string id_be;
+    storage::PutBigEndian64(&id_be, s.id);
+    batch.Put(Column::kSeries, SeriesKeyIndexKey(s.encoded), id_be);
+    batch.Put(Column::kSeries, SeriesIdKey('i', s.id), s.encoded);
+    fresh[encoded[i]] = &s;
+    out[i] = &s;
+  }
+  absl::Status st = store->Write(batch);
+  if (!st.ok()) {
+    // Forget the series that could not be persisted: they are the newest.
+    for (size_t i = 0; i < fresh.size(); ++i) series_.pop_back();
+    next_id_ -= fresh.size();
+    return st;
+  }
+  for (auto& [enc, s] : fresh) by_key_[enc] = s;
+  return out;
+}
+
+void Engine::Impl::EncodeLogRecord(const std::vector<Writer*>& group,
+                                   std::string* out) {
+  size_t entries = 0;
+  for (const Writer* w : group) {
+    for (const Item& it : w->items) entries += !it.samples->empty();
+  }
+  PutVarint64(out, entries);
+  for (const Writer* w : group) {
+    for (const Item& it : w->items) {
+      if (it.samples->empty()) continue;
+      PutVarint64(out, it.series->id);
+      PutVarint64(out, it.samples->size());
+      int64_t prev = 0;
+      for (const Sample& s : *it.samples) {
+        PutVarint64(out, ZigZagEncode(s.ts_ms - prev));
+        prev = s.ts_ms;
+        PutFixed64(out, std::bit_cast<uint64_t>(s.value));
+      }
+    }
+  }
+}
+
+absl::Status Engine::Impl::Commit(Writer* w) {
+  absl::MutexLock l(&queue_mu_);
+  writers_.push_back(w);
+  while (!w->done && w != writers_.front()) w->cv.Wait(&queue_mu_);
+  if (w->done) return w->status;
+
+  // Leader: take everyone queued now (bounded) as one group.
+  constexpr size_t kMaxGroup = 64;
+  const size_t n = std::min(writers_.size(), kMaxGroup);
+  const std::vector<Writer*> group(writers_.begin(), writers_.begin() + n);
+  const uint64_t seq = next_seq_++;
+  bool seal_aged = false;
+  absl::Status status;
+  {
+    queue_mu_.Unlock();
+    storage::WriteBatch batch;
+    std::string record;
+    EncodeLogRecord(group, &record);
+    batch.Put(Column::kIngestLog, storage::EncodeLogKey(seq), record);
+    uint32_t ordinal = 0;
+    for (const Writer* x : group) {
+      seal_aged |= x->seal_aged;
+      for (const auto& [series, st] : x->sets) {
+        std::string v;
+        PutFixed64(&v, std::bit_cast<uint64_t>(st->sample_count));
+        PutFixed64(&v, std::bit_cast<uint64_t>(st->sum));
+        PutFixed64(&v, std::bit_cast<uint64_t>(st->minimum));
+        PutFixed64(&v, std::bit_cast<uint64_t>(st->maximum));
+        batch.Put(Column::kStatSets,
+                  StatSetKey(series->id, st->ts_ms, seq, ordinal++), v);
+      }
+    }
+    status = store->Write(batch);
+    std::vector<Series*> to_seal;
+    if (status.ok()) {
+      const int64_t now = clock.NowMs();
+      absl::MutexLock h(&heads_mu_);
+      for (const Writer* x : group) {
+        for (const Item& it : x->items) {
+          AppendToHeads(it.series, it.samples->data(), it.samples->size(), seq,
+                        now);
+          points_accepted.fetch_add(static_cast<int64_t>(it.samples->size()),
+                                    std::memory_order_relaxed);
+          if (it.series->head.size() >= options.head_seal_points) {
+            to_seal.push_back(it.series);
+          }
+        }
+      }
+      applied_seq_ = seq;
+    }
+    if (status.ok() && !to_seal.empty()) {
+      std::sort(to_seal.begin(), to_seal.end());
+      to_seal.erase(std::unique(to_seal.begin(), to_seal.end()), to_seal.end());
+      // A failed seal loses nothing: the points stay in the head and the log.
+      absl::Status s = Seal(to_seal);
+      (void)s;
+    }
+    if (status.ok() && seal_aged) status = SealAgedAndTrim();
+    queue_mu_.Lock();
+  }
+  for (size_t g = 0; g < n; ++g) {
+    Writer* x = writers_.front();
+    writers_.pop_front();
+    if (x != w) {
+      x->status = status;
+      x->done = true;
+      x->cv.Signal();
+    }
+  }
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+  return status;
+}
+
+absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal) {
+  storage::WriteBatch batch;
+  std::vector<std::pair<Series*, uint64_t>> sealed;
+  std::vector<Sample> pts;
+  std::vector<int64_t> ts;
+  std::vector<double> vs;
+  std::string chunk;
+  int64_t chunks = 0;
+  for (Series* s : to_seal) {
+    uint64_t seq;
+    {
+      absl::MutexLock h(&heads_mu_);
+      if (s->head.empty()) continue;
+      pts = s->head;
+      seq = s->head_last_seq;
+    }
+    std::stable_sort(pts.begin(), pts.end(), [](const Sample& a, const Sample& b) {
+      return a.ts_ms < b.ts_ms;
+    });
+    size_t begin = 0;
+    while (begin < pts.size()) {
+      size_t end = begin + 1;
+      while (end < pts.size() &&
+             pts[end].ts_ms - pts[begin].ts_ms <= storage::kMaxChunkSpanMs) {
+        ++end;
+      }
+      ts.clear();
+      vs.clear();
+      for (size_t i = begin; i < end; ++i) {
+        ts.push_back(pts[i].ts_ms);
+        vs.push_back(pts[i].value);
+      }
+      NIMBUS_RETURN_IF_ERROR(storage::EncodeChunk(ts, vs, &chunk));
+      batch.Put(Column::kPoints,
+                storage::EncodeChunkKey({s->id, ts.front(), seq}), chunk);
+      ++chunks;
+      begin = end;
+    }
+    std::string seq_be;
+    storage::PutBigEndian64(&seq_be, seq);
+    batch.Put(Column::kSeries, SeriesIdKey('s', s->id), seq_be);
+    sealed.push_back({s, seq});
+  }
+  if (sealed.empty()) return absl::OkStatus();
+  NIMBUS_RETURN_IF_ERROR(store->Write(batch));
+  chunks_sealed.fetch_add(chunks, std::memory_order_relaxed);
+  absl::MutexLock h(&heads_mu_);
+  for (auto& [s, seq] : sealed) {
+    head_points.fetch_sub(static_cast<int64_t>(s->head.size()),
+                          std::memory_order_relaxed);
+    s->head.clear();
+    s->head.shrink_to_fit();
+    s->sealed_seq = seq;
+    s->head_first_seq = 0;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Impl::SealAgedAndTrim() {
+  const int64_t cutoff = clock.NowMs() - options.head_max_age_ms;
+  std::vector<Series*> aged;
+  {
+    absl::ReaderMutexLock l(&index_mu_);
+    absl::MutexLock h(&heads_mu_);
+    for (Series& s : series_) {
+      if (!s.head.empty() && s.head_first_wall_ms <= cutoff) aged.push_back(&s);
+    }
+  }
+  NIMBUS_RETURN_IF_ERROR(Seal(aged));
+  uint64_t keep_from;
+  {
+    absl::ReaderMutexLock l(&index_mu_);
+    absl::MutexLock h(&heads_mu_);
+    keep_from = applied_seq_ + 1;
+    for (Series& s : series_) {
+      if (!s.head.empty()) keep_from = std::min(keep_from, s.head_first_seq);
+    }
+  }
+  storage::WriteBatch trim;
+  trim.DeleteRange(Column::kIngestLog, storage::EncodeLogKey(0),
+                   storage::EncodeLogKey(keep_from));
+  return store->Write(trim);
+}
+
+void Engine::Impl::SweepLoop() {
+  absl::MutexLock l(&sweep_mu_);
+  while (!stopping_) {
+    sweep_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                               absl::Milliseconds(options.sweep_interval_ms));
+    if (stopping_) break;
+    sweep_mu_.Unlock();
+    Writer w;
+    w.seal_aged = true;
+    absl::Status s = Commit(&w);
+    (void)s;  // retried at the next sweep
+    sweep_mu_.Lock();
+  }
+}
+
+std::vector<Series*> Engine::Impl::Match(const SeriesKey& key) {
+  std::vector<Series*> out;
+  absl::ReaderMutexLock l(&index_mu_);
+  if (!key.unit.empty()) {
+    auto f = by_key_.find(key.Encode());
+    if (f != by_key_.end()) out.push_back(f->second);
+    return out;
+  }
+  for (Series& s : series_) {
+    if (s.key.namespace_name == key.namespace_name &&
+        s.key.metric_name == key.metric_name &&
+        s.key.dimensions == key.dimensions) {
+      out.push_back(&s);
+    }
+  }
+  return out;
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() {
+  {
+    absl::MutexLock l(&impl_->sweep_mu_);
+    impl_->stopping_ = true;
+  }
+  if (impl_->sweeper_.joinable()) impl_->sweeper_.join();
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
+                                                     Clock& clock) {
+  auto impl = std::make_unique<Impl>(std::move(options), clock);
+  storage::StoreOptions so;
+  so.path = impl->options.data_dir;
+  so.sync = impl->options.sync;
+  so.points_retention_ms = impl->options.raw_retention_ms;
+  Clock* c = &clock;
+  so.now_ms = [c] { return c->NowMs(); };
+  NIMBUS_ASSIGN_OR_RETURN(impl->store, storage::Store::Open(std::move(so)));
+  NIMBUS_RETURN_IF_ERROR(impl->Load());
+  NIMBUS_RETURN_IF_ERROR(impl->Replay());
+  Impl* raw = impl.get();
+  if (raw->options.sweep_interval_ms > 0) {
+    raw->sweeper_ = std::thread([raw] { raw->SweepLoop(); });
+  }
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+absl::Status Engine::Write(std::vector<SeriesWrite>& writes) {
+  NIMBUS_ASSIGN_OR_RETURN(std::vector<Series*> series, impl_->Resolve(writes));
+  Impl::Writer w;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    if (!writes[i].samples.empty()) {
+      w.items.push_back({series[i], &writes[i].samples});
+    }
+    for (const StatisticSet& st : writes[i].statistic_sets) {
+      w.sets.push_back({series[i], &st});
+    }
+  }
+  return impl_->Commit(&w);
+}
+
+absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
+    const StatisticsQuery& q) {
+  if (q.period_ms <= 0) {
+    return absl::InvalidArgumentError("period: must be positive");
+  }
+  if (q.end_ms <= q.start_ms) {
+    return absl::InvalidArgumentError(
+        "end_time: must be after start_time");
+  }
+  struct Acc {
+    double count = 0, sum = 0;
+    double min = std::numeric_limits<double>::infinity();
+    double max = -std::numeric_limits<double>::infinity();
+    std::vector<double> values;  // for percentiles
+    std::string unit;
+    bool mixed_units = false;
+  };
+  absl::flat_hash_map<int64_t, Acc> acc;
+  const bool want_values = !q.percentiles.empty();
+  // Adds `count` samples with the given sum, minimum and maximum at ts.
+  auto add = [&](int64_t ts, double count, double sum, double mn, double mx,
+                 const std::string& unit) -> Acc* {
+    if (ts < q.start_ms || ts >= q.end_ms) return nullptr;
+    Acc& a = acc[(ts - q.start_ms) / q.period_ms];
+    a.count += count;
+    a.sum += sum;
+    a.min = std::min(a.min, mn);
+    a.max = std::max(a.max, mx);
+    if (a.unit.empty()) {
+      a.unit = unit;
+    } else if (a.unit != unit) {
+      a.mixed_units = true;
+    }
+    return &a;
+  };
+  std::vector<Sample> head;
+  for (Series* s : impl_->Match(q.key)) {
+    uint64_t sealed;
+    {
+      absl::MutexLock h(&impl_->heads_mu_);
+      head = s->head;
+      sealed = s->sealed_seq;
+    }
+    auto sample = [&](int64_t ts, double v) {
+      Acc* a = add(ts, 1, v, v, v, s->key.unit);
+      if (a != nullptr && want_values) a->values.push_back(v);
+    };
+    for (const Sample& x : head) sample(x.ts_ms, x.value);
+    auto it = impl_->store->NewIterator(Column::kPoints);
+    for (it->Seek(storage::ChunkKeyPrefix(
+             s->id, q.start_ms - storage::kMaxChunkSpanMs));
+         it->Valid(); it->Next()) {
+      storage::ChunkKey k;
+      if (!storage::DecodeChunkKey(it->key(), &k) || k.series_id != s->id ||
+          k.first_ts_ms >= q.end_ms) {
+        break;
+      }
+      if (k.seq > sealed) continue;  // still in the head we copied
+      storage::ChunkIterator ci(it->value());
+      for (; ci.Valid(); ci.Next()) sample(ci.timestamp_ms(), ci.value());
+      if (!ci.status().ok()) {
+        return absl::DataLossError(absl::StrCat(
+            "series ", s->key.DebugString(), " chunk at ", k.first_ts_ms,
+            ": ", ci.status().message()));
+      }
+    }
+    NIMBUS_RETURN_IF_ERROR(it->status());
+    // Statistic sets.
+    auto sit = impl_->store->NewIterator(Column::kStatSets);
+    std::string begin;
+    storage::PutBigEndian64(&begin, s->id);
+    storage::PutBigEndian64(&begin, storage::OrderedFromSigned(q.start_ms));
+    for (sit->Seek(begin); sit->Valid(); sit->Next()) {
+      const absl::string_view k = sit->key();
+      const absl::string_view v = sit->value();
+      if (k.size() != 28 || storage::GetBigEndian64(k.data()) != s->id) break;
+      const int64_t ts =
+          storage::SignedFromOrdered(storage::GetBigEndian64(k.data() + 8));
+      if (ts >= q.end_ms) break;
+      if (v.size() != 32) {
+        return absl::DataLossError("statistic set: value is not 32 bytes");
+      }
+      double f[4];
+      for (int i = 0; i < 4; ++i) {
+        f[i] = std::bit_cast<double>(
+            storage::internal::LoadLE64(v.data() + 8 * i));
+      }
+      Acc* a = add(ts, f[0], f[1], f[2], f[3], s->key.unit);
+      // A set whose samples are all equal is exact: it joins percentiles.
+      if (a != nullptr && want_values && f[2] == f[3] &&
+          f[0] == std::floor(f[0]) && f[0] <= 100000) {
+        a->values.insert(a->values.end(), static_cast<size_t>(f[0]), f[2]);
+      }
+    }
+    NIMBUS_RETURN_IF_ERROR(sit->status());
+  }
+  std::vector<int64_t> keys;
+  keys.reserve(acc.size());
+  for (auto& [k, a] : acc) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  std::vector<StatisticsDatapoint> out;
+  out.reserve(keys.size());
+  for (int64_t k : keys) {
+    Acc& a = acc[k];
+    if (a.count <= 0) continue;
+    StatisticsDatapoint d;
+    d.start_ms = q.start_ms + k * q.period_ms;
+    d.sample_count = a.count;
+    d.sum = a.sum;
+    d.minimum = a.min;
+    d.maximum = a.max;
+    d.unit = a.mixed_units ? "None" : a.unit;
+    std::sort(a.values.begin(), a.values.end());
+    for (double p : q.percentiles) d.percentiles.push_back(NearestRank(a.values, p));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+absl::StatusOr<ListResult> Engine::ListSeries(const ListQuery& q) {
+  std::string after;
+  if (!q.next_token.empty() && !absl::WebSafeBase64Unescape(q.next_token, &after)) {
+    return absl::InvalidArgumentError("next_token: not a token this server gave out");
+  }
+  const int64_t active_since = impl_->clock.NowMs() - kRecentlyActiveMs;
+  std::vector<const Series*> matched;
+  {
+    absl::ReaderMutexLock l(&impl_->index_mu_);
+    for (const Series& s : impl_->series_) {
+      if (!q.namespace_name.empty() && s.key.namespace_name != q.namespace_name) continue;
+      if (!q.metric_name.empty() && s.key.metric_name != q.metric_name) continue;
+      if (q.recently_active && s.last_write_ms.load() < active_since) continue;
+      if (!after.empty() && s.encoded <= after) continue;
+      bool ok = true;
+      for (const auto& f : q.dimensions) {
+        auto d = std::find_if(s.key.dimensions.begin(), s.key.dimensions.end(),
+                              [&](const Dimension& x) { return x.name == f.name; });
+        if (d == s.key.dimensions.end() || (f.value && d->value != *f.value)) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) matched.push_back(&s);
+    }
+  }
+  std::sort(matched.begin(), matched.end(),
+            [](const Series* a, const Series* b) { return a->encoded < b->encoded; });
+  ListResult r;
+  const size_t n = std::min(matched.size(), q.page_size);
+  for (size_t i = 0; i < n; ++i) r.series.push_back(matched[i]->key);
+  if (matched.size() > n) {
+    r.next_token = absl::WebSafeBase64Escape(matched[n - 1]->encoded);
+  }
+  return r;
+}
+
+EngineStats Engine::Stats() {
+  EngineStats s;
+  s.points_accepted = impl_->points_accepted.load();
+  s.chunks_sealed = impl_->chunks_sealed.load();
+  s.head_points = impl_->head_points.load();
+  {
+    absl::ReaderMutexLock l(&impl_->index_mu_);
+    s.series_count = static_cast<int64_t>(impl_->series_.size());
+  }
+  s.bytes_on_disk = impl_->store->BytesOnDisk();
+  return s;
+}
+
+absl::Status Engine::SealAgedHeads() {
+  Impl::Writer w;
+  w.seal_aged = true;
+  return impl_->Commit(&w);
+}
+
+}  // namespace nimbus::engine

@@ -1,0 +1,154 @@
+// The engine: series identity, durable ingest, head chunks, sealed chunks,
+// and the first queries (statistics over raw points, series listing).
+//
+// Ingest path: Write() resolves each series to its id (creating new series
+// durably first), then joins a commit queue. The queue's leader writes one
+// ingest-log record for the whole group (and the group's statistic sets) in
+// one RocksDB write, which is durable per the sync mode when Write() returns;
+// then it appends the points to the series' in-memory heads, in log order.
+// A head that reaches head_seal_points, or whose oldest point has waited
+// head_max_age_ms, is sealed: sorted, cut into chunks of at most
+// storage::kMaxChunkSpanMs, encoded and written to the `points` column family
+// together with the series' sealed log sequence. Log records that no head
+// needs any more are deleted. On open, the log is replayed into the heads,
+// skipping what each series had already sealed.
+#ifndef NIMBUS_ENGINE_ENGINE_H_
+#define NIMBUS_ENGINE_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/clock.h"
+#include "engine/series_key.h"
+#include "storage/store.h"
+
+namespace nimbus::engine {
+
+struct Sample {
+  int64_t ts_ms;
+  double value;
+};
+
+// A client's pre-aggregated statistics for one timestamp.
+struct StatisticSet {
+  int64_t ts_ms;
+  double sample_count;
+  double sum;
+  double minimum;
+  double maximum;
+};
+
+// Validated points of one series.
+struct SeriesWrite {
+  SeriesKey key;
+  std::vector<Sample> samples;
+  std::vector<StatisticSet> statistic_sets;
+};
+
+struct EngineOptions {
+  // Directory of the store; created if missing.
+  std::string data_dir;
+  storage::SyncMode sync = storage::SyncMode::kProcessCrash;
+  // Sealed chunks older than this are dropped by compaction. Default 15 days.
+  int64_t raw_retention_ms = int64_t{15} * 24 * 3600 * 1000;
+  // A head is sealed into chunks when it holds this many points. Default 64.
+  size_t head_seal_points = 64;
+  // A head is sealed when its oldest point has waited this long, so that the
+  // ingest log stays short. Default 10 minutes.
+  int64_t head_max_age_ms = 10 * 60 * 1000;
+  // How often a background thread seals aged heads and trims the log; 0 runs
+  // no thread (tests call SealAgedHeads()). Default 5 seconds.
+  int64_t sweep_interval_ms = 5000;
+};
+
+enum class Statistic { kSampleCount, kAverage, kSum, kMinimum, kMaximum };
+
+struct StatisticsQuery {
+  SeriesKey key;  // an empty unit matches every unit
+  int64_t start_ms = 0;  // inclusive
+  int64_t end_ms = 0;    // exclusive
+  int64_t period_ms = 0;
+  std::vector<double> percentiles;  // 0..100
+};
+
+struct StatisticsDatapoint {
+  int64_t start_ms = 0;  // the period's start
+  double sample_count = 0;
+  double sum = 0;
+  double minimum = 0;
+  double maximum = 0;
+  // In the query's order; NaN where no sample could contribute.
+  std::vector<double> percentiles;
+  std::string unit;
+};
+
+struct ListQuery {
+  std::string namespace_name;  // empty: any
+  std::string metric_name;     // empty: any
+  struct Filter {
+    std::string name;
+    std::optional<std::string> value;
+  };
+  std::vector<Filter> dimensions;
+  bool recently_active = false;  // written to in the last 3 hours
+  std::string next_token;
+  size_t page_size = 500;
+};
+
+struct ListResult {
+  std::vector<SeriesKey> series;
+  std::string next_token;  // empty on the last page
+};
+
+struct EngineStats {
+  int64_t points_accepted = 0;
+  int64_t series_count = 0;
+  int64_t chunks_sealed = 0;
+  int64_t head_points = 0;
+  int64_t bytes_on_disk = 0;
+};
+
+// Thread-safe.
+class Engine {
+ public:
+  // Opens the store, loads the series index and replays the ingest log.
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(EngineOptions options,
+                                                      Clock& clock);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Stores the writes; on OK they are durable per the sync mode. The keys
+  // and points must be valid (engine/validation.h). Returns the store's error
+  // (Unavailable, DataLoss, Internal) if the write failed; nothing of the
+  // call is then acknowledged, though new series may have been created.
+  absl::Status Write(std::vector<SeriesWrite>& writes);
+
+  // One datapoint per period that has data, oldest first.
+  // Returns InvalidArgument for an empty or inverted range or a period <= 0.
+  absl::StatusOr<std::vector<StatisticsDatapoint>> GetStatistics(
+      const StatisticsQuery& query);
+
+  // Returns InvalidArgument if next_token is not one this engine gave out.
+  absl::StatusOr<ListResult> ListSeries(const ListQuery& query);
+
+  EngineStats Stats();
+
+  // Seals heads whose oldest point has waited head_max_age_ms and deletes
+  // the log records no head needs.
+  absl::Status SealAgedHeads();
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nimbus::engine
+
+#endif  // NIMBUS_ENGINE_ENGINE_H_

@@ -1,0 +1,87 @@
+#include "engine/series_key.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "storage/internal/coding.h"
+
+namespace nimbus::engine {
+namespace {
+
+using storage::internal::GetVarint64;
+using storage::internal::PutVarint64;
+
+void PutString(std::string* out, absl::string_view s) {
+  PutVarint64(out, s.size());
+  out->append(s.data(), s.size());
+}
+
+bool GetString(const char** p, const char* limit, std::string* s) {
+  uint64_t n;
+  if (!GetVarint64(p, limit, &n) || n > static_cast<uint64_t>(limit - *p)) {
+    return false;
+  }
+  s->assign(*p, n);
+  *p += n;
+  return true;
+}
+
+}  // namespace
+
+std::string SeriesKey::Encode() const {
+  std::string out;
+  PutString(&out, namespace_name);
+  PutString(&out, metric_name);
+  PutString(&out, unit);
+  PutVarint64(&out, dimensions.size());
+  for (const Dimension& d : dimensions) {
+    PutString(&out, d.name);
+    PutString(&out, d.value);
+  }
+  return out;
+}
+
+bool SeriesKey::Decode(absl::string_view bytes, SeriesKey* key) {
+  const char* p = bytes.data();
+  const char* limit = p + bytes.size();
+  uint64_t n;
+  if (!GetString(&p, limit, &key->namespace_name) ||
+      !GetString(&p, limit, &key->metric_name) ||
+      !GetString(&p, limit, &key->unit) || !GetVarint64(&p, limit, &n) ||
+      n > 64) {
+    return false;
+  }
+  key->dimensions.resize(n);
+  for (Dimension& d : key->dimensions) {
+    if (!GetString(&p, limit, &d.name) || !GetString(&p, limit, &d.value)) {
+      return false;
+    }
+  }
+  return p == limit;
+}
+
+std::string SeriesKey::DebugString() const {
+  std::string out = absl::StrCat(namespace_name, "/", metric_name, "{");
+  for (size_t i = 0; i < dimensions.size(); ++i) {
+    absl::StrAppend(&out, i ? "," : "", dimensions[i].name, "=",
+                    dimensions[i].value);
+  }
+  absl::StrAppend(&out, "} [", unit, "]");
+  return out;
+}
+
+bool SortDimensions(std::vector<Dimension>* dims, size_t* duplicate) {
+  std::stable_sort(dims->begin(), dims->end(),
+                   [](const Dimension& a, const Dimension& b) {
+                     return a.name < b.name;
+                   });
+  for (size_t i = 1; i < dims->size(); ++i) {
+    if ((*dims)[i].name == (*dims)[i - 1].name) {
+      *duplicate = i;
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace nimbus::engine

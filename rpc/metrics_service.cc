@@ -1,0 +1,523 @@
+#include "rpc/metrics_service.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "rpc/status_convert.h"
+
+namespace nimbus::rpc {
+namespace {
+
+using engine::Rejection;
+using engine::RejectReason;
+namespace v1 = ::nimbus::v1;
+
+// google.protobuf.Timestamp's valid range: 0001-01-01 to 9999-12-31.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+constexpr size_t kMaxDatapoints = 1440;
+constexpr int kMaxListDimensionFilters = 10;
+
+grpc::Status InvalidArgument(std::string message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
+}
+
+// Milliseconds of a Timestamp, or nullopt if it is outside the valid range.
+std::optional<int64_t> ToMillis(const google::protobuf::Timestamp& t) {
+  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds ||
+      t.nanos() < 0 || t.nanos() > 999'999'999) {
+    return std::nullopt;
+  }
+  return t.seconds() * 1000 + t.nanos() / 1'000'000;
+}
+
+void ToTimestamp(int64_t ms, google::protobuf::Timestamp* t) {
+  int64_t s = ms / 1000, rem = ms % 1000;
+  if (rem < 0) {
+    --s;
+    rem += 1000;
+  }
+  t->set_seconds(s);
+  t->set_nanos(static_cast<int32_t>(rem * 1'000'000));
+}
+
+std::vector<engine::Dimension> ToDimensions(
+    const google::protobuf::RepeatedPtrField<v1::Dimension>& dims) {
+  std::vector<engine::Dimension> out;
+  out.reserve(dims.size());
+  for (const auto& d : dims) out.push_back({d.name(), d.value()});
+  return out;
+}
+
+void AddRejection(v1::PutMetricDataResponse* resp, int index, int point_index,
+                  const Rejection& r) {
+  auto* x = resp->add_rejected();
+  x->set_index(index);
+  x->set_point_index(point_index);
+  x->set_reason(std::string(engine::RejectReasonName(r.reason)));
+  x->set_message(r.message);
+}
+
+// Validates the identity fields; on success fills *key.
+std::optional<Rejection> ValidateIdentity(
+    absl::string_view metric_name,
+    const google::protobuf::RepeatedPtrField<v1::Dimension>& dims,
+    absl::string_view unit, int32_t* resolution, engine::SeriesKey* key) {
+  if (auto r = engine::ValidateMetricName(metric_name)) return r;
+  key->metric_name = std::string(metric_name);
+  key->dimensions = ToDimensions(dims);
+  if (auto r = engine::ValidateDimensions(&key->dimensions)) return r;
+  key->unit = std::string(unit);
+  if (auto r = engine::ValidateUnit(&key->unit)) return r;
+  if (auto r = engine::ValidateStorageResolution(resolution)) return r;
+  return std::nullopt;
+}
+
+// Collects writes by series so one series appears once per request.
+class WriteSet {
+ public:
+  engine::SeriesWrite& For(const engine::SeriesKey& key) {
+    std::string enc = key.Encode();
+    auto f = index_.find(enc);
+    if (f != index_.end()) return writes_[f->second];
+    index_.emplace(std::move(enc), writes_.size());
+    writes_.push_back({key, {}, {}});
+    return writes_.back();
+  }
+  std::vector<engine::SeriesWrite>& writes() { return writes_; }
+
+ private:
+  absl::flat_hash_map<std::string, size_t> index_;
+  std::vector<engine::SeriesWrite> writes_;
+};
+
+// The statistic's name in CloudWatch's spelling, or nullopt.
+std::optional<engine::Statistic> ParseStatistic(absl::string_view s) {
+  if (s == "SampleCount") return engine::Statistic::kSampleCount;
+  if (s == "Average") return engine::Statistic::kAverage;
+  if (s == "Sum") return engine::Statistic::kSum;
+  if (s == "Minimum") return engine::Statistic::kMinimum;
+  if (s == "Maximum") return engine::Statistic::kMaximum;
+  return std::nullopt;
+}
+
+// "p99", "p99.9", "p0".."p100".
+std::optional<double> ParsePercentile(absl::string_view s) {
+  if (s.size() < 2 || s[0] != 'p') return std::nullopt;
+  const absl::string_view num = s.substr(1);
+  for (char c : num) {
+    if (!(c >= '0' && c <= '9') && c != '.') return std::nullopt;
+  }
+  const size_t dot = num.find('.');
+  if (dot != absl::string_view::npos && num.size() - dot - 1 > 2) {
+    return std::nullopt;  // at most two decimals, as CloudWatch
+  }
+  double p;
+  if (!absl::SimpleAtod(num, &p) || p < 0 || p > 100) return std::nullopt;
+  return p;
+}
+
+}  // namespace
+
+void MetricsService::CountRejection(RejectReason reason, int64_t points) {
+  rejected_[static_cast<int>(reason)].fetch_add(points,
+                                                std::memory_order_relaxed);
+}
+
+grpc::Status MetricsService::PutMetricData(grpc::ServerContext*,
+                                           const v1::PutMetricDataRequest* req,
+                                           v1::PutMetricDataResponse* resp) {
+  const size_t bytes = req->ByteSizeLong();
+  if (bytes > engine::kMaxRequestBytes) {
+    return InvalidArgument(absl::StrCat(
+        "request: ", bytes, " bytes exceeds the limit of ",
+        engine::kMaxRequestBytes, " bytes (1 MB) for PutMetricData"));
+  }
+  if (absl::Status s = engine::ValidateNamespace(req->namespace_(), "namespace");
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (req->metric_data_size() == 0) {
+    return InvalidArgument("metric_data: at least one datum is required");
+  }
+  if (static_cast<size_t>(req->metric_data_size()) >
+      engine::kMaxDatumsPerRequest) {
+    return InvalidArgument(absl::StrCat(
+        "metric_data: ", req->metric_data_size(), " datums, at most ",
+        engine::kMaxDatumsPerRequest, " per request"));
+  }
+  const int64_t now = clock_.NowMs();
+  WriteSet set;
+  int64_t accepted = 0;
+  for (int i = 0; i < req->metric_data_size(); ++i) {
+    const v1::MetricDatum& d = req->metric_data(i);
+    auto reject = [&](const Rejection& r) {
+      AddRejection(resp, i, -1, r);
+      CountRejection(r.reason, 1);
+    };
+    engine::SeriesKey key;
+    key.namespace_name = req->namespace_();
+    int32_t resolution = d.storage_resolution();
+    if (auto r = ValidateIdentity(d.metric_name(), d.dimensions(), d.unit(),
+                                  &resolution, &key)) {
+      reject(*r);
+      continue;
+    }
+    int64_t ts = now;
+    if (d.has_timestamp()) {
+      auto ms = ToMillis(d.timestamp());
+      if (!ms) {
+        reject({RejectReason::kTimestampTooOld,
+                "timestamp: outside the range of google.protobuf.Timestamp"});
+        continue;
+      }
+      ts = *ms;
+    }
+    if (auto r = engine::ValidateTimestamp(ts, now)) {
+      reject(*r);
+      continue;
+    }
+    const int kinds = (d.has_value() ? 1 : 0) + (d.values_size() > 0 ? 1 : 0) +
+                      (d.has_statistic_values() ? 1 : 0);
+    if (kinds == 0) {
+      reject({RejectReason::kNoValue,
+              "value: one of value, values or statistic_values is required"});
+      continue;
+    }
+    if (kinds > 1) {
+      reject({RejectReason::kConflictingValues,
+              "value: give only one of value, values or statistic_values"});
+      continue;
+    }
+    std::vector<engine::Sample> samples;
+    std::vector<engine::StatisticSet> sets;
+    std::optional<Rejection> bad;
+    if (d.has_value()) {
+      bad = engine::ValidateValue(d.value(), "value");
+      samples.push_back({ts, d.value()});
+    } else if (d.values_size() > 0) {
+      if (static_cast<size_t>(d.values_size()) > engine::kMaxValuesPerDatum) {
+        bad = Rejection{RejectReason::kTooManyValues,
+                        absl::StrCat("values: ", d.values_size(),
+                                     " given, at most ",
+                                     engine::kMaxValuesPerDatum)};
+      } else if (d.counts_size() != 0 && d.counts_size() != d.values_size()) {
+        bad = Rejection{RejectReason::kValuesCountsMismatch,
+                        absl::StrCat("counts: ", d.counts_size(),
+                                     " given for ", d.values_size(),
+                                     " values; give none or one per value")};
+      }
+      for (int k = 0; !bad && k < d.values_size(); ++k) {
+        const double v = d.values(k);
+        bad = engine::ValidateValue(v, absl::StrCat("values[", k, "]"));
+        if (bad) break;
+        const double c = d.counts_size() ? d.counts(k) : 1.0;
+        if (!std::isfinite(c) || c < 0) {
+          bad = Rejection{RejectReason::kInvalidCount,
+                          absl::StrCat("counts[", k, "]: must be a finite "
+                                       "number >= 0, got ", c)};
+          break;
+        }
+        if (c == 1) {
+          samples.push_back({ts, v});
+        } else if (c > 0) {
+          sets.push_back({ts, c, v * c, v, v});
+        }
+      }
+    } else {
+      const v1::StatisticSet& st = d.statistic_values();
+      for (auto [name, v] : {std::pair{"statistic_values.sample_count", st.sample_count()},
+                             std::pair{"statistic_values.sum", st.sum()},
+                             std::pair{"statistic_values.minimum", st.minimum()},
+                             std::pair{"statistic_values.maximum", st.maximum()}}) {
+        if ((bad = engine::ValidateValue(v, name))) break;
+      }
+      if (!bad && !(st.sample_count() > 0)) {
+        bad = Rejection{RejectReason::kInvalidStatisticSet,
+                        "statistic_values.sample_count: must be > 0"};
+      } else if (!bad && st.minimum() > st.maximum()) {
+        bad = Rejection{RejectReason::kInvalidStatisticSet,
+                        "statistic_values: minimum must not exceed maximum"};
+      }
+      if (!bad) {
+        sets.push_back({ts, st.sample_count(), st.sum(), st.minimum(),
+                        st.maximum()});
+      }
+    }
+    if (bad) {
+      reject(*bad);
+      continue;
+    }
+    engine::SeriesWrite& w = set.For(key);
+    accepted += static_cast<int64_t>(samples.size() + sets.size());
+    w.samples.insert(w.samples.end(), samples.begin(), samples.end());
+    w.statistic_sets.insert(w.statistic_sets.end(), sets.begin(), sets.end());
+  }
+  if (!set.writes().empty()) {
+    if (absl::Status s = engine_.Write(set.writes()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+  }
+  resp->set_accepted_points(accepted);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetricsService::PutSeries(const v1::PutMetricSeriesRequest& req,
+                                       v1::PutMetricDataResponse* resp) {
+  if (req.series_size() == 0) {
+    return InvalidArgument("series: at least one series is required");
+  }
+  const int64_t now = clock_.NowMs();
+  WriteSet set;
+  int64_t accepted = 0;
+  for (int i = 0; i < req.series_size(); ++i) {
+    const v1::SeriesPoints& sp = req.series(i);
+    auto reject_all = [&](const Rejection& r) {
+      AddRejection(resp, i, -1, r);
+      CountRejection(r.reason, std::max(sp.values_size(), 1));
+    };
+    if (absl::Status s = engine::ValidateNamespace(
+            sp.namespace_(), absl::StrCat("series[", i, "].namespace"));
+        !s.ok()) {
+      reject_all({RejectReason::kInvalidNamespace, std::string(s.message())});
+      continue;
+    }
+    engine::SeriesKey key;
+    key.namespace_name = sp.namespace_();
+    int32_t resolution = sp.storage_resolution();
+    if (auto r = ValidateIdentity(sp.metric_name(), sp.dimensions(), sp.unit(),
+                                  &resolution, &key)) {
+      reject_all(*r);
+      continue;
+    }
+    if (sp.timestamps_ms_size() != sp.values_size()) {
+      reject_all({RejectReason::kTimestampsValuesMismatch,
+                  absl::StrCat("timestamps_ms: ", sp.timestamps_ms_size(),
+                               " entries but values has ", sp.values_size(),
+                               "; they must be equal")});
+      continue;
+    }
+    engine::SeriesWrite* w = nullptr;
+    for (int k = 0; k < sp.values_size(); ++k) {
+      std::optional<Rejection> bad =
+          engine::ValidateTimestamp(sp.timestamps_ms(k), now);
+      if (!bad) bad = engine::ValidateValue(sp.values(k), "values");
+      if (bad) {
+        AddRejection(resp, i, k, *bad);
+        CountRejection(bad->reason, 1);
+        continue;
+      }
+      if (w == nullptr) w = &set.For(key);
+      w->samples.push_back({sp.timestamps_ms(k), sp.values(k)});
+      ++accepted;
+    }
+  }
+  if (!set.writes().empty()) {
+    if (absl::Status s = engine_.Write(set.writes()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+  }
+  resp->set_accepted_points(accepted);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetricsService::PutMetricSeries(
+    grpc::ServerContext*, const v1::PutMetricSeriesRequest* req,
+    v1::PutMetricDataResponse* resp) {
+  return PutSeries(*req, resp);
+}
+
+grpc::Status MetricsService::StreamMetricSeries(
+    grpc::ServerContext*,
+    grpc::ServerReaderWriter<v1::PutMetricDataResponse,
+                             v1::PutMetricSeriesRequest>* stream) {
+  v1::PutMetricSeriesRequest req;
+  while (stream->Read(&req)) {
+    v1::PutMetricDataResponse resp;
+    grpc::Status s = PutSeries(req, &resp);
+    if (!s.ok()) return s;  // ends the stream; earlier messages were acked
+    if (!stream->Write(resp)) break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status MetricsService::ListMetrics(grpc::ServerContext*,
+                                         const v1::ListMetricsRequest* req,
+                                         v1::ListMetricsResponse* resp) {
+  engine::ListQuery q;
+  if (!req->namespace_().empty()) {
+    if (absl::Status s = engine::ValidateNamespace(req->namespace_(), "namespace");
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+  }
+  q.namespace_name = req->namespace_();
+  q.metric_name = req->metric_name();
+  if (req->dimensions_size() > kMaxListDimensionFilters) {
+    return InvalidArgument(absl::StrCat("dimensions: ", req->dimensions_size(),
+                                        " filters, at most ",
+                                        kMaxListDimensionFilters));
+  }
+  for (const auto& f : req->dimensions()) {
+    if (f.name().empty()) {
+      return InvalidArgument("dimensions: a filter needs a name");
+    }
+    engine::ListQuery::Filter filter{f.name(), std::nullopt};
+    if (f.has_value()) filter.value = f.value();
+    q.dimensions.push_back(std::move(filter));
+  }
+  if (!req->recently_active().empty()) {
+    if (req->recently_active() != "PT3H") {
+      return InvalidArgument(absl::StrCat(
+          "recently_active: must be \"PT3H\" or empty, got \"",
+          req->recently_active(), "\""));
+    }
+    q.recently_active = true;
+  }
+  q.next_token = req->next_token();
+  auto r = engine_.ListSeries(q);
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  for (const engine::SeriesKey& k : r->series) {
+    auto* m = resp->add_metrics();
+    m->set_namespace_(k.namespace_name);
+    m->set_metric_name(k.metric_name);
+    m->set_unit(k.unit);
+    for (const auto& d : k.dimensions) {
+      auto* x = m->add_dimensions();
+      x->set_name(d.name);
+      x->set_value(d.value);
+    }
+  }
+  resp->set_next_token(r->next_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetricsService::GetMetricStatistics(
+    grpc::ServerContext*, const v1::GetMetricStatisticsRequest* req,
+    v1::GetMetricStatisticsResponse* resp) {
+  if (absl::Status s = engine::ValidateNamespace(req->namespace_(), "namespace");
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  engine::StatisticsQuery q;
+  q.key.namespace_name = req->namespace_();
+  int32_t resolution = 60;
+  std::string unit = req->unit();
+  if (auto r = ValidateIdentity(req->metric_name(), req->dimensions(),
+                                unit.empty() ? "None" : unit, &resolution,
+                                &q.key)) {
+    return InvalidArgument(r->message);
+  }
+  if (unit.empty()) q.key.unit.clear();  // any unit
+  if (!req->has_start_time() || !req->has_end_time()) {
+    return InvalidArgument("start_time and end_time: both are required");
+  }
+  auto start = ToMillis(req->start_time());
+  auto end = ToMillis(req->end_time());
+  if (!start || !end) {
+    return InvalidArgument("start_time/end_time: outside the valid range");
+  }
+  if (*end <= *start) {
+    return InvalidArgument("end_time: must be after start_time");
+  }
+  const int32_t period = req->period();
+  if (!(period == 1 || period == 5 || period == 10 || period == 20 ||
+        period == 30 || (period > 0 && period % 60 == 0))) {
+    return InvalidArgument(absl::StrCat(
+        "period: must be 1, 5, 10, 20, 30 or a multiple of 60 seconds, got ",
+        period));
+  }
+  q.start_ms = *start;
+  q.end_ms = *end;
+  q.period_ms = int64_t{period} * 1000;
+  const int64_t periods = (q.end_ms - q.start_ms + q.period_ms - 1) / q.period_ms;
+  if (periods > static_cast<int64_t>(kMaxDatapoints)) {
+    return InvalidArgument(absl::StrCat(
+        "period: the range holds ", periods, " periods of ", period,
+        " s; at most ", kMaxDatapoints,
+        " datapoints per call (use a longer period or a shorter range)"));
+  }
+  const int nstats = req->statistics_size();
+  const int nperc = req->extended_statistics_size();
+  if ((nstats == 0) == (nperc == 0)) {
+    return InvalidArgument(
+        "statistics/extended_statistics: give exactly one of the two lists");
+  }
+  if (nstats > 5) {
+    return InvalidArgument("statistics: at most 5");
+  }
+  if (nperc > 10) {
+    return InvalidArgument("extended_statistics: at most 10");
+  }
+  std::vector<engine::Statistic> stats;
+  for (int i = 0; i < nstats; ++i) {
+    auto s = ParseStatistic(req->statistics(i));
+    if (!s) {
+      return InvalidArgument(absl::StrCat(
+          "statistics[", i, "]: '", req->statistics(i),
+          "' is not one of SampleCount, Average, Sum, Minimum, Maximum"));
+    }
+    stats.push_back(*s);
+  }
+  for (int i = 0; i < nperc; ++i) {
+    auto p = ParsePercentile(req->extended_statistics(i));
+    if (!p) {
+      return InvalidArgument(absl::StrCat(
+          "extended_statistics[", i, "]: '", req->extended_statistics(i),
+          "' is not a percentile p0..p100 with at most two decimals"));
+    }
+    q.percentiles.push_back(*p);
+  }
+  auto points = engine_.GetStatistics(q);
+  if (!points.ok()) return ToGrpcStatus(points.status());
+  resp->set_label(req->metric_name());
+  for (const auto& p : *points) {
+    auto* d = resp->add_datapoints();
+    ToTimestamp(p.start_ms, d->mutable_timestamp());
+    d->set_unit(p.unit);
+    for (engine::Statistic s : stats) {
+      switch (s) {
+        case engine::Statistic::kSampleCount: d->set_sample_count(p.sample_count); break;
+        case engine::Statistic::kAverage: d->set_average(p.sum / p.sample_count); break;
+        case engine::Statistic::kSum: d->set_sum(p.sum); break;
+        case engine::Statistic::kMinimum: d->set_minimum(p.minimum); break;
+        case engine::Statistic::kMaximum: d->set_maximum(p.maximum); break;
+      }
+    }
+    for (int i = 0; i < nperc; ++i) {
+      if (!std::isnan(p.percentiles[i])) {
+        (*d->mutable_extended_statistics())[req->extended_statistics(i)] =
+            p.percentiles[i];
+      }
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status MetricsService::GetServerStats(grpc::ServerContext*,
+                                            const v1::GetServerStatsRequest*,
+                                            v1::GetServerStatsResponse* resp) {
+  const engine::EngineStats s = engine_.Stats();
+  resp->set_points_accepted(s.points_accepted);
+  resp->set_series_count(s.series_count);
+  resp->set_bytes_on_disk(s.bytes_on_disk);
+  resp->set_chunks_sealed(s.chunks_sealed);
+  resp->set_head_points(s.head_points);
+  int64_t total = 0;
+  for (int r = 0; r < engine::kRejectReasonCount; ++r) {
+    const int64_t n = rejected_[r].load(std::memory_order_relaxed);
+    if (n == 0) continue;
+    total += n;
+    (*resp->mutable_rejected_by_reason())[std::string(
+        engine::RejectReasonName(static_cast<RejectReason>(r)))] = n;
+  }
+  resp->set_points_rejected(total);
+  return grpc::Status::OK;
+}
+
+}  // namespace nimbus::rpc

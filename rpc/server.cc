@@ -1,0 +1,72 @@
+#include "rpc/server.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "rpc/metrics_service.h"
+#include "storage/status_macros.h"
+
+namespace nimbus::rpc {
+
+struct Server::Impl {
+  std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<MetricsService> metrics;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+};
+
+bool IsLoopbackAddress(const std::string& host_port) {
+  std::string host = host_port;
+  const size_t colon = host.rfind(':');
+  if (colon != std::string::npos) host = host.substr(0, colon);
+  if (host == "localhost" || host == "[::1]" || host == "::1") return true;
+  return absl::StartsWith(host, "127.");
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
+                                                      engine::Clock& clock) {
+  if (!IsLoopbackAddress(options.listen_address) && !options.insecure) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "listen address ", options.listen_address,
+        " is not loopback: binding it needs authentication, which this "
+        "build does not have yet; pass --insecure to bind it anyway"));
+  }
+  auto impl = std::make_unique<Impl>();
+  NIMBUS_ASSIGN_OR_RETURN(impl->engine,
+                          engine::Engine::Open(options.engine, clock));
+  impl->metrics = std::make_unique<MetricsService>(*impl->engine, clock);
+
+  // Referencing a health message keeps grpc.health.v1's descriptors linked,
+  // so reflection lists the health service.
+  grpc::health::v1::HealthCheckRequest keep_health_descriptors;
+  (void)keep_health_descriptors;
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address,
+                           grpc::InsecureServerCredentials(), &impl->port);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.RegisterService(impl->metrics.get());
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || impl->port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address));
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() { Shutdown(); }
+int Server::port() const { return impl_->port; }
+void Server::Wait() { impl_->server->Wait(); }
+void Server::Shutdown() {
+  if (impl_->server) impl_->server->Shutdown();
+}
+
+}  // namespace nimbus::rpc

@@ -1,0 +1,56 @@
+#include "storage/keys.h"
+
+namespace nimbus::storage {
+
+void PutBigEndian64(std::string* out, uint64_t v) {
+  char buf[8];
+  for (int i = 7; i >= 0; --i) {
+    buf[i] = static_cast<char>(v & 0xFF);
+    v >>= 8;
+  }
+  out->append(buf, 8);
+}
+
+uint64_t GetBigEndian64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+std::string EncodeChunkKey(const ChunkKey& k) {
+  std::string out;
+  out.reserve(kChunkKeySize);
+  PutBigEndian64(&out, k.series_id);
+  PutBigEndian64(&out, OrderedFromSigned(k.first_ts_ms));
+  PutBigEndian64(&out, k.seq);
+  return out;
+}
+
+bool DecodeChunkKey(absl::string_view key, ChunkKey* k) {
+  if (key.size() != kChunkKeySize) return false;
+  k->series_id = GetBigEndian64(key.data());
+  k->first_ts_ms = SignedFromOrdered(GetBigEndian64(key.data() + 8));
+  k->seq = GetBigEndian64(key.data() + 16);
+  return true;
+}
+
+std::string ChunkKeyPrefix(uint64_t series_id, int64_t ts_ms) {
+  std::string out;
+  PutBigEndian64(&out, series_id);
+  PutBigEndian64(&out, OrderedFromSigned(ts_ms));
+  return out;
+}
+
+std::string EncodeLogKey(uint64_t seq) {
+  std::string out;
+  PutBigEndian64(&out, seq);
+  return out;
+}
+
+bool DecodeLogKey(absl::string_view key, uint64_t* seq) {
+  if (key.size() != 8) return false;
+  *seq = GetBigEndian64(key.data());
+  return true;
+}
+
+}  // namespace nimbus::storage

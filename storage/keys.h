@@ -1,0 +1,50 @@
+// Key layouts of the `points` and `ingest_log` column families
+// (storage/FORMAT.md). Big-endian so that byte order is numeric order.
+#ifndef NIMBUS_STORAGE_KEYS_H_
+#define NIMBUS_STORAGE_KEYS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace nimbus::storage {
+
+// A sealed chunk never spans more than this from its first to its last
+// timestamp, so a query for [start, end) need only look at chunks whose first
+// timestamp is in [start - kMaxChunkSpanMs, end).
+inline constexpr int64_t kMaxChunkSpanMs = int64_t{2} * 3600 * 1000;
+
+// points: series id, first timestamp, log sequence of the newest point in it
+// (makes keys unique when two chunks of a series start together).
+struct ChunkKey {
+  uint64_t series_id = 0;
+  int64_t first_ts_ms = 0;
+  uint64_t seq = 0;
+};
+inline constexpr size_t kChunkKeySize = 24;
+
+std::string EncodeChunkKey(const ChunkKey& k);
+// Returns false if `key` is not kChunkKeySize bytes.
+bool DecodeChunkKey(absl::string_view key, ChunkKey* k);
+// The 16-byte prefix (series id, timestamp) to seek to.
+std::string ChunkKeyPrefix(uint64_t series_id, int64_t ts_ms);
+
+// ingest_log: the log sequence.
+std::string EncodeLogKey(uint64_t seq);
+bool DecodeLogKey(absl::string_view key, uint64_t* seq);
+
+// Big-endian helpers, also used by other key layouts.
+void PutBigEndian64(std::string* out, uint64_t v);
+uint64_t GetBigEndian64(const char* p);
+// Signed values map to unsigned ones that sort the same way.
+inline uint64_t OrderedFromSigned(int64_t v) {
+  return static_cast<uint64_t>(v) ^ (uint64_t{1} << 63);
+}
+inline int64_t SignedFromOrdered(uint64_t v) {
+  return static_cast<int64_t>(v ^ (uint64_t{1} << 63));
+}
+
+}  // namespace nimbus::storage
+
+#endif  // NIMBUS_STORAGE_KEYS_H_

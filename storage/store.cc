@@ -1,0 +1,281 @@
+#include "storage/store.h"
+
+#include <chrono>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/compaction_filter.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+#include "storage/keys.h"
+
+namespace nimbus::storage {
+namespace {
+
+constexpr char kFormatVersionKey[] = "format_version";
+constexpr char kFormatVersion[] = "1";
+
+constexpr const char* kColumnNames[] = {"series", "points", "ingest_log",
+                                        "meta", "stat_sets"};
+
+#define NIMBUS_RETURN_IF_ROCKS(expr, what)              \
+  do {                                                 \
+    const rocksdb::Status nimbus_rocks_ = (expr);      \
+    if (!nimbus_rocks_.ok()) return FromRocks(nimbus_rocks_, what); \
+  } while (0)
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string msg = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  if (s.IsIOError() || s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) {
+    return absl::UnavailableError(msg);
+  }
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  return absl::InternalError(msg);
+}
+
+int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Drops sealed chunks whose span ends before now - retention. A chunk key
+// carries its first timestamp and chunks span at most kMaxChunkSpanMs, so the
+// key alone decides.
+class PointsRetentionFilter : public rocksdb::CompactionFilter {
+ public:
+  PointsRetentionFilter(int64_t retention_ms, std::function<int64_t()> now)
+      : retention_ms_(retention_ms), now_(std::move(now)) {}
+
+  bool Filter(int /*level*/, const rocksdb::Slice& key,
+              const rocksdb::Slice& /*value*/, std::string* /*new_value*/,
+              bool* /*value_changed*/) const override {
+    if (retention_ms_ <= 0) return false;
+    ChunkKey k;
+    if (!DecodeChunkKey(absl::string_view(key.data(), key.size()), &k)) {
+      return false;  // not ours to judge; keep
+    }
+    return k.first_ts_ms + kMaxChunkSpanMs < now_() - retention_ms_;
+  }
+  const char* Name() const override { return "nimbus.PointsRetention"; }
+
+ private:
+  const int64_t retention_ms_;
+  const std::function<int64_t()> now_;
+};
+
+class RocksIterator : public StoreIterator {
+ public:
+  explicit RocksIterator(rocksdb::Iterator* it) : it_(it) {}
+  void Seek(absl::string_view key) override {
+    it_->Seek(rocksdb::Slice(key.data(), key.size()));
+  }
+  void SeekToFirst() override { it_->SeekToFirst(); }
+  bool Valid() const override { return it_->Valid(); }
+  void Next() override { it_->Next(); }
+  absl::string_view key() const override {
+    const rocksdb::Slice k = it_->key();
+    return absl::string_view(k.data(), k.size());
+  }
+  absl::string_view value() const override {
+    const rocksdb::Slice v = it_->value();
+    return absl::string_view(v.data(), v.size());
+  }
+  absl::Status status() const override {
+    return FromRocks(it_->status(), "iterator");
+  }
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+class RocksStore : public Store {
+ public:
+  RocksStore(StoreOptions options, std::unique_ptr<PointsRetentionFilter> filter)
+      : options_(std::move(options)), filter_(std::move(filter)) {}
+
+  ~RocksStore() override {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    handles_.clear();
+    if (db_ != nullptr) db_->Close();
+  }
+
+  absl::Status OpenDb() {
+    rocksdb::Options db_options;
+    db_options.create_if_missing = true;
+    db_options.create_missing_column_families = true;
+    db_options.IncreaseParallelism(2);
+    db_options.max_total_wal_size = 256 << 20;
+
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* name : kColumnNames) {
+      rocksdb::ColumnFamilyOptions cf;
+      if (std::string(name) == "points") {
+        // Chunks are already packed; LZ4 above, ZSTD at the bottom level.
+        cf.compression = rocksdb::kLZ4Compression;
+        cf.bottommost_compression = rocksdb::kZSTD;
+        cf.compaction_filter = filter_.get();
+      }
+      cfs.emplace_back(name, cf);
+    }
+    // RocksDB names its first family "default"; Nimbus keeps it empty.
+    cfs.emplace_back(rocksdb::kDefaultColumnFamilyName,
+                     rocksdb::ColumnFamilyOptions());
+    rocksdb::DB* db = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    NIMBUS_RETURN_IF_ROCKS(rocksdb::DB::Open(rocksdb::DBOptions(db_options),
+                                             options_.path, cfs, &handles, &db),
+                           absl::StrCat("opening ", options_.path));
+    db_.reset(db);
+    handles_ = handles;
+    write_options_.sync = options_.sync == SyncMode::kPowerLoss;
+
+    auto version = Get(Column::kMeta, kFormatVersionKey);
+    if (!version.ok()) return version.status();
+    if (!version->has_value()) {
+      WriteBatch b;
+      b.Put(Column::kMeta, kFormatVersionKey, kFormatVersion);
+      return Write(b);
+    }
+    if (**version != kFormatVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          options_.path, " holds a Nimbus store of format version ",
+          **version, "; this build reads version ", kFormatVersion));
+    }
+    return absl::OkStatus();
+  }
+
+  rocksdb::ColumnFamilyHandle* Handle(Column c) {
+    return handles_[static_cast<int>(c)];
+  }
+
+  absl::Status Write(WriteBatch& batch) override;
+
+  absl::StatusOr<std::optional<std::string>> Get(
+      Column column, absl::string_view key) override {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(column),
+                                 rocksdb::Slice(key.data(), key.size()), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "get");
+    return std::optional<std::string>(std::move(value));
+  }
+
+  std::unique_ptr<StoreIterator> NewIterator(Column column) override {
+    return std::make_unique<RocksIterator>(
+        db_->NewIterator(rocksdb::ReadOptions(), Handle(column)));
+  }
+
+  int64_t BytesOnDisk() override {
+    uint64_t total = 0;
+    for (auto* h : handles_) {
+      uint64_t v = 0;
+      if (db_->GetIntProperty(h, "rocksdb.total-sst-files-size", &v)) total += v;
+    }
+    rocksdb::VectorLogPtr wals;
+    if (db_->GetSortedWalFiles(wals).ok()) {
+      for (const auto& w : wals) total += w->SizeFileBytes();
+    }
+    return static_cast<int64_t>(total);
+  }
+
+  absl::Status CompactAll() override {
+    for (auto* h : handles_) {
+      NIMBUS_RETURN_IF_ROCKS(db_->Flush(rocksdb::FlushOptions(), h), "flush");
+      rocksdb::CompactRangeOptions o;
+      o.bottommost_level_compaction =
+          rocksdb::BottommostLevelCompaction::kForce;
+      NIMBUS_RETURN_IF_ROCKS(db_->CompactRange(o, h, nullptr, nullptr),
+                             "compact");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  StoreOptions options_;
+  std::unique_ptr<PointsRetentionFilter> filter_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::WriteOptions write_options_;
+};
+
+}  // namespace
+
+struct WriteBatch::Rep {
+  // Column handles are bound at Write() time, so the batch records the
+  // column with each operation.
+  struct Op {
+    enum Kind { kPut, kDelete, kDeleteRange } kind;
+    Column column;
+    std::string a, b;
+  };
+  std::vector<Op> ops;
+};
+
+WriteBatch::WriteBatch() : rep_(std::make_unique<Rep>()) {}
+WriteBatch::~WriteBatch() = default;
+WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
+WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
+
+void WriteBatch::Put(Column column, absl::string_view key,
+                     absl::string_view value) {
+  rep_->ops.push_back({Rep::Op::kPut, column, std::string(key), std::string(value)});
+}
+void WriteBatch::Delete(Column column, absl::string_view key) {
+  rep_->ops.push_back({Rep::Op::kDelete, column, std::string(key), {}});
+}
+void WriteBatch::DeleteRange(Column column, absl::string_view begin,
+                             absl::string_view end) {
+  rep_->ops.push_back(
+      {Rep::Op::kDeleteRange, column, std::string(begin), std::string(end)});
+}
+void WriteBatch::Append(const WriteBatch& other) {
+  rep_->ops.insert(rep_->ops.end(), other.rep_->ops.begin(), other.rep_->ops.end());
+}
+size_t WriteBatch::Count() const { return rep_->ops.size(); }
+void WriteBatch::Clear() { rep_->ops.clear(); }
+
+struct WriteBatchAccess {
+  static const std::vector<WriteBatch::Rep::Op>& Ops(const WriteBatch& b) {
+    return b.rep_->ops;
+  }
+  using Op = WriteBatch::Rep::Op;
+};
+
+absl::Status RocksStore::Write(WriteBatch& batch) {
+  rocksdb::WriteBatch wb;
+  using Op = WriteBatchAccess::Op;
+  for (const auto& op : WriteBatchAccess::Ops(batch)) {
+    auto* h = Handle(op.column);
+    switch (op.kind) {
+      case Op::kPut:
+        wb.Put(h, op.a, op.b);
+        break;
+      case Op::kDelete:
+        wb.Delete(h, op.a);
+        break;
+      case Op::kDeleteRange:
+        wb.DeleteRange(h, op.a, op.b);
+        break;
+    }
+  }
+  return FromRocks(db_->Write(write_options_, &wb), "write");
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
+  if (!options.now_ms) options.now_ms = SystemNowMs;
+  auto filter = std::make_unique<PointsRetentionFilter>(
+      options.points_retention_ms, options.now_ms);
+  auto store = std::make_unique<RocksStore>(std::move(options), std::move(filter));
+  absl::Status s = store->OpenDb();
+  if (!s.ok()) return s;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace nimbus::storage

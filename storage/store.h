@@ -1,0 +1,113 @@
+// The Nimbus store: RocksDB column families behind an interface that speaks
+// only Abseil and std types, so that no RocksDB header leaves storage/.
+#ifndef NIMBUS_STORAGE_STORE_H_
+#define NIMBUS_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace nimbus::storage {
+
+// The column families (storage/FORMAT.md gives their keys and values).
+enum class Column {
+  kSeries,     // series index
+  kPoints,     // sealed chunks
+  kIngestLog,  // accepted points not yet sealed, by log sequence
+  kMeta,       // format version and other single values
+  kStatSets,   // statistic sets (count, sum, min, max) as sent by clients
+};
+
+// How durable a write is when Write() returns.
+enum class SyncMode {
+  // In the write-ahead log in the operating system's page cache: survives a
+  // crash or kill -9 of the server, not a power loss.
+  kProcessCrash,
+  // fsync'ed: survives power loss. Concurrent writers share one fsync.
+  kPowerLoss,
+};
+
+struct StoreOptions {
+  // Directory of the database; created if missing.
+  std::string path;
+  SyncMode sync = SyncMode::kProcessCrash;
+  // Sealed chunks whose newest possible point is older than this are dropped
+  // by compaction. Default: 15 days. 0 keeps them forever.
+  int64_t points_retention_ms = int64_t{15} * 24 * 3600 * 1000;
+  // The clock retention is measured against (milliseconds since the epoch).
+  // Default: the system clock.
+  std::function<int64_t()> now_ms;
+};
+
+// A set of writes applied atomically by Store::Write. Thread-compatible.
+class WriteBatch {
+ public:
+  WriteBatch();
+  ~WriteBatch();
+  WriteBatch(WriteBatch&&) noexcept;
+  WriteBatch& operator=(WriteBatch&&) noexcept;
+
+  void Put(Column column, absl::string_view key, absl::string_view value);
+  void Delete(Column column, absl::string_view key);
+  // Deletes keys in [begin, end).
+  void DeleteRange(Column column, absl::string_view begin,
+                   absl::string_view end);
+  // Appends the writes of `other`.
+  void Append(const WriteBatch& other);
+  size_t Count() const;
+  void Clear();
+
+ private:
+  friend struct WriteBatchAccess;  // store.cc
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+// Iterates over one column family in key order. Not thread-safe.
+class StoreIterator {
+ public:
+  virtual ~StoreIterator() = default;
+  virtual void Seek(absl::string_view key) = 0;
+  virtual void SeekToFirst() = 0;
+  virtual bool Valid() const = 0;
+  virtual void Next() = 0;
+  // REQUIRES: Valid(). Valid until the next move.
+  virtual absl::string_view key() const = 0;
+  virtual absl::string_view value() const = 0;
+  virtual absl::Status status() const = 0;
+};
+
+// Thread-safe.
+class Store {
+ public:
+  // Opens or creates the store at options.path. Returns FailedPrecondition if
+  // the directory holds a store of another format version, and the RocksDB
+  // error (as Internal, Unavailable or DataLoss) if it cannot be opened.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(StoreOptions options);
+  virtual ~Store() = default;
+
+  // Applies the batch atomically; durable per the sync mode on return.
+  virtual absl::Status Write(WriteBatch& batch) = 0;
+
+  // The value at key, or nullopt.
+  virtual absl::StatusOr<std::optional<std::string>> Get(
+      Column column, absl::string_view key) = 0;
+
+  virtual std::unique_ptr<StoreIterator> NewIterator(Column column) = 0;
+
+  // Bytes of the live SST files and write-ahead log.
+  virtual int64_t BytesOnDisk() = 0;
+
+  // Flushes memtables and compacts everything (tests and tools).
+  virtual absl::Status CompactAll() = 0;
+};
+
+}  // namespace nimbus::storage
+
+#endif  // NIMBUS_STORAGE_STORE_H_

@@ -1,0 +1,84 @@
+// nimbusd: the Nimbus server.
+//
+//   nimbusd [--listen=127.0.0.1:50051] [--data_dir=./nimbus-data]
+//           [--sync=process|power] [--raw_retention=15d] [--insecure]
+//           [--port_file=PATH]
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "engine/clock.h"
+#include "rpc/server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "host:port to serve gRPC on; port 0 picks a free one");
+ABSL_FLAG(std::string, data_dir, "./nimbus-data", "data directory");
+ABSL_FLAG(std::string, sync, "process",
+          "durability of an acknowledged point: 'process' (survives a crash "
+          "or kill -9 of nimbusd) or 'power' (fsync'ed, survives power loss)");
+ABSL_FLAG(absl::Duration, raw_retention, absl::Hours(24 * 15),
+          "how long raw points are kept, e.g. 15d is written 360h");
+ABSL_FLAG(bool, insecure, false,
+          "allow a non-loopback --listen address without authentication");
+ABSL_FLAG(std::string, port_file, "",
+          "if set, write the bound port to this file once serving");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("The Nimbus metrics server.");
+  absl::ParseCommandLine(argc, argv);
+
+  nimbus::rpc::ServerOptions options;
+  options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.insecure = absl::GetFlag(FLAGS_insecure);
+  options.engine.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.engine.raw_retention_ms =
+      absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_raw_retention));
+  const std::string sync = absl::GetFlag(FLAGS_sync);
+  if (sync == "process") {
+    options.engine.sync = nimbus::storage::SyncMode::kProcessCrash;
+  } else if (sync == "power") {
+    options.engine.sync = nimbus::storage::SyncMode::kPowerLoss;
+  } else {
+    std::fprintf(stderr, "nimbusd: --sync must be 'process' or 'power', got '%s'\n",
+                 sync.c_str());
+    return 2;
+  }
+
+  // SIGINT and SIGTERM stop the server cleanly; a thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  nimbus::engine::SystemClock clock;
+  auto server = nimbus::rpc::Server::Start(options, clock);
+  if (!server.ok()) {
+    std::fprintf(stderr, "nimbusd: %s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty()) {
+    std::ofstream(port_file) << (*server)->port() << "\n";
+  }
+  std::printf("nimbusd listening on %s (port %d), data in %s, sync=%s\n",
+              options.listen_address.c_str(), (*server)->port(),
+              options.engine.data_dir.c_str(), sync.c_str());
+  std::fflush(stdout);
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    std::printf("nimbusd: signal %d, shutting down\n", sig);
+    std::fflush(stdout);
+    (*server)->Shutdown();
+  });
+  (*server)->Wait();
+  waiter.join();
+  return 0;
+}
