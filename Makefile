@@ -1,5 +1,5 @@
 # The two commands a new user types are `make run` and `make test`.
-#   make run             install deps, build Release, start the product (see README)
+#   make run             install deps, build Release, start nimbusd on 127.0.0.1:50051
 #   make test            install deps, build, run every test through CTest
 #   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench           build Release and run the Google Benchmark suites
@@ -36,10 +36,10 @@ release: deps
 	cmake -S . -B $(RELEASE_DIR) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(RELEASE_DIR) -j $(JOBS)
 
-# Until the server exists, `make run` shows the chunk codec at work on the
-# eight metric shapes (bytes/point, encode and decode speed).
+# Starts nimbusd on 127.0.0.1:50051 with its data in ./nimbus-data.
+# NIMBUSD_FLAGS adds flags, e.g. NIMBUSD_FLAGS='--sync=power'.
 run: release
-	$(RELEASE_DIR)/bench/chunk_codec_bench --benchmark_filter='/720$$' --benchmark_counters_tabular=true
+	$(RELEASE_DIR)/tools/nimbusd --listen=127.0.0.1:50051 --data_dir=./nimbus-data $(NIMBUSD_FLAGS)
 
 bench: release
 	$(RELEASE_DIR)/bench/chunk_codec_bench --benchmark_counters_tabular=true
