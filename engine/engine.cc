@@ -44,7 +44,8 @@ std::string SeriesIdKey(char tag, uint64_t id) {
 }
 
 // stat_sets keys: series id, ordered timestamp, log sequence, ordinal.
-std::string StatSetKey(uint64_t id, int64_t ts, uint64_t seq, uint32_t ordinal) {
+std::string StatSetKey(uint64_t id, int64_t ts, uint64_t seq,
+                       uint32_t ordinal) {
   std::string k;
   storage::PutBigEndian64(&k, id);
   storage::PutBigEndian64(&k, storage::OrderedFromSigned(ts));
@@ -129,7 +130,8 @@ struct Engine::Impl {
 
   absl::Status Load();
   absl::Status Replay();
-  absl::StatusOr<std::vector<Series*>> Resolve(std::vector<SeriesWrite>& writes);
+  absl::StatusOr<std::vector<Series*>> Resolve(
+      std::vector<SeriesWrite>& writes);
   absl::Status Commit(Writer* w);
   void EncodeLogRecord(const std::vector<Writer*>& group, std::string* out);
   void AppendToHeads(Series* s, const Sample* samples, size_t n, uint64_t seq,
@@ -192,29 +194,33 @@ absl::Status Engine::Impl::Replay() {
     const char* limit = p + rec.size();
     uint64_t entries;
     if (!GetVarint64(&p, limit, &entries)) {
-      return absl::DataLossError(absl::StrCat("ingest log record ", seq, ": malformed"));
+      return absl::DataLossError(
+          absl::StrCat("ingest log record ", seq, ": malformed"));
     }
     for (uint64_t e = 0; e < entries; ++e) {
       uint64_t id, n;
       if (!GetVarint64(&p, limit, &id) || !GetVarint64(&p, limit, &n) ||
           n > static_cast<uint64_t>(limit - p)) {
-        return absl::DataLossError(absl::StrCat("ingest log record ", seq, ": malformed entry"));
+        return absl::DataLossError(
+            absl::StrCat("ingest log record ", seq, ": malformed entry"));
       }
       samples.clear();
       int64_t ts = 0;
       for (uint64_t i = 0; i < n; ++i) {
         uint64_t zz;
         if (!GetVarint64(&p, limit, &zz) || limit - p < 8) {
-          return absl::DataLossError(absl::StrCat("ingest log record ", seq, ": truncated"));
+          return absl::DataLossError(
+              absl::StrCat("ingest log record ", seq, ": truncated"));
         }
         ts += ZigZagDecode(zz);
-        samples.push_back({ts, std::bit_cast<double>(storage::internal::LoadLE64(p))});
+        samples.push_back(
+            {ts, std::bit_cast<double>(storage::internal::LoadLE64(p))});
         p += 8;
       }
       auto s = by_id.find(id);
       if (s == by_id.end()) {
-        return absl::DataLossError(absl::StrCat(
-            "ingest log record ", seq, " names unknown series ", id));
+        return absl::DataLossError(absl::StrCat("ingest log record ", seq,
+                                                " names unknown series ", id));
       }
       if (seq <= s->second->sealed_seq) continue;  // already in chunks
       AppendToHeads(s->second, samples.data(), samples.size(), seq, now);
@@ -409,9 +415,9 @@ absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal) {
       pts = s->head;
       seq = s->head_last_seq;
     }
-    std::stable_sort(pts.begin(), pts.end(), [](const Sample& a, const Sample& b) {
-      return a.ts_ms < b.ts_ms;
-    });
+    std::stable_sort(
+        pts.begin(), pts.end(),
+        [](const Sample& a, const Sample& b) { return a.ts_ms < b.ts_ms; });
     size_t begin = 0;
     while (begin < pts.size()) {
       size_t end = begin + 1;
@@ -559,8 +565,7 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
     return absl::InvalidArgumentError("period: must be positive");
   }
   if (q.end_ms <= q.start_ms) {
-    return absl::InvalidArgumentError(
-        "end_time: must be after start_time");
+    return absl::InvalidArgumentError("end_time: must be after start_time");
   }
   struct Acc {
     double count = 0, sum = 0;
@@ -614,9 +619,9 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
       storage::ChunkIterator ci(it->value());
       for (; ci.Valid(); ci.Next()) sample(ci.timestamp_ms(), ci.value());
       if (!ci.status().ok()) {
-        return absl::DataLossError(absl::StrCat(
-            "series ", s->key.DebugString(), " chunk at ", k.first_ts_ms,
-            ": ", ci.status().message()));
+        return absl::DataLossError(absl::StrCat("series ", s->key.DebugString(),
+                                                " chunk at ", k.first_ts_ms,
+                                                ": ", ci.status().message()));
       }
     }
     NIMBUS_RETURN_IF_ERROR(it->status());
@@ -666,7 +671,8 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
     d.maximum = a.max;
     d.unit = a.mixed_units ? "None" : a.unit;
     std::sort(a.values.begin(), a.values.end());
-    for (double p : q.percentiles) d.percentiles.push_back(NearestRank(a.values, p));
+    for (double p : q.percentiles)
+      d.percentiles.push_back(NearestRank(a.values, p));
     out.push_back(std::move(d));
   }
   return out;
@@ -674,22 +680,27 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
 
 absl::StatusOr<ListResult> Engine::ListSeries(const ListQuery& q) {
   std::string after;
-  if (!q.next_token.empty() && !absl::WebSafeBase64Unescape(q.next_token, &after)) {
-    return absl::InvalidArgumentError("next_token: not a token this server gave out");
+  if (!q.next_token.empty() &&
+      !absl::WebSafeBase64Unescape(q.next_token, &after)) {
+    return absl::InvalidArgumentError(
+        "next_token: not a token this server gave out");
   }
   const int64_t active_since = impl_->clock.NowMs() - kRecentlyActiveMs;
   std::vector<const Series*> matched;
   {
     absl::ReaderMutexLock l(&impl_->index_mu_);
     for (const Series& s : impl_->series_) {
-      if (!q.namespace_name.empty() && s.key.namespace_name != q.namespace_name) continue;
-      if (!q.metric_name.empty() && s.key.metric_name != q.metric_name) continue;
+      if (!q.namespace_name.empty() && s.key.namespace_name != q.namespace_name)
+        continue;
+      if (!q.metric_name.empty() && s.key.metric_name != q.metric_name)
+        continue;
       if (q.recently_active && s.last_write_ms.load() < active_since) continue;
       if (!after.empty() && s.encoded <= after) continue;
       bool ok = true;
       for (const auto& f : q.dimensions) {
-        auto d = std::find_if(s.key.dimensions.begin(), s.key.dimensions.end(),
-                              [&](const Dimension& x) { return x.name == f.name; });
+        auto d =
+            std::find_if(s.key.dimensions.begin(), s.key.dimensions.end(),
+                         [&](const Dimension& x) { return x.name == f.name; });
         if (d == s.key.dimensions.end() || (f.value && d->value != *f.value)) {
           ok = false;
           break;
@@ -698,8 +709,9 @@ absl::StatusOr<ListResult> Engine::ListSeries(const ListQuery& q) {
       if (ok) matched.push_back(&s);
     }
   }
-  std::sort(matched.begin(), matched.end(),
-            [](const Series* a, const Series* b) { return a->encoded < b->encoded; });
+  std::sort(
+      matched.begin(), matched.end(),
+      [](const Series* a, const Series* b) { return a->encoded < b->encoded; });
   ListResult r;
   const size_t n = std::min(matched.size(), q.page_size);
   for (size_t i = 0; i < n; ++i) r.series.push_back(matched[i]->key);
@@ -721,6 +733,8 @@ EngineStats Engine::Stats() {
   s.bytes_on_disk = impl_->store->BytesOnDisk();
   return s;
 }
+
+absl::Status Engine::Compact() { return impl_->store->CompactAll(); }
 
 absl::Status Engine::SealAgedHeads() {
   Impl::Writer w;

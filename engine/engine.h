@@ -69,7 +69,7 @@ struct EngineOptions {
 enum class Statistic { kSampleCount, kAverage, kSum, kMinimum, kMaximum };
 
 struct StatisticsQuery {
-  SeriesKey key;  // an empty unit matches every unit
+  SeriesKey key;         // an empty unit matches every unit
   int64_t start_ms = 0;  // inclusive
   int64_t end_ms = 0;    // exclusive
   int64_t period_ms = 0;
@@ -142,6 +142,10 @@ class Engine {
   // Seals heads whose oldest point has waited head_max_age_ms and deletes
   // the log records no head needs.
   absl::Status SealAgedHeads();
+
+  // Flushes and compacts the whole store now; retention is applied by
+  // compaction. For tests and maintenance tools.
+  absl::Status Compact();
 
  private:
   struct Impl;

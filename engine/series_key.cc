@@ -71,10 +71,9 @@ std::string SeriesKey::DebugString() const {
 }
 
 bool SortDimensions(std::vector<Dimension>* dims, size_t* duplicate) {
-  std::stable_sort(dims->begin(), dims->end(),
-                   [](const Dimension& a, const Dimension& b) {
-                     return a.name < b.name;
-                   });
+  std::stable_sort(
+      dims->begin(), dims->end(),
+      [](const Dimension& a, const Dimension& b) { return a.name < b.name; });
   for (size_t i = 1; i < dims->size(); ++i) {
     if ((*dims)[i].name == (*dims)[i - 1].name) {
       *duplicate = i;

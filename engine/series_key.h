@@ -26,7 +26,8 @@ struct SeriesKey {
   bool operator==(const SeriesKey&) const = default;
 
   // The canonical byte encoding (storage/FORMAT.md): equal keys encode to
-  // equal bytes, and encodings sort by namespace, then metric name.
+  // equal bytes and different keys to different bytes. Fields are
+  // length-prefixed, so byte order is not alphabetical order.
   std::string Encode() const;
   // Returns false if `bytes` is not an encoding.
   static bool Decode(absl::string_view bytes, SeriesKey* key);

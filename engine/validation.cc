@@ -7,16 +7,33 @@
 namespace nimbus::engine {
 namespace {
 
-constexpr absl::string_view kUnits[] = {
-    "Seconds",          "Microseconds",     "Milliseconds",
-    "Bytes",            "Kilobytes",        "Megabytes",
-    "Gigabytes",        "Terabytes",        "Bits",
-    "Kilobits",         "Megabits",         "Gigabits",
-    "Terabits",         "Percent",          "Count",
-    "Bytes/Second",     "Kilobytes/Second", "Megabytes/Second",
-    "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
-    "Kilobits/Second",  "Megabits/Second",  "Gigabits/Second",
-    "Terabits/Second",  "Count/Second",     "None"};
+constexpr absl::string_view kUnits[] = {"Seconds",
+                                        "Microseconds",
+                                        "Milliseconds",
+                                        "Bytes",
+                                        "Kilobytes",
+                                        "Megabytes",
+                                        "Gigabytes",
+                                        "Terabytes",
+                                        "Bits",
+                                        "Kilobits",
+                                        "Megabits",
+                                        "Gigabits",
+                                        "Terabits",
+                                        "Percent",
+                                        "Count",
+                                        "Bytes/Second",
+                                        "Kilobytes/Second",
+                                        "Megabytes/Second",
+                                        "Gigabytes/Second",
+                                        "Terabytes/Second",
+                                        "Bits/Second",
+                                        "Kilobits/Second",
+                                        "Megabits/Second",
+                                        "Gigabits/Second",
+                                        "Terabits/Second",
+                                        "Count/Second",
+                                        "None"};
 
 bool HasControl(absl::string_view s) {
   for (unsigned char c : s) {
@@ -50,32 +67,50 @@ const double kMaxMagnitude = std::ldexp(1.0, 360);
 
 absl::string_view RejectReasonName(RejectReason reason) {
   switch (reason) {
-    case RejectReason::kTimestampTooOld: return "TimestampTooOld";
-    case RejectReason::kTimestampTooFarInFuture: return "TimestampTooFarInFuture";
-    case RejectReason::kValueNotFinite: return "ValueNotFinite";
-    case RejectReason::kValueOutOfRange: return "ValueOutOfRange";
-    case RejectReason::kTooManyDimensions: return "TooManyDimensions";
-    case RejectReason::kInvalidMetricName: return "InvalidMetricName";
-    case RejectReason::kInvalidDimension: return "InvalidDimension";
-    case RejectReason::kDuplicateDimension: return "DuplicateDimension";
-    case RejectReason::kInvalidUnit: return "InvalidUnit";
-    case RejectReason::kInvalidStorageResolution: return "InvalidStorageResolution";
-    case RejectReason::kNoValue: return "NoValue";
-    case RejectReason::kConflictingValues: return "ConflictingValues";
-    case RejectReason::kValuesCountsMismatch: return "ValuesCountsMismatch";
-    case RejectReason::kTooManyValues: return "TooManyValues";
-    case RejectReason::kInvalidCount: return "InvalidCount";
-    case RejectReason::kInvalidStatisticSet: return "InvalidStatisticSet";
-    case RejectReason::kInvalidNamespace: return "InvalidNamespace";
-    case RejectReason::kTimestampsValuesMismatch: return "TimestampsValuesMismatch";
+    case RejectReason::kTimestampTooOld:
+      return "TimestampTooOld";
+    case RejectReason::kTimestampTooFarInFuture:
+      return "TimestampTooFarInFuture";
+    case RejectReason::kValueNotFinite:
+      return "ValueNotFinite";
+    case RejectReason::kValueOutOfRange:
+      return "ValueOutOfRange";
+    case RejectReason::kTooManyDimensions:
+      return "TooManyDimensions";
+    case RejectReason::kInvalidMetricName:
+      return "InvalidMetricName";
+    case RejectReason::kInvalidDimension:
+      return "InvalidDimension";
+    case RejectReason::kDuplicateDimension:
+      return "DuplicateDimension";
+    case RejectReason::kInvalidUnit:
+      return "InvalidUnit";
+    case RejectReason::kInvalidStorageResolution:
+      return "InvalidStorageResolution";
+    case RejectReason::kNoValue:
+      return "NoValue";
+    case RejectReason::kConflictingValues:
+      return "ConflictingValues";
+    case RejectReason::kValuesCountsMismatch:
+      return "ValuesCountsMismatch";
+    case RejectReason::kTooManyValues:
+      return "TooManyValues";
+    case RejectReason::kInvalidCount:
+      return "InvalidCount";
+    case RejectReason::kInvalidStatisticSet:
+      return "InvalidStatisticSet";
+    case RejectReason::kInvalidNamespace:
+      return "InvalidNamespace";
+    case RejectReason::kTimestampsValuesMismatch:
+      return "TimestampsValuesMismatch";
   }
   return "Unknown";
 }
 
 absl::Status ValidateNamespace(absl::string_view ns, absl::string_view field) {
   if (ns.empty() || ns.size() > 255) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": must be 1 to 255 characters, got ", ns.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must be 1 to 255 characters, got ", ns.size()));
   }
   if (ns[0] == ':') {
     return absl::InvalidArgumentError(
@@ -86,9 +121,9 @@ absl::Status ValidateNamespace(absl::string_view ns, absl::string_view field) {
                     (c >= 'a' && c <= 'z') || c == '.' || c == '-' ||
                     c == '_' || c == '/' || c == '#' || c == ':';
     if (!ok) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ": character '", std::string(1, c),
-          "' is not allowed (allowed: 0-9 A-Z a-z . - _ / # :)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": character '", std::string(1, c),
+                       "' is not allowed (allowed: 0-9 A-Z a-z . - _ / # :)"));
     }
   }
   return absl::OkStatus();
@@ -114,8 +149,8 @@ std::optional<Rejection> ValidateMetricName(absl::string_view name) {
 std::optional<Rejection> ValidateDimensions(std::vector<Dimension>* dims) {
   if (dims->size() > kMaxDimensions) {
     return Reject(RejectReason::kTooManyDimensions,
-                  absl::StrCat("dimensions: ", dims->size(),
-                               " given, at most ", kMaxDimensions));
+                  absl::StrCat("dimensions: ", dims->size(), " given, at most ",
+                               kMaxDimensions));
   }
   for (size_t i = 0; i < dims->size(); ++i) {
     const Dimension& d = (*dims)[i];
@@ -126,10 +161,10 @@ std::optional<Rejection> ValidateDimensions(std::vector<Dimension>* dims) {
     }
     if (d.name[0] == ':' || !IsAscii(d.name) || HasControl(d.name) ||
         AllBlank(d.name)) {
-      return Reject(
-          RejectReason::kInvalidDimension,
-          absl::StrCat(where, ".name: must be printable ASCII, not blank, "
-                              "not starting with ':'"));
+      return Reject(RejectReason::kInvalidDimension,
+                    absl::StrCat(where,
+                                 ".name: must be printable ASCII, not blank, "
+                                 "not starting with ':'"));
     }
     if (d.value.empty() || d.value.size() > 1024) {
       return Reject(
@@ -138,8 +173,9 @@ std::optional<Rejection> ValidateDimensions(std::vector<Dimension>* dims) {
     }
     if (!IsAscii(d.value) || HasControl(d.value) || AllBlank(d.value)) {
       return Reject(RejectReason::kInvalidDimension,
-                    absl::StrCat(where, ".value: must be printable ASCII, "
-                                        "not blank"));
+                    absl::StrCat(where,
+                                 ".value: must be printable ASCII, "
+                                 "not blank"));
     }
   }
   size_t dup = 0;
@@ -168,23 +204,23 @@ std::optional<Rejection> ValidateUnit(std::string* unit) {
 std::optional<Rejection> ValidateStorageResolution(int32_t* resolution) {
   if (*resolution == 0) *resolution = 60;
   if (*resolution == 1 || *resolution == 60) return std::nullopt;
-  return Reject(RejectReason::kInvalidStorageResolution,
-                absl::StrCat("storage_resolution: must be 1 or 60, got ",
-                             *resolution));
+  return Reject(
+      RejectReason::kInvalidStorageResolution,
+      absl::StrCat("storage_resolution: must be 1 or 60, got ", *resolution));
 }
 
 std::optional<Rejection> ValidateTimestamp(int64_t ts_ms, int64_t now_ms) {
   if (ts_ms < now_ms - kMaxPastMs) {
-    return Reject(RejectReason::kTimestampTooOld,
-                  absl::StrCat("timestamp: ", ts_ms,
-                               " ms is more than 14 days before now (",
-                               now_ms, " ms)"));
+    return Reject(
+        RejectReason::kTimestampTooOld,
+        absl::StrCat("timestamp: ", ts_ms,
+                     " ms is more than 14 days before now (", now_ms, " ms)"));
   }
   if (ts_ms > now_ms + kMaxFutureMs) {
-    return Reject(RejectReason::kTimestampTooFarInFuture,
-                  absl::StrCat("timestamp: ", ts_ms,
-                               " ms is more than 2 hours after now (", now_ms,
-                               " ms)"));
+    return Reject(
+        RejectReason::kTimestampTooFarInFuture,
+        absl::StrCat("timestamp: ", ts_ms,
+                     " ms is more than 2 hours after now (", now_ms, " ms)"));
   }
   return std::nullopt;
 }

@@ -29,8 +29,9 @@ grpc::Status InvalidArgument(std::string message) {
 
 // Milliseconds of a Timestamp, or nullopt if it is outside the valid range.
 std::optional<int64_t> ToMillis(const google::protobuf::Timestamp& t) {
-  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds ||
-      t.nanos() < 0 || t.nanos() > 999'999'999) {
+  if (t.seconds() < kMinTimestampSeconds ||
+      t.seconds() > kMaxTimestampSeconds || t.nanos() < 0 ||
+      t.nanos() > 999'999'999) {
     return std::nullopt;
   }
   return t.seconds() * 1000 + t.nanos() / 1'000'000;
@@ -138,7 +139,8 @@ grpc::Status MetricsService::PutMetricData(grpc::ServerContext*,
         "request: ", bytes, " bytes exceeds the limit of ",
         engine::kMaxRequestBytes, " bytes (1 MB) for PutMetricData"));
   }
-  if (absl::Status s = engine::ValidateNamespace(req->namespace_(), "namespace");
+  if (absl::Status s =
+          engine::ValidateNamespace(req->namespace_(), "namespace");
       !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -202,14 +204,14 @@ grpc::Status MetricsService::PutMetricData(grpc::ServerContext*,
       samples.push_back({ts, d.value()});
     } else if (d.values_size() > 0) {
       if (static_cast<size_t>(d.values_size()) > engine::kMaxValuesPerDatum) {
-        bad = Rejection{RejectReason::kTooManyValues,
-                        absl::StrCat("values: ", d.values_size(),
-                                     " given, at most ",
-                                     engine::kMaxValuesPerDatum)};
+        bad = Rejection{
+            RejectReason::kTooManyValues,
+            absl::StrCat("values: ", d.values_size(), " given, at most ",
+                         engine::kMaxValuesPerDatum)};
       } else if (d.counts_size() != 0 && d.counts_size() != d.values_size()) {
         bad = Rejection{RejectReason::kValuesCountsMismatch,
-                        absl::StrCat("counts: ", d.counts_size(),
-                                     " given for ", d.values_size(),
+                        absl::StrCat("counts: ", d.counts_size(), " given for ",
+                                     d.values_size(),
                                      " values; give none or one per value")};
       }
       for (int k = 0; !bad && k < d.values_size(); ++k) {
@@ -219,8 +221,10 @@ grpc::Status MetricsService::PutMetricData(grpc::ServerContext*,
         const double c = d.counts_size() ? d.counts(k) : 1.0;
         if (!std::isfinite(c) || c < 0) {
           bad = Rejection{RejectReason::kInvalidCount,
-                          absl::StrCat("counts[", k, "]: must be a finite "
-                                       "number >= 0, got ", c)};
+                          absl::StrCat("counts[", k,
+                                       "]: must be a finite "
+                                       "number >= 0, got ",
+                                       c)};
           break;
         }
         if (c == 1) {
@@ -231,10 +235,11 @@ grpc::Status MetricsService::PutMetricData(grpc::ServerContext*,
       }
     } else {
       const v1::StatisticSet& st = d.statistic_values();
-      for (auto [name, v] : {std::pair{"statistic_values.sample_count", st.sample_count()},
-                             std::pair{"statistic_values.sum", st.sum()},
-                             std::pair{"statistic_values.minimum", st.minimum()},
-                             std::pair{"statistic_values.maximum", st.maximum()}}) {
+      for (auto [name, v] :
+           {std::pair{"statistic_values.sample_count", st.sample_count()},
+            std::pair{"statistic_values.sum", st.sum()},
+            std::pair{"statistic_values.minimum", st.minimum()},
+            std::pair{"statistic_values.maximum", st.maximum()}}) {
         if ((bad = engine::ValidateValue(v, name))) break;
       }
       if (!bad && !(st.sample_count() > 0)) {
@@ -245,8 +250,8 @@ grpc::Status MetricsService::PutMetricData(grpc::ServerContext*,
                         "statistic_values: minimum must not exceed maximum"};
       }
       if (!bad) {
-        sets.push_back({ts, st.sample_count(), st.sum(), st.minimum(),
-                        st.maximum()});
+        sets.push_back(
+            {ts, st.sample_count(), st.sum(), st.minimum(), st.maximum()});
       }
     }
     if (bad) {
@@ -351,7 +356,8 @@ grpc::Status MetricsService::ListMetrics(grpc::ServerContext*,
                                          v1::ListMetricsResponse* resp) {
   engine::ListQuery q;
   if (!req->namespace_().empty()) {
-    if (absl::Status s = engine::ValidateNamespace(req->namespace_(), "namespace");
+    if (absl::Status s =
+            engine::ValidateNamespace(req->namespace_(), "namespace");
         !s.ok()) {
       return ToGrpcStatus(s);
     }
@@ -373,9 +379,9 @@ grpc::Status MetricsService::ListMetrics(grpc::ServerContext*,
   }
   if (!req->recently_active().empty()) {
     if (req->recently_active() != "PT3H") {
-      return InvalidArgument(absl::StrCat(
-          "recently_active: must be \"PT3H\" or empty, got \"",
-          req->recently_active(), "\""));
+      return InvalidArgument(
+          absl::StrCat("recently_active: must be \"PT3H\" or empty, got \"",
+                       req->recently_active(), "\""));
     }
     q.recently_active = true;
   }
@@ -400,7 +406,8 @@ grpc::Status MetricsService::ListMetrics(grpc::ServerContext*,
 grpc::Status MetricsService::GetMetricStatistics(
     grpc::ServerContext*, const v1::GetMetricStatisticsRequest* req,
     v1::GetMetricStatisticsResponse* resp) {
-  if (absl::Status s = engine::ValidateNamespace(req->namespace_(), "namespace");
+  if (absl::Status s =
+          engine::ValidateNamespace(req->namespace_(), "namespace");
       !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -408,9 +415,9 @@ grpc::Status MetricsService::GetMetricStatistics(
   q.key.namespace_name = req->namespace_();
   int32_t resolution = 60;
   std::string unit = req->unit();
-  if (auto r = ValidateIdentity(req->metric_name(), req->dimensions(),
-                                unit.empty() ? "None" : unit, &resolution,
-                                &q.key)) {
+  if (auto r =
+          ValidateIdentity(req->metric_name(), req->dimensions(),
+                           unit.empty() ? "None" : unit, &resolution, &q.key)) {
     return InvalidArgument(r->message);
   }
   if (unit.empty()) q.key.unit.clear();  // any unit
@@ -435,7 +442,8 @@ grpc::Status MetricsService::GetMetricStatistics(
   q.start_ms = *start;
   q.end_ms = *end;
   q.period_ms = int64_t{period} * 1000;
-  const int64_t periods = (q.end_ms - q.start_ms + q.period_ms - 1) / q.period_ms;
+  const int64_t periods =
+      (q.end_ms - q.start_ms + q.period_ms - 1) / q.period_ms;
   if (periods > static_cast<int64_t>(kMaxDatapoints)) {
     return InvalidArgument(absl::StrCat(
         "period: the range holds ", periods, " periods of ", period,
@@ -482,11 +490,21 @@ grpc::Status MetricsService::GetMetricStatistics(
     d->set_unit(p.unit);
     for (engine::Statistic s : stats) {
       switch (s) {
-        case engine::Statistic::kSampleCount: d->set_sample_count(p.sample_count); break;
-        case engine::Statistic::kAverage: d->set_average(p.sum / p.sample_count); break;
-        case engine::Statistic::kSum: d->set_sum(p.sum); break;
-        case engine::Statistic::kMinimum: d->set_minimum(p.minimum); break;
-        case engine::Statistic::kMaximum: d->set_maximum(p.maximum); break;
+        case engine::Statistic::kSampleCount:
+          d->set_sample_count(p.sample_count);
+          break;
+        case engine::Statistic::kAverage:
+          d->set_average(p.sum / p.sample_count);
+          break;
+        case engine::Statistic::kSum:
+          d->set_sum(p.sum);
+          break;
+        case engine::Statistic::kMinimum:
+          d->set_minimum(p.minimum);
+          break;
+        case engine::Statistic::kMaximum:
+          d->set_maximum(p.maximum);
+          break;
       }
     }
     for (int i = 0; i < nperc; ++i) {

@@ -22,9 +22,9 @@ class MetricsService final : public nimbus::v1::MetricsService::Service {
   grpc::Status PutMetricData(grpc::ServerContext* ctx,
                              const nimbus::v1::PutMetricDataRequest* req,
                              nimbus::v1::PutMetricDataResponse* resp) override;
-  grpc::Status PutMetricSeries(grpc::ServerContext* ctx,
-                               const nimbus::v1::PutMetricSeriesRequest* req,
-                               nimbus::v1::PutMetricDataResponse* resp) override;
+  grpc::Status PutMetricSeries(
+      grpc::ServerContext* ctx, const nimbus::v1::PutMetricSeriesRequest* req,
+      nimbus::v1::PutMetricDataResponse* resp) override;
   grpc::Status StreamMetricSeries(
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<nimbus::v1::PutMetricDataResponse,
@@ -37,9 +37,9 @@ class MetricsService final : public nimbus::v1::MetricsService::Service {
       grpc::ServerContext* ctx,
       const nimbus::v1::GetMetricStatisticsRequest* req,
       nimbus::v1::GetMetricStatisticsResponse* resp) override;
-  grpc::Status GetServerStats(grpc::ServerContext* ctx,
-                              const nimbus::v1::GetServerStatsRequest* req,
-                              nimbus::v1::GetServerStatsResponse* resp) override;
+  grpc::Status GetServerStats(
+      grpc::ServerContext* ctx, const nimbus::v1::GetServerStatsRequest* req,
+      nimbus::v1::GetServerStatsResponse* resp) override;
 
  private:
   grpc::Status PutSeries(const nimbus::v1::PutMetricSeriesRequest& req,

@@ -1,5 +1,6 @@
 #include "rpc/server.h"
 
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -66,7 +67,12 @@ Server::~Server() { Shutdown(); }
 int Server::port() const { return impl_->port; }
 void Server::Wait() { impl_->server->Wait(); }
 void Server::Shutdown() {
-  if (impl_->server) impl_->server->Shutdown();
+  // Calls still running after a second are cancelled; an idle client
+  // connection otherwise holds gRPC's shutdown for seconds.
+  if (impl_->server) {
+    impl_->server->Shutdown(std::chrono::system_clock::now() +
+                            std::chrono::seconds(1));
+  }
 }
 
 }  // namespace nimbus::rpc

@@ -37,7 +37,8 @@ class Server {
   int port() const;
   // Blocks until Shutdown().
   void Wait();
-  // Stops accepting calls and waits for running ones.
+  // Stops accepting calls and waits up to a second for running ones, then
+  // cancels them.
   void Shutdown();
 
  private:

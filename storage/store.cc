@@ -21,9 +21,9 @@ constexpr char kFormatVersion[] = "1";
 constexpr const char* kColumnNames[] = {"series", "points", "ingest_log",
                                         "meta", "stat_sets"};
 
-#define NIMBUS_RETURN_IF_ROCKS(expr, what)              \
-  do {                                                 \
-    const rocksdb::Status nimbus_rocks_ = (expr);      \
+#define NIMBUS_RETURN_IF_ROCKS(expr, what)                          \
+  do {                                                              \
+    const rocksdb::Status nimbus_rocks_ = (expr);                   \
     if (!nimbus_rocks_.ok()) return FromRocks(nimbus_rocks_, what); \
   } while (0)
 
@@ -97,7 +97,8 @@ class RocksIterator : public StoreIterator {
 
 class RocksStore : public Store {
  public:
-  RocksStore(StoreOptions options, std::unique_ptr<PointsRetentionFilter> filter)
+  RocksStore(StoreOptions options,
+             std::unique_ptr<PointsRetentionFilter> filter)
       : options_(std::move(options)), filter_(std::move(filter)) {}
 
   ~RocksStore() override {
@@ -145,8 +146,8 @@ class RocksStore : public Store {
     }
     if (**version != kFormatVersion) {
       return absl::FailedPreconditionError(absl::StrCat(
-          options_.path, " holds a Nimbus store of format version ",
-          **version, "; this build reads version ", kFormatVersion));
+          options_.path, " holds a Nimbus store of format version ", **version,
+          "; this build reads version ", kFormatVersion));
     }
     return absl::OkStatus();
   }
@@ -160,8 +161,9 @@ class RocksStore : public Store {
   absl::StatusOr<std::optional<std::string>> Get(
       Column column, absl::string_view key) override {
     std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(column),
-                                 rocksdb::Slice(key.data(), key.size()), &value);
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), Handle(column),
+                 rocksdb::Slice(key.data(), key.size()), &value);
     if (s.IsNotFound()) return std::optional<std::string>();
     if (!s.ok()) return FromRocks(s, "get");
     return std::optional<std::string>(std::move(value));
@@ -176,7 +178,8 @@ class RocksStore : public Store {
     uint64_t total = 0;
     for (auto* h : handles_) {
       uint64_t v = 0;
-      if (db_->GetIntProperty(h, "rocksdb.total-sst-files-size", &v)) total += v;
+      if (db_->GetIntProperty(h, "rocksdb.total-sst-files-size", &v))
+        total += v;
     }
     rocksdb::VectorLogPtr wals;
     if (db_->GetSortedWalFiles(wals).ok()) {
@@ -225,7 +228,8 @@ WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
 
 void WriteBatch::Put(Column column, absl::string_view key,
                      absl::string_view value) {
-  rep_->ops.push_back({Rep::Op::kPut, column, std::string(key), std::string(value)});
+  rep_->ops.push_back(
+      {Rep::Op::kPut, column, std::string(key), std::string(value)});
 }
 void WriteBatch::Delete(Column column, absl::string_view key) {
   rep_->ops.push_back({Rep::Op::kDelete, column, std::string(key), {}});
@@ -236,7 +240,8 @@ void WriteBatch::DeleteRange(Column column, absl::string_view begin,
       {Rep::Op::kDeleteRange, column, std::string(begin), std::string(end)});
 }
 void WriteBatch::Append(const WriteBatch& other) {
-  rep_->ops.insert(rep_->ops.end(), other.rep_->ops.begin(), other.rep_->ops.end());
+  rep_->ops.insert(rep_->ops.end(), other.rep_->ops.begin(),
+                   other.rep_->ops.end());
 }
 size_t WriteBatch::Count() const { return rep_->ops.size(); }
 void WriteBatch::Clear() { rep_->ops.clear(); }
@@ -272,7 +277,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   if (!options.now_ms) options.now_ms = SystemNowMs;
   auto filter = std::make_unique<PointsRetentionFilter>(
       options.points_retention_ms, options.now_ms);
-  auto store = std::make_unique<RocksStore>(std::move(options), std::move(filter));
+  auto store =
+      std::make_unique<RocksStore>(std::move(options), std::move(filter));
   absl::Status s = store->OpenDb();
   if (!s.ok()) return s;
   return std::unique_ptr<Store>(std::move(store));

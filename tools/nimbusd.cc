@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
   } else if (sync == "power") {
     options.engine.sync = nimbus::storage::SyncMode::kPowerLoss;
   } else {
-    std::fprintf(stderr, "nimbusd: --sync must be 'process' or 'power', got '%s'\n",
+    std::fprintf(stderr,
+                 "nimbusd: --sync must be 'process' or 'power', got '%s'\n",
                  sync.c_str());
     return 2;
   }

@@ -1,0 +1,526 @@
+// Integration tests: a real nimbusd on a loopback port, spoken to over gRPC.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "gtest/gtest.h"
+#include "tests/rpc/nimbusd_process.h"
+#include "tools/shapes.h"
+
+namespace nimbus {
+namespace {
+
+using nimbus::testing::NimbusdProcess;
+using ::testing::HasSubstr;
+namespace v1 = ::nimbus::v1;
+using google::protobuf::util::TimeUtil;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.Start().ok());
+    stub_ = server_.Stub();
+    // A minute boundary safely in the past, so that every point of a test
+    // falls in one known 1-hour window.
+    base_ms_ = (NowMs() / 60'000 - 30) * 60'000;
+  }
+
+  v1::GetMetricStatisticsResponse Stats(const std::string& metric,
+                                        const std::string& host,
+                                        std::vector<std::string> stats,
+                                        std::vector<std::string> pct = {},
+                                        int period = 3600) {
+    v1::GetMetricStatisticsRequest req;
+    req.set_namespace_("App");
+    req.set_metric_name(metric);
+    auto* d = req.add_dimensions();
+    d->set_name("Host");
+    d->set_value(host);
+    *req.mutable_start_time() =
+        TimeUtil::MillisecondsToTimestamp(base_ms_ - 3600'000 + 60'000 * 31);
+    *req.mutable_end_time() =
+        TimeUtil::MillisecondsToTimestamp(base_ms_ + 60'000 * 31);
+    req.set_period(period);
+    for (auto& s : stats) req.add_statistics(s);
+    for (auto& p : pct) req.add_extended_statistics(p);
+    v1::GetMetricStatisticsResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->GetMetricStatistics(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  }
+
+  static v1::MetricDatum* AddDatum(v1::PutMetricDataRequest* req,
+                                   const std::string& metric,
+                                   const std::string& host) {
+    auto* d = req->add_metric_data();
+    d->set_metric_name(metric);
+    auto* dim = d->add_dimensions();
+    dim->set_name("Host");
+    dim->set_value(host);
+    return d;
+  }
+
+  NimbusdProcess server_;
+  std::unique_ptr<v1::MetricsService::Stub> stub_;
+  int64_t base_ms_ = 0;
+};
+
+TEST_F(ServerTest, PutMetricDataThenExactStatistics) {
+  v1::PutMetricDataRequest req;
+  req.set_namespace_("App");
+  for (int i = 0; i < 10; ++i) {
+    auto* d = AddDatum(&req, "Latency", "web-1");
+    d->set_value(i + 1);
+    d->set_unit("Milliseconds");
+    *d->mutable_timestamp() =
+        TimeUtil::MillisecondsToTimestamp(base_ms_ + i * 1000);
+  }
+  auto* many = AddDatum(&req, "Latency", "web-1");
+  many->set_unit("Milliseconds");
+  for (double v : {100.0, 200.0}) many->add_values(v);
+  *many->mutable_timestamp() = TimeUtil::MillisecondsToTimestamp(base_ms_);
+  v1::PutMetricDataResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->PutMetricData(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.accepted_points(), 12);
+  EXPECT_EQ(resp.rejected_size(), 0);
+
+  auto st = Stats("Latency", "web-1",
+                  {"SampleCount", "Sum", "Average", "Minimum", "Maximum"});
+  ASSERT_EQ(st.datapoints_size(), 1);
+  const auto& dp = st.datapoints(0);
+  EXPECT_EQ(dp.sample_count(), 12);
+  EXPECT_EQ(dp.sum(), 55 + 300);
+  EXPECT_DOUBLE_EQ(dp.average(), 355.0 / 12);
+  EXPECT_EQ(dp.minimum(), 1);
+  EXPECT_EQ(dp.maximum(), 200);
+  EXPECT_EQ(dp.unit(), "Milliseconds");
+  auto pct = Stats("Latency", "web-1", {}, {"p50", "p99", "p100"});
+  ASSERT_EQ(pct.datapoints_size(), 1);
+  EXPECT_EQ(pct.datapoints(0).extended_statistics().at("p50"), 6);
+  EXPECT_EQ(pct.datapoints(0).extended_statistics().at("p99"), 200);
+  EXPECT_FALSE(pct.datapoints(0).has_sum());
+}
+
+TEST_F(ServerTest, RejectsBadDatumsOneByOneAndStoresTheRest) {
+  v1::PutMetricDataRequest req;
+  req.set_namespace_("App");
+  AddDatum(&req, "Good", "h")->set_value(1);             // 0
+  AddDatum(&req, "Good", "h")->set_value(std::nan(""));  // 1
+  auto* old = AddDatum(&req, "Good", "h");               // 2
+  old->set_value(1);
+  *old->mutable_timestamp() =
+      TimeUtil::MillisecondsToTimestamp(NowMs() - 15LL * 24 * 3600 * 1000);
+  auto* future = AddDatum(&req, "Good", "h");  // 3
+  future->set_value(1);
+  *future->mutable_timestamp() =
+      TimeUtil::MillisecondsToTimestamp(NowMs() + 3 * 3600 * 1000);
+  AddDatum(&req, "", "h")->set_value(1);     // 4
+  auto* unit = AddDatum(&req, "Good", "h");  // 5
+  unit->set_value(1);
+  unit->set_unit("Furlongs");
+  auto* mismatch = AddDatum(&req, "Good", "h");  // 6
+  mismatch->add_values(1);
+  mismatch->add_values(2);
+  mismatch->add_counts(1);
+  AddDatum(&req, "Good", "h");               // 7: no value
+  auto* both = AddDatum(&req, "Good", "h");  // 8
+  both->set_value(1);
+  both->add_values(2);
+  auto* dims = AddDatum(&req, "Good", "h");  // 9
+  dims->set_value(1);
+  for (int i = 0; i < 30; ++i) {
+    auto* x = dims->add_dimensions();
+    x->set_name("D" + std::to_string(i));
+    x->set_value("v");
+  }
+  auto* dup = AddDatum(&req, "Good", "h");  // 10
+  dup->set_value(1);
+  auto* x = dup->add_dimensions();
+  x->set_name("Host");
+  x->set_value("again");
+  auto* res = AddDatum(&req, "Good", "h");  // 11
+  res->set_value(1);
+  res->set_storage_resolution(5);
+  AddDatum(&req, "Good", "h")->set_value(2);  // 12
+
+  v1::PutMetricDataResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->PutMetricData(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.accepted_points(), 2);
+  std::map<int, std::string> reasons;
+  for (const auto& r : resp.rejected()) {
+    reasons[r.index()] = r.reason();
+    EXPECT_FALSE(r.message().empty());
+  }
+  EXPECT_EQ(reasons,
+            (std::map<int, std::string>{{1, "ValueNotFinite"},
+                                        {2, "TimestampTooOld"},
+                                        {3, "TimestampTooFarInFuture"},
+                                        {4, "InvalidMetricName"},
+                                        {5, "InvalidUnit"},
+                                        {6, "ValuesCountsMismatch"},
+                                        {7, "NoValue"},
+                                        {8, "ConflictingValues"},
+                                        {9, "TooManyDimensions"},
+                                        {10, "DuplicateDimension"},
+                                        {11, "InvalidStorageResolution"}}));
+
+  v1::GetServerStatsResponse stats;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(
+      stub_->GetServerStats(&c2, v1::GetServerStatsRequest(), &stats).ok());
+  EXPECT_EQ(stats.points_accepted(), 2);
+  EXPECT_EQ(stats.points_rejected(), 11);
+  EXPECT_EQ(stats.rejected_by_reason().at("InvalidUnit"), 1);
+  EXPECT_EQ(stats.series_count(), 1);
+}
+
+TEST_F(ServerTest, WholeRequestErrorsAreInvalidArgumentNamingTheField) {
+  struct Case {
+    v1::PutMetricDataRequest req;
+    std::string field;
+  };
+  std::vector<Case> cases(4);
+  AddDatum(&cases[0].req, "M", "h")->set_value(1);  // no namespace
+  cases[0].field = "namespace";
+  cases[1].req.set_namespace_("App");
+  for (int i = 0; i < 1001; ++i)
+    AddDatum(&cases[1].req, "M", "h")->set_value(i);
+  cases[1].field = "metric_data";
+  cases[2].req.set_namespace_("App");
+  cases[2].field = "metric_data";  // empty
+  cases[3].req.set_namespace_("App");
+  for (int i = 0; i < 300; ++i) {
+    auto* d =
+        AddDatum(&cases[3].req, std::string(255, 'm'), std::string(1024, 'v'));
+    d->set_value(i);
+    auto* more = d->add_dimensions();
+    more->set_name(std::string(255, 'n'));
+    more->set_value(std::string(1024, 'w'));
+    auto* more2 = d->add_dimensions();
+    more2->set_name(std::string(254, 'n'));
+    more2->set_value(std::string(1024, 'w'));
+  }
+  cases[3].field = "request";  // over 1 MB
+  for (const Case& c : cases) {
+    v1::PutMetricDataResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->PutMetricData(&ctx, c.req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_THAT(s.error_message(), HasSubstr(c.field));
+  }
+  v1::GetServerStatsResponse stats;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(
+      stub_->GetServerStats(&c2, v1::GetServerStatsRequest(), &stats).ok());
+  EXPECT_EQ(stats.points_accepted(), 0);
+}
+
+TEST_F(ServerTest, PutMetricSeriesAndTheStreamStoreEveryPoint) {
+  v1::PutMetricSeriesRequest req;
+  auto* s = req.add_series();
+  s->set_namespace_("App");
+  s->set_metric_name("Cpu");
+  auto* d = s->add_dimensions();
+  d->set_name("Host");
+  d->set_value("a");
+  s->set_unit("Percent");
+  for (int i = 0; i < 360; ++i) {
+    s->add_timestamps_ms(base_ms_ + i * 10);
+    s->add_values(i % 100);
+  }
+  s->add_timestamps_ms(NowMs() + 10LL * 3600 * 1000);  // too far ahead
+  s->add_values(1);
+  auto* bad = req.add_series();  // lengths differ
+  *bad = *s;
+  bad->add_values(5);
+  v1::PutMetricDataResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->PutMetricSeries(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.accepted_points(), 360);
+  ASSERT_EQ(resp.rejected_size(), 2);
+  EXPECT_EQ(resp.rejected(0).index(), 0);
+  EXPECT_EQ(resp.rejected(0).point_index(), 360);
+  EXPECT_EQ(resp.rejected(0).reason(), "TimestampTooFarInFuture");
+  EXPECT_EQ(resp.rejected(1).index(), 1);
+  EXPECT_EQ(resp.rejected(1).point_index(), -1);
+  EXPECT_EQ(resp.rejected(1).reason(), "TimestampsValuesMismatch");
+
+  // The stream: three messages, three acknowledgements, in order.
+  grpc::ClientContext sctx;
+  auto stream = stub_->StreamMetricSeries(&sctx);
+  for (int m = 0; m < 3; ++m) {
+    v1::PutMetricSeriesRequest r;
+    auto* x = r.add_series();
+    *x = *s;
+    x->clear_timestamps_ms();
+    x->clear_values();
+    x->mutable_dimensions(0)->set_value("b");
+    for (int i = 0; i < 100; ++i) {
+      x->add_timestamps_ms(base_ms_ + m * 1000 + i);
+      x->add_values(m);
+    }
+    ASSERT_TRUE(stream->Write(r));
+    v1::PutMetricDataResponse ack;
+    ASSERT_TRUE(stream->Read(&ack));
+    EXPECT_EQ(ack.accepted_points(), 100);
+  }
+  stream->WritesDone();
+  ASSERT_TRUE(stream->Finish().ok());
+
+  auto a = Stats("Cpu", "a", {"SampleCount", "Sum"});
+  ASSERT_EQ(a.datapoints_size(), 1);
+  EXPECT_EQ(a.datapoints(0).sample_count(), 360);
+  double expect = 0;
+  for (int i = 0; i < 360; ++i) expect += i % 100;
+  EXPECT_EQ(a.datapoints(0).sum(), expect);
+  auto b = Stats("Cpu", "b", {"SampleCount", "Sum"});
+  ASSERT_EQ(b.datapoints_size(), 1);
+  EXPECT_EQ(b.datapoints(0).sample_count(), 300);
+  EXPECT_EQ(b.datapoints(0).sum(), 0 + 100 + 200);
+}
+
+TEST_F(ServerTest, ListMetricsFiltersAndPages) {
+  v1::PutMetricSeriesRequest req;
+  for (int i = 0; i < 620; ++i) {
+    auto* s = req.add_series();
+    s->set_namespace_(i < 600 ? "App" : "Other");
+    s->set_metric_name(i % 2 ? "Odd" : "Even");
+    auto* d = s->add_dimensions();
+    d->set_name("Host");
+    d->set_value("h" + std::to_string(i));
+    if (i % 3 == 0) {
+      auto* z = s->add_dimensions();
+      z->set_name("Zone");
+      z->set_value(i % 2 ? "z1" : "z2");
+    }
+    s->add_timestamps_ms(base_ms_);
+    s->add_values(1);
+  }
+  v1::PutMetricDataResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->PutMetricSeries(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.accepted_points(), 620);
+
+  auto list = [&](v1::ListMetricsRequest r) {
+    std::vector<v1::Metric> all;
+    int pages = 0;
+    while (true) {
+      v1::ListMetricsResponse page;
+      grpc::ClientContext c;
+      EXPECT_TRUE(stub_->ListMetrics(&c, r, &page).ok());
+      EXPECT_LE(page.metrics_size(), 500);
+      all.insert(all.end(), page.metrics().begin(), page.metrics().end());
+      ++pages;
+      if (page.next_token().empty() || pages > 10) break;
+      r.set_next_token(page.next_token());
+    }
+    return std::make_pair(all, pages);
+  };
+  v1::ListMetricsRequest r;
+  r.set_namespace_("App");
+  auto [all, pages] = list(r);
+  EXPECT_EQ(all.size(), 600u);
+  EXPECT_EQ(pages, 2);
+  r.set_metric_name("Odd");
+  EXPECT_EQ(list(r).first.size(), 300u);
+  auto* f = r.add_dimensions();
+  f->set_name("Zone");
+  EXPECT_EQ(list(r).first.size(), 100u);  // odd multiples of 3 below 600
+  f->set_value("z2");
+  EXPECT_EQ(list(r).first.size(), 0u);
+  v1::ListMetricsRequest active;
+  active.set_recently_active("PT3H");
+  EXPECT_EQ(list(active).first.size(), 620u);
+  active.set_recently_active("PT1H");
+  v1::ListMetricsResponse page;
+  grpc::ClientContext c;
+  grpc::Status s = stub_->ListMetrics(&c, active, &page);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("recently_active"));
+}
+
+TEST_F(ServerTest, GetMetricStatisticsValidatesItsArguments) {
+  auto call = [&](auto mutate) {
+    v1::GetMetricStatisticsRequest req;
+    req.set_namespace_("App");
+    req.set_metric_name("M");
+    *req.mutable_start_time() = TimeUtil::MillisecondsToTimestamp(base_ms_);
+    *req.mutable_end_time() =
+        TimeUtil::MillisecondsToTimestamp(base_ms_ + 3600'000);
+    req.set_period(60);
+    req.add_statistics("Average");
+    mutate(req);
+    v1::GetMetricStatisticsResponse resp;
+    grpc::ClientContext ctx;
+    return stub_->GetMetricStatistics(&ctx, req, &resp);
+  };
+  EXPECT_TRUE(call([](auto&) {}).ok());
+  struct Case {
+    std::function<void(v1::GetMetricStatisticsRequest&)> mutate;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {[](auto& r) { r.set_period(45); }, "period"},
+      {[](auto& r) { r.set_period(1); }, "at most 1440"},
+      {[](auto& r) { r.add_extended_statistics("p99"); }, "exactly one"},
+      {[](auto& r) { r.clear_statistics(); }, "exactly one"},
+      {[](auto& r) { r.set_statistics(0, "Median"); }, "statistics[0]"},
+      {[](auto& r) {
+         r.clear_statistics();
+         r.add_extended_statistics("p101");
+       },
+       "extended_statistics[0]"},
+      {[](auto& r) {
+         r.clear_statistics();
+         r.add_extended_statistics("p99.999");
+       },
+       "extended_statistics[0]"},
+      {[](auto& r) { *r.mutable_end_time() = r.start_time(); }, "end_time"},
+      {[](auto& r) { r.clear_start_time(); }, "start_time"},
+      {[](auto& r) { r.set_namespace_(":bad"); }, "namespace"},
+      {[](auto& r) { r.set_unit("Parsecs"); }, "unit"},
+  };
+  for (const Case& c : cases) {
+    grpc::Status s = call(c.mutate);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_THAT(s.error_message(), HasSubstr(c.field));
+  }
+}
+
+TEST_F(ServerTest, RestartKeepsEverything) {
+  v1::PutMetricSeriesRequest req;
+  for (int h = 0; h < 50; ++h) {
+    auto* s = req.add_series();
+    s->set_namespace_("App");
+    s->set_metric_name("Cpu");
+    auto* d = s->add_dimensions();
+    d->set_name("Host");
+    d->set_value("h" + std::to_string(h));
+    for (int i = 0; i < 100; ++i) {  // some heads seal, some stay in the log
+      s->add_timestamps_ms(base_ms_ + i * 1000);
+      s->add_values(h);
+    }
+  }
+  v1::PutMetricDataResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->PutMetricSeries(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.accepted_points(), 5000);
+
+  server_.Stop(SIGTERM);
+  ASSERT_TRUE(server_.Start().ok());
+  stub_ = server_.Stub();
+  for (int h = 0; h < 50; h += 7) {
+    auto st = Stats("Cpu", "h" + std::to_string(h), {"SampleCount", "Sum"});
+    ASSERT_EQ(st.datapoints_size(), 1);
+    EXPECT_EQ(st.datapoints(0).sample_count(), 100);
+    EXPECT_EQ(st.datapoints(0).sum(), 100.0 * h);
+  }
+  v1::GetServerStatsResponse stats;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(
+      stub_->GetServerStats(&c2, v1::GetServerStatsRequest(), &stats).ok());
+  EXPECT_EQ(stats.series_count(), 50);
+}
+
+TEST_F(ServerTest, ServesReflectionAndHealth) {
+  auto health = grpc::health::v1::Health::NewStub(server_.Channel());
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(health->Check(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+// Garbage on the socket and undecodable protobuf get errors; the server
+// keeps serving.
+TEST_F(ServerTest, SurvivesGarbageBytesAndFuzzedProtobuf) {
+  tools::Rng rng(2026);
+  for (int c = 0; c < 50; ++c) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server_.port()));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    std::string junk(static_cast<size_t>(rng.Uniform(1, 4096)), '\0');
+    for (char& ch : junk) ch = static_cast<char>(rng.Next());
+    if (c % 5 == 0)
+      junk = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + junk;  // past the preface
+    (void)!write(fd, junk.data(), junk.size());
+    close(fd);
+  }
+  grpc::GenericStub generic(server_.Channel());
+  const char* methods[] = {"/nimbus.v1.MetricsService/PutMetricData",
+                           "/nimbus.v1.MetricsService/PutMetricSeries",
+                           "/nimbus.v1.MetricsService/GetMetricStatistics",
+                           "/nimbus.v1.MetricsService/ListMetrics"};
+  // A valid request to mutate.
+  v1::PutMetricDataRequest valid;
+  valid.set_namespace_("App");
+  AddDatum(&valid, "M", "h")->set_value(1);
+  const std::string valid_bytes = valid.SerializeAsString();
+  int errors = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string body = valid_bytes;
+    if (i % 2 == 0) {
+      body.assign(static_cast<size_t>(rng.Uniform(0, 300)), '\0');
+      for (char& ch : body) ch = static_cast<char>(rng.Next());
+    } else {
+      for (int e = 0; e < 3; ++e) {
+        body[static_cast<size_t>(rng.Uniform(0, body.size() - 1))] =
+            static_cast<char>(rng.Next());
+      }
+    }
+    grpc::Slice slice(body);
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    grpc::Status status;
+    generic.UnaryCall(&ctx, methods[i % 4], grpc::StubOptions(), &request,
+                      &response, [&](grpc::Status s) {
+                        std::lock_guard<std::mutex> l(mu);
+                        status = s;
+                        done = true;
+                        cv.notify_one();
+                      });
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return done; });
+    errors += !status.ok();
+    EXPECT_NE(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+        << "server down at " << i;
+  }
+  EXPECT_GT(errors, 100);
+  // Still serving, still correct.
+  v1::PutMetricDataResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->PutMetricData(&ctx, valid, &resp).ok());
+  EXPECT_EQ(resp.accepted_points(), 1);
+}
+
+}  // namespace
+}  // namespace nimbus
