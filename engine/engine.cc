@@ -67,7 +67,8 @@ struct Series {
   uint64_t head_first_seq = 0;  // log sequence of the oldest head point
   uint64_t head_last_seq = 0;
   int64_t head_first_wall_ms = 0;
-  uint64_t sealed_seq = 0;  // every log record <= this is in chunks
+  uint64_t sealed_seq = 0;   // every log record <= this is in chunks
+  bool seal_queued = false;  // waiting for the sealer
 };
 
 // One series' points inside a commit.
@@ -104,7 +105,6 @@ struct Engine::Impl {
   struct Writer {
     std::vector<Item> items;
     std::vector<std::pair<Series*, const StatisticSet*>> sets;
-    bool seal_aged = false;
     absl::Status status;
     bool done = false;
     absl::CondVar cv;
@@ -121,6 +121,13 @@ struct Engine::Impl {
   std::atomic<int64_t> chunks_sealed{0};
   std::atomic<int64_t> head_points{0};
 
+  // Sealing: one at a time; full heads queue for the sealer thread.
+  absl::Mutex seal_mu_;
+  absl::Mutex seal_queue_mu_;
+  std::vector<Series*> seal_queue_ ABSL_GUARDED_BY(seal_queue_mu_);
+  bool seal_stopping_ ABSL_GUARDED_BY(seal_queue_mu_) = false;
+  std::thread sealer_;
+
   // Background sweeper.
   absl::Mutex sweep_mu_;
   bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;
@@ -136,8 +143,13 @@ struct Engine::Impl {
   void EncodeLogRecord(const std::vector<Writer*>& group, std::string* out);
   void AppendToHeads(Series* s, const Sample* samples, size_t n, uint64_t seq,
                      int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(heads_mu_);
-  // Seals the heads of `to_seal` (leader only).
+  // Seals the heads of `to_seal`: the points they hold now go to chunks,
+  // points appended meanwhile stay. One sealer at a time (seal_mu_).
   absl::Status Seal(const std::vector<Series*>& to_seal);
+  // Hands full heads to the sealer thread, or seals them here when there is
+  // none.
+  void QueueSeals(std::vector<Series*> full);
+  void SealLoop();
   absl::Status SealAgedAndTrim();
   std::vector<Series*> Match(const SeriesKey& key);
   void SweepLoop();
@@ -337,7 +349,6 @@ absl::Status Engine::Impl::Commit(Writer* w) {
   const size_t n = std::min(writers_.size(), kMaxGroup);
   const std::vector<Writer*> group(writers_.begin(), writers_.begin() + n);
   const uint64_t seq = next_seq_++;
-  bool seal_aged = false;
   absl::Status status;
   {
     queue_mu_.Unlock();
@@ -347,7 +358,6 @@ absl::Status Engine::Impl::Commit(Writer* w) {
     batch.Put(Column::kIngestLog, storage::EncodeLogKey(seq), record);
     uint32_t ordinal = 0;
     for (const Writer* x : group) {
-      seal_aged |= x->seal_aged;
       for (const auto& [series, st] : x->sets) {
         std::string v;
         PutFixed64(&v, std::bit_cast<uint64_t>(st->sample_count));
@@ -369,21 +379,16 @@ absl::Status Engine::Impl::Commit(Writer* w) {
                         now);
           points_accepted.fetch_add(static_cast<int64_t>(it.samples->size()),
                                     std::memory_order_relaxed);
-          if (it.series->head.size() >= options.head_seal_points) {
+          if (it.series->head.size() >= options.head_seal_points &&
+              !it.series->seal_queued) {
+            it.series->seal_queued = true;
             to_seal.push_back(it.series);
           }
         }
       }
       applied_seq_ = seq;
     }
-    if (status.ok() && !to_seal.empty()) {
-      std::sort(to_seal.begin(), to_seal.end());
-      to_seal.erase(std::unique(to_seal.begin(), to_seal.end()), to_seal.end());
-      // A failed seal loses nothing: the points stay in the head and the log.
-      absl::Status s = Seal(to_seal);
-      (void)s;
-    }
-    if (status.ok() && seal_aged) status = SealAgedAndTrim();
+    if (!to_seal.empty()) QueueSeals(std::move(to_seal));
     queue_mu_.Lock();
   }
   for (size_t g = 0; g < n; ++g) {
@@ -399,9 +404,46 @@ absl::Status Engine::Impl::Commit(Writer* w) {
   return status;
 }
 
+void Engine::Impl::QueueSeals(std::vector<Series*> full) {
+  if (!options.background_sealing) {
+    // A failed seal loses nothing: the points stay in the head and the log,
+    // and the next full head or aged sweep tries again.
+    absl::Status s = Seal(full);
+    (void)s;
+    return;
+  }
+  absl::MutexLock l(&seal_queue_mu_);
+  seal_queue_.insert(seal_queue_.end(), full.begin(), full.end());
+}
+
+void Engine::Impl::SealLoop() {
+  std::vector<Series*> batch;
+  while (true) {
+    {
+      absl::MutexLock l(&seal_queue_mu_);
+      seal_queue_mu_.Await(absl::Condition(
+          +[](Impl* i) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return i->seal_stopping_ || !i->seal_queue_.empty();
+          },
+          this));
+      if (seal_stopping_) return;  // what is unsealed is in the log
+      batch.swap(seal_queue_);
+    }
+    absl::Status s = Seal(batch);
+    (void)s;  // retried by the aged sweep
+    batch.clear();
+  }
+}
+
 absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal) {
+  absl::MutexLock one_sealer(&seal_mu_);
   storage::WriteBatch batch;
-  std::vector<std::pair<Series*, uint64_t>> sealed;
+  struct Sealed {
+    Series* series;
+    uint64_t seq;
+    size_t count;
+  };
+  std::vector<Sealed> sealed;
   std::vector<Sample> pts;
   std::vector<int64_t> ts;
   std::vector<double> vs;
@@ -410,7 +452,10 @@ absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal) {
   for (Series* s : to_seal) {
     uint64_t seq;
     {
+      // Appends happen under heads_mu_ in log order, so every point in the
+      // head now has a sequence <= head_last_seq and every later one >.
       absl::MutexLock h(&heads_mu_);
+      s->seal_queued = false;
       if (s->head.empty()) continue;
       pts = s->head;
       seq = s->head_last_seq;
@@ -440,19 +485,30 @@ absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal) {
     std::string seq_be;
     storage::PutBigEndian64(&seq_be, seq);
     batch.Put(Column::kSeries, SeriesIdKey('s', s->id), seq_be);
-    sealed.push_back({s, seq});
+    sealed.push_back({s, seq, pts.size()});
   }
   if (sealed.empty()) return absl::OkStatus();
   NIMBUS_RETURN_IF_ERROR(store->Write(batch));
   chunks_sealed.fetch_add(chunks, std::memory_order_relaxed);
+  if (options.after_seal_write_for_testing)
+    options.after_seal_write_for_testing();
+  const int64_t now = clock.NowMs();
   absl::MutexLock h(&heads_mu_);
-  for (auto& [s, seq] : sealed) {
-    head_points.fetch_sub(static_cast<int64_t>(s->head.size()),
+  for (const Sealed& x : sealed) {
+    Series* s = x.series;
+    head_points.fetch_sub(static_cast<int64_t>(x.count),
                           std::memory_order_relaxed);
-    s->head.clear();
-    s->head.shrink_to_fit();
-    s->sealed_seq = seq;
-    s->head_first_seq = 0;
+    s->head.erase(s->head.begin(),
+                  s->head.begin() + static_cast<ptrdiff_t>(x.count));
+    s->sealed_seq = x.seq;
+    if (s->head.empty()) {
+      s->head.shrink_to_fit();
+      s->head_first_seq = 0;
+    } else {
+      // Points appended while sealing: their records are all > x.seq.
+      s->head_first_seq = x.seq + 1;
+      s->head_first_wall_ms = now;
+    }
   }
   return absl::OkStatus();
 }
@@ -490,9 +546,7 @@ void Engine::Impl::SweepLoop() {
                                absl::Milliseconds(options.sweep_interval_ms));
     if (stopping_) break;
     sweep_mu_.Unlock();
-    Writer w;
-    w.seal_aged = true;
-    absl::Status s = Commit(&w);
+    absl::Status s = SealAgedAndTrim();
     (void)s;  // retried at the next sweep
     sweep_mu_.Lock();
   }
@@ -524,6 +578,11 @@ Engine::~Engine() {
     impl_->stopping_ = true;
   }
   if (impl_->sweeper_.joinable()) impl_->sweeper_.join();
+  {
+    absl::MutexLock l(&impl_->seal_queue_mu_);
+    impl_->seal_stopping_ = true;
+  }
+  if (impl_->sealer_.joinable()) impl_->sealer_.join();
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
@@ -539,6 +598,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
   NIMBUS_RETURN_IF_ERROR(impl->Load());
   NIMBUS_RETURN_IF_ERROR(impl->Replay());
   Impl* raw = impl.get();
+  if (raw->options.background_sealing) {
+    raw->sealer_ = std::thread([raw] { raw->SealLoop(); });
+  }
   if (raw->options.sweep_interval_ms > 0) {
     raw->sweeper_ = std::thread([raw] { raw->SweepLoop(); });
   }
@@ -736,10 +798,6 @@ EngineStats Engine::Stats() {
 
 absl::Status Engine::Compact() { return impl_->store->CompactAll(); }
 
-absl::Status Engine::SealAgedHeads() {
-  Impl::Writer w;
-  w.seal_aged = true;
-  return impl_->Commit(&w);
-}
+absl::Status Engine::SealAgedHeads() { return impl_->SealAgedAndTrim(); }
 
 }  // namespace nimbus::engine

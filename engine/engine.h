@@ -6,8 +6,9 @@
 // ingest-log record for the whole group (and the group's statistic sets) in
 // one RocksDB write, which is durable per the sync mode when Write() returns;
 // then it appends the points to the series' in-memory heads, in log order.
-// A head that reaches head_seal_points, or whose oldest point has waited
-// head_max_age_ms, is sealed: sorted, cut into chunks of at most
+// A head that reaches head_seal_points (handed to a sealer thread), or whose
+// oldest point has waited head_max_age_ms (found by a sweeper thread), is
+// sealed: sorted, cut into chunks of at most
 // storage::kMaxChunkSpanMs, encoded and written to the `points` column family
 // together with the series' sealed log sequence. Log records that no head
 // needs any more are deleted. On open, the log is replayed into the heads,
@@ -16,6 +17,7 @@
 #define NIMBUS_ENGINE_ENGINE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +66,13 @@ struct EngineOptions {
   // How often a background thread seals aged heads and trims the log; 0 runs
   // no thread (tests call SealAgedHeads()). Default 5 seconds.
   int64_t sweep_interval_ms = 5000;
+  // Seal full heads on a background thread, so that writers never wait for
+  // chunk encoding. false seals inside the commit (deterministic, for tests).
+  // Default true.
+  bool background_sealing = true;
+  // Called after a seal's chunks are written and before the heads drop the
+  // sealed points: tests run queries in that window. Default: none.
+  std::function<void()> after_seal_write_for_testing;
 };
 
 enum class Statistic { kSampleCount, kAverage, kSum, kMinimum, kMaximum };

@@ -34,7 +34,7 @@ struct Range {
 };
 
 struct SeriesState {
-  int64_t next_k = 0;  // offset of the next point to send
+  int64_t next_k = 0;        // offset of the next point to send
   std::vector<Range> acked;  // one run per kill cycle
 };
 
@@ -46,11 +46,12 @@ std::string Host(int thread, int s) {
 
 TEST(Crash, AcknowledgedPointsSurviveKillNine) {
   NimbusdProcess server;
-  const int64_t base =
-      (std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-           .count() /
-       3'600'000) * 3'600'000 - 3'600'000;  // the start of the previous hour
+  const int64_t base = (std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count() /
+                        3'600'000) *
+                           3'600'000 -
+                       3'600'000;  // the start of the previous hour
   std::vector<std::vector<SeriesState>> state(
       kThreads, std::vector<SeriesState>(kSeriesPerThread));
   tools::Rng rng(static_cast<uint64_t>(::getpid()));
@@ -85,9 +86,11 @@ TEST(Crash, AcknowledgedPointsSurviveKillNine) {
           }
           v1::PutMetricDataResponse resp;
           grpc::ClientContext ctx;
-          ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+          ctx.set_deadline(std::chrono::system_clock::now() +
+                           std::chrono::seconds(10));
           if (!stub->PutMetricSeries(&ctx, req, &resp).ok()) break;  // killed
-          EXPECT_EQ(resp.accepted_points(), kSeriesPerThread * kPointsPerRequest);
+          EXPECT_EQ(resp.accepted_points(),
+                    kSeriesPerThread * kPointsPerRequest);
           for (int s = 0; s < kSeriesPerThread; ++s) {
             SeriesState& st = state[t][s];
             st.next_k += kPointsPerRequest;
@@ -129,8 +132,10 @@ TEST(Crash, AcknowledgedPointsSurviveKillNine) {
           auto* d = q.add_dimensions();
           d->set_name("Host");
           d->set_value(Host(t, s));
-          *q.mutable_start_time() = TimeUtil::MillisecondsToTimestamp(base + range.begin);
-          *q.mutable_end_time() = TimeUtil::MillisecondsToTimestamp(base + range.end);
+          *q.mutable_start_time() =
+              TimeUtil::MillisecondsToTimestamp(base + range.begin);
+          *q.mutable_end_time() =
+              TimeUtil::MillisecondsToTimestamp(base + range.end);
           q.set_period(3600);
           q.add_statistics("SampleCount");
           q.add_statistics("Sum");
