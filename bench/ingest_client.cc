@@ -33,6 +33,8 @@ ABSL_FLAG(int, clients, 4, "concurrent client threads");
 ABSL_FLAG(int, batch_series, 100, "series per PutMetricSeries request");
 ABSL_FLAG(double, rate, 0, "target points/s over all clients; 0 = unlimited");
 ABSL_FLAG(uint64_t, seed, 42, "dataset seed");
+ABSL_FLAG(int, repeat, 1, "send the whole dataset this many times");
+ABSL_FLAG(std::string, namespace_name, "Load", "namespace of every series");
 
 namespace v1 = ::nimbus::v1;
 using Clock = std::chrono::steady_clock;
@@ -84,7 +86,7 @@ int main(int argc, char** argv) {
   if (datums) {
     // Time-major: each request holds 1000 (series, point) datums.
     v1::PutMetricDataRequest req;
-    req.set_namespace_("Load");
+    req.set_namespace_(absl::GetFlag(FLAGS_namespace_name));
     for (int p = 0; p < npoints; ++p) {
       for (int i = 0; i < nseries; ++i) {
         auto* d = req.add_metric_data();
@@ -111,7 +113,7 @@ int main(int argc, char** argv) {
       v1::PutMetricSeriesRequest req;
       for (int j = i; j < std::min(nseries, i + batch); ++j) {
         auto* s = req.add_series();
-        s->set_namespace_("Load");
+        s->set_namespace_(absl::GetFlag(FLAGS_namespace_name));
         SetIdentity(j, nimbus::tools::kAllShapes[j % 8], "Load",
                     s->mutable_metric_name(), s->mutable_dimensions());
         for (int p = 0; p < npoints; ++p) {
@@ -124,11 +126,19 @@ int main(int argc, char** argv) {
                                npoints);
     }
   }
+  {
+    // Repeats resend the same requests (the points become extra samples).
+    const size_t n = requests.size();
+    for (int r = 1; r < absl::GetFlag(FLAGS_repeat); ++r) {
+      for (size_t i = 0; i < n; ++i) {
+        requests.push_back(requests[i]);
+        request_points.push_back(request_points[i]);
+      }
+    }
+  }
   int64_t total_points = 0;
   for (int64_t p : request_points) total_points += p;
 
-  grpc::ChannelArguments args;
-  args.SetMaxSendMessageSize(64 << 20);
   std::atomic<size_t> next{0};
   std::atomic<int64_t> errors{0};
   std::mutex mu;
@@ -138,6 +148,8 @@ int main(int argc, char** argv) {
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
       // One channel per client: separate HTTP/2 connections.
+      grpc::ChannelArguments args;
+      args.SetMaxSendMessageSize(64 << 20);
       args.SetInt("nimbus.client", c);
       auto channel =
           grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target),

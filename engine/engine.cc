@@ -13,6 +13,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/head_buffer.h"
+#include "engine/validation.h"
 #include "storage/chunk_codec.h"
 #include "storage/internal/coding.h"
 #include "storage/keys.h"
@@ -57,13 +59,19 @@ std::string StatSetKey(uint64_t id, int64_t ts, uint64_t seq,
   return k;
 }
 
+// Per-series state, kept small: the key is held only in its encoded form
+// (decoded when a query needs its fields), and the index maps views of it.
 struct Series {
   uint64_t id = 0;
-  SeriesKey key;
-  std::string encoded;
+  std::string encoded;  // SeriesKey::Encode()
+  SeriesKey Key() const {
+    SeriesKey k;
+    SeriesKey::Decode(encoded, &k);  // written by Encode(): always decodes
+    return k;
+  }
   std::atomic<int64_t> last_write_ms{0};
   // Guarded by Impl::heads_mu_; written only by the commit leader.
-  std::vector<Sample> head;
+  HeadBuffer head;
   uint64_t head_first_seq = 0;  // log sequence of the oldest head point
   uint64_t head_last_seq = 0;
   int64_t head_first_wall_ms = 0;
@@ -97,7 +105,9 @@ struct Engine::Impl {
   // Series index. The maps and the deque's size are guarded by index_mu_;
   // a Series, once created, lives as long as the engine.
   absl::Mutex index_mu_;
-  absl::flat_hash_map<std::string, Series*> by_key_ ABSL_GUARDED_BY(index_mu_);
+  // Keys are views of Series::encoded, which never moves (deque elements).
+  absl::flat_hash_map<absl::string_view, Series*> by_key_
+      ABSL_GUARDED_BY(index_mu_);
   std::deque<Series> series_ ABSL_GUARDED_BY(index_mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(index_mu_) = 1;
 
@@ -166,7 +176,8 @@ absl::Status Engine::Impl::Load() {
       Series& s = series_.emplace_back();
       s.id = storage::GetBigEndian64(k.data() + 1);
       s.encoded = std::string(v);
-      if (!SeriesKey::Decode(v, &s.key)) {
+      SeriesKey check;
+      if (!SeriesKey::Decode(v, &check)) {
         return absl::DataLossError(
             absl::StrCat("series ", s.id, ": undecodable series key"));
       }
@@ -254,7 +265,8 @@ void Engine::Impl::AppendToHeads(Series* s, const Sample* samples, size_t n,
     s->head_first_wall_ms = now;
   }
   s->head_last_seq = seq;
-  s->head.insert(s->head.end(), samples, samples + n);
+  for (size_t i = 0; i < n; ++i)
+    s->head.Append(samples[i].ts_ms, samples[i].value);
   s->last_write_ms.store(now, std::memory_order_relaxed);
   head_points.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
 }
@@ -281,7 +293,7 @@ absl::StatusOr<std::vector<Series*>> Engine::Impl::Resolve(
   absl::MutexLock l(&index_mu_);
   storage::WriteBatch batch;
   std::vector<std::pair<size_t, Series*>> created;
-  absl::flat_hash_map<std::string, Series*> fresh;
+  absl::flat_hash_map<absl::string_view, Series*> fresh;
   for (size_t i = 0; i < writes.size(); ++i) {
     if (out[i] != nullptr) continue;
     auto f = by_key_.find(encoded[i]);
@@ -296,13 +308,12 @@ absl::StatusOr<std::vector<Series*>> Engine::Impl::Resolve(
     }
     Series& s = series_.emplace_back();
     s.id = next_id_++;
-    s.key = writes[i].key;
     s.encoded = encoded[i];
     std::string id_be;
     storage::PutBigEndian64(&id_be, s.id);
     batch.Put(Column::kSeries, SeriesKeyIndexKey(s.encoded), id_be);
     batch.Put(Column::kSeries, SeriesIdKey('i', s.id), s.encoded);
-    fresh[encoded[i]] = &s;
+    fresh[s.encoded] = &s;
     out[i] = &s;
   }
   absl::Status st = store->Write(batch);
@@ -457,7 +468,8 @@ absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal) {
       absl::MutexLock h(&heads_mu_);
       s->seal_queued = false;
       if (s->head.empty()) continue;
-      pts = s->head;
+      pts.clear();
+      s->head.DecodeTo(&pts);
       seq = s->head_last_seq;
     }
     std::stable_sort(
@@ -498,11 +510,9 @@ absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal) {
     Series* s = x.series;
     head_points.fetch_sub(static_cast<int64_t>(x.count),
                           std::memory_order_relaxed);
-    s->head.erase(s->head.begin(),
-                  s->head.begin() + static_cast<ptrdiff_t>(x.count));
+    s->head.DropFront(x.count);
     s->sealed_seq = x.seq;
     if (s->head.empty()) {
-      s->head.shrink_to_fit();
       s->head_first_seq = 0;
     } else {
       // Points appended while sealing: their records are all > x.seq.
@@ -560,12 +570,12 @@ std::vector<Series*> Engine::Impl::Match(const SeriesKey& key) {
     if (f != by_key_.end()) out.push_back(f->second);
     return out;
   }
-  for (Series& s : series_) {
-    if (s.key.namespace_name == key.namespace_name &&
-        s.key.metric_name == key.metric_name &&
-        s.key.dimensions == key.dimensions) {
-      out.push_back(&s);
-    }
+  // Any unit: look the key up under each unit name.
+  SeriesKey k = key;
+  for (absl::string_view unit : kUnitNames) {
+    k.unit = std::string(unit);
+    auto f = by_key_.find(k.Encode());
+    if (f != by_key_.end()) out.push_back(f->second);
   }
   return out;
 }
@@ -657,14 +667,16 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
   };
   std::vector<Sample> head;
   for (Series* s : impl_->Match(q.key)) {
+    const SeriesKey skey = s->Key();
     uint64_t sealed;
     {
       absl::MutexLock h(&impl_->heads_mu_);
-      head = s->head;
+      head.clear();
+      s->head.DecodeTo(&head);
       sealed = s->sealed_seq;
     }
     auto sample = [&](int64_t ts, double v) {
-      Acc* a = add(ts, 1, v, v, v, s->key.unit);
+      Acc* a = add(ts, 1, v, v, v, skey.unit);
       if (a != nullptr && want_values) a->values.push_back(v);
     };
     for (const Sample& x : head) sample(x.ts_ms, x.value);
@@ -681,7 +693,7 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
       storage::ChunkIterator ci(it->value());
       for (; ci.Valid(); ci.Next()) sample(ci.timestamp_ms(), ci.value());
       if (!ci.status().ok()) {
-        return absl::DataLossError(absl::StrCat("series ", s->key.DebugString(),
+        return absl::DataLossError(absl::StrCat("series ", skey.DebugString(),
                                                 " chunk at ", k.first_ts_ms,
                                                 ": ", ci.status().message()));
       }
@@ -707,7 +719,7 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
         f[i] = std::bit_cast<double>(
             storage::internal::LoadLE64(v.data() + 8 * i));
       }
-      Acc* a = add(ts, f[0], f[1], f[2], f[3], s->key.unit);
+      Acc* a = add(ts, f[0], f[1], f[2], f[3], skey.unit);
       // A set whose samples are all equal is exact: it joins percentiles.
       if (a != nullptr && want_values && f[2] == f[3] &&
           f[0] == std::floor(f[0]) && f[0] <= 100000) {
@@ -748,37 +760,41 @@ absl::StatusOr<ListResult> Engine::ListSeries(const ListQuery& q) {
         "next_token: not a token this server gave out");
   }
   const int64_t active_since = impl_->clock.NowMs() - kRecentlyActiveMs;
-  std::vector<const Series*> matched;
+  struct Match {
+    const Series* series;
+    SeriesKey key;
+  };
+  std::vector<Match> matched;
   {
     absl::ReaderMutexLock l(&impl_->index_mu_);
     for (const Series& s : impl_->series_) {
-      if (!q.namespace_name.empty() && s.key.namespace_name != q.namespace_name)
-        continue;
-      if (!q.metric_name.empty() && s.key.metric_name != q.metric_name)
-        continue;
       if (q.recently_active && s.last_write_ms.load() < active_since) continue;
       if (!after.empty() && s.encoded <= after) continue;
+      SeriesKey key = s.Key();
+      if (!q.namespace_name.empty() && key.namespace_name != q.namespace_name)
+        continue;
+      if (!q.metric_name.empty() && key.metric_name != q.metric_name) continue;
       bool ok = true;
       for (const auto& f : q.dimensions) {
         auto d =
-            std::find_if(s.key.dimensions.begin(), s.key.dimensions.end(),
+            std::find_if(key.dimensions.begin(), key.dimensions.end(),
                          [&](const Dimension& x) { return x.name == f.name; });
-        if (d == s.key.dimensions.end() || (f.value && d->value != *f.value)) {
+        if (d == key.dimensions.end() || (f.value && d->value != *f.value)) {
           ok = false;
           break;
         }
       }
-      if (ok) matched.push_back(&s);
+      if (ok) matched.push_back({&s, std::move(key)});
     }
   }
-  std::sort(
-      matched.begin(), matched.end(),
-      [](const Series* a, const Series* b) { return a->encoded < b->encoded; });
+  std::sort(matched.begin(), matched.end(), [](const Match& a, const Match& b) {
+    return a.series->encoded < b.series->encoded;
+  });
   ListResult r;
   const size_t n = std::min(matched.size(), q.page_size);
-  for (size_t i = 0; i < n; ++i) r.series.push_back(matched[i]->key);
+  for (size_t i = 0; i < n; ++i) r.series.push_back(std::move(matched[i].key));
   if (matched.size() > n) {
-    r.next_token = absl::WebSafeBase64Escape(matched[n - 1]->encoded);
+    r.next_token = absl::WebSafeBase64Escape(matched[n - 1].series->encoded);
   }
   return r;
 }
@@ -793,6 +809,7 @@ EngineStats Engine::Stats() {
     s.series_count = static_cast<int64_t>(impl_->series_.size());
   }
   s.bytes_on_disk = impl_->store->BytesOnDisk();
+  s.memtable_bytes = impl_->store->MemtableBytes();
   return s;
 }
 

@@ -26,15 +26,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/clock.h"
+#include "engine/head_buffer.h"
 #include "engine/series_key.h"
 #include "storage/store.h"
 
 namespace nimbus::engine {
-
-struct Sample {
-  int64_t ts_ms;
-  double value;
-};
 
 // A client's pre-aggregated statistics for one timestamp.
 struct StatisticSet {
@@ -120,6 +116,7 @@ struct EngineStats {
   int64_t chunks_sealed = 0;
   int64_t head_points = 0;
   int64_t bytes_on_disk = 0;
+  int64_t memtable_bytes = 0;
 };
 
 // Thread-safe.

@@ -7,34 +7,6 @@
 namespace nimbus::engine {
 namespace {
 
-constexpr absl::string_view kUnits[] = {"Seconds",
-                                        "Microseconds",
-                                        "Milliseconds",
-                                        "Bytes",
-                                        "Kilobytes",
-                                        "Megabytes",
-                                        "Gigabytes",
-                                        "Terabytes",
-                                        "Bits",
-                                        "Kilobits",
-                                        "Megabits",
-                                        "Gigabits",
-                                        "Terabits",
-                                        "Percent",
-                                        "Count",
-                                        "Bytes/Second",
-                                        "Kilobytes/Second",
-                                        "Megabytes/Second",
-                                        "Gigabytes/Second",
-                                        "Terabytes/Second",
-                                        "Bits/Second",
-                                        "Kilobits/Second",
-                                        "Megabits/Second",
-                                        "Gigabits/Second",
-                                        "Terabits/Second",
-                                        "Count/Second",
-                                        "None"};
-
 bool HasControl(absl::string_view s) {
   for (unsigned char c : s) {
     if (c < 0x20 || c == 0x7F) return true;
@@ -192,7 +164,7 @@ std::optional<Rejection> ValidateUnit(std::string* unit) {
     *unit = "None";
     return std::nullopt;
   }
-  for (absl::string_view u : kUnits) {
+  for (absl::string_view u : kUnitNames) {
     if (*unit == u) return std::nullopt;
   }
   return Reject(RejectReason::kInvalidUnit,

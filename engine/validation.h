@@ -47,6 +47,35 @@ struct Rejection {
   std::string message;
 };
 
+// CloudWatch's unit names.
+inline constexpr absl::string_view kUnitNames[] = {"Seconds",
+                                                   "Microseconds",
+                                                   "Milliseconds",
+                                                   "Bytes",
+                                                   "Kilobytes",
+                                                   "Megabytes",
+                                                   "Gigabytes",
+                                                   "Terabytes",
+                                                   "Bits",
+                                                   "Kilobits",
+                                                   "Megabits",
+                                                   "Gigabits",
+                                                   "Terabits",
+                                                   "Percent",
+                                                   "Count",
+                                                   "Bytes/Second",
+                                                   "Kilobytes/Second",
+                                                   "Megabytes/Second",
+                                                   "Gigabytes/Second",
+                                                   "Terabytes/Second",
+                                                   "Bits/Second",
+                                                   "Kilobits/Second",
+                                                   "Megabits/Second",
+                                                   "Gigabits/Second",
+                                                   "Terabits/Second",
+                                                   "Count/Second",
+                                                   "None"};
+
 inline constexpr int64_t kMaxPastMs = int64_t{14} * 24 * 3600 * 1000;
 inline constexpr int64_t kMaxFutureMs = int64_t{2} * 3600 * 1000;
 inline constexpr size_t kMaxDimensions = 30;

@@ -1,5 +1,7 @@
 #include "rpc/metrics_service.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -526,6 +528,9 @@ grpc::Status MetricsService::GetServerStats(grpc::ServerContext*,
   resp->set_bytes_on_disk(s.bytes_on_disk);
   resp->set_chunks_sealed(s.chunks_sealed);
   resp->set_head_points(s.head_points);
+  resp->set_memtable_bytes(s.memtable_bytes);
+  const struct mallinfo2 mi = mallinfo2();
+  resp->set_heap_bytes_in_use(static_cast<int64_t>(mi.uordblks + mi.hblkhd));
   int64_t total = 0;
   for (int r = 0; r < engine::kRejectReasonCount; ++r) {
     const int64_t n = rejected_[r].load(std::memory_order_relaxed);

@@ -188,6 +188,16 @@ class RocksStore : public Store {
     return static_cast<int64_t>(total);
   }
 
+  int64_t MemtableBytes() override {
+    uint64_t total = 0;
+    for (auto* h : handles_) {
+      uint64_t v = 0;
+      if (db_->GetIntProperty(h, "rocksdb.cur-size-all-mem-tables", &v))
+        total += v;
+    }
+    return static_cast<int64_t>(total);
+  }
+
   absl::Status CompactAll() override {
     for (auto* h : handles_) {
       NIMBUS_RETURN_IF_ROCKS(db_->Flush(rocksdb::FlushOptions(), h), "flush");

@@ -104,6 +104,9 @@ class Store {
   // Bytes of the live SST files and write-ahead log.
   virtual int64_t BytesOnDisk() = 0;
 
+  // Bytes held by memtables (data written but not yet flushed to SST files).
+  virtual int64_t MemtableBytes() = 0;
+
   // Flushes memtables and compacts everything (tests and tools).
   virtual absl::Status CompactAll() = 0;
 };
