@@ -93,6 +93,13 @@ TEST_F(ServerTest, PutMetricDataThenExactStatistics) {
     *d->mutable_timestamp() =
         TimeUtil::MillisecondsToTimestamp(base_ms_ + i * 1000);
   }
+  auto* set = AddDatum(&req, "Latency", "web-1");  // a statistic set
+  set->set_unit("Milliseconds");
+  set->mutable_statistic_values()->set_sample_count(4);
+  set->mutable_statistic_values()->set_sum(20);
+  set->mutable_statistic_values()->set_minimum(0.5);
+  set->mutable_statistic_values()->set_maximum(9.5);
+  *set->mutable_timestamp() = TimeUtil::MillisecondsToTimestamp(base_ms_);
   auto* many = AddDatum(&req, "Latency", "web-1");
   many->set_unit("Milliseconds");
   for (double v : {100.0, 200.0}) many->add_values(v);
@@ -100,21 +107,22 @@ TEST_F(ServerTest, PutMetricDataThenExactStatistics) {
   v1::PutMetricDataResponse resp;
   grpc::ClientContext ctx;
   ASSERT_TRUE(stub_->PutMetricData(&ctx, req, &resp).ok());
-  EXPECT_EQ(resp.accepted_points(), 12);
+  EXPECT_EQ(resp.accepted_points(), 13);  // 10 values, 2 of values[], 1 set
   EXPECT_EQ(resp.rejected_size(), 0);
 
   auto st = Stats("Latency", "web-1",
                   {"SampleCount", "Sum", "Average", "Minimum", "Maximum"});
   ASSERT_EQ(st.datapoints_size(), 1);
   const auto& dp = st.datapoints(0);
-  EXPECT_EQ(dp.sample_count(), 12);
-  EXPECT_EQ(dp.sum(), 55 + 300);
-  EXPECT_DOUBLE_EQ(dp.average(), 355.0 / 12);
-  EXPECT_EQ(dp.minimum(), 1);
+  EXPECT_EQ(dp.sample_count(), 12 + 4);
+  EXPECT_EQ(dp.sum(), 55 + 300 + 20);
+  EXPECT_DOUBLE_EQ(dp.average(), 375.0 / 16);
+  EXPECT_EQ(dp.minimum(), 0.5);
   EXPECT_EQ(dp.maximum(), 200);
   EXPECT_EQ(dp.unit(), "Milliseconds");
   auto pct = Stats("Latency", "web-1", {}, {"p50", "p99", "p100"});
   ASSERT_EQ(pct.datapoints_size(), 1);
+  // The inexact statistic set does not join percentiles: 12 raw samples.
   EXPECT_EQ(pct.datapoints(0).extended_statistics().at("p50"), 6);
   EXPECT_EQ(pct.datapoints(0).extended_statistics().at("p99"), 200);
   EXPECT_FALSE(pct.datapoints(0).has_sum());
