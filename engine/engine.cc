@@ -235,7 +235,8 @@ absl::Status Engine::Impl::Replay() {
           return absl::DataLossError(
               absl::StrCat("ingest log record ", seq, ": truncated"));
         }
-        ts += ZigZagDecode(zz);
+        ts = static_cast<int64_t>(static_cast<uint64_t>(ts) +
+                                  static_cast<uint64_t>(ZigZagDecode(zz)));
         samples.push_back(
             {ts, std::bit_cast<double>(storage::internal::LoadLE64(p))});
         p += 8;
@@ -341,7 +342,11 @@ void Engine::Impl::EncodeLogRecord(const std::vector<Writer*>& group,
       PutVarint64(out, it.samples->size());
       int64_t prev = 0;
       for (const Sample& s : *it.samples) {
-        PutVarint64(out, ZigZagEncode(s.ts_ms - prev));
+        // Differences wrap modulo 2^64, like the head buffer's.
+        PutVarint64(
+            out,
+            ZigZagEncode(static_cast<int64_t>(static_cast<uint64_t>(s.ts_ms) -
+                                              static_cast<uint64_t>(prev))));
         prev = s.ts_ms;
         PutFixed64(out, std::bit_cast<uint64_t>(s.value));
       }

@@ -23,8 +23,11 @@ struct Sample {
 class HeadBuffer {
  public:
   void Append(int64_t ts_ms, double value) {
-    storage::internal::PutVarint64(
-        &bytes_, storage::internal::ZigZagEncode(ts_ms - last_ts_ms_));
+    // Differences wrap modulo 2^64, so any pair of int64 timestamps works.
+    const int64_t delta = static_cast<int64_t>(
+        static_cast<uint64_t>(ts_ms) - static_cast<uint64_t>(last_ts_ms_));
+    storage::internal::PutVarint64(&bytes_,
+                                   storage::internal::ZigZagEncode(delta));
     storage::internal::PutFixed64(&bytes_, std::bit_cast<uint64_t>(value));
     last_ts_ms_ = ts_ms;
     ++count_;
@@ -41,7 +44,9 @@ class HeadBuffer {
     for (uint32_t i = 0; i < count_; ++i) {
       uint64_t zz = 0;
       storage::internal::GetVarint64(&p, limit, &zz);  // written by Append
-      ts += storage::internal::ZigZagDecode(zz);
+      ts = static_cast<int64_t>(
+          static_cast<uint64_t>(ts) +
+          static_cast<uint64_t>(storage::internal::ZigZagDecode(zz)));
       out->push_back(
           {ts, std::bit_cast<double>(storage::internal::LoadLE64(p))});
       p += 8;
