@@ -252,6 +252,8 @@ absl::Status Engine::Impl::Replay() {
     last = seq;
   }
   NIMBUS_RETURN_IF_ERROR(it->status());
+  // Sequences only rise: past the newest record, and past every seal.
+  for (auto& [id, s] : by_id) last = std::max(last, s->sealed_seq);
   applied_seq_ = last;
   absl::MutexLock q(&queue_mu_);
   next_seq_ = last + 1;
@@ -543,7 +545,10 @@ absl::Status Engine::Impl::SealAgedAndTrim() {
   {
     absl::ReaderMutexLock l(&index_mu_);
     absl::MutexLock h(&heads_mu_);
-    keep_from = applied_seq_ + 1;
+    // The newest record always stays: its key is the log's high-water mark,
+    // from which a restart continues numbering (a reused sequence would look
+    // already sealed to the next replay).
+    keep_from = applied_seq_;
     for (Series& s : series_) {
       if (!s.head.empty()) keep_from = std::min(keep_from, s.head_first_seq);
     }

@@ -186,6 +186,23 @@ TEST_F(EngineTest, AgedHeadsAreSealedAndTheLogTrimmed) {
   EXPECT_EQ(dps[0].sample_count, 2);
 }
 
+TEST_F(EngineTest, LogSequencesKeepRisingAfterTheLogIsTrimmedEmpty) {
+  options_.head_seal_points = 1000;
+  options_.head_max_age_ms = 60'000;
+  Open();
+  const SeriesKey k = Key("M", "a");
+  Put(k, {{kNow - 1000, 1}, {kNow - 900, 2}});
+  clock_.Advance(61'000);
+  ASSERT_TRUE(engine_->SealAgedHeads().ok());  // sealed, log trimmed empty
+  Open();
+  Put(k, {{kNow - 800, 3}});  // must not reuse a sealed sequence
+  Open();                     // ... or the replay would skip it
+  const auto dps = Stats(k, kNow - 10'000, kNow, 10'000);
+  ASSERT_EQ(dps.size(), 1u);
+  EXPECT_EQ(dps[0].sample_count, 3);
+  EXPECT_EQ(dps[0].sum, 6);
+}
+
 TEST_F(EngineTest,
        StatisticSetsCountTowardStatisticsAndExactOnesTowardPercentiles) {
   Open();
