@@ -85,14 +85,26 @@ struct Item {
   std::vector<Sample>* samples;
 };
 
-// The percentile of sorted values by nearest rank.
-double NearestRank(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return std::numeric_limits<double>::quiet_NaN();
-  const double n = static_cast<double>(sorted.size());
-  double rank = std::ceil(p / 100.0 * n);
-  if (rank < 1) rank = 1;
-  if (rank > n) rank = n;
-  return sorted[static_cast<size_t>(rank) - 1];
+// A value and how many samples have it (1 for a raw point; an exact
+// statistic set's count, which may be fractional).
+struct Weighted {
+  double value;
+  double weight;
+};
+
+// The p-th percentile by nearest rank over weighted values: the smallest
+// value whose cumulative weight reaches p% of the total. NaN if empty.
+double NearestRank(std::vector<Weighted>& values, double p) {
+  if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
+  double total = 0;
+  for (const Weighted& w : values) total += w.weight;
+  const double target = std::max(p / 100.0 * total, 0.0);
+  double cumulative = 0;
+  for (const Weighted& w : values) {
+    cumulative += w.weight;
+    if (cumulative >= target && w.weight > 0) return w.value;
+  }
+  return values.back().value;
 }
 
 }  // namespace
@@ -653,7 +665,7 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
     double count = 0, sum = 0;
     double min = std::numeric_limits<double>::infinity();
     double max = -std::numeric_limits<double>::infinity();
-    std::vector<double> values;  // for percentiles
+    std::vector<Weighted> values;  // for percentiles
     std::string unit;
     bool mixed_units = false;
   };
@@ -687,7 +699,7 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
     }
     auto sample = [&](int64_t ts, double v) {
       Acc* a = add(ts, 1, v, v, v, skey.unit);
-      if (a != nullptr && want_values) a->values.push_back(v);
+      if (a != nullptr && want_values) a->values.push_back({v, 1});
     };
     for (const Sample& x : head) sample(x.ts_ms, x.value);
     auto it = impl_->store->NewIterator(Column::kPoints);
@@ -730,10 +742,10 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
             storage::internal::LoadLE64(v.data() + 8 * i));
       }
       Acc* a = add(ts, f[0], f[1], f[2], f[3], skey.unit);
-      // A set whose samples are all equal is exact: it joins percentiles.
-      if (a != nullptr && want_values && f[2] == f[3] &&
-          f[0] == std::floor(f[0]) && f[0] <= 100000) {
-        a->values.insert(a->values.end(), static_cast<size_t>(f[0]), f[2]);
+      // A set whose samples are all equal is exact: it joins percentiles
+      // with its count as weight (SEMANTICS.md).
+      if (a != nullptr && want_values && f[2] == f[3]) {
+        a->values.push_back({f[2], f[0]});
       }
     }
     NIMBUS_RETURN_IF_ERROR(sit->status());
@@ -754,7 +766,9 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
     d.minimum = a.min;
     d.maximum = a.max;
     d.unit = a.mixed_units ? "None" : a.unit;
-    std::sort(a.values.begin(), a.values.end());
+    std::sort(
+        a.values.begin(), a.values.end(),
+        [](const Weighted& x, const Weighted& y) { return x.value < y.value; });
     for (double p : q.percentiles)
       d.percentiles.push_back(NearestRank(a.values, p));
     out.push_back(std::move(d));

@@ -223,6 +223,22 @@ TEST_F(EngineTest,
   EXPECT_EQ(dps[0].percentiles, (std::vector<double>{2, 100}));
 }
 
+TEST_F(EngineTest, ExactStatisticSetsWeighPercentilesByTheirCount) {
+  Open();
+  const SeriesKey k = Key("M", "a");
+  // A billion samples of 5 weigh a billion, without a billion copies, and a
+  // fractional count is a fractional weight.
+  std::vector<SeriesWrite> w = {
+      {k,
+       {{kNow - 5000, 100}},
+       {{kNow - 4000, 1e9, 5e9, 5, 5}, {kNow - 3000, 0.5, 3.5, 7, 7}}}};
+  ASSERT_TRUE(engine_->Write(w).ok());
+  const auto dps = Stats(k, kNow - 10'000, kNow, 10'000, {0, 50, 100});
+  ASSERT_EQ(dps.size(), 1u);
+  EXPECT_EQ(dps[0].sample_count, 1e9 + 1.5);
+  EXPECT_EQ(dps[0].percentiles, (std::vector<double>{5, 5, 100}));
+}
+
 TEST_F(EngineTest, UnitsAreSeparateSeriesAndAnEmptyUnitReadsAll) {
   Open();
   Put(Key("M", "a", "Seconds"), {{kNow - 1000, 1}});
