@@ -532,3 +532,25 @@ TEST_F(ServerTest, SurvivesGarbageBytesAndFuzzedProtobuf) {
 
 }  // namespace
 }  // namespace nimbus
+
+namespace nimbus {
+namespace {
+
+TEST(ServerStart, RefusesANonLoopbackAddressWithoutInsecure) {
+  nimbus::testing::NimbusdProcess server;
+  const absl::Status s = server.Start({"--listen=0.0.0.0:0"});
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("exited early"));
+}
+
+TEST(ServerStart, BindsANonLoopbackAddressWithInsecure) {
+  nimbus::testing::NimbusdProcess server;
+  ASSERT_TRUE(server.Start({"--listen=0.0.0.0:0", "--insecure"}).ok());
+  auto stub = server.Stub();  // still reachable on 127.0.0.1
+  nimbus::v1::GetServerStatsResponse resp;
+  grpc::ClientContext ctx;
+  EXPECT_TRUE(stub->GetServerStats(&ctx, {}, &resp).ok());
+}
+
+}  // namespace
+}  // namespace nimbus
