@@ -32,6 +32,11 @@ using storage::internal::ZigZagEncode;
 
 constexpr int64_t kRecentlyActiveMs = int64_t{3} * 3600 * 1000;
 
+// The most points the sealer puts in one chunk. Larger heads (a client can
+// send a million points at one timestamp) become several chunks.
+constexpr size_t kMaxSealPoints = 16384;
+static_assert(kMaxSealPoints <= storage::kMaxChunkPoints);
+
 // series column family keys (storage/FORMAT.md):
 //   'k' + encoded SeriesKey -> big-endian id
 //   'i' + big-endian id     -> encoded SeriesKey
@@ -465,8 +470,14 @@ void Engine::Impl::SealLoop() {
   }
 }
 
-absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal) {
+absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal_in) {
   absl::MutexLock one_sealer(&seal_mu_);
+  // A series can be listed twice (queued for the sealer, sealed by the aged
+  // sweep meanwhile, queued again); sealing it twice in one pass would drop
+  // its head's points twice.
+  std::vector<Series*> to_seal = to_seal_in;
+  std::sort(to_seal.begin(), to_seal.end());
+  to_seal.erase(std::unique(to_seal.begin(), to_seal.end()), to_seal.end());
   storage::WriteBatch batch;
   struct Sealed {
     Series* series;
@@ -494,10 +505,12 @@ absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal) {
     std::stable_sort(
         pts.begin(), pts.end(),
         [](const Sample& a, const Sample& b) { return a.ts_ms < b.ts_ms; });
+    // Chunks span at most kMaxChunkSpanMs and hold at most kMaxSealPoints.
+    uint32_t part = 0;
     size_t begin = 0;
     while (begin < pts.size()) {
       size_t end = begin + 1;
-      while (end < pts.size() &&
+      while (end < pts.size() && end - begin < kMaxSealPoints &&
              pts[end].ts_ms - pts[begin].ts_ms <= storage::kMaxChunkSpanMs) {
         ++end;
       }
@@ -507,9 +520,12 @@ absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal) {
         ts.push_back(pts[i].ts_ms);
         vs.push_back(pts[i].value);
       }
-      NIMBUS_RETURN_IF_ERROR(storage::EncodeChunk(ts, vs, &chunk));
+      // Sorted and bounded above, so encoding cannot fail.
+      absl::Status encoded = storage::EncodeChunk(ts, vs, &chunk);
+      if (!encoded.ok()) return encoded;
       batch.Put(Column::kPoints,
-                storage::EncodeChunkKey({s->id, ts.front(), seq}), chunk);
+                storage::EncodeChunkKey({s->id, ts.front(), seq, part++}),
+                chunk);
       ++chunks;
       begin = end;
     }

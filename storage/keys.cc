@@ -23,6 +23,9 @@ std::string EncodeChunkKey(const ChunkKey& k) {
   PutBigEndian64(&out, k.series_id);
   PutBigEndian64(&out, OrderedFromSigned(k.first_ts_ms));
   PutBigEndian64(&out, k.seq);
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>(k.part >> shift));
+  }
   return out;
 }
 
@@ -31,6 +34,10 @@ bool DecodeChunkKey(absl::string_view key, ChunkKey* k) {
   k->series_id = GetBigEndian64(key.data());
   k->first_ts_ms = SignedFromOrdered(GetBigEndian64(key.data() + 8));
   k->seq = GetBigEndian64(key.data() + 16);
+  k->part = 0;
+  for (int i = 24; i < 28; ++i) {
+    k->part = (k->part << 8) | static_cast<uint8_t>(key[i]);
+  }
   return true;
 }
 

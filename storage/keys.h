@@ -15,14 +15,17 @@ namespace nimbus::storage {
 // timestamp is in [start - kMaxChunkSpanMs, end).
 inline constexpr int64_t kMaxChunkSpanMs = int64_t{2} * 3600 * 1000;
 
-// points: series id, first timestamp, log sequence of the newest point in it
-// (makes keys unique when two chunks of a series start together).
+// points: series id, first timestamp, the series' sealed log sequence when
+// the chunk was written, and the chunk's part number within that seal (a
+// seal that cuts one run of equal timestamps into several chunks gives them
+// the same first timestamp and sequence).
 struct ChunkKey {
   uint64_t series_id = 0;
   int64_t first_ts_ms = 0;
   uint64_t seq = 0;
+  uint32_t part = 0;
 };
-inline constexpr size_t kChunkKeySize = 24;
+inline constexpr size_t kChunkKeySize = 28;
 
 std::string EncodeChunkKey(const ChunkKey& k);
 // Returns false if `key` is not kChunkKeySize bytes.
