@@ -75,6 +75,7 @@ struct Series {
     return k;
   }
   std::atomic<int64_t> last_write_ms{0};
+  int64_t persisted_write_ms = 0;  // sweeper only
   // Guarded by Impl::heads_mu_; written only by the commit leader.
   HeadBuffer head;
   uint64_t head_first_seq = 0;  // log sequence of the oldest head point
@@ -148,6 +149,9 @@ struct Engine::Impl {
   std::atomic<int64_t> chunks_sealed{0};
   std::atomic<int64_t> head_points{0};
 
+  // The ingest log below this sequence has been deleted (sweeper only).
+  uint64_t trimmed_below_ = 0;
+
   // Sealing: one at a time; full heads queue for the sealer thread.
   absl::Mutex seal_mu_;
   absl::Mutex seal_queue_mu_;
@@ -186,6 +190,7 @@ absl::Status Engine::Impl::Load() {
   auto it = store->NewIterator(Column::kSeries);
   absl::MutexLock l(&index_mu_);
   absl::flat_hash_map<uint64_t, uint64_t> sealed;
+  absl::flat_hash_map<uint64_t, int64_t> last_write;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const absl::string_view k = it->key();
     const absl::string_view v = it->value();
@@ -202,6 +207,9 @@ absl::Status Engine::Impl::Load() {
     } else if (k.size() == 9 && k[0] == 's' && v.size() == 8) {
       sealed[storage::GetBigEndian64(k.data() + 1)] =
           storage::GetBigEndian64(v.data());
+    } else if (k.size() == 9 && k[0] == 'a' && v.size() == 8) {
+      last_write[storage::GetBigEndian64(k.data() + 1)] =
+          static_cast<int64_t>(storage::GetBigEndian64(v.data()));
     }
   }
   NIMBUS_RETURN_IF_ERROR(it->status());
@@ -209,6 +217,11 @@ absl::Status Engine::Impl::Load() {
     by_key_[s.encoded] = &s;
     auto f = sealed.find(s.id);
     if (f != sealed.end()) s.sealed_seq = f->second;
+    auto w = last_write.find(s.id);
+    if (w != last_write.end()) {
+      s.last_write_ms.store(w->second);
+      s.persisted_write_ms = w->second;
+    }
   }
   return absl::OkStatus();
 }
@@ -409,6 +422,9 @@ absl::Status Engine::Impl::Commit(Writer* w) {
       const int64_t now = clock.NowMs();
       absl::MutexLock h(&heads_mu_);
       for (const Writer* x : group) {
+        for (const auto& [series, st] : x->sets) {
+          series->last_write_ms.store(now, std::memory_order_relaxed);
+        }
         for (const Item& it : x->items) {
           AppendToHeads(it.series, it.samples->data(), it.samples->size(), seq,
                         now);
@@ -581,10 +597,28 @@ absl::Status Engine::Impl::SealAgedAndTrim() {
       if (!s.head.empty()) keep_from = std::min(keep_from, s.head_first_seq);
     }
   }
-  storage::WriteBatch trim;
-  trim.DeleteRange(Column::kIngestLog, storage::EncodeLogKey(0),
-                   storage::EncodeLogKey(keep_from));
-  return store->Write(trim);
+  storage::WriteBatch batch;
+  // When each series was last written, for ListMetrics' recently-active
+  // filter across restarts: written when it changed, at most every sweep.
+  {
+    absl::ReaderMutexLock l(&index_mu_);
+    for (Series& s : series_) {
+      const int64_t w = s.last_write_ms.load(std::memory_order_relaxed);
+      if (w == s.persisted_write_ms) continue;
+      std::string v;
+      storage::PutBigEndian64(&v, static_cast<uint64_t>(w));
+      batch.Put(Column::kSeries, SeriesIdKey('a', s.id), v);
+      s.persisted_write_ms = w;
+    }
+  }
+  if (keep_from > trimmed_below_) {
+    batch.DeleteRange(Column::kIngestLog, storage::EncodeLogKey(0),
+                      storage::EncodeLogKey(keep_from));
+  }
+  if (batch.Count() == 0) return absl::OkStatus();
+  NIMBUS_RETURN_IF_ERROR(store->Write(batch));
+  trimmed_below_ = std::max(trimmed_below_, keep_from);
+  return absl::OkStatus();
 }
 
 void Engine::Impl::SweepLoop() {
@@ -682,6 +716,7 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
     double min = std::numeric_limits<double>::infinity();
     double max = -std::numeric_limits<double>::infinity();
     std::vector<Weighted> values;  // for percentiles
+    bool inexact = false;  // a statistic set that percentiles cannot use
     std::string unit;
     bool mixed_units = false;
   };
@@ -758,10 +793,19 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
             storage::internal::LoadLE64(v.data() + 8 * i));
       }
       Acc* a = add(ts, f[0], f[1], f[2], f[3], skey.unit);
-      // A set whose samples are all equal is exact: it joins percentiles
-      // with its count as weight (SEMANTICS.md).
-      if (a != nullptr && want_values && f[2] == f[3]) {
-        a->values.push_back({f[2], f[0]});
+      // A set whose samples are all equal (minimum = maximum and sum =
+      // minimum x count) is exact: it joins percentiles with its count as
+      // weight. Any other set leaves the period without percentiles, as in
+      // CloudWatch (SEMANTICS.md).
+      if (a != nullptr && want_values) {
+        const bool exact =
+            f[2] == f[3] && std::fabs(f[1] - f[2] * f[0]) <=
+                                1e-9 * std::max(std::fabs(f[1]), 1.0);
+        if (exact) {
+          a->values.push_back({f[2], f[0]});
+        } else {
+          a->inexact = true;
+        }
       }
     }
     NIMBUS_RETURN_IF_ERROR(sit->status());
@@ -785,8 +829,11 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
     std::sort(
         a.values.begin(), a.values.end(),
         [](const Weighted& x, const Weighted& y) { return x.value < y.value; });
-    for (double p : q.percentiles)
-      d.percentiles.push_back(NearestRank(a.values, p));
+    for (double p : q.percentiles) {
+      d.percentiles.push_back(a.inexact
+                                  ? std::numeric_limits<double>::quiet_NaN()
+                                  : NearestRank(a.values, p));
+    }
     out.push_back(std::move(d));
   }
   return out;

@@ -57,8 +57,15 @@ std::vector<engine::Dimension> ToDimensions(
   return out;
 }
 
+// The response lists at most this many rejections (a 16 MB PutMetricSeries
+// of bad points would otherwise answer with a far larger list), and counts
+// them all.
+constexpr int kMaxListedRejections = 1000;
+
 void AddRejection(v1::PutMetricDataResponse* resp, int index, int point_index,
-                  const Rejection& r) {
+                  const Rejection& r, int64_t points = 1) {
+  resp->set_rejected_points(resp->rejected_points() + points);
+  if (resp->rejected_size() >= kMaxListedRejections) return;
   auto* x = resp->add_rejected();
   x->set_index(index);
   x->set_point_index(point_index);
@@ -98,6 +105,13 @@ class WriteSet {
   absl::flat_hash_map<std::string, size_t> index_;
   std::vector<engine::SeriesWrite> writes_;
 };
+
+// The largest multiple of `step` not above v. REQUIRES: step > 0.
+int64_t FloorTo(int64_t v, int64_t step) {
+  int64_t q = v / step;
+  if (v % step < 0) --q;
+  return q * step;
+}
 
 // The statistic's name in CloudWatch's spelling, or nullopt.
 std::optional<engine::Statistic> ParseStatistic(absl::string_view s) {
@@ -232,6 +246,11 @@ grpc::Status MetricsService::PutMetricData(grpc::ServerContext*,
         if (c == 1) {
           samples.push_back({ts, v});
         } else if (c > 0) {
+          if (auto r = engine::ValidateValue(
+                  v * c, absl::StrCat("values[", k, "] x counts[", k, "]"))) {
+            bad = Rejection{RejectReason::kInvalidCount, r->message};
+            break;
+          }
           sets.push_back({ts, c, v * c, v, v});
         }
       }
@@ -285,8 +304,9 @@ grpc::Status MetricsService::PutSeries(const v1::PutMetricSeriesRequest& req,
   for (int i = 0; i < req.series_size(); ++i) {
     const v1::SeriesPoints& sp = req.series(i);
     auto reject_all = [&](const Rejection& r) {
-      AddRejection(resp, i, -1, r);
-      CountRejection(r.reason, std::max(sp.values_size(), 1));
+      const int64_t points = std::max(sp.values_size(), 1);
+      AddRejection(resp, i, -1, r, points);
+      CountRejection(r.reason, points);
     };
     if (absl::Status s = engine::ValidateNamespace(
             sp.namespace_(), absl::StrCat("series[", i, "].namespace"));
@@ -441,7 +461,19 @@ grpc::Status MetricsService::GetMetricStatistics(
         "period: must be 1, 5, 10, 20, 30 or a multiple of 60 seconds, got ",
         period));
   }
-  q.start_ms = *start;
+  // CloudWatch rounds the start down: to the period when it is under a
+  // minute, otherwise to the minute when the start is less than 15 days
+  // old, to 5 minutes up to 63 days, and to the hour beyond.
+  const int64_t age_ms = clock_.NowMs() - *start;
+  int64_t granularity_ms = 3600'000;
+  if (period < 60) {
+    granularity_ms = int64_t{period} * 1000;
+  } else if (age_ms <= int64_t{15} * 24 * 3600'000) {
+    granularity_ms = 60'000;
+  } else if (age_ms <= int64_t{63} * 24 * 3600'000) {
+    granularity_ms = 300'000;
+  }
+  q.start_ms = FloorTo(*start, granularity_ms);
   q.end_ms = *end;
   q.period_ms = int64_t{period} * 1000;
   const int64_t periods =

@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -218,9 +219,16 @@ TEST_F(EngineTest,
   EXPECT_EQ(dps[0].sum, 156);
   EXPECT_EQ(dps[0].minimum, 1);
   EXPECT_EQ(dps[0].maximum, 100);
-  // Percentiles see the raw 100 and the exact set {2, 2, 2}, not the inexact
-  // one.
-  EXPECT_EQ(dps[0].percentiles, (std::vector<double>{2, 100}));
+  // The inexact set {10 samples, 1..9} leaves the period without
+  // percentiles, as in CloudWatch.
+  ASSERT_EQ(dps[0].percentiles.size(), 2u);
+  EXPECT_TRUE(std::isnan(dps[0].percentiles[0]));
+  EXPECT_TRUE(std::isnan(dps[0].percentiles[1]));
+  // Without it, the exact set {2, 2, 2} alone makes them.
+  const auto later = Stats(k, kNow - 3500, kNow, 10'000, {0, 100});
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].sample_count, 3);
+  EXPECT_EQ(later[0].percentiles, (std::vector<double>{2, 2}));
 }
 
 TEST_F(EngineTest, ExactStatisticSetsWeighPercentilesByTheirCount) {
@@ -299,6 +307,23 @@ TEST_F(EngineTest, ListsSeriesWithFiltersAndPages) {
   bad.next_token = "not base64!";
   EXPECT_EQ(engine_->ListSeries(bad).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(EngineTest, RecentlyActiveCoversStatisticSetsAndSurvivesRestart) {
+  options_.head_seal_points = 1;  // sealed at once: nothing left to replay
+  Open();
+  std::vector<SeriesWrite> w = {
+      {Key("Sets", "a"), {}, {{kNow - 1000, 2, 2, 1, 1}}},
+      {Key("Raw", "a"), {{kNow - 1000, 1}}, {}}};
+  ASSERT_TRUE(engine_->Write(w).ok());
+  ListQuery active;
+  active.recently_active = true;
+  EXPECT_EQ(engine_->ListSeries(active)->series.size(), 2u);
+  ASSERT_TRUE(engine_->SealAgedHeads().ok());  // the sweep persists it
+  Open();
+  EXPECT_EQ(engine_->ListSeries(active)->series.size(), 2u);
+  clock_.Advance(3LL * 3600 * 1000 + 1);
+  EXPECT_EQ(engine_->ListSeries(active)->series.size(), 0u);
 }
 
 TEST_F(EngineTest, ConcurrentWritersCreatingTheSameSeriesGetOneId) {

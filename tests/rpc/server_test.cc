@@ -120,12 +120,29 @@ TEST_F(ServerTest, PutMetricDataThenExactStatistics) {
   EXPECT_EQ(dp.minimum(), 0.5);
   EXPECT_EQ(dp.maximum(), 200);
   EXPECT_EQ(dp.unit(), "Milliseconds");
+  // The inexact statistic set (0.5..9.5) leaves the period without
+  // percentiles, as in CloudWatch.
   auto pct = Stats("Latency", "web-1", {}, {"p50", "p99", "p100"});
   ASSERT_EQ(pct.datapoints_size(), 1);
-  // The inexact statistic set does not join percentiles: 12 raw samples.
-  EXPECT_EQ(pct.datapoints(0).extended_statistics().at("p50"), 6);
-  EXPECT_EQ(pct.datapoints(0).extended_statistics().at("p99"), 200);
+  EXPECT_TRUE(pct.datapoints(0).extended_statistics().empty());
   EXPECT_FALSE(pct.datapoints(0).has_sum());
+
+  // Raw points alone: exact percentiles by nearest rank.
+  v1::PutMetricDataRequest raw;
+  raw.set_namespace_("App");
+  for (int i = 1; i <= 100; ++i) {
+    auto* d = AddDatum(&raw, "Latency", "web-2");
+    d->set_value(i);
+    *d->mutable_timestamp() = TimeUtil::MillisecondsToTimestamp(base_ms_);
+  }
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub_->PutMetricData(&c2, raw, &resp).ok());
+  auto p2 = Stats("Latency", "web-2", {}, {"p50", "p99", "p100", "p0"});
+  ASSERT_EQ(p2.datapoints_size(), 1);
+  EXPECT_EQ(p2.datapoints(0).extended_statistics().at("p50"), 50);
+  EXPECT_EQ(p2.datapoints(0).extended_statistics().at("p99"), 99);
+  EXPECT_EQ(p2.datapoints(0).extended_statistics().at("p100"), 100);
+  EXPECT_EQ(p2.datapoints(0).extended_statistics().at("p0"), 1);
 }
 
 TEST_F(ServerTest, RejectsBadDatumsOneByOneAndStoresTheRest) {
@@ -305,6 +322,69 @@ TEST_F(ServerTest, PutMetricSeriesAndTheStreamStoreEveryPoint) {
   ASSERT_EQ(b.datapoints_size(), 1);
   EXPECT_EQ(b.datapoints(0).sample_count(), 300);
   EXPECT_EQ(b.datapoints(0).sum(), 0 + 100 + 200);
+}
+
+TEST_F(ServerTest, ListsAtMostAThousandRejectionsAndCountsThemAll) {
+  v1::PutMetricSeriesRequest req;
+  auto* s = req.add_series();
+  s->set_namespace_("App");
+  s->set_metric_name("Old");
+  for (int i = 0; i < 5000; ++i) {
+    s->add_timestamps_ms(NowMs() - 20LL * 24 * 3600 * 1000 + i);
+    s->add_values(i);
+  }
+  v1::PutMetricDataResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->PutMetricSeries(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.accepted_points(), 0);
+  EXPECT_EQ(resp.rejected_size(), 1000);
+  EXPECT_EQ(resp.rejected_points(), 5000);
+  EXPECT_EQ(resp.rejected(999).point_index(), 999);
+}
+
+TEST_F(ServerTest, RejectsACountThatOverflowsTheSum) {
+  v1::PutMetricDataRequest req;
+  req.set_namespace_("App");
+  auto* d = AddDatum(&req, "M", "h");
+  d->add_values(1e100);  // within +-2^360, but not times 1e300
+  d->add_counts(1e300);
+  v1::PutMetricDataResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->PutMetricData(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.rejected_size(), 1);
+  EXPECT_EQ(resp.rejected(0).reason(), "InvalidCount");
+  EXPECT_THAT(resp.rejected(0).message(), HasSubstr("values[0] x counts[0]"));
+}
+
+TEST_F(ServerTest, RoundsTheStartTimeDownToTheMinute) {
+  v1::PutMetricDataRequest req;
+  req.set_namespace_("App");
+  auto* d = AddDatum(&req, "M", "h");
+  d->set_value(7);
+  *d->mutable_timestamp() =
+      TimeUtil::MillisecondsToTimestamp(base_ms_ + 10'000);
+  v1::PutMetricDataResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->PutMetricData(&ctx, req, &resp).ok());
+  v1::GetMetricStatisticsRequest q;
+  q.set_namespace_("App");
+  q.set_metric_name("M");
+  auto* dim = q.add_dimensions();
+  dim->set_name("Host");
+  dim->set_value("h");
+  // 30 s past the minute: CloudWatch starts at the minute.
+  *q.mutable_start_time() =
+      TimeUtil::MillisecondsToTimestamp(base_ms_ + 30'000);
+  *q.mutable_end_time() = TimeUtil::MillisecondsToTimestamp(base_ms_ + 120'000);
+  q.set_period(60);
+  q.add_statistics("Sum");
+  v1::GetMetricStatisticsResponse r;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub_->GetMetricStatistics(&c2, q, &r).ok());
+  ASSERT_EQ(r.datapoints_size(), 1);
+  EXPECT_EQ(TimeUtil::TimestampToMilliseconds(r.datapoints(0).timestamp()),
+            base_ms_);
+  EXPECT_EQ(r.datapoints(0).sum(), 7);
 }
 
 TEST_F(ServerTest, ListMetricsFiltersAndPages) {
