@@ -1,9 +1,11 @@
 #include "rpc/metrics_service.h"
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -563,6 +565,14 @@ grpc::Status MetricsService::GetServerStats(grpc::ServerContext*,
   resp->set_memtable_bytes(s.memtable_bytes);
   const struct mallinfo2 mi = mallinfo2();
   resp->set_heap_bytes_in_use(static_cast<int64_t>(mi.uordblks + mi.hblkhd));
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    long size = 0, resident = 0;
+    if (std::fscanf(f, "%ld %ld", &size, &resident) == 2) {
+      resp->set_resident_bytes(static_cast<int64_t>(resident) *
+                               sysconf(_SC_PAGESIZE));
+    }
+    std::fclose(f);
+  }
   int64_t total = 0;
   for (int r = 0; r < engine::kRejectReasonCount; ++r) {
     const int64_t n = rejected_[r].load(std::memory_order_relaxed);
