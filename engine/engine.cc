@@ -35,6 +35,11 @@ constexpr int64_t kRecentlyActiveMs = int64_t{3} * 3600 * 1000;
 // The most points the sealer puts in one chunk. Larger heads (a client can
 // send a million points at one timestamp) become several chunks.
 constexpr size_t kMaxSealPoints = 16384;
+
+// A seal extends the series' newest chunk while the two together hold at most
+// this many points (2 hours of 10-second data), so that chunks settle near
+// the size the codec packs best (bench/RESULTS.md) however small the heads.
+constexpr size_t kTargetChunkPoints = 720;
 static_assert(kMaxSealPoints <= storage::kMaxChunkPoints);
 
 // series column family keys (storage/FORMAT.md):
@@ -154,6 +159,11 @@ struct Engine::Impl {
 
   // Sealing: one at a time; full heads queue for the sealer thread.
   absl::Mutex seal_mu_;
+  // A seal's chunk writes and head trims happen under this lock held
+  // exclusively; a query copies a head and opens its store iterators under
+  // it held shared, so it sees a series either wholly before or wholly after
+  // a seal (a seal may replace a chunk by a larger one).
+  absl::Mutex chunks_mu_;
   absl::Mutex seal_queue_mu_;
   std::vector<Series*> seal_queue_ ABSL_GUARDED_BY(seal_queue_mu_);
   bool seal_stopping_ ABSL_GUARDED_BY(seal_queue_mu_) = false;
@@ -181,7 +191,9 @@ struct Engine::Impl {
   // none.
   void QueueSeals(std::vector<Series*> full);
   void SealLoop();
-  absl::Status SealAgedAndTrim();
+  // Seals heads whose oldest point has waited at least max_age_ms (all of
+  // them for 0) and trims the log.
+  absl::Status SealAgedAndTrim(int64_t max_age_ms);
   std::vector<Series*> Match(const SeriesKey& key);
   void SweepLoop();
 };
@@ -521,6 +533,36 @@ absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal_in) {
     std::stable_sort(
         pts.begin(), pts.end(),
         [](const Sample& a, const Sample& b) { return a.ts_ms < b.ts_ms; });
+    const size_t head_count = pts.size();
+    // Extend the series' newest chunk if the new points belong at its end
+    // and the two fit in one chunk.
+    {
+      auto it = store->NewIterator(Column::kPoints);
+      it->SeekForPrev(storage::ChunkKeyPrefix(s->id, INT64_MAX) +
+                      std::string(12, '\xff'));
+      storage::ChunkKey last;
+      if (it->Valid() && storage::DecodeChunkKey(it->key(), &last) &&
+          last.series_id == s->id && pts.front().ts_ms >= last.first_ts_ms &&
+          pts.back().ts_ms - last.first_ts_ms <= storage::kMaxChunkSpanMs) {
+        std::vector<int64_t> old_ts;
+        std::vector<double> old_vs;
+        if (storage::DecodeChunk(it->value(), &old_ts, &old_vs).ok() &&
+            old_ts.size() + pts.size() <= kTargetChunkPoints) {
+          std::vector<Sample> merged;
+          merged.reserve(old_ts.size() + pts.size());
+          for (size_t i = 0; i < old_ts.size(); ++i)
+            merged.push_back({old_ts[i], old_vs[i]});
+          merged.insert(merged.end(), pts.begin(), pts.end());
+          std::stable_sort(merged.begin(), merged.end(),
+                           [](const Sample& a, const Sample& b) {
+                             return a.ts_ms < b.ts_ms;
+                           });
+          batch.Delete(Column::kPoints, it->key());
+          pts.swap(merged);
+        }
+      }
+      NIMBUS_RETURN_IF_ERROR(it->status());
+    }
     // Chunks span at most kMaxChunkSpanMs and hold at most kMaxSealPoints.
     uint32_t part = 0;
     size_t begin = 0;
@@ -548,13 +590,15 @@ absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal_in) {
     std::string seq_be;
     storage::PutBigEndian64(&seq_be, seq);
     batch.Put(Column::kSeries, SeriesIdKey('s', s->id), seq_be);
-    sealed.push_back({s, seq, pts.size()});
+    sealed.push_back({s, seq, head_count});
   }
   if (sealed.empty()) return absl::OkStatus();
+  absl::MutexLock exclusive(&chunks_mu_);
   NIMBUS_RETURN_IF_ERROR(store->Write(batch));
   chunks_sealed.fetch_add(chunks, std::memory_order_relaxed);
-  if (options.after_seal_write_for_testing)
+  if (options.after_seal_write_for_testing) {
     options.after_seal_write_for_testing();
+  }
   const int64_t now = clock.NowMs();
   absl::MutexLock h(&heads_mu_);
   for (const Sealed& x : sealed) {
@@ -574,8 +618,8 @@ absl::Status Engine::Impl::Seal(const std::vector<Series*>& to_seal_in) {
   return absl::OkStatus();
 }
 
-absl::Status Engine::Impl::SealAgedAndTrim() {
-  const int64_t cutoff = clock.NowMs() - options.head_max_age_ms;
+absl::Status Engine::Impl::SealAgedAndTrim(int64_t max_age_ms) {
+  const int64_t cutoff = clock.NowMs() - max_age_ms;
   std::vector<Series*> aged;
   {
     absl::ReaderMutexLock l(&index_mu_);
@@ -628,7 +672,7 @@ void Engine::Impl::SweepLoop() {
                                absl::Milliseconds(options.sweep_interval_ms));
     if (stopping_) break;
     sweep_mu_.Unlock();
-    absl::Status s = SealAgedAndTrim();
+    absl::Status s = SealAgedAndTrim(options.head_max_age_ms);
     (void)s;  // retried at the next sweep
     sweep_mu_.Lock();
   }
@@ -742,18 +786,24 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
   for (Series* s : impl_->Match(q.key)) {
     const SeriesKey skey = s->Key();
     uint64_t sealed;
+    std::unique_ptr<storage::StoreIterator> it, sit;
     {
-      absl::MutexLock h(&impl_->heads_mu_);
-      head.clear();
-      s->head.DecodeTo(&head);
-      sealed = s->sealed_seq;
+      absl::ReaderMutexLock consistent(&impl_->chunks_mu_);
+      {
+        absl::MutexLock h(&impl_->heads_mu_);
+        head.clear();
+        s->head.DecodeTo(&head);
+        sealed = s->sealed_seq;
+      }
+      // Iterators read the store as of their creation.
+      it = impl_->store->NewIterator(Column::kPoints);
+      sit = impl_->store->NewIterator(Column::kStatSets);
     }
     auto sample = [&](int64_t ts, double v) {
       Acc* a = add(ts, 1, v, v, v, skey.unit);
       if (a != nullptr && want_values) a->values.push_back({v, 1});
     };
     for (const Sample& x : head) sample(x.ts_ms, x.value);
-    auto it = impl_->store->NewIterator(Column::kPoints);
     for (it->Seek(storage::ChunkKeyPrefix(
              s->id, q.start_ms - storage::kMaxChunkSpanMs));
          it->Valid(); it->Next()) {
@@ -773,7 +823,6 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
     }
     NIMBUS_RETURN_IF_ERROR(it->status());
     // Statistic sets.
-    auto sit = impl_->store->NewIterator(Column::kStatSets);
     std::string begin;
     storage::PutBigEndian64(&begin, s->id);
     storage::PutBigEndian64(&begin, storage::OrderedFromSigned(q.start_ms));
@@ -902,6 +951,10 @@ EngineStats Engine::Stats() {
 
 absl::Status Engine::Compact() { return impl_->store->CompactAll(); }
 
-absl::Status Engine::SealAgedHeads() { return impl_->SealAgedAndTrim(); }
+absl::Status Engine::SealAgedHeads() {
+  return impl_->SealAgedAndTrim(impl_->options.head_max_age_ms);
+}
+
+absl::Status Engine::SealAllHeads() { return impl_->SealAgedAndTrim(0); }
 
 }  // namespace nimbus::engine

@@ -66,8 +66,9 @@ struct EngineOptions {
   // chunk encoding. false seals inside the commit (deterministic, for tests).
   // Default true.
   bool background_sealing = true;
-  // Called after a seal's chunks are written and before the heads drop the
-  // sealed points: tests run queries in that window. Default: none.
+  // Called by a seal after its chunk write, before its head trim, with
+  // queries locked out: tests check that a query cannot run in between.
+  // Default: none.
   std::function<void()> after_seal_write_for_testing;
 };
 
@@ -148,6 +149,10 @@ class Engine {
   // Seals heads whose oldest point has waited head_max_age_ms and deletes
   // the log records no head needs.
   absl::Status SealAgedHeads();
+
+  // Seals every head, whatever its age, and trims the log: afterwards every
+  // point is in a chunk. For maintenance and measurement.
+  absl::Status SealAllHeads();
 
   // Flushes and compacts the whole store now; retention is applied by
   // compaction. For tests and maintenance tools.

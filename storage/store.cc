@@ -76,6 +76,9 @@ class RocksIterator : public StoreIterator {
   void Seek(absl::string_view key) override {
     it_->Seek(rocksdb::Slice(key.data(), key.size()));
   }
+  void SeekForPrev(absl::string_view key) override {
+    it_->SeekForPrev(rocksdb::Slice(key.data(), key.size()));
+  }
   void SeekToFirst() override { it_->SeekToFirst(); }
   bool Valid() const override { return it_->Valid(); }
   void Next() override { it_->Next(); }

@@ -74,6 +74,8 @@ class StoreIterator {
  public:
   virtual ~StoreIterator() = default;
   virtual void Seek(absl::string_view key) = 0;
+  // Positions at the last key <= `key`.
+  virtual void SeekForPrev(absl::string_view key) = 0;
   virtual void SeekToFirst() = 0;
   virtual bool Valid() const = 0;
   virtual void Next() = 0;

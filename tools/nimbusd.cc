@@ -13,6 +13,7 @@
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "engine/clock.h"
+#include "engine/engine.h"
 #include "rpc/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -27,6 +28,9 @@ ABSL_FLAG(bool, insecure, false,
           "allow a non-loopback --listen address without authentication");
 ABSL_FLAG(std::string, port_file, "",
           "if set, write the bound port to this file once serving");
+ABSL_FLAG(bool, compact, false,
+          "do not serve: seal every head into chunks, compact the store, print "
+          "what it holds, and exit");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("The Nimbus metrics server.");
@@ -58,6 +62,22 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   nimbus::engine::SystemClock clock;
+  if (absl::GetFlag(FLAGS_compact)) {
+    options.engine.sweep_interval_ms = 0;
+    auto engine = nimbus::engine::Engine::Open(options.engine, clock);
+    absl::Status s = engine.ok() ? (*engine)->SealAllHeads() : engine.status();
+    if (s.ok()) s = (*engine)->Compact();
+    if (!s.ok()) {
+      std::fprintf(stderr, "nimbusd: %s\n", s.ToString().c_str());
+      return 1;
+    }
+    const auto st = (*engine)->Stats();
+    std::printf("compacted %s: %lld series, %lld bytes on disk\n",
+                options.engine.data_dir.c_str(),
+                static_cast<long long>(st.series_count),
+                static_cast<long long>(st.bytes_on_disk));
+    return 0;
+  }
   auto server = nimbus::rpc::Server::Start(options, clock);
   if (!server.ok()) {
     std::fprintf(stderr, "nimbusd: %s\n", server.status().ToString().c_str());

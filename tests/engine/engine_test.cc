@@ -1,14 +1,19 @@
 #include "engine/engine.h"
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/chunk_codec.h"
+#include "storage/store.h"
 #include "tools/shapes.h"
 
 namespace nimbus::engine {
@@ -353,19 +358,62 @@ TEST_F(EngineTest, ConcurrentWritersCreatingTheSameSeriesGetOneId) {
       800);
 }
 
-TEST_F(EngineTest, AQueryBetweenChunkWriteAndHeadTrimCountsEachPointOnce) {
+// A seal replaces the newest chunk by a larger one and trims the head; a
+// query must see the series wholly before or wholly after, never in between
+// (old chunk gone and head trimmed not yet: points counted twice or lost).
+TEST_F(EngineTest, AQueryCannotRunBetweenASealsWriteAndItsHeadTrim) {
   const SeriesKey k = Key("M", "a");
-  std::vector<double> seen_in_window;
+  std::thread query;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  bool finished_inside = false;
+  double seen = -1;
+  int seals = 0;
   options_.after_seal_write_for_testing = [&] {
-    // The chunk is in the store and the points are still in the head.
-    const auto dps = Stats(k, kNow - 100'000, kNow, 100'000);
-    seen_in_window.push_back(dps.empty() ? 0 : dps[0].sample_count);
+    if (++seals != 2) return;  // the second seal extends the first chunk
+    query = std::thread([&] {
+      const auto dps = Stats(k, kNow - 100'000, kNow, 100'000);
+      std::lock_guard<std::mutex> l(mu);
+      seen = dps.empty() ? 0 : dps[0].sample_count;
+      done = true;
+      cv.notify_one();
+    });
+    // Give the query every chance to run in the window; it must block.
+    std::unique_lock<std::mutex> l(mu);
+    finished_inside =
+        cv.wait_for(l, std::chrono::milliseconds(200), [&] { return done; });
   };
   Open();
-  for (int i = 0; i < 8; ++i) Put(k, {{kNow - 50'000 + i, 1}});  // seals at 8
-  ASSERT_EQ(seen_in_window.size(), 1u);
-  EXPECT_EQ(seen_in_window[0], 8);
-  EXPECT_EQ(Stats(k, kNow - 100'000, kNow, 100'000)[0].sample_count, 8);
+  for (int i = 0; i < 16; ++i)
+    Put(k, {{kNow - 50'000 + i, 1}});  // seals at 8, 16
+  ASSERT_TRUE(query.joinable());
+  query.join();
+  EXPECT_EQ(seals, 2);
+  EXPECT_FALSE(finished_inside);
+  EXPECT_EQ(seen, 16);
+}
+
+// Small seals extend the series' newest chunk up to 720 points, so chunks
+// settle near the size the codec packs best.
+TEST_F(EngineTest, SmallSealsGrowTheNewestChunk) {
+  Open();
+  const SeriesKey k = Key("M", "a");
+  for (int i = 0; i < 1000; ++i) {  // 8-point heads: 125 seals
+    Put(k, {{kNow - 3'600'000 + i * 1000, double(i % 7)}});
+  }
+  EXPECT_EQ(Stats(k, kNow - 3'600'000, kNow, 3'600'000)[0].sample_count, 1000);
+  engine_.reset();
+  auto store = storage::Store::Open({dir_.string()});
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::vector<size_t> sizes;
+  auto it = (*store)->NewIterator(storage::Column::kPoints);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    sizes.push_back(storage::ReadChunkHeader(it->value())->point_count);
+  }
+  // 720 points (2 hours at 10 s would fit; here 1 s apart, the 720-point cap
+  // binds), then the rest.
+  EXPECT_EQ(sizes, (std::vector<size_t>{720, 280}));
 }
 
 TEST_F(EngineTest, QueriesSeeEveryPointOnceWhileTheSealerRuns) {
