@@ -44,7 +44,6 @@ static_assert(kMaxSealPoints <= storage::kMaxChunkPoints);
 
 // series column family keys (storage/FORMAT.md):
 //   'k' + encoded SeriesKey -> big-endian id
-//   'i' + big-endian id     -> encoded SeriesKey
 //   's' + big-endian id     -> big-endian sealed log sequence
 std::string SeriesKeyIndexKey(absl::string_view encoded) {
   return absl::StrCat("k", encoded);
@@ -206,12 +205,12 @@ absl::Status Engine::Impl::Load() {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const absl::string_view k = it->key();
     const absl::string_view v = it->value();
-    if (k.size() == 9 && k[0] == 'i') {
+    if (!k.empty() && k[0] == 'k' && v.size() == 8) {
       Series& s = series_.emplace_back();
-      s.id = storage::GetBigEndian64(k.data() + 1);
-      s.encoded = std::string(v);
+      s.id = storage::GetBigEndian64(v.data());
+      s.encoded = std::string(k.substr(1));
       SeriesKey check;
-      if (!SeriesKey::Decode(v, &check)) {
+      if (!SeriesKey::Decode(s.encoded, &check)) {
         return absl::DataLossError(
             absl::StrCat("series ", s.id, ": undecodable series key"));
       }
@@ -357,7 +356,6 @@ absl::StatusOr<std::vector<Series*>> Engine::Impl::Resolve(
     std::string id_be;
     storage::PutBigEndian64(&id_be, s.id);
     batch.Put(Column::kSeries, SeriesKeyIndexKey(s.encoded), id_be);
-    batch.Put(Column::kSeries, SeriesIdKey('i', s.id), s.encoded);
     fresh[s.encoded] = &s;
     out[i] = &s;
   }
