@@ -28,6 +28,9 @@ ABSL_FLAG(bool, insecure, false,
           "allow a non-loopback --listen address without authentication");
 ABSL_FLAG(std::string, port_file, "",
           "if set, write the bound port to this file once serving");
+ABSL_FLAG(int, head_seal_points, 64,
+          "seal a series' in-memory points into a chunk once it holds this many "
+          "(more: fewer, larger seals and more to replay after a crash)");
 ABSL_FLAG(bool, compact, false,
           "do not serve: seal every head into chunks, compact the store, print "
           "what it holds, and exit");
@@ -40,6 +43,12 @@ int main(int argc, char** argv) {
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.insecure = absl::GetFlag(FLAGS_insecure);
   options.engine.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (absl::GetFlag(FLAGS_head_seal_points) < 1) {
+    std::fprintf(stderr, "nimbusd: --head_seal_points must be at least 1\n");
+    return 2;
+  }
+  options.engine.head_seal_points =
+      static_cast<size_t>(absl::GetFlag(FLAGS_head_seal_points));
   options.engine.raw_retention_ms =
       absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_raw_retention));
   const std::string sync = absl::GetFlag(FLAGS_sync);
