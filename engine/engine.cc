@@ -323,7 +323,8 @@ absl::StatusOr<std::vector<Series*>> Engine::Impl::Resolve(
   {
     absl::ReaderMutexLock l(&index_mu_);
     for (size_t i = 0; i < writes.size(); ++i) {
-      encoded[i] = writes[i].key.Encode();
+      encoded[i] = writes[i].encoded_key.empty() ? writes[i].key.Encode()
+                                                 : writes[i].encoded_key;
       auto f = by_key_.find(encoded[i]);
       if (f != by_key_.end()) {
         out[i] = f->second;

@@ -46,6 +46,8 @@ struct SeriesWrite {
   SeriesKey key;
   std::vector<Sample> samples;
   std::vector<StatisticSet> statistic_sets;
+  // key.Encode(), if the caller has it already; empty otherwise.
+  std::string encoded_key;
 };
 
 struct EngineOptions {

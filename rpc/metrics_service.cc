@@ -91,20 +91,24 @@ std::optional<Rejection> ValidateIdentity(
 }
 
 // Collects writes by series so one series appears once per request.
+// Holds at most `capacity` series, so that the index's keys (views of each
+// write's encoded key) never move.
 class WriteSet {
  public:
-  engine::SeriesWrite& For(const engine::SeriesKey& key) {
+  explicit WriteSet(size_t capacity) { writes_.reserve(capacity); }
+
+  engine::SeriesWrite& For(engine::SeriesKey&& key) {
     std::string enc = key.Encode();
     auto f = index_.find(enc);
     if (f != index_.end()) return writes_[f->second];
-    index_.emplace(std::move(enc), writes_.size());
-    writes_.push_back({key, {}, {}});
+    writes_.push_back({std::move(key), {}, {}, std::move(enc)});
+    index_.emplace(writes_.back().encoded_key, writes_.size() - 1);
     return writes_.back();
   }
   std::vector<engine::SeriesWrite>& writes() { return writes_; }
 
  private:
-  absl::flat_hash_map<std::string, size_t> index_;
+  absl::flat_hash_map<absl::string_view, size_t> index_;
   std::vector<engine::SeriesWrite> writes_;
 };
 
@@ -141,6 +145,23 @@ std::optional<double> ParsePercentile(absl::string_view s) {
   return p;
 }
 
+// gperftools' tcmalloc, when the binary links it, answers for its heap; the
+// declaration is weak so that binaries without it fall back to glibc.
+extern "C" int MallocExtension_GetNumericProperty(const char* property,
+                                                  size_t* value)
+    __attribute__((weak));
+
+int64_t HeapBytesInUse() {
+  size_t bytes = 0;
+  if (MallocExtension_GetNumericProperty != nullptr &&
+      MallocExtension_GetNumericProperty("generic.current_allocated_bytes",
+                                         &bytes)) {
+    return static_cast<int64_t>(bytes);
+  }
+  const struct mallinfo2 mi = mallinfo2();
+  return static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+}
+
 }  // namespace
 
 void MetricsService::CountRejection(RejectReason reason, int64_t points) {
@@ -172,7 +193,7 @@ grpc::Status MetricsService::PutMetricData(grpc::ServerContext*,
         engine::kMaxDatumsPerRequest, " per request"));
   }
   const int64_t now = clock_.NowMs();
-  WriteSet set;
+  WriteSet set(static_cast<size_t>(req->metric_data_size()));
   int64_t accepted = 0;
   for (int i = 0; i < req->metric_data_size(); ++i) {
     const v1::MetricDatum& d = req->metric_data(i);
@@ -281,7 +302,7 @@ grpc::Status MetricsService::PutMetricData(grpc::ServerContext*,
       reject(*bad);
       continue;
     }
-    engine::SeriesWrite& w = set.For(key);
+    engine::SeriesWrite& w = set.For(std::move(key));
     accepted += static_cast<int64_t>(samples.size() + sets.size());
     w.samples.insert(w.samples.end(), samples.begin(), samples.end());
     w.statistic_sets.insert(w.statistic_sets.end(), sets.begin(), sets.end());
@@ -301,7 +322,7 @@ grpc::Status MetricsService::PutSeries(const v1::PutMetricSeriesRequest& req,
     return InvalidArgument("series: at least one series is required");
   }
   const int64_t now = clock_.NowMs();
-  WriteSet set;
+  WriteSet set(static_cast<size_t>(req.series_size()));
   int64_t accepted = 0;
   for (int i = 0; i < req.series_size(); ++i) {
     const v1::SeriesPoints& sp = req.series(i);
@@ -341,7 +362,7 @@ grpc::Status MetricsService::PutSeries(const v1::PutMetricSeriesRequest& req,
         CountRejection(bad->reason, 1);
         continue;
       }
-      if (w == nullptr) w = &set.For(key);
+      if (w == nullptr) w = &set.For(engine::SeriesKey(key));
       w->samples.push_back({sp.timestamps_ms(k), sp.values(k)});
       ++accepted;
     }
@@ -563,8 +584,7 @@ grpc::Status MetricsService::GetServerStats(grpc::ServerContext*,
   resp->set_chunks_sealed(s.chunks_sealed);
   resp->set_head_points(s.head_points);
   resp->set_memtable_bytes(s.memtable_bytes);
-  const struct mallinfo2 mi = mallinfo2();
-  resp->set_heap_bytes_in_use(static_cast<int64_t>(mi.uordblks + mi.hblkhd));
+  resp->set_heap_bytes_in_use(HeapBytesInUse());
   if (FILE* f = std::fopen("/proc/self/statm", "r")) {
     long size = 0, resident = 0;
     if (std::fscanf(f, "%ld %ld", &size, &resident) == 2) {

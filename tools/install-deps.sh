@@ -11,7 +11,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   librocksdb-dev libgrpc++-dev libprotobuf-dev protobuf-compiler
-  protobuf-compiler-grpc grpc-proto
+  protobuf-compiler-grpc grpc-proto libgoogle-perftools-dev
 )
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang libclang-rt-dev)

@@ -28,9 +28,10 @@ ABSL_FLAG(bool, insecure, false,
           "allow a non-loopback --listen address without authentication");
 ABSL_FLAG(std::string, port_file, "",
           "if set, write the bound port to this file once serving");
-ABSL_FLAG(int, head_seal_points, 64,
-          "seal a series' in-memory points into a chunk once it holds this many "
-          "(more: fewer, larger seals and more to replay after a crash)");
+ABSL_FLAG(
+    int, head_seal_points, 64,
+    "seal a series' in-memory points into a chunk once it holds this many "
+    "(more: fewer, larger seals and more to replay after a crash)");
 ABSL_FLAG(bool, compact, false,
           "do not serve: seal every head into chunks, compact the store, print "
           "what it holds, and exit");
