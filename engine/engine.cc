@@ -318,13 +318,22 @@ void Engine::Impl::AppendToHeads(Series* s, const Sample* samples, size_t n,
 absl::StatusOr<std::vector<Series*>> Engine::Impl::Resolve(
     std::vector<SeriesWrite>& writes) {
   std::vector<Series*> out(writes.size(), nullptr);
-  std::vector<std::string> encoded(writes.size());
+  // Encodings: the caller's, or made here into `made` (which is sized up
+  // front, so views into it stay valid).
+  std::vector<std::string> made(writes.size());
+  std::vector<absl::string_view> encoded(writes.size());
+  for (size_t i = 0; i < writes.size(); ++i) {
+    if (writes[i].encoded_key.empty()) {
+      made[i] = writes[i].key.Encode();
+      encoded[i] = made[i];
+    } else {
+      encoded[i] = writes[i].encoded_key;
+    }
+  }
   bool missing = false;
   {
     absl::ReaderMutexLock l(&index_mu_);
     for (size_t i = 0; i < writes.size(); ++i) {
-      encoded[i] = writes[i].encoded_key.empty() ? writes[i].key.Encode()
-                                                 : writes[i].encoded_key;
       auto f = by_key_.find(encoded[i]);
       if (f != by_key_.end()) {
         out[i] = f->second;
@@ -353,7 +362,7 @@ absl::StatusOr<std::vector<Series*>> Engine::Impl::Resolve(
     }
     Series& s = series_.emplace_back();
     s.id = next_id_++;
-    s.encoded = encoded[i];
+    s.encoded = std::string(encoded[i]);
     std::string id_be;
     storage::PutBigEndian64(&id_be, s.id);
     batch.Put(Column::kSeries, SeriesKeyIndexKey(s.encoded), id_be);

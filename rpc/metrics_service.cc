@@ -95,7 +95,10 @@ std::optional<Rejection> ValidateIdentity(
 // write's encoded key) never move.
 class WriteSet {
  public:
-  explicit WriteSet(size_t capacity) { writes_.reserve(capacity); }
+  explicit WriteSet(size_t capacity) {
+    writes_.reserve(capacity);
+    index_.reserve(capacity);
+  }
 
   engine::SeriesWrite& For(engine::SeriesKey&& key) {
     std::string enc = key.Encode();
