@@ -32,6 +32,9 @@ using storage::internal::ZigZagEncode;
 
 constexpr int64_t kRecentlyActiveMs = int64_t{3} * 3600 * 1000;
 
+// meta key: the highest log sequence ever trimmed away (u64 big-endian).
+constexpr char kLogSequenceKey[] = "log_sequence";
+
 // The most points the sealer puts in one chunk. Larger heads (a client can
 // send a million points at one timestamp) become several chunks.
 constexpr size_t kMaxSealPoints = 16384;
@@ -293,8 +296,14 @@ absl::Status Engine::Impl::Replay() {
     last = seq;
   }
   NIMBUS_RETURN_IF_ERROR(it->status());
-  // Sequences only rise: past the newest record, and past every seal.
+  // Sequences only rise: past the newest record, every seal, and the
+  // numbering recorded when the log was last trimmed.
   for (auto& [id, s] : by_id) last = std::max(last, s->sealed_seq);
+  NIMBUS_ASSIGN_OR_RETURN(std::optional<std::string> recorded,
+                          store->Get(Column::kMeta, kLogSequenceKey));
+  if (recorded.has_value() && recorded->size() == 8) {
+    last = std::max(last, storage::GetBigEndian64(recorded->data()));
+  }
   applied_seq_ = last;
   absl::MutexLock q(&queue_mu_);
   next_seq_ = last + 1;
@@ -641,10 +650,7 @@ absl::Status Engine::Impl::SealAgedAndTrim(int64_t max_age_ms) {
   {
     absl::ReaderMutexLock l(&index_mu_);
     absl::MutexLock h(&heads_mu_);
-    // The newest record always stays: its key is the log's high-water mark,
-    // from which a restart continues numbering (a reused sequence would look
-    // already sealed to the next replay).
-    keep_from = applied_seq_;
+    keep_from = applied_seq_ + 1;
     for (Series& s : series_) {
       if (!s.head.empty()) keep_from = std::min(keep_from, s.head_first_seq);
     }
@@ -666,6 +672,12 @@ absl::Status Engine::Impl::SealAgedAndTrim(int64_t max_age_ms) {
   if (keep_from > trimmed_below_) {
     batch.DeleteRange(Column::kIngestLog, storage::EncodeLogKey(0),
                       storage::EncodeLogKey(keep_from));
+    // The log may now be empty: record how far numbering got, so that a
+    // restart continues above it (a reused sequence would look already
+    // sealed to the next replay).
+    std::string seq_be;
+    storage::PutBigEndian64(&seq_be, keep_from - 1);
+    batch.Put(Column::kMeta, kLogSequenceKey, seq_be);
   }
   if (batch.Count() == 0) return absl::OkStatus();
   NIMBUS_RETURN_IF_ERROR(store->Write(batch));
