@@ -60,6 +60,10 @@ for c in 1 4; do
   echo "query streams=$c $(field "$dir/q.json" "'%.0f queries/s, latency ms p50 %.3f p99 %.3f p99.9 %.3f' % (d['queries_per_second'], d['latency_ms']['p50'], d['latency_ms']['p99'], d['latency_ms']['p99.9'])")"
 done
 
+echo "== 3b. 1000 series, 1 hour each, as 1000 GetMetricStatistics calls one after another (no server-side aggregate before GetMetricData)"
+$loadgen --mode=query --series=10000 --duration=1h --concurrency=1 --query_batch=1000 --run_time=5s --json="$dir/q.json" 2>/dev/null
+echo "batch of 1000 $(field "$dir/q.json" "'latency ms p50 %.1f p99 %.1f' % (d['latency_ms']['p50'], d['latency_ms']['p99'])")"
+
 echo "== 4. Recovery: kill -9 with 10 M points only in the ingest log, time until serving again"
 start --head_seal_points=100000000
 $loadgen --rpc=PutMetricSeries --series=10000 --duration=10000s --interval=10s --concurrency=4 --json="$dir/r.json" 2>/dev/null

@@ -126,6 +126,12 @@ class RocksStore : public Store {
         cf.bottommost_compression = rocksdb::kZSTD;
         cf.compaction_filter = filter_.get();
       }
+      if (std::string(name) == "ingest_log") {
+        // Log records repeat points the engine also holds in its heads, and
+        // are deleted once sealed: a small memtable keeps that second copy
+        // from costing memory per active series.
+        cf.write_buffer_size = 8 << 20;
+      }
       cfs.emplace_back(name, cf);
     }
     // RocksDB names its first family "default"; Nimbus keeps it empty.
