@@ -67,7 +67,7 @@ echo "batch of 1000 $(field "$dir/q.json" "'latency ms p50 %.1f p99 %.1f' % (d['
 echo "== 4. Recovery: kill -9 with 10 M points only in the ingest log, time until serving again"
 start --head_seal_points=100000000
 $loadgen --rpc=PutMetricSeries --series=10000 --duration=10000s --interval=10s --concurrency=4 --json="$dir/r.json" 2>/dev/null
-echo "loaded $(field "$dir/r.json" "d['points_acknowledged']") points, server head points: $(field "$dir/r.json" "d['server']['points_stored']")"
+echo "loaded $(field "$dir/r.json" "d['points_acknowledged']") points (server accepted $(field "$dir/r.json" "d['server']['points_stored']"))"
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 rm -f "$dir/port"
 t0=$(date +%s.%N)

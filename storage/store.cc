@@ -16,7 +16,9 @@ namespace nimbus::storage {
 namespace {
 
 constexpr char kFormatVersionKey[] = "format_version";
-constexpr char kFormatVersion[] = "1";
+// Version 1 was written by development builds before the store's layout
+// settled (24-byte chunk keys, 'i' series records); they are not migrated.
+constexpr char kFormatVersion[] = "2";
 
 constexpr const char* kColumnNames[] = {"series", "points", "ingest_log",
                                         "meta", "stat_sets"};
@@ -184,12 +186,7 @@ class RocksStore : public Store {
   }
 
   int64_t BytesOnDisk() override {
-    uint64_t total = 0;
-    for (auto* h : handles_) {
-      uint64_t v = 0;
-      if (db_->GetIntProperty(h, "rocksdb.total-sst-files-size", &v))
-        total += v;
-    }
+    uint64_t total = SumProperty("rocksdb.total-sst-files-size");
     rocksdb::VectorLogPtr wals;
     if (db_->GetSortedWalFiles(wals).ok()) {
       for (const auto& w : wals) total += w->SizeFileBytes();
@@ -198,13 +195,17 @@ class RocksStore : public Store {
   }
 
   int64_t MemtableBytes() override {
+    return static_cast<int64_t>(SumProperty("rocksdb.cur-size-all-mem-tables"));
+  }
+
+  // An integer property summed over every column family.
+  uint64_t SumProperty(const char* name) {
     uint64_t total = 0;
     for (auto* h : handles_) {
       uint64_t v = 0;
-      if (db_->GetIntProperty(h, "rocksdb.cur-size-all-mem-tables", &v))
-        total += v;
+      if (db_->GetIntProperty(h, name, &v)) total += v;
     }
-    return static_cast<int64_t>(total);
+    return total;
   }
 
   absl::Status CompactAll() override {

@@ -1,6 +1,9 @@
 // nimbus-loadgen: load a Nimbus server with the reference metric shapes (or a
 // replayed CSV file), verify what it stored, and load it with queries.
 //
+// Exits 0 when every point was acknowledged (and verified, with --verify),
+// or every query succeeded and found data; 1 otherwise; 2 for bad flags.
+//
 //   nimbus-loadgen --target=127.0.0.1:50051 --series=10000 --duration=1h
 //                  --interval=10s --rpc=PutMetricSeries --concurrency=4
 //                  [--start=now-1h|2026-11-29T10:00:00Z] [--seed=42]
@@ -260,6 +263,7 @@ std::vector<Request> BuildRequests(
 
 struct Report {
   int64_t points_sent = 0, points_acked = 0, points_rejected = 0, errors = 0;
+  int64_t empty_results = 0;  // query mode: series queries with no datapoint
   std::map<std::string, int64_t> rejected_by_reason;
   std::vector<double> latencies_ms;
   double wall_seconds = 0, cpu_seconds = 0;
@@ -500,7 +504,7 @@ void QueryLoad(const std::vector<LoadSeries>& series, const std::string& ns,
           NewChannel(absl::GetFlag(FLAGS_target), w));
       nimbus::tools::Rng rng(absl::GetFlag(FLAGS_seed) + w);
       std::vector<double> lat;
-      int64_t errors = 0, queries = 0;
+      int64_t errors = 0, queries = 0, empty = 0;
       const int batch = std::max(1, absl::GetFlag(FLAGS_query_batch));
       while (SteadyClock::now() < deadline) {
         const auto s0 = SteadyClock::now();
@@ -527,6 +531,7 @@ void QueryLoad(const std::vector<LoadSeries>& series, const std::string& ns,
           grpc::ClientContext ctx;
           grpc::Status one = stub->GetMetricStatistics(&ctx, q, &resp);
           if (!one.ok()) st = one;
+          if (one.ok() && resp.datapoints_size() == 0) ++empty;
         }
         lat.push_back(
             std::chrono::duration<double, std::milli>(SteadyClock::now() - s0)
@@ -539,6 +544,7 @@ void QueryLoad(const std::vector<LoadSeries>& series, const std::string& ns,
       r->latencies_ms.insert(r->latencies_ms.end(), lat.begin(), lat.end());
       r->points_sent += queries;  // queries, in query mode
       r->errors += errors;
+      r->empty_results += empty;
     });
   }
   for (auto& t : threads) t.join();
@@ -564,10 +570,14 @@ std::string JsonReport(Report& r, const std::string& mode,
       o << (first ? "" : ", ") << "\"" << k << "\": " << v;
       first = false;
     }
-    o << "},\n  \"points_per_second\": " << rate << ",\n";
+    // Throughput counts what the server acknowledged, not what was sent.
+    o << "},\n  \"points_per_second\": "
+      << r.points_acked / std::max(r.wall_seconds, 1e-9) << ",\n"
+      << "  \"sent_points_per_second\": " << rate << ",\n";
   } else {
     o << "  \"queries\": " << r.points_sent
-      << ",\n  \"queries_per_second\": " << rate << ",\n";
+      << ",\n  \"queries_per_second\": " << rate
+      << ",\n  \"empty_results\": " << r.empty_results << ",\n";
   }
   o << "  \"errors\": " << r.errors << ",\n"
     << "  \"requests\": " << r.latencies_ms.size() << ",\n"
@@ -603,6 +613,11 @@ int main(int argc, char** argv) {
   const std::string mode = absl::GetFlag(FLAGS_mode);
   const std::string rpc = absl::GetFlag(FLAGS_rpc);
   const std::string ns = absl::GetFlag(FLAGS_namespace_name);
+  if (absl::GetFlag(FLAGS_verify) &&
+      absl::GetFlag(FLAGS_run_time) > absl::ZeroDuration() &&
+      mode == "ingest") {
+    return Fail("--verify needs the whole dataset sent: drop --run_time"), 2;
+  }
   if (mode != "ingest" && mode != "query")
     return Fail("--mode must be ingest or query"), 2;
   if (rpc != "PutMetricData" && rpc != "PutMetricSeries" &&
@@ -658,9 +673,13 @@ int main(int argc, char** argv) {
                  static_cast<long long>(report.points_acked),
                  static_cast<long long>(report.points_rejected),
                  report.wall_seconds,
-                 report.points_sent / std::max(report.wall_seconds, 1e-9),
+                 report.points_acked / std::max(report.wall_seconds, 1e-9),
                  static_cast<long long>(report.errors));
     ok = report.errors == 0;
+    if (report.points_rejected > 0) {
+      ok = Fail(absl::StrCat(report.points_rejected,
+                             " points rejected (see --json for the reasons)"));
+    }
     if (absl::GetFlag(FLAGS_verify)) {
       if (report.points_rejected > 0 ||
           report.points_acked != report.points_sent) {
@@ -674,11 +693,18 @@ int main(int argc, char** argv) {
     QueryLoad(series, ns, &report);
     std::fprintf(
         stderr,
-        "GetMetricStatistics: %lld queries, %.0f queries/s, %lld errors\n",
+        "GetMetricStatistics: %lld queries, %.0f queries/s, %lld errors, "
+        "%lld series queries with no data\n",
         static_cast<long long>(report.points_sent),
         report.points_sent / std::max(report.wall_seconds, 1e-9),
-        static_cast<long long>(report.errors));
+        static_cast<long long>(report.errors),
+        static_cast<long long>(report.empty_results));
     ok = report.errors == 0;
+    if (report.empty_results > 0) {
+      ok = Fail(
+          "some queries found no data: was the data loaded with the "
+          "same --series, --duration, --interval and --start?");
+    }
   }
 
   const std::string json_path = absl::GetFlag(FLAGS_json);

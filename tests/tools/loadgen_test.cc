@@ -69,6 +69,29 @@ TEST_F(LoadgenTest, VerifyFailsWhenTheServerHoldsOtherData) {
       1);
 }
 
+TEST_F(LoadgenTest, ExitsNonZeroWhenPointsAreRejected) {
+  std::string json;
+  // Twenty days ago: every point is too old.
+  EXPECT_EQ(Run("--series=8 --duration=10m --start=2026-11-01T00:00:00Z "
+                "--namespace_name=Old",
+                &json),
+            1);
+  EXPECT_THAT(json, HasSubstr("\"points_acknowledged\": 0"));
+  EXPECT_THAT(json, HasSubstr("\"points_per_second\": 0"));
+  EXPECT_THAT(json, HasSubstr("TimestampTooOld"));
+}
+
+TEST_F(LoadgenTest, RefusesVerifyWithAWallClockLimit) {
+  EXPECT_EQ(Run("--series=8 --duration=10m --run_time=1s --verify"), 2);
+}
+
+TEST_F(LoadgenTest, QueryModeFailsWhenThereIsNoData) {
+  EXPECT_EQ(
+      Run("--mode=query --series=8 --duration=1h --namespace_name=Nothing "
+          "--run_time=200ms"),
+      1);
+}
+
 TEST_F(LoadgenTest, ReplaysACsvFileInOrder) {
   const std::string csv = server_.data_dir() + "/data.csv";
   {
