@@ -1,0 +1,204 @@
+#include "engine/quantile_sketch.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+
+#include "storage/internal/coding.h"
+
+namespace nimbus::engine {
+namespace {
+
+using storage::internal::GetVarint64;
+using storage::internal::LoadLE64;
+using storage::internal::PutFixed64;
+using storage::internal::PutVarint64;
+using storage::internal::ZigZagDecode;
+using storage::internal::ZigZagEncode;
+
+constexpr uint8_t kSketchVersion = 1;
+
+const double kGamma = (1 + QuantileSketch::kRelativeAccuracy) /
+                      (1 - QuantileSketch::kRelativeAccuracy);
+const double kLogGamma = std::log(kGamma);
+
+// Bucket counts: an integral count c as varint 2c; any other as varint 1
+// followed by its eight bytes.
+void PutCount(std::string* out, double c) {
+  if (c >= 0 && c < 4503599627370496.0 && c == std::floor(c)) {
+    PutVarint64(out, static_cast<uint64_t>(c) * 2);
+  } else {
+    PutVarint64(out, 1);
+    PutFixed64(out, std::bit_cast<uint64_t>(c));
+  }
+}
+
+bool GetCount(const char** p, const char* limit, double* c) {
+  uint64_t v;
+  if (!GetVarint64(p, limit, &v)) return false;
+  if ((v & 1) == 0) {
+    *c = static_cast<double>(v / 2);
+    return true;
+  }
+  if (v != 1 || limit - *p < 8) return false;
+  *c = std::bit_cast<double>(LoadLE64(*p));
+  *p += 8;
+  return std::isfinite(*c) && *c >= 0;
+}
+
+}  // namespace
+
+int32_t QuantileSketch::IndexOf(double magnitude) {
+  // The bucket (gamma^(i-1), gamma^i] holding `magnitude`.
+  return static_cast<int32_t>(std::ceil(std::log(magnitude) / kLogGamma));
+}
+
+double QuantileSketch::ValueOf(int32_t index) {
+  // The point of the bucket with the smallest largest relative error.
+  return 2 * std::pow(kGamma, index) / (kGamma + 1);
+}
+
+void QuantileSketch::Store::Add(int32_t index, double count) {
+  if (counts.empty()) {
+    offset = index;
+    counts.push_back(count);
+    return;
+  }
+  if (index < offset) {
+    counts.insert(counts.begin(), static_cast<size_t>(offset - index), 0.0);
+    offset = index;
+  } else if (index >= offset + static_cast<int32_t>(counts.size())) {
+    counts.resize(static_cast<size_t>(index - offset) + 1, 0.0);
+  }
+  counts[static_cast<size_t>(index - offset)] += count;
+}
+
+double QuantileSketch::Store::total() const {
+  double t = 0;
+  for (double c : counts) t += c;
+  return t;
+}
+
+void QuantileSketch::Add(double value, double count) {
+  if (!std::isfinite(value) || !std::isfinite(count) || !(count > 0)) return;
+  count_ += count;
+  const double magnitude = std::fabs(value);
+  if (magnitude < std::numeric_limits<double>::min()) {  // zero, subnormal
+    zero_count_ += count;
+    return;
+  }
+  Store& s = value > 0 ? positive_ : negative_;
+  s.Add(IndexOf(magnitude), count);
+  // Past the bucket limit, collapse the buckets that hold the lowest values:
+  // smallest magnitudes of the positive store, largest of the negative one.
+  const size_t limit = static_cast<size_t>(kMaxBuckets);
+  if (s.counts.size() > limit) {
+    const size_t extra = s.counts.size() - limit;
+    if (value > 0) {
+      double folded = 0;
+      for (size_t i = 0; i <= extra; ++i) folded += s.counts[i];
+      s.counts.erase(s.counts.begin(),
+                     s.counts.begin() + static_cast<ptrdiff_t>(extra));
+      s.counts[0] = folded;
+      s.offset += static_cast<int32_t>(extra);
+    } else {
+      double folded = 0;
+      for (size_t i = limit - 1; i < s.counts.size(); ++i)
+        folded += s.counts[i];
+      s.counts.resize(limit);
+      s.counts[limit - 1] = folded;
+    }
+  }
+}
+
+void QuantileSketch::Merge(const QuantileSketch& other) {
+  for (size_t i = 0; i < other.positive_.counts.size(); ++i) {
+    if (other.positive_.counts[i] > 0) {
+      Add(ValueOf(other.positive_.offset + static_cast<int32_t>(i)),
+          other.positive_.counts[i]);
+    }
+  }
+  for (size_t i = 0; i < other.negative_.counts.size(); ++i) {
+    if (other.negative_.counts[i] > 0) {
+      Add(-ValueOf(other.negative_.offset + static_cast<int32_t>(i)),
+          other.negative_.counts[i]);
+    }
+  }
+  if (other.zero_count_ > 0) Add(0, other.zero_count_);
+}
+
+double QuantileSketch::Quantile(double q) const {
+  if (empty()) return std::numeric_limits<double>::quiet_NaN();
+  const double target = std::clamp(q, 0.0, 1.0) * count_;
+  double cumulative = 0;
+  // Ascending values: negatives from the largest magnitude down, zero,
+  // positives from the smallest magnitude up.
+  for (size_t i = negative_.counts.size(); i-- > 0;) {
+    const double c = negative_.counts[i];
+    cumulative += c;
+    if (c > 0 && cumulative >= target) {
+      return -ValueOf(negative_.offset + static_cast<int32_t>(i));
+    }
+  }
+  cumulative += zero_count_;
+  if (zero_count_ > 0 && cumulative >= target) return 0;
+  double last = 0;
+  for (size_t i = 0; i < positive_.counts.size(); ++i) {
+    const double c = positive_.counts[i];
+    if (c <= 0) continue;
+    cumulative += c;
+    last = ValueOf(positive_.offset + static_cast<int32_t>(i));
+    if (cumulative >= target) return last;
+  }
+  return last;  // rounding left the target just above the total
+}
+
+std::string QuantileSketch::Serialize() const {
+  // version, zero count, then per store (positive, negative): zigzag offset,
+  // bucket count, counts.
+  std::string out;
+  out.push_back(static_cast<char>(kSketchVersion));
+  PutCount(&out, zero_count_);
+  for (const Store* s : {&positive_, &negative_}) {
+    PutVarint64(&out, ZigZagEncode(s->offset));
+    PutVarint64(&out, s->counts.size());
+    for (double c : s->counts) PutCount(&out, c);
+  }
+  return out;
+}
+
+absl::StatusOr<QuantileSketch> QuantileSketch::Parse(absl::string_view bytes) {
+  const char* p = bytes.data();
+  const char* limit = p + bytes.size();
+  auto bad = [](const char* what) {
+    return absl::DataLossError(std::string("quantile sketch: ") + what);
+  };
+  if (p == limit) return bad("empty");
+  if (static_cast<uint8_t>(*p) != kSketchVersion) return bad("unknown version");
+  ++p;
+  QuantileSketch sk;
+  if (!GetCount(&p, limit, &sk.zero_count_)) return bad("bad zero count");
+  sk.count_ = sk.zero_count_;
+  for (Store* s : {&sk.positive_, &sk.negative_}) {
+    uint64_t zz, n;
+    if (!GetVarint64(&p, limit, &zz) || !GetVarint64(&p, limit, &n)) {
+      return bad("truncated store");
+    }
+    const int64_t offset = ZigZagDecode(zz);
+    if (n > static_cast<uint64_t>(kMaxBuckets) || offset < -(1 << 20) ||
+        offset > (1 << 20)) {
+      return bad("store out of range");
+    }
+    s->offset = static_cast<int32_t>(offset);
+    s->counts.resize(n);
+    for (double& c : s->counts) {
+      if (!GetCount(&p, limit, &c)) return bad("bad bucket count");
+      sk.count_ += c;
+    }
+  }
+  if (p != limit) return bad("trailing bytes");
+  return sk;
+}
+
+}  // namespace nimbus::engine

@@ -1,0 +1,160 @@
+#include "engine/quantile_sketch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tools/shapes.h"
+
+namespace nimbus::engine {
+namespace {
+
+// Nearest rank over raw values, as GetMetricStatistics computes it.
+double Exact(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double rank = std::ceil(q * static_cast<double>(v.size()));
+  const size_t i =
+      rank < 1 ? 0 : std::min(v.size(), static_cast<size_t>(rank)) - 1;
+  return v[i];
+}
+
+void ExpectWithinBound(const std::vector<double>& values,
+                       const QuantileSketch& s, const char* what) {
+  for (double q :
+       {0.0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1.0}) {
+    const double exact = Exact(values, q);
+    const double got = s.Quantile(q);
+    EXPECT_LE(std::fabs(got - exact), QuantileSketch::kRelativeAccuracy *
+                                          std::fabs(exact) * (1 + 1e-12))
+        << what << " q=" << q << " exact " << exact << " sketch " << got;
+  }
+}
+
+TEST(QuantileSketch, QuantilesAreWithinOnePercentOfTheExactNearestRank) {
+  tools::Rng rng(11);
+  std::vector<double> lognormal, uniform, mixed;
+  QuantileSketch sl, su, sm;
+  for (int i = 0; i < 100'000; ++i) {
+    const double l = 50 * std::exp(0.8 * rng.Normal());
+    const double u = 1 + rng.UniformDouble() * 1e6;
+    double m = rng.Normal() * 100;
+    if (i % 50 == 0) m = 0;
+    lognormal.push_back(l);
+    uniform.push_back(u);
+    mixed.push_back(m);
+    sl.Add(l);
+    su.Add(u);
+    sm.Add(m);
+  }
+  ExpectWithinBound(lognormal, sl, "lognormal");
+  ExpectWithinBound(uniform, su, "uniform");
+  ExpectWithinBound(mixed, sm, "mixed signs and zeros");
+  EXPECT_EQ(sl.count(), 100'000);
+}
+
+TEST(QuantileSketch, EveryReferenceShapeStaysWithinTheBound) {
+  for (tools::Shape shape : tools::kAllShapes) {
+    const auto d = tools::GenerateSeries(shape, 5, 0, 10'000, 5000);
+    QuantileSketch s;
+    for (double v : d.values) s.Add(v);
+    ExpectWithinBound(d.values, s,
+                      std::string(tools::ShapeName(shape)).c_str());
+  }
+}
+
+TEST(QuantileSketch, MergingEqualsSketchingTheUnion) {
+  tools::Rng rng(3);
+  QuantileSketch a, b, all;
+  for (int i = 0; i < 20'000; ++i) {
+    const double v = std::exp(rng.Normal() * 3);
+    (i % 3 == 0 ? a : b).Add(v);
+    all.Add(v);
+  }
+  QuantileSketch merged = a;
+  merged.Merge(b);
+  EXPECT_EQ(merged.Serialize(), all.Serialize());
+  EXPECT_EQ(merged.count(), all.count());
+}
+
+TEST(QuantileSketch, WeightsCountLikeRepeatedSamples) {
+  QuantileSketch weighted, repeated;
+  weighted.Add(10, 3);
+  weighted.Add(20, 1);
+  for (int i = 0; i < 3; ++i) repeated.Add(10);
+  repeated.Add(20);
+  EXPECT_EQ(weighted.Serialize(), repeated.Serialize());
+  EXPECT_NEAR(weighted.Quantile(0.75), 10, 0.1);
+  EXPECT_NEAR(weighted.Quantile(0.76), 20, 0.2);
+  weighted.Add(30, 0.5);  // fractional weights are kept exactly
+  EXPECT_EQ(weighted.count(), 4.5);
+}
+
+TEST(QuantileSketch, IgnoresNonFiniteValuesAndBadCounts) {
+  QuantileSketch s;
+  EXPECT_TRUE(std::isnan(s.Quantile(0.5)));
+  s.Add(std::numeric_limits<double>::quiet_NaN());
+  s.Add(std::numeric_limits<double>::infinity());
+  s.Add(5, 0);
+  s.Add(5, -1);
+  s.Add(5, std::numeric_limits<double>::infinity());
+  EXPECT_TRUE(s.empty());
+  s.Add(5);
+  EXPECT_NEAR(s.Quantile(0.5), 5, 0.05);
+}
+
+TEST(QuantileSketch, KeepsTheUpperQuantilesWhenItCollapsesTheLowestBuckets) {
+  // 1e-30 .. 1e30 needs about 6900 buckets at 1%; 2048 keep the top ~17.8
+  // decades, so quantiles from about 0.71 up stay within the bound.
+  std::vector<double> values;
+  QuantileSketch s;
+  for (int e = -30; e <= 30; ++e) {
+    for (int k = 1; k <= 9; ++k) {
+      values.push_back(k * std::pow(10.0, e));
+      s.Add(values.back());
+    }
+  }
+  for (double q : {0.75, 0.9, 0.99, 1.0}) {
+    const double exact = Exact(values, q);
+    EXPECT_LE(std::fabs(s.Quantile(q) - exact), 0.01 * exact * (1 + 1e-12))
+        << q;
+  }
+  // Below the kept range the answer is the lowest kept bucket, not the value.
+  EXPECT_GT(s.Quantile(0.1), 1e10 * Exact(values, 0.1));
+  EXPECT_LT(s.Serialize().size(), 3 * 2048u);
+}
+
+TEST(QuantileSketch, SerializesAndParsesBack) {
+  tools::Rng rng(9);
+  QuantileSketch s;
+  for (int i = 0; i < 1000; ++i)
+    s.Add(rng.Normal() * 1000, i % 7 == 0 ? 2.5 : 1);
+  s.Add(0, 3);
+  const std::string bytes = s.Serialize();
+  auto back = QuantileSketch::Parse(bytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->Serialize(), bytes);
+  EXPECT_EQ(back->count(), s.count());
+  for (double q : {0.0, 0.5, 0.99}) EXPECT_EQ(back->Quantile(q), s.Quantile(q));
+}
+
+TEST(QuantileSketch, ParseRejectsDamagedBytes) {
+  QuantileSketch s;
+  for (int i = 1; i <= 100; ++i) s.Add(i * 1.5);
+  const std::string bytes = s.Serialize();
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    EXPECT_EQ(QuantileSketch::Parse(bytes.substr(0, len)).status().code(),
+              absl::StatusCode::kDataLoss)
+        << len;
+  }
+  std::string versioned = bytes;
+  versioned[0] = 2;
+  EXPECT_EQ(QuantileSketch::Parse(versioned).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(QuantileSketch::Parse(bytes + "x").status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace nimbus::engine
