@@ -100,10 +100,7 @@ struct Item {
 
 // A value and how many samples have it (1 for a raw point; an exact
 // statistic set's count, which may be fractional).
-struct Weighted {
-  double value;
-  double weight;
-};
+using Weighted = WeightedValue;
 
 // The p-th percentile by nearest rank over weighted values: the smallest
 // value whose cumulative weight reaches p% of the total. NaN if empty.
@@ -785,7 +782,7 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
     bool mixed_units = false;
   };
   absl::flat_hash_map<int64_t, Acc> acc;
-  const bool want_values = !q.percentiles.empty();
+  const bool want_values = !q.percentiles.empty() || !q.extended.empty();
   // Adds `count` samples with the given sum, minimum and maximum at ts.
   auto add = [&](int64_t ts, double count, double sum, double mn, double mx,
                  const std::string& unit) -> Acc* {
@@ -902,6 +899,10 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
       d.percentiles.push_back(a.inexact
                                   ? std::numeric_limits<double>::quiet_NaN()
                                   : NearestRank(a.values, p));
+    }
+    for (const ExtendedStatistic& e : q.extended) {
+      d.extended.push_back(a.inexact ? std::numeric_limits<double>::quiet_NaN()
+                                     : EvaluateExtendedStatistic(e, a.values));
     }
     out.push_back(std::move(d));
   }

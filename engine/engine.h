@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/clock.h"
+#include "engine/extended_statistics.h"
 #include "engine/head_buffer.h"
 #include "engine/series_key.h"
 #include "storage/store.h"
@@ -82,6 +83,9 @@ struct StatisticsQuery {
   int64_t end_ms = 0;    // exclusive
   int64_t period_ms = 0;
   std::vector<double> percentiles;  // 0..100
+  // Extended statistics (engine/extended_statistics.h), exact over raw
+  // points.
+  std::vector<ExtendedStatistic> extended;
 };
 
 struct StatisticsDatapoint {
@@ -92,6 +96,8 @@ struct StatisticsDatapoint {
   double maximum = 0;
   // In the query's order; NaN where no sample could contribute.
   std::vector<double> percentiles;
+  // In the query's order; NaN where the statistic has no value.
+  std::vector<double> extended;
   std::string unit;
 };
 

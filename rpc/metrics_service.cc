@@ -132,22 +132,6 @@ std::optional<engine::Statistic> ParseStatistic(absl::string_view s) {
   return std::nullopt;
 }
 
-// "p99", "p99.9", "p0".."p100".
-std::optional<double> ParsePercentile(absl::string_view s) {
-  if (s.size() < 2 || s[0] != 'p') return std::nullopt;
-  const absl::string_view num = s.substr(1);
-  for (char c : num) {
-    if (!(c >= '0' && c <= '9') && c != '.') return std::nullopt;
-  }
-  const size_t dot = num.find('.');
-  if (dot != absl::string_view::npos && num.size() - dot - 1 > 2) {
-    return std::nullopt;  // at most two decimals, as CloudWatch
-  }
-  double p;
-  if (!absl::SimpleAtod(num, &p) || p < 0 || p > 100) return std::nullopt;
-  return p;
-}
-
 // gperftools' tcmalloc, when the binary links it, answers for its heap; the
 // declaration is weak so that binaries without it fall back to glibc.
 extern "C" int MallocExtension_GetNumericProperty(const char* property,
@@ -533,13 +517,12 @@ grpc::Status MetricsService::GetMetricStatistics(
     stats.push_back(*s);
   }
   for (int i = 0; i < nperc; ++i) {
-    auto p = ParsePercentile(req->extended_statistics(i));
-    if (!p) {
-      return InvalidArgument(absl::StrCat(
-          "extended_statistics[", i, "]: '", req->extended_statistics(i),
-          "' is not a percentile p0..p100 with at most two decimals"));
+    auto e = engine::ParseExtendedStatistic(req->extended_statistics(i));
+    if (!e.ok()) {
+      return InvalidArgument(
+          absl::StrCat("extended_statistics[", i, "]: ", e.status().message()));
     }
-    q.percentiles.push_back(*p);
+    q.extended.push_back(*e);
   }
   auto points = engine_.GetStatistics(q);
   if (!points.ok()) return ToGrpcStatus(points.status());
@@ -568,9 +551,9 @@ grpc::Status MetricsService::GetMetricStatistics(
       }
     }
     for (int i = 0; i < nperc; ++i) {
-      if (!std::isnan(p.percentiles[i])) {
+      if (!std::isnan(p.extended[i])) {
         (*d->mutable_extended_statistics())[req->extended_statistics(i)] =
-            p.percentiles[i];
+            p.extended[i];
       }
     }
   }

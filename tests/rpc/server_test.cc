@@ -143,6 +143,16 @@ TEST_F(ServerTest, PutMetricDataThenExactStatistics) {
   EXPECT_EQ(p2.datapoints(0).extended_statistics().at("p99"), 99);
   EXPECT_EQ(p2.datapoints(0).extended_statistics().at("p100"), 100);
   EXPECT_EQ(p2.datapoints(0).extended_statistics().at("p0"), 1);
+  // The trimmed family, exact over raw points.
+  auto p3 = Stats("Latency", "web-2", {},
+                  {"tm99", "IQM", "PR(:50)", "TC(:10)", "wm99"});
+  ASSERT_EQ(p3.datapoints_size(), 1);
+  const auto& ext = p3.datapoints(0).extended_statistics();
+  EXPECT_DOUBLE_EQ(ext.at("tm99"), 50);
+  EXPECT_DOUBLE_EQ(ext.at("IQM"), 50.5);
+  EXPECT_DOUBLE_EQ(ext.at("PR(:50)"), 50);
+  EXPECT_DOUBLE_EQ(ext.at("TC(:10)"), 10);
+  EXPECT_DOUBLE_EQ(ext.at("wm99"), 50.49);
 }
 
 TEST_F(ServerTest, RejectsBadDatumsOneByOneAndStoresTheRest) {
