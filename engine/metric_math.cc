@@ -196,8 +196,18 @@ class Parser {
     return lhs;
   }
 
+  // Every nesting (parentheses, call arguments, unary operators, exponents)
+  // passes through here or ParseUnary: bounding the depth bounds the stack
+  // a hostile expression can take.
   NodeOr ParseOr() {
-    return LeftAssoc(&Parser::ParseAnd, [this] { return AtKeyword("OR"); });
+    if (++depth_ > kMaxDepth) return TooDeep();
+    NodeOr e = LeftAssoc(&Parser::ParseAnd, [this] { return AtKeyword("OR"); });
+    --depth_;
+    return e;
+  }
+  absl::Status TooDeep() const {
+    return Error(tok_.column,
+                 absl::StrCat("nested more than ", kMaxDepth, " levels deep"));
   }
   NodeOr ParseAnd() {
     return LeftAssoc(&Parser::ParseCmp, [this] { return AtKeyword("AND"); });
@@ -240,6 +250,7 @@ class Parser {
   }
   NodeOr ParseUnary() {
     if (AtOp({"-", "+"})) {
+      if (++depth_ > kMaxDepth) return TooDeep();
       auto n = std::make_unique<MathNode>();
       n->kind = MathNode::Kind::kUnary;
       n->name = tok_.text;
@@ -247,6 +258,7 @@ class Parser {
       if (absl::Status st = Advance(); !st.ok()) return st;
       NodeOr operand = ParseUnary();
       if (!operand.ok()) return operand;
+      --depth_;
       n->args.push_back(std::move(*operand));
       return n;
     }
@@ -348,9 +360,12 @@ class Parser {
     return n;
   }
 
+  static constexpr int kMaxDepth = 64;
+
   absl::string_view s_;
   size_t pos_ = 0;
   Token tok_;
+  int depth_ = 0;
 };
 
 }  // namespace

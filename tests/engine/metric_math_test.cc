@@ -66,10 +66,24 @@ TEST(MetricMath, ErrorsPointAtTheColumn) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(MetricMath, SurvivesDeepNesting) {
-  const std::string deep =
-      std::string(1000, '(') + "m1" + std::string(1000, ')');
-  EXPECT_EQ(Tree(deep), "m1");
+TEST(MetricMath, BoundsTheNestingDepth) {
+  const auto nested = [](int n) {
+    return std::string(n, '(') + "m1" + std::string(n, ')');
+  };
+  EXPECT_EQ(Tree(nested(50)), "m1");
+  std::string calls, powers = "m1";
+  for (int i = 0; i < 200; ++i) {  // within the 2048-character limit
+    calls += "ABS(";
+    powers += " ^ -m1";
+  }
+  calls += "m1" + std::string(200, ')');
+  for (const std::string& hostile :
+       {nested(1000), std::string(1000, '-') + "m1", calls, powers}) {
+    auto n = ParseMetricMath(hostile);
+    EXPECT_EQ(n.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(n.status().message()),
+                ::testing::HasSubstr("nested more than 64 levels deep"));
+  }
 }
 
 }  // namespace
