@@ -1,6 +1,11 @@
 #include "engine/metric_math.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -412,6 +417,288 @@ absl::StatusOr<std::unique_ptr<MathNode>> ParseMetricMath(
         "expression: longer than 2048 characters");
   }
   return Parser(expression).Parse();
+}
+
+}  // namespace nimbus::engine
+
+// ---------------------------------------------------------------------------
+// Evaluation.
+
+namespace nimbus::engine {
+namespace {
+
+using Kind = MathNode::Kind;
+using VKind = MathValue::Kind;
+// A pointwise operation; nullopt drops the point.
+using PointOp = std::optional<double> (*)(double, double);
+
+absl::Status EvalError(const MathNode& n, absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("column ", n.column, ": ", what));
+}
+
+MathValue Scalar(double v) {
+  MathValue m;
+  m.kind = VKind::kScalar;
+  m.scalar = v;
+  return m;
+}
+
+MathValue OneSeries(MathSeries s) {
+  MathValue m;
+  m.kind = VKind::kSeries;
+  m.series.push_back(std::move(s));
+  return m;
+}
+
+// Series op series over the union of timestamps; a missing value counts as 0.
+MathSeries Combine(const MathSeries& a, const MathSeries& b, PointOp op) {
+  MathSeries out;
+  size_t i = 0, j = 0;
+  while (i < a.timestamps_ms.size() || j < b.timestamps_ms.size()) {
+    int64_t t;
+    double x = 0, y = 0;
+    const bool take_a = j >= b.timestamps_ms.size() ||
+                        (i < a.timestamps_ms.size() &&
+                         a.timestamps_ms[i] <= b.timestamps_ms[j]);
+    const bool take_b = i >= a.timestamps_ms.size() ||
+                        (j < b.timestamps_ms.size() &&
+                         b.timestamps_ms[j] <= a.timestamps_ms[i]);
+    t = take_a ? a.timestamps_ms[i] : b.timestamps_ms[j];
+    if (take_a) x = a.values[i++];
+    if (take_b) y = b.values[j++];
+    if (auto v = op(x, y)) {
+      out.timestamps_ms.push_back(t);
+      out.values.push_back(*v);
+    }
+  }
+  return out;
+}
+
+MathSeries WithScalar(const MathSeries& s, double k, bool scalar_left,
+                      PointOp op) {
+  MathSeries out;
+  for (size_t i = 0; i < s.values.size(); ++i) {
+    auto v = scalar_left ? op(k, s.values[i]) : op(s.values[i], k);
+    if (v) {
+      out.timestamps_ms.push_back(s.timestamps_ms[i]);
+      out.values.push_back(*v);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<MathValue> Binary(const MathNode& n, const MathValue& l,
+                                 const MathValue& r, PointOp op) {
+  if (l.kind == VKind::kScalar && r.kind == VKind::kScalar) {
+    auto v = op(l.scalar, r.scalar);
+    if (!v) return EvalError(n, "division by zero");
+    return Scalar(*v);
+  }
+  if (l.kind == VKind::kArray && r.kind == VKind::kArray) {
+    return EvalError(n, "both sides are arrays of series");
+  }
+  MathValue out;
+  out.kind = (l.kind == VKind::kArray || r.kind == VKind::kArray)
+                 ? VKind::kArray
+                 : VKind::kSeries;
+  const MathValue& many =
+      l.kind == VKind::kScalar ? r : l;  // the side with series
+  const bool many_left = l.kind != VKind::kScalar;
+  const MathValue& other = many_left ? r : l;
+  if (l.kind == VKind::kSeries && r.kind == VKind::kSeries) {
+    out.series.push_back(Combine(l.series[0], r.series[0], op));
+    return out;
+  }
+  for (const MathSeries& s : many.series) {
+    if (other.kind == VKind::kScalar) {
+      out.series.push_back(WithScalar(s, other.scalar, !many_left, op));
+    } else {  // an array with one series
+      out.series.push_back(many_left ? Combine(s, other.series[0], op)
+                                     : Combine(other.series[0], s, op));
+    }
+    out.series.back().id = s.id;
+  }
+  return out;
+}
+
+std::optional<double> OpAdd(double a, double b) { return a + b; }
+std::optional<double> OpSub(double a, double b) { return a - b; }
+std::optional<double> OpMul(double a, double b) { return a * b; }
+std::optional<double> OpDiv(double a, double b) {
+  if (b == 0) return std::nullopt;
+  return a / b;
+}
+std::optional<double> OpPow(double a, double b) { return std::pow(a, b); }
+std::optional<double> OpGt(double a, double b) { return a > b ? 1 : 0; }
+std::optional<double> OpLt(double a, double b) { return a < b ? 1 : 0; }
+std::optional<double> OpGe(double a, double b) { return a >= b ? 1 : 0; }
+std::optional<double> OpLe(double a, double b) { return a <= b ? 1 : 0; }
+std::optional<double> OpEq(double a, double b) { return a == b ? 1 : 0; }
+std::optional<double> OpNe(double a, double b) { return a != b ? 1 : 0; }
+std::optional<double> OpAnd(double a, double b) {
+  return (a != 0 && b != 0) ? 1 : 0;
+}
+std::optional<double> OpOr(double a, double b) {
+  return (a != 0 || b != 0) ? 1 : 0;
+}
+
+PointOp OpFor(absl::string_view name) {
+  static const std::pair<absl::string_view, PointOp> kOps[] = {
+      {"+", OpAdd}, {"-", OpSub},   {"*", OpMul}, {"/", OpDiv}, {"^", OpPow},
+      {">", OpGt},  {"<", OpLt},    {">=", OpGe}, {"<=", OpLe}, {"==", OpEq},
+      {"!=", OpNe}, {"AND", OpAnd}, {"OR", OpOr}};
+  for (const auto& [n, op] : kOps) {
+    if (n == name) return op;
+  }
+  return nullptr;
+}
+
+// SUM/AVG/MIN/MAX of values.
+double Aggregate(absl::string_view fn, const std::vector<double>& v) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  double acc = fn == "MIN" ? v[0] : fn == "MAX" ? v[0] : 0;
+  for (double x : v) {
+    if (fn == "MIN")
+      acc = std::min(acc, x);
+    else if (fn == "MAX")
+      acc = std::max(acc, x);
+    else
+      acc += x;
+  }
+  return fn == "AVG" ? acc / static_cast<double>(v.size()) : acc;
+}
+
+class Evaluator {
+ public:
+  explicit Evaluator(const std::vector<MathSeries>& inputs) : inputs_(inputs) {}
+
+  absl::StatusOr<MathValue> Eval(const MathNode& n) {
+    switch (n.kind) {
+      case Kind::kNumber:
+        return Scalar(n.number);
+      case Kind::kId:
+        for (const MathSeries& s : inputs_) {
+          if (s.id == n.name) return OneSeries(s);
+        }
+        return EvalError(n, absl::StrCat("no query has the id '", n.name, "'"));
+      case Kind::kKeyword:
+        return EvalError(n,
+                         absl::StrCat(n.name, " is only an argument of FILL"));
+      case Kind::kUnary: {
+        auto v = Eval(*n.args[0]);
+        if (!v.ok()) return v;
+        if (n.name == "+") return v;
+        return Binary(n, Scalar(0), *v, OpSub);
+      }
+      case Kind::kBinary: {
+        auto l = Eval(*n.args[0]);
+        if (!l.ok()) return l;
+        auto r = Eval(*n.args[1]);
+        if (!r.ok()) return r;
+        return Binary(n, *l, *r, OpFor(n.name));
+      }
+      case Kind::kCall:
+        return Call(n);
+    }
+    return EvalError(n, "unknown node");
+  }
+
+ private:
+  absl::StatusOr<MathValue> Call(const MathNode& n) {
+    if (n.name == "METRICS") {
+      if (!n.args.empty())
+        return EvalError(n, "METRICS with a filter is not implemented yet");
+      MathValue m;
+      m.kind = VKind::kArray;
+      m.series = inputs_;
+      return m;
+    }
+    if (n.name == "ABS") {
+      auto v = Eval(*n.args[0]);
+      if (!v.ok()) return v;
+      if (v->kind == VKind::kScalar) return Scalar(std::fabs(v->scalar));
+      for (MathSeries& s : v->series) {
+        for (double& x : s.values) x = std::fabs(x);
+      }
+      return v;
+    }
+    if (n.name == "SUM" || n.name == "AVG" || n.name == "MIN" ||
+        n.name == "MAX") {
+      auto v = Eval(*n.args[0]);
+      if (!v.ok()) return v;
+      if (v->kind == VKind::kScalar)
+        return EvalError(n,
+                         absl::StrCat(n.name, " needs a series or an array"));
+      if (v->kind == VKind::kSeries)
+        return Scalar(Aggregate(n.name, v->series[0].values));
+      // Per timestamp across the series that have a value there.
+      std::map<int64_t, std::vector<double>> by_time;
+      for (const MathSeries& s : v->series) {
+        for (size_t i = 0; i < s.values.size(); ++i) {
+          by_time[s.timestamps_ms[i]].push_back(s.values[i]);
+        }
+      }
+      MathSeries out;
+      for (const auto& [t, vals] : by_time) {
+        out.timestamps_ms.push_back(t);
+        out.values.push_back(Aggregate(n.name, vals));
+      }
+      return OneSeries(std::move(out));
+    }
+    if (n.name == "IF") {
+      auto cond = Eval(*n.args[0]);
+      if (!cond.ok()) return cond;
+      if (cond->kind != VKind::kSeries)
+        return EvalError(n, "IF's condition must be a series");
+      auto a = Eval(*n.args[1]);
+      if (!a.ok()) return a;
+      std::optional<MathValue> b;
+      if (n.args.size() == 3) {
+        auto bv = Eval(*n.args[2]);
+        if (!bv.ok()) return bv.status();
+        b = std::move(*bv);
+      }
+      for (const MathValue* x : {&*a, b ? &*b : nullptr}) {
+        if (x != nullptr && x->kind == VKind::kArray) {
+          return EvalError(n, "IF's values must be numbers or single series");
+        }
+      }
+      auto at = [](const MathValue& x, int64_t t) -> std::optional<double> {
+        if (x.kind == VKind::kScalar) return x.scalar;
+        const MathSeries& s = x.series[0];
+        auto it =
+            std::lower_bound(s.timestamps_ms.begin(), s.timestamps_ms.end(), t);
+        if (it == s.timestamps_ms.end() || *it != t) return std::nullopt;
+        return s.values[static_cast<size_t>(it - s.timestamps_ms.begin())];
+      };
+      MathSeries out;
+      const MathSeries& c = cond->series[0];
+      for (size_t i = 0; i < c.values.size(); ++i) {
+        std::optional<double> v;
+        if (c.values[i] != 0) {
+          v = at(*a, c.timestamps_ms[i]);
+        } else if (b) {
+          v = at(*b, c.timestamps_ms[i]);
+        }
+        if (v) {
+          out.timestamps_ms.push_back(c.timestamps_ms[i]);
+          out.values.push_back(*v);
+        }
+      }
+      return OneSeries(std::move(out));
+    }
+    return EvalError(n, absl::StrCat(n.name, " is not implemented yet"));
+  }
+
+  const std::vector<MathSeries>& inputs_;
+};
+
+}  // namespace
+
+absl::StatusOr<MathValue> EvaluateMetricMath(
+    const MathNode& expr, const std::vector<MathSeries>& inputs) {
+  return Evaluator(inputs).Eval(expr);
 }
 
 }  // namespace nimbus::engine

@@ -1,7 +1,8 @@
 // Metric math expressions (GetMetricData): the parser. It turns an
 // expression such as `100 * (m1 - m2) / m2` or `IF(m1 > 80, m1, 0)` into a
 // tree, with CloudWatch's precedence and errors that point at the column.
-// Evaluation over time series comes with GetMetricData.
+// EvaluateMetricMath() evaluates a tree over time series (part of the
+// function list so far).
 //
 // Grammar, loosest binding first (all binary operators left-associative
 // except ^):
@@ -18,6 +19,7 @@
 #ifndef NIMBUS_ENGINE_METRIC_MATH_H_
 #define NIMBUS_ENGINE_METRIC_MATH_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +50,32 @@ bool IsMetricMathFunction(absl::string_view name, size_t* min_args,
 // error, an unknown function or a wrong number of arguments.
 absl::StatusOr<std::unique_ptr<MathNode>> ParseMetricMath(
     absl::string_view expression);
+
+// A time series on the query's grid: values by period start, ascending; a
+// period without a value is absent.
+struct MathSeries {
+  std::string id;
+  std::vector<int64_t> timestamps_ms;
+  std::vector<double> values;
+};
+
+// A value of an expression: a number, one series, or several (METRICS()).
+struct MathValue {
+  enum class Kind { kScalar, kSeries, kArray };
+  Kind kind = Kind::kScalar;
+  double scalar = 0;
+  std::vector<MathSeries> series;  // one for kSeries
+};
+
+// Evaluates `expr` over the input series, by query id. Implemented so far:
+// numbers, ids, + - * / ^, comparisons (1 or 0), AND, OR, unary minus, ABS,
+// IF, METRICS() and SUM/AVG/MIN/MAX over an array (per timestamp) or a
+// series (to a number). In arithmetic between series a missing value counts
+// as 0; a division by zero drops the point (SEMANTICS.md). Returns
+// InvalidArgument naming the column for an unknown id, a function not yet
+// implemented, or operands of the wrong kind.
+absl::StatusOr<MathValue> EvaluateMetricMath(
+    const MathNode& expr, const std::vector<MathSeries>& inputs);
 
 }  // namespace nimbus::engine
 

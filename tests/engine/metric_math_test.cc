@@ -88,3 +88,90 @@ TEST(MetricMath, BoundsTheNestingDepth) {
 
 }  // namespace
 }  // namespace nimbus::engine
+
+namespace nimbus::engine {
+namespace {
+
+// m1: 1 at t=0, 2 at t=60; m2: 10 at t=60, 0 at t=120, 5 at t=180.
+std::vector<MathSeries> Inputs() {
+  return {{"m1", {0, 60'000}, {1, 2}},
+          {"m2", {60'000, 120'000, 180'000}, {10, 0, 5}}};
+}
+
+MathValue Eval(const std::string& expr) {
+  auto tree = ParseMetricMath(expr);
+  EXPECT_TRUE(tree.ok()) << tree.status();
+  auto v = EvaluateMetricMath(**tree, Inputs());
+  EXPECT_TRUE(v.ok()) << expr << ": " << v.status();
+  return v.ok() ? *v : MathValue{};
+}
+
+std::string Points(const MathValue& v) {
+  std::string out;
+  for (const MathSeries& s : v.series) {
+    for (size_t i = 0; i < s.values.size(); ++i) {
+      out += std::to_string(s.timestamps_ms[i] / 1000) + ":" +
+             std::to_string(static_cast<int>(s.values[i])) + " ";
+    }
+    out += "| ";
+  }
+  return out;
+}
+
+TEST(MetricMathEval, MissingValuesCountAsZeroInArithmetic) {
+  EXPECT_EQ(Points(Eval("m1 + m2")), "0:1 60:12 120:0 180:5 | ");
+  EXPECT_EQ(Points(Eval("m2 - m1")), "0:-1 60:8 120:0 180:5 | ");
+  EXPECT_EQ(Points(Eval("10 * m1")), "0:10 60:20 | ");
+}
+
+TEST(MetricMathEval, DivisionByZeroDropsThePoint) {
+  // m2 is 0 at 120 and missing (0) at 0: both points go.
+  EXPECT_EQ(Points(Eval("m1 / m2")), "60:0 180:0 | ");
+  EXPECT_EQ(Points(Eval("m2 / 5")), "60:2 120:0 180:1 | ");
+  auto tree = ParseMetricMath("1 / 0");
+  EXPECT_EQ(EvaluateMetricMath(**tree, Inputs()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(MetricMathEval, ComparisonsAndLogic) {
+  EXPECT_EQ(Points(Eval("m2 > 4")), "60:1 120:0 180:1 | ");
+  EXPECT_EQ(Points(Eval("m1 > 0 AND m2 > 0")), "0:0 60:1 120:0 180:0 | ");
+  EXPECT_EQ(Points(Eval("IF(m2 > 4, m2, -1)")), "60:10 120:-1 180:5 | ");
+  EXPECT_EQ(Points(Eval("IF(m2 > 4, m1)")), "60:2 | ");
+  EXPECT_EQ(Points(Eval("ABS(-m2)")), "60:10 120:0 180:5 | ");
+}
+
+TEST(MetricMathEval, AggregatesOverArraysAndSeries) {
+  EXPECT_EQ(Points(Eval("SUM(METRICS())")), "0:1 60:12 120:0 180:5 | ");
+  EXPECT_EQ(Points(Eval("MAX(METRICS())")), "0:1 60:10 120:0 180:5 | ");
+  EXPECT_EQ(Eval("SUM(m2)").scalar, 15);
+  EXPECT_EQ(Eval("AVG(m2)").scalar, 5);
+  EXPECT_EQ(Eval("MIN(m1) + MAX(m1)").scalar, 3);
+  const MathValue scaled = Eval("METRICS() * 2");
+  EXPECT_EQ(scaled.kind, MathValue::Kind::kArray);
+  EXPECT_EQ(Points(scaled), "0:2 60:4 | 60:20 120:0 180:10 | ");
+}
+
+TEST(MetricMathEval, ErrorsNameTheColumn) {
+  struct Case {
+    std::string expr, message;
+  };
+  const Case kCases[] = {
+      {"m1 + m9", "column 6: no query has the id 'm9'"},
+      {"RATE(m1)", "column 1: RATE is not implemented yet"},
+      {"SUM(3)", "column 1: SUM needs a series or an array"},
+      {"METRICS() + METRICS()", "column 11: both sides are arrays"},
+  };
+  for (const Case& c : kCases) {
+    auto tree = ParseMetricMath(c.expr);
+    ASSERT_TRUE(tree.ok()) << c.expr;
+    auto v = EvaluateMetricMath(**tree, Inputs());
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument) << c.expr;
+    EXPECT_THAT(std::string(v.status().message()),
+                ::testing::HasSubstr(c.message))
+        << c.expr;
+  }
+}
+
+}  // namespace
+}  // namespace nimbus::engine
