@@ -554,9 +554,17 @@ PointOp OpFor(absl::string_view name) {
   return nullptr;
 }
 
-// SUM/AVG/MIN/MAX of values.
+// SUM/AVG/MIN/MAX/STDDEV (population) of values.
 double Aggregate(absl::string_view fn, const std::vector<double>& v) {
   if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  if (fn == "STDDEV") {
+    double mean = 0;
+    for (double x : v) mean += x;
+    mean /= static_cast<double>(v.size());
+    double var = 0;
+    for (double x : v) var += (x - mean) * (x - mean);
+    return std::sqrt(var / static_cast<double>(v.size()));
+  }
   double acc = fn == "MIN" ? v[0] : fn == "MAX" ? v[0] : 0;
   for (double x : v) {
     if (fn == "MIN")
@@ -624,7 +632,7 @@ class Evaluator {
       return v;
     }
     if (n.name == "SUM" || n.name == "AVG" || n.name == "MIN" ||
-        n.name == "MAX") {
+        n.name == "MAX" || n.name == "STDDEV") {
       auto v = Eval(*n.args[0]);
       if (!v.ok()) return v;
       if (v->kind == VKind::kScalar)
@@ -687,6 +695,60 @@ class Evaluator {
         }
       }
       return OneSeries(std::move(out));
+    }
+    if (n.name == "DIFF" || n.name == "DIFF_TIME" || n.name == "RATE" ||
+        n.name == "RUNNING_SUM") {
+      auto v = Eval(*n.args[0]);
+      if (!v.ok()) return v;
+      if (v->kind == VKind::kScalar) {
+        return EvalError(n,
+                         absl::StrCat(n.name, " needs a series or an array"));
+      }
+      // Per series: differences to the previous point (the first point has
+      // none and is dropped), or the running sum.
+      for (MathSeries& ser : v->series) {
+        MathSeries out;
+        out.id = ser.id;
+        double running = 0;
+        for (size_t i = 0; i < ser.values.size(); ++i) {
+          if (n.name == "RUNNING_SUM") {
+            running += ser.values[i];
+            out.timestamps_ms.push_back(ser.timestamps_ms[i]);
+            out.values.push_back(running);
+            continue;
+          }
+          if (i == 0) continue;
+          const double dv = ser.values[i] - ser.values[i - 1];
+          const double dt = static_cast<double>(ser.timestamps_ms[i] -
+                                                ser.timestamps_ms[i - 1]) /
+                            1000;
+          if (n.name == "RATE" && dt == 0) continue;
+          out.timestamps_ms.push_back(ser.timestamps_ms[i]);
+          out.values.push_back(n.name == "DIFF"        ? dv
+                               : n.name == "DIFF_TIME" ? dt
+                                                       : dv / dt);
+        }
+        ser = std::move(out);
+      }
+      return v;
+    }
+    if (n.name == "DATAPOINT_COUNT") {
+      auto v = Eval(*n.args[0]);
+      if (!v.ok()) return v;
+      if (v->kind != VKind::kSeries) {
+        return EvalError(n, "DATAPOINT_COUNT needs a series");
+      }
+      return Scalar(static_cast<double>(v->series[0].values.size()));
+    }
+    if (n.name == "FIRST" || n.name == "LAST") {
+      auto v = Eval(*n.args[0]);
+      if (!v.ok()) return v;
+      if (v->kind != VKind::kArray || v->series.empty()) {
+        return EvalError(
+            n, absl::StrCat(n.name, " needs a non-empty array of series"));
+      }
+      return OneSeries(n.name == "FIRST" ? v->series.front()
+                                         : v->series.back());
     }
     return EvalError(n, absl::StrCat(n.name, " is not implemented yet"));
   }

@@ -69,11 +69,12 @@ struct MathValue {
 
 // Evaluates `expr` over the input series, by query id. Implemented so far:
 // numbers, ids, + - * / ^, comparisons (1 or 0), AND, OR, unary minus, ABS,
-// IF, METRICS() and SUM/AVG/MIN/MAX over an array (per timestamp) or a
-// series (to a number). In arithmetic between series a missing value counts
-// as 0; a division by zero drops the point (SEMANTICS.md). Returns
-// InvalidArgument naming the column for an unknown id, a function not yet
-// implemented, or operands of the wrong kind.
+// IF, METRICS(), SUM/AVG/MIN/MAX/STDDEV over an array (per timestamp) or a
+// series (to a number), DIFF, DIFF_TIME, RATE and RUNNING_SUM per series,
+// DATAPOINT_COUNT, FIRST and LAST. In arithmetic between series a missing
+// value counts as 0; a division by zero drops the point (SEMANTICS.md).
+// Returns InvalidArgument naming the column for an unknown id, a function
+// not yet implemented, or operands of the wrong kind.
 absl::StatusOr<MathValue> EvaluateMetricMath(
     const MathNode& expr, const std::vector<MathSeries>& inputs);
 

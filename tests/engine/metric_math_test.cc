@@ -152,13 +152,26 @@ TEST(MetricMathEval, AggregatesOverArraysAndSeries) {
   EXPECT_EQ(Points(scaled), "0:2 60:4 | 60:20 120:0 180:10 | ");
 }
 
+TEST(MetricMathEval, DifferencesRatesAndRunningSums) {
+  // m2: 10 at 60 s, 0 at 120 s, 5 at 180 s.
+  EXPECT_EQ(Points(Eval("DIFF(m2)")), "120:-10 180:5 | ");
+  EXPECT_EQ(Points(Eval("DIFF_TIME(m2)")), "120:60 180:60 | ");
+  EXPECT_EQ(Points(Eval("RATE(m2) * 60")), "120:-10 180:5 | ");
+  EXPECT_EQ(Points(Eval("RUNNING_SUM(m2)")), "60:10 120:10 180:15 | ");
+  EXPECT_EQ(Eval("DATAPOINT_COUNT(m2)").scalar, 3);
+  EXPECT_EQ(Points(Eval("LAST(METRICS())")), "60:10 120:0 180:5 | ");
+  EXPECT_EQ(Points(Eval("FIRST(METRICS())")), "0:1 60:2 | ");
+  EXPECT_DOUBLE_EQ(Eval("STDDEV(m1)").scalar, 0.5);
+  EXPECT_EQ(Points(Eval("STDDEV(METRICS())")), "0:0 60:4 120:0 180:0 | ");
+}
+
 TEST(MetricMathEval, ErrorsNameTheColumn) {
   struct Case {
     std::string expr, message;
   };
   const Case kCases[] = {
       {"m1 + m9", "column 6: no query has the id 'm9'"},
-      {"RATE(m1)", "column 1: RATE is not implemented yet"},
+      {"FILL(m1, 0)", "column 1: FILL is not implemented yet"},
       {"SUM(3)", "column 1: SUM needs a series or an array"},
       {"METRICS() + METRICS()", "column 11: both sides are arrays"},
   };
