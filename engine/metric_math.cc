@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -115,8 +116,8 @@ class Parser {
       pos_ = end;
       return absl::OkStatus();
     }
-    if (c == '"') {
-      const size_t end = s_.find('"', pos_ + 1);
+    if (c == '\'' || c == '"') {  // CloudWatch writes METRICS('text')
+      const size_t end = s_.find(c, pos_ + 1);
       if (end == absl::string_view::npos)
         return Error(tok_.column, "unterminated string");
       tok_.kind = Tok::kString;
@@ -295,6 +296,10 @@ class Parser {
       }
       case Tok::kName:
         return ParseName(t);
+      case Tok::kString:
+        return Error(t.column,
+                     absl::StrCat("a string such as '", t.text,
+                                  "' can only be the argument of METRICS"));
       default:
         return Error(
             t.column,
@@ -336,7 +341,9 @@ class Parser {
     if (absl::Status st = Advance(); !st.ok()) return st;
     if (tok_.kind != Tok::kRParen) {
       while (true) {
-        NodeOr arg = ParseOr();
+        NodeOr arg = t.text == "METRICS" && tok_.kind == Tok::kString
+                         ? ParseString()
+                         : ParseOr();
         if (!arg.ok()) return arg;
         n->args.push_back(std::move(*arg));
         if (tok_.kind == Tok::kComma) {
@@ -362,6 +369,16 @@ class Parser {
                                 " argument", max_args == 1 ? "" : "s", ", got ",
                                 n->args.size()));
     }
+    return n;
+  }
+
+  // The current string token as a node (METRICS' filter).
+  NodeOr ParseString() {
+    auto n = std::make_unique<MathNode>();
+    n->kind = MathNode::Kind::kString;
+    n->name = tok_.text;
+    n->column = tok_.column;
+    if (absl::Status st = Advance(); !st.ok()) return st;
     return n;
   }
 
@@ -394,6 +411,11 @@ std::string MathNode::DebugString() const {
     case Kind::kId:
     case Kind::kKeyword:
       return name;
+    case Kind::kString: {
+      // Quoted as it could have been written: '...' unless it holds a '.
+      const char q = name.find('\'') == std::string::npos ? '\'' : '"';
+      return absl::StrCat(std::string(1, q), name, std::string(1, q));
+    }
     case Kind::kUnary:
       return absl::StrCat("(", name, args[0]->DebugString(), ")");
     case Kind::kBinary:
@@ -444,6 +466,13 @@ MathValue Scalar(double v) {
   return m;
 }
 
+// The period of a series made from two: the finer one, where known.
+int64_t SmallerPeriod(int64_t a, int64_t b) {
+  if (a <= 0) return b;
+  if (b <= 0) return a;
+  return std::min(a, b);
+}
+
 MathValue OneSeries(MathSeries s) {
   MathValue m;
   m.kind = VKind::kSeries;
@@ -454,6 +483,7 @@ MathValue OneSeries(MathSeries s) {
 // Series op series over the union of timestamps; a missing value counts as 0.
 MathSeries Combine(const MathSeries& a, const MathSeries& b, PointOp op) {
   MathSeries out;
+  out.period_ms = SmallerPeriod(a.period_ms, b.period_ms);
   size_t i = 0, j = 0;
   while (i < a.timestamps_ms.size() || j < b.timestamps_ms.size()) {
     int64_t t;
@@ -478,6 +508,7 @@ MathSeries Combine(const MathSeries& a, const MathSeries& b, PointOp op) {
 MathSeries WithScalar(const MathSeries& s, double k, bool scalar_left,
                       PointOp op) {
   MathSeries out;
+  out.period_ms = s.period_ms;
   for (size_t i = 0; i < s.values.size(); ++i) {
     auto v = scalar_left ? op(k, s.values[i]) : op(s.values[i], k);
     if (v) {
@@ -518,6 +549,7 @@ absl::StatusOr<MathValue> Binary(const MathNode& n, const MathValue& l,
                                      : Combine(other.series[0], s, op));
     }
     out.series.back().id = s.id;
+    out.series.back().label = s.label;
   }
   return out;
 }
@@ -577,9 +609,94 @@ double Aggregate(absl::string_view fn, const std::vector<double>& v) {
   return fn == "AVG" ? acc / static_cast<double>(v.size()) : acc;
 }
 
+// The value of a number or a single series at `t`; nullopt where the series
+// has none.
+std::optional<double> ValueAt(const MathValue& x, int64_t t) {
+  if (x.kind == VKind::kScalar) return x.scalar;
+  const MathSeries& s = x.series[0];
+  auto it = std::lower_bound(s.timestamps_ms.begin(), s.timestamps_ms.end(), t);
+  if (it == s.timestamps_ms.end() || *it != t) return std::nullopt;
+  return s.values[static_cast<size_t>(it - s.timestamps_ms.begin())];
+}
+
+// GetMetricData's default max_datapoints: no answer holds more periods, so a
+// longer grid is a caller's mistake and would only cost memory.
+constexpr uint64_t kMaxGridPeriods = 100'800;
+
+// The period starts of ctx's time range at `period_ms` steps, for the
+// function `n` (named in errors).
+absl::StatusOr<std::vector<int64_t>> Grid(const MathNode& n,
+                                          const MathContext& ctx,
+                                          int64_t period_ms) {
+  if (ctx.end_ms <= ctx.start_ms || period_ms <= 0) {
+    return EvalError(
+        n, absl::StrCat(n.name, " needs the query's time range and period"));
+  }
+  // Unsigned: a range wider than INT64_MAX must not overflow.
+  const uint64_t span =
+      static_cast<uint64_t>(ctx.end_ms) - static_cast<uint64_t>(ctx.start_ms);
+  const uint64_t step = static_cast<uint64_t>(period_ms);
+  const uint64_t count = (span - 1) / step + 1;
+  if (count > kMaxGridPeriods) {
+    return EvalError(n, absl::StrCat(n.name, ": the time range holds ", count,
+                                     " periods, more than ", kMaxGridPeriods));
+  }
+  std::vector<int64_t> grid;
+  grid.reserve(count);
+  for (uint64_t k = 0; k < count; ++k) {
+    grid.push_back(
+        static_cast<int64_t>(static_cast<uint64_t>(ctx.start_ms) + k * step));
+  }
+  return grid;
+}
+
+// FILL's value for the period `t` that `s` has no value for, where
+// s's points [0, next) are the ones before t. `by` is the number or series
+// to fill with; without it, `how` is REPEAT or LINEAR.
+std::optional<double> FillValue(const MathSeries& s, size_t next, int64_t t,
+                                const MathNode& how,
+                                const std::optional<MathValue>& by) {
+  if (by) return ValueAt(*by, t);
+  // Neither keyword invents a value before the first point or after the
+  // last: there is nothing to repeat or to interpolate towards.
+  if (next == 0) return std::nullopt;
+  const double before = s.values[next - 1];
+  if (how.name == "REPEAT") return before;
+  if (next == s.values.size()) return std::nullopt;
+  // In doubles, so that far-apart timestamps cannot overflow.
+  const double t0 = static_cast<double>(s.timestamps_ms[next - 1]);
+  const double t1 = static_cast<double>(s.timestamps_ms[next]);
+  return before +
+         (s.values[next] - before) * (static_cast<double>(t) - t0) / (t1 - t0);
+}
+
+// `s` with FILL's value at each period of `grid` it has none for; its points
+// off the grid stay as they are.
+MathSeries FillSeries(const MathSeries& s, const std::vector<int64_t>& grid,
+                      const MathNode& how, const std::optional<MathValue>& by) {
+  MathSeries out;
+  out.id = s.id;
+  out.label = s.label;
+  const auto add = [&out](int64_t t, double v) {
+    out.timestamps_ms.push_back(t);
+    out.values.push_back(v);
+  };
+  size_t i = 0;
+  for (int64_t t : grid) {
+    for (; i < s.values.size() && s.timestamps_ms[i] < t; ++i) {
+      add(s.timestamps_ms[i], s.values[i]);
+    }
+    if (i < s.values.size() && s.timestamps_ms[i] == t) continue;
+    if (auto v = FillValue(s, i, t, how, by)) add(t, *v);
+  }
+  for (; i < s.values.size(); ++i) add(s.timestamps_ms[i], s.values[i]);
+  return out;
+}
+
 class Evaluator {
  public:
-  explicit Evaluator(const std::vector<MathSeries>& inputs) : inputs_(inputs) {}
+  Evaluator(const std::vector<MathSeries>& inputs, const MathContext& ctx)
+      : inputs_(inputs), ctx_(ctx) {}
 
   absl::StatusOr<MathValue> Eval(const MathNode& n) {
     switch (n.kind) {
@@ -593,6 +710,8 @@ class Evaluator {
       case Kind::kKeyword:
         return EvalError(n,
                          absl::StrCat(n.name, " is only an argument of FILL"));
+      case Kind::kString:  // the parser allows it only in METRICS
+        return EvalError(n, "a string is only the argument of METRICS");
       case Kind::kUnary: {
         auto v = Eval(*n.args[0]);
         if (!v.ok()) return v;
@@ -614,14 +733,10 @@ class Evaluator {
 
  private:
   absl::StatusOr<MathValue> Call(const MathNode& n) {
-    if (n.name == "METRICS") {
-      if (!n.args.empty())
-        return EvalError(n, "METRICS with a filter is not implemented yet");
-      MathValue m;
-      m.kind = VKind::kArray;
-      m.series = inputs_;
-      return m;
-    }
+    if (n.name == "METRICS") return Metrics(n);
+    if (n.name == "FILL") return Fill(n);
+    if (n.name == "PERIOD") return Period(n);
+    if (n.name == "TIME_SERIES") return TimeSeries(n);
     if (n.name == "ABS") {
       auto v = Eval(*n.args[0]);
       if (!v.ok()) return v;
@@ -648,6 +763,9 @@ class Evaluator {
         }
       }
       MathSeries out;
+      for (const MathSeries& s : v->series) {
+        out.period_ms = SmallerPeriod(out.period_ms, s.period_ms);
+      }
       for (const auto& [t, vals] : by_time) {
         out.timestamps_ms.push_back(t);
         out.values.push_back(Aggregate(n.name, vals));
@@ -672,22 +790,20 @@ class Evaluator {
           return EvalError(n, "IF's values must be numbers or single series");
         }
       }
-      auto at = [](const MathValue& x, int64_t t) -> std::optional<double> {
-        if (x.kind == VKind::kScalar) return x.scalar;
-        const MathSeries& s = x.series[0];
-        auto it =
-            std::lower_bound(s.timestamps_ms.begin(), s.timestamps_ms.end(), t);
-        if (it == s.timestamps_ms.end() || *it != t) return std::nullopt;
-        return s.values[static_cast<size_t>(it - s.timestamps_ms.begin())];
-      };
       MathSeries out;
       const MathSeries& c = cond->series[0];
+      out.period_ms = c.period_ms;
+      for (const MathValue* x : {&*a, b ? &*b : nullptr}) {
+        if (x != nullptr && x->kind == VKind::kSeries) {
+          out.period_ms = SmallerPeriod(out.period_ms, x->series[0].period_ms);
+        }
+      }
       for (size_t i = 0; i < c.values.size(); ++i) {
         std::optional<double> v;
         if (c.values[i] != 0) {
-          v = at(*a, c.timestamps_ms[i]);
+          v = ValueAt(*a, c.timestamps_ms[i]);
         } else if (b) {
-          v = at(*b, c.timestamps_ms[i]);
+          v = ValueAt(*b, c.timestamps_ms[i]);
         }
         if (v) {
           out.timestamps_ms.push_back(c.timestamps_ms[i]);
@@ -709,6 +825,8 @@ class Evaluator {
       for (MathSeries& ser : v->series) {
         MathSeries out;
         out.id = ser.id;
+        out.label = ser.label;
+        out.period_ms = ser.period_ms;
         double running = 0;
         for (size_t i = 0; i < ser.values.size(); ++i) {
           if (n.name == "RUNNING_SUM") {
@@ -753,14 +871,103 @@ class Evaluator {
     return EvalError(n, absl::StrCat(n.name, " is not implemented yet"));
   }
 
+  // METRICS(): every input; METRICS('text'): those whose label (or id, for
+  // an input without a label) contains text, case-sensitively.
+  absl::StatusOr<MathValue> Metrics(const MathNode& n) {
+    MathValue m;
+    m.kind = VKind::kArray;
+    if (n.args.empty()) {
+      m.series = inputs_;
+      return m;
+    }
+    const MathNode& filter = *n.args[0];
+    if (filter.kind != Kind::kString) {
+      return EvalError(n, "METRICS' filter must be a string such as 'cpu'");
+    }
+    for (const MathSeries& s : inputs_) {
+      if (absl::StrContains(s.label.empty() ? s.id : s.label, filter.name)) {
+        m.series.push_back(s);
+      }
+    }
+    return m;
+  }
+
+  // FILL(series or array, number | series | REPEAT | LINEAR), per series on
+  // its own period (else the query's).
+  absl::StatusOr<MathValue> Fill(const MathNode& n) {
+    auto v = Eval(*n.args[0]);
+    if (!v.ok()) return v;
+    if (v->kind == VKind::kScalar) {
+      return EvalError(n, "FILL needs a series or an array");
+    }
+    const MathNode& how = *n.args[1];
+    std::optional<MathValue> by;  // the number or series to fill with
+    if (how.kind != Kind::kKeyword) {
+      auto b = Eval(how);
+      if (!b.ok()) return b;
+      if (b->kind == VKind::kArray) {
+        return EvalError(n,
+                         "FILL's second argument must be a number, a single "
+                         "series, REPEAT or LINEAR");
+      }
+      by = std::move(*b);
+    }
+    for (MathSeries& s : v->series) {
+      const int64_t period = s.period_ms > 0 ? s.period_ms : ctx_.period_ms;
+      auto grid = Grid(n, ctx_, period);
+      if (!grid.ok()) return grid.status();
+      s = FillSeries(s, *grid, how, by);
+      s.period_ms = period;
+    }
+    return v;
+  }
+
+  // PERIOD(series or array): the (first) series' period in seconds.
+  absl::StatusOr<MathValue> Period(const MathNode& n) {
+    auto v = Eval(*n.args[0]);
+    if (!v.ok()) return v;
+    if (v->kind == VKind::kScalar) {
+      return EvalError(n, "PERIOD needs a series or an array, not a number");
+    }
+    if (v->series.empty()) return EvalError(n, "PERIOD of an empty array");
+    const int64_t period = v->series[0].period_ms;
+    if (period <= 0) {
+      return EvalError(n, "PERIOD: the series' period is unknown");
+    }
+    return Scalar(static_cast<double>(period) / 1000);
+  }
+
+  // TIME_SERIES(number): the number at every period of the query's grid.
+  absl::StatusOr<MathValue> TimeSeries(const MathNode& n) {
+    auto v = Eval(*n.args[0]);
+    if (!v.ok()) return v;
+    if (v->kind != VKind::kScalar) {
+      return EvalError(n, "TIME_SERIES needs a number");
+    }
+    auto grid = Grid(n, ctx_, ctx_.period_ms);
+    if (!grid.ok()) return grid.status();
+    MathSeries out;
+    out.values.assign(grid->size(), v->scalar);
+    out.timestamps_ms = std::move(*grid);
+    out.period_ms = ctx_.period_ms;
+    return OneSeries(std::move(out));
+  }
+
   const std::vector<MathSeries>& inputs_;
+  const MathContext& ctx_;
 };
 
 }  // namespace
 
 absl::StatusOr<MathValue> EvaluateMetricMath(
+    const MathNode& expr, const std::vector<MathSeries>& inputs,
+    const MathContext& ctx) {
+  return Evaluator(inputs, ctx).Eval(expr);
+}
+
+absl::StatusOr<MathValue> EvaluateMetricMath(
     const MathNode& expr, const std::vector<MathSeries>& inputs) {
-  return Evaluator(inputs).Eval(expr);
+  return EvaluateMetricMath(expr, inputs, MathContext{});
 }
 
 }  // namespace nimbus::engine

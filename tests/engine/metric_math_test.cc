@@ -33,6 +33,8 @@ TEST(MetricMath, ParsesFunctionCalls) {
   EXPECT_EQ(Tree("FILL(m1, REPEAT)"), "FILL(m1, REPEAT)");
   EXPECT_EQ(Tree("RATE(m1) * PERIOD(m1)"), "(RATE(m1) * PERIOD(m1))");
   EXPECT_EQ(Tree(" AVG ( m1 ) "), "AVG(m1)");
+  EXPECT_EQ(Tree("SUM(METRICS('cpu'))"), "SUM(METRICS('cpu'))");
+  EXPECT_EQ(Tree("METRICS(\"it's\")"), "METRICS(\"it's\")");
 }
 
 TEST(MetricMath, ErrorsPointAtTheColumn) {
@@ -53,6 +55,11 @@ TEST(MetricMath, ErrorsPointAtTheColumn) {
       {"m1 > 1 > 2", "column 8: comparisons do not chain"},
       {"m1 # 2", "column 4: unexpected character '#'"},
       {"\"open", "column 1: unterminated string"},
+      {"METRICS('cpu)", "column 9: unterminated string"},
+      {"m1 + 'cpu'",
+       "column 6: a string such as 'cpu' can only be the argument of METRICS"},
+      {"ABS('cpu')", "column 5: a string such as 'cpu' can only be"},
+      {"METRICS('cpu' + 1)", "column 15: expected ',' or ')' in the call of"},
       {"", "column 1: expected a number"},
   };
   for (const Case& c : kCases) {
@@ -94,8 +101,8 @@ namespace {
 
 // m1: 1 at t=0, 2 at t=60; m2: 10 at t=60, 0 at t=120, 5 at t=180.
 std::vector<MathSeries> Inputs() {
-  return {{"m1", {0, 60'000}, {1, 2}},
-          {"m2", {60'000, 120'000, 180'000}, {10, 0, 5}}};
+  return {{"m1", {0, 60'000}, {1, 2}, 60'000, ""},
+          {"m2", {60'000, 120'000, 180'000}, {10, 0, 5}, 60'000, ""}};
 }
 
 MathValue Eval(const std::string& expr) {
@@ -171,7 +178,10 @@ TEST(MetricMathEval, ErrorsNameTheColumn) {
   };
   const Case kCases[] = {
       {"m1 + m9", "column 6: no query has the id 'm9'"},
-      {"FILL(m1, 0)", "column 1: FILL is not implemented yet"},
+      {"FILL(m1, 0)", "column 1: FILL needs the query's time range and period"},
+      {"1 + TIME_SERIES(3)",
+       "column 5: TIME_SERIES needs the query's time range and period"},
+      {"METRICS(m1)", "column 1: METRICS' filter must be a string"},
       {"SUM(3)", "column 1: SUM needs a series or an array"},
       {"METRICS() + METRICS()", "column 11: both sides are arrays"},
   };
@@ -184,6 +194,247 @@ TEST(MetricMathEval, ErrorsNameTheColumn) {
                 ::testing::HasSubstr(c.message))
         << c.expr;
   }
+}
+
+}  // namespace
+}  // namespace nimbus::engine
+
+namespace nimbus::engine {
+namespace {
+
+// Five 60-second periods: 0, 60, 120, 180 and 240 s.
+constexpr MathContext kGrid{0, 300'000, 60'000};
+
+MathSeries Series(std::string id, std::vector<int64_t> seconds,
+                  std::vector<double> values, int64_t period_s = 60,
+                  std::string label = "") {
+  for (int64_t& t : seconds) t *= 1000;
+  return {std::move(id), std::move(seconds), std::move(values), period_s * 1000,
+          std::move(label)};
+}
+
+// g: 5 at 60 s and 7 at 180 s, gaps at 0, 120 and 240 s.
+// f: 100 at 0 s, 300 at 120 s (nothing at 240 s).
+std::vector<MathSeries> GapInputs() {
+  return {Series("g", {60, 180}, {5, 7}), Series("f", {0, 120}, {100, 300})};
+}
+
+absl::StatusOr<MathValue> EvalIn(const std::string& expr,
+                                 const std::vector<MathSeries>& inputs,
+                                 const MathContext& ctx = kGrid) {
+  auto tree = ParseMetricMath(expr);
+  if (!tree.ok()) return tree.status();
+  return EvaluateMetricMath(**tree, inputs, ctx);
+}
+
+// Points() of a successful run; the status otherwise.
+std::string PointsIn(const std::string& expr,
+                     const std::vector<MathSeries>& inputs,
+                     const MathContext& ctx = kGrid) {
+  auto v = EvalIn(expr, inputs, ctx);
+  return v.ok() ? Points(*v) : std::string(v.status().message());
+}
+
+TEST(MetricMathFill, FillsGapsWithANumber) {
+  EXPECT_EQ(PointsIn("FILL(g, 0)", GapInputs()),
+            "0:0 60:5 120:0 180:7 240:0 | ");
+  EXPECT_EQ(PointsIn("FILL(g, 1 + SUM(g))", GapInputs()),
+            "0:13 60:5 120:13 180:7 240:13 | ");
+}
+
+TEST(MetricMathFill, RepeatLeavesTheLeadingGap) {
+  EXPECT_EQ(PointsIn("FILL(g, REPEAT)", GapInputs()),
+            "60:5 120:5 180:7 240:7 | ");
+}
+
+TEST(MetricMathFill, LinearInterpolatesInteriorGapsOnly) {
+  // 10 at 60 s and 40 at 240 s: two gaps between, one before, one after.
+  const MathContext six{0, 360'000, 60'000};
+  auto v = EvalIn("FILL(h, LINEAR)", {Series("h", {60, 240}, {10, 40})}, six);
+  ASSERT_TRUE(v.ok()) << v.status();
+  ASSERT_EQ(v->series.size(), 1u);
+  EXPECT_EQ(v->series[0].timestamps_ms,
+            (std::vector<int64_t>{60'000, 120'000, 180'000, 240'000}));
+  EXPECT_EQ(v->series[0].values, (std::vector<double>{10, 20, 30, 40}));
+}
+
+TEST(MetricMathFill, FillsEachSeriesOfAnArray) {
+  auto v = EvalIn("FILL(METRICS(), 0)", GapInputs());
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->kind, MathValue::Kind::kArray);
+  EXPECT_EQ(Points(*v),
+            "0:0 60:5 120:0 180:7 240:0 | 0:100 60:0 120:300 180:0 240:0 | ");
+  EXPECT_EQ(v->series[0].id, "g");
+  EXPECT_EQ(v->series[1].id, "f");
+}
+
+TEST(MetricMathFill, FillsFromASeriesWhereItHasAValue) {
+  // f has nothing at 240 s: that gap of g stays.
+  EXPECT_EQ(PointsIn("FILL(g, f)", GapInputs()), "0:100 60:5 120:300 180:7 | ");
+  EXPECT_EQ(PointsIn("FILL(g, f * 2)", GapInputs()),
+            "0:200 60:5 120:600 180:7 | ");
+}
+
+TEST(MetricMathFill, UsesTheSeriesOwnPeriodAndKeepsPointsOffTheGrid) {
+  // A 120-second series on the 60-second query grid, with a stray point at
+  // 90 s: only 0, 120 and 240 s are its periods.
+  auto v = EvalIn("FILL(s, 0)", {Series("s", {90, 120}, {9, 4}, 120)});
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(Points(*v), "0:0 90:9 120:4 240:0 | ");
+  EXPECT_EQ(v->series[0].period_ms, 120'000);
+  // Without a period of its own a series is filled on the query's grid.
+  v = EvalIn("FILL(s, 0)", {Series("s", {60}, {1}, 0)});
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(Points(*v), "0:0 60:1 120:0 180:0 240:0 | ");
+  EXPECT_EQ(v->series[0].period_ms, 60'000);
+}
+
+TEST(MetricMathFill, NeedsAGrid) {
+  auto tree = ParseMetricMath("FILL(g, 0)");
+  ASSERT_TRUE(tree.ok());
+  auto v = EvaluateMetricMath(**tree, GapInputs());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(v.status().message()),
+              ::testing::HasSubstr(
+                  "column 1: FILL needs the query's time range and period"));
+  // A time range, but neither the series nor the query has a period.
+  EXPECT_THAT(PointsIn("FILL(s, 0)", {Series("s", {60}, {1}, 0)},
+                       MathContext{0, 300'000, 0}),
+              ::testing::HasSubstr("FILL needs the query's time range"));
+  EXPECT_THAT(PointsIn("FILL(g, 0)", GapInputs(), MathContext{0, 0, 60'000}),
+              ::testing::HasSubstr("FILL needs the query's time range"));
+  // A grid no answer could hold is refused, not allocated.
+  EXPECT_THAT(PointsIn("FILL(s, 0)", {Series("s", {60}, {1}, 0)},
+                       MathContext{0, 1'000'000'000, 1}),
+              ::testing::HasSubstr(
+                  "FILL: the time range holds 1000000000 periods, more than "
+                  "100800"));
+}
+
+TEST(MetricMathFill, RejectsArgumentsOfTheWrongKind) {
+  EXPECT_THAT(
+      PointsIn("FILL(3, 0)", GapInputs()),
+      ::testing::HasSubstr("column 1: FILL needs a series or an array"));
+  EXPECT_THAT(PointsIn("FILL(g, METRICS())", GapInputs()),
+              ::testing::HasSubstr("FILL's second argument must be a number"));
+  EXPECT_THAT(PointsIn("REPEAT + g", GapInputs()),
+              ::testing::HasSubstr("REPEAT is only an argument of FILL"));
+}
+
+TEST(MetricMathPeriod, IsTheSeriesPeriodInSeconds) {
+  const std::vector<MathSeries> in = {Series("m1", {0, 60}, {60, 120}),
+                                      Series("m5", {0}, {1}, 300)};
+  auto v = EvalIn("PERIOD(m1)", in);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->kind, MathValue::Kind::kScalar);
+  EXPECT_EQ(v->scalar, 60);
+  EXPECT_EQ(PointsIn("m1 / PERIOD(m1)", in), "0:1 60:2 | ");
+  EXPECT_EQ(EvalIn("PERIOD(m5)", in)->scalar, 300);
+  // An array answers for its first series; two series for the finer period.
+  EXPECT_EQ(EvalIn("PERIOD(METRICS())", in)->scalar, 60);
+  EXPECT_EQ(EvalIn("PERIOD(m5 + m1)", in)->scalar, 60);
+  EXPECT_EQ(EvalIn("PERIOD(DIFF(m5))", in)->scalar, 300);
+}
+
+TEST(MetricMathPeriod, ErrorsNameTheColumn) {
+  const std::vector<MathSeries> in = {Series("m1", {0}, {1}),
+                                      Series("x", {0}, {1}, 0)};
+  EXPECT_EQ(EvalIn("PERIOD(5)", in).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(PointsIn("PERIOD(5)", in),
+              ::testing::HasSubstr(
+                  "column 1: PERIOD needs a series or an array, not a number"));
+  EXPECT_THAT(PointsIn("m1 * PERIOD(5)", in),
+              ::testing::HasSubstr("column 6: PERIOD needs a series"));
+  EXPECT_THAT(PointsIn("PERIOD(x)", in),
+              ::testing::HasSubstr("column 1: PERIOD: the series' period is "
+                                   "unknown"));
+  EXPECT_THAT(PointsIn("PERIOD(METRICS('none'))", in),
+              ::testing::HasSubstr("column 1: PERIOD of an empty array"));
+}
+
+TEST(MetricMathTimeSeries, PutsTheNumberOnEveryPeriodOfTheGrid) {
+  auto v = EvalIn("TIME_SERIES(3)", {});
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->kind, MathValue::Kind::kSeries);
+  EXPECT_EQ(Points(*v), "0:3 60:3 120:3 180:3 240:3 | ");
+  EXPECT_EQ(v->series[0].period_ms, 60'000);
+  // The grid starts at start_ms; end_ms is exclusive.
+  EXPECT_EQ(
+      PointsIn("TIME_SERIES(1 + 1)", {}, MathContext{120'000, 300'001, 60'000}),
+      "120:2 180:2 240:2 300:2 | ");
+  EXPECT_EQ(PointsIn("g + TIME_SERIES(1)", GapInputs()),
+            "0:1 60:6 120:1 180:8 240:1 | ");
+}
+
+TEST(MetricMathTimeSeries, NeedsANumberAndAGrid) {
+  EXPECT_THAT(PointsIn("TIME_SERIES(g)", GapInputs()),
+              ::testing::HasSubstr("column 1: TIME_SERIES needs a number"));
+  EXPECT_THAT(PointsIn("TIME_SERIES(METRICS())", GapInputs()),
+              ::testing::HasSubstr("column 1: TIME_SERIES needs a number"));
+  // A series' period does not help: TIME_SERIES has no series.
+  EXPECT_THAT(
+      PointsIn("TIME_SERIES(3)", GapInputs(), MathContext{0, 300'000, 0}),
+      ::testing::HasSubstr("column 1: TIME_SERIES needs the query's "
+                           "time range and period"));
+}
+
+// cpu1 and cpu2 by label, cpu3 by id (no label); "CPU b" differs in case.
+std::vector<MathSeries> LabelledInputs() {
+  return {Series("m1", {0, 60}, {1, 2}, 60, "cpu host-a"),
+          Series("m2", {0}, {10}, 60, "disk host-a"),
+          Series("m3", {60, 120}, {20, 30}, 60, "host-b cpu"),
+          Series("m4", {0}, {1000}, 60, "CPU b"),
+          Series("cpu5", {120}, {300}, 60, "")};
+}
+
+TEST(MetricMathMetrics, FilterPicksInputsByLabel) {
+  auto v = EvalIn("METRICS('cpu')", LabelledInputs());
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->kind, MathValue::Kind::kArray);
+  std::vector<std::string> ids, labels;
+  for (const MathSeries& s : v->series) {
+    ids.push_back(s.id);
+    labels.push_back(s.label);
+  }
+  EXPECT_THAT(ids, ::testing::ElementsAre("m1", "m3", "cpu5"));
+  EXPECT_THAT(labels, ::testing::ElementsAre("cpu host-a", "host-b cpu", ""));
+  EXPECT_EQ(EvalIn("METRICS(\"host-a\")", LabelledInputs())->series.size(), 2u);
+  EXPECT_EQ(EvalIn("METRICS('')", LabelledInputs())->series.size(), 5u);
+  const auto none = EvalIn("METRICS('gpu')", LabelledInputs());
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->kind, MathValue::Kind::kArray);
+  EXPECT_TRUE(none->series.empty());
+}
+
+TEST(MetricMathMetrics, AggregatesTheFilteredSeriesPerTimestamp) {
+  EXPECT_EQ(PointsIn("SUM(METRICS('cpu'))", LabelledInputs()),
+            "0:1 60:22 120:330 | ");
+  EXPECT_EQ(PointsIn("MAX(METRICS('host-a'))", LabelledInputs()),
+            "0:10 60:2 | ");
+}
+
+TEST(MetricMathEval, ResultsCarryPeriodsAndLabels) {
+  const std::vector<MathSeries> in = {Series("m1", {0, 60}, {1, 2}, 60, "a"),
+                                      Series("m5", {0}, {1}, 300, "b"),
+                                      Series("x", {0}, {1}, 0, "c")};
+  const auto first = [&](const std::string& e) {
+    auto v = EvalIn(e, in);
+    EXPECT_TRUE(v.ok()) << e << ": " << v.status();
+    return v.ok() && !v->series.empty() ? v->series[0] : MathSeries{};
+  };
+  EXPECT_EQ(first("m1").label, "a");
+  EXPECT_EQ(first("m5 + m1").period_ms, 60'000);
+  EXPECT_EQ(first("x * m5").period_ms, 300'000);
+  EXPECT_EQ(first("x - 1").period_ms, 0);
+  EXPECT_EQ(first("-m5").period_ms, 300'000);
+  EXPECT_EQ(first("ABS(m5)").period_ms, 300'000);
+  EXPECT_EQ(first("RATE(m5)").period_ms, 300'000);
+  EXPECT_EQ(first("RUNNING_SUM(m5)").label, "b");
+  EXPECT_EQ(first("SUM(METRICS())").period_ms, 60'000);
+  EXPECT_EQ(first("IF(x > 0, m5, m1)").period_ms, 60'000);
+  EXPECT_EQ(first("FIRST(METRICS('b'))").period_ms, 300'000);
+  EXPECT_EQ(first("METRICS() * 2").label, "a");
 }
 
 }  // namespace
