@@ -10,10 +10,12 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/head_buffer.h"
+#include "engine/rollup.h"
 #include "engine/validation.h"
 #include "storage/chunk_codec.h"
 #include "storage/internal/coding.h"
@@ -31,6 +33,12 @@ using storage::internal::ZigZagDecode;
 using storage::internal::ZigZagEncode;
 
 constexpr int64_t kRecentlyActiveMs = int64_t{3} * 3600 * 1000;
+constexpr int64_t kHourMs = 3'600'000;
+
+int64_t FloorTo(int64_t v, int64_t step) {
+  const int64_t q = v / step;
+  return (v % step < 0 ? q - 1 : q) * step;
+}
 
 // meta key: the highest log sequence ever trimmed away (u64 big-endian).
 constexpr char kLogSequenceKey[] = "log_sequence";
@@ -119,7 +127,7 @@ double NearestRank(std::vector<Weighted>& values, double p) {
 
 }  // namespace
 
-struct Engine::Impl {
+struct Engine::Impl : public RollupSource {
   EngineOptions options;
   Clock& clock;
   std::unique_ptr<storage::Store> store;
@@ -131,6 +139,7 @@ struct Engine::Impl {
   absl::flat_hash_map<absl::string_view, Series*> by_key_
       ABSL_GUARDED_BY(index_mu_);
   std::deque<Series> series_ ABSL_GUARDED_BY(index_mu_);
+  absl::flat_hash_map<uint64_t, Series*> by_id_ ABSL_GUARDED_BY(index_mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(index_mu_) = 1;
 
   // Commit queue (leader/follower group commit, as in LevelDB).
@@ -144,6 +153,11 @@ struct Engine::Impl {
   absl::Mutex queue_mu_;
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(queue_mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(queue_mu_) = 1;
+  // Every commit up to this sequence is applied to the heads (or failed).
+  uint64_t completed_seq_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  // Points below this are late: their hour is marked dirty for the rollup
+  // scheduler (engine/rollup_scheduler.h).
+  int64_t late_watermark_ ABSL_GUARDED_BY(queue_mu_) = 0;
 
   // Heads and the sequence applied to them.
   absl::Mutex heads_mu_;
@@ -168,7 +182,11 @@ struct Engine::Impl {
   bool seal_stopping_ ABSL_GUARDED_BY(seal_queue_mu_) = false;
   std::thread sealer_;
 
-  // Background sweeper.
+  std::unique_ptr<RollupScheduler> rollups;
+  absl::Mutex rollup_mu_;  // one pass at a time
+  std::thread roller_;
+
+  // Background sweeper (and roller, which waits on the same flag).
   absl::Mutex sweep_mu_;
   bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;
   std::thread sweeper_;
@@ -195,6 +213,23 @@ struct Engine::Impl {
   absl::Status SealAgedAndTrim(int64_t max_age_ms);
   std::vector<Series*> Match(const SeriesKey& key);
   void SweepLoop();
+  void RollupLoop();
+  absl::Status RunRollupsUntilCaughtUp();
+
+  // Every raw sample and statistic set of `s` in [start, end).
+  absl::Status ReadSeries(
+      Series* s, int64_t start_ms, int64_t end_ms,
+      absl::FunctionRef<void(int64_t, double)> sample,
+      absl::FunctionRef<void(int64_t, double, double, double, double)> set);
+
+  // RollupSource.
+  uint64_t RaiseLateWatermark(int64_t watermark_ms) override;
+  std::vector<uint64_t> SeriesWithPointsSince(int64_t start_ms) override;
+  absl::Status ReadRaw(
+      uint64_t series_id, int64_t start_ms, int64_t end_ms,
+      absl::FunctionRef<void(int64_t, double)> sample,
+      absl::FunctionRef<void(int64_t, double, double, double, double)> set)
+      override;
 };
 
 absl::Status Engine::Impl::Load() {
@@ -226,6 +261,7 @@ absl::Status Engine::Impl::Load() {
   NIMBUS_RETURN_IF_ERROR(it->status());
   for (Series& s : series_) {
     by_key_[s.encoded] = &s;
+    by_id_[s.id] = &s;
     auto f = sealed.find(s.id);
     if (f != sealed.end()) s.sealed_seq = f->second;
     auto w = last_write.find(s.id);
@@ -304,6 +340,7 @@ absl::Status Engine::Impl::Replay() {
   applied_seq_ = last;
   absl::MutexLock q(&queue_mu_);
   next_seq_ = last + 1;
+  completed_seq_ = last;
   return absl::OkStatus();
 }
 
@@ -382,7 +419,10 @@ absl::StatusOr<std::vector<Series*>> Engine::Impl::Resolve(
     next_id_ -= fresh.size();
     return st;
   }
-  for (auto& [enc, s] : fresh) by_key_[enc] = s;
+  for (auto& [enc, s] : fresh) {
+    by_key_[enc] = s;
+    by_id_[s->id] = s;
+  }
   return out;
 }
 
@@ -423,6 +463,7 @@ absl::Status Engine::Impl::Commit(Writer* w) {
   const size_t n = std::min(writers_.size(), kMaxGroup);
   const std::vector<Writer*> group(writers_.begin(), writers_.begin() + n);
   const uint64_t seq = next_seq_++;
+  const int64_t late_before = late_watermark_;
   absl::Status status;
   {
     queue_mu_.Unlock();
@@ -430,6 +471,27 @@ absl::Status Engine::Impl::Commit(Writer* w) {
     std::string record;
     EncodeLogRecord(group, &record);
     batch.Put(Column::kIngestLog, storage::EncodeLogKey(seq), record);
+    // Late points: their hours are rolled up again. Written with the points,
+    // so that a crash cannot keep one without the other.
+    absl::flat_hash_set<std::pair<uint64_t, int64_t>> dirty;
+    for (const Writer* x : group) {
+      for (const Item& it : x->items) {
+        for (const Sample& p : *it.samples) {
+          if (p.ts_ms < late_before) {
+            dirty.insert({it.series->id, FloorTo(p.ts_ms, kHourMs)});
+          }
+        }
+      }
+      for (const auto& [series, st] : x->sets) {
+        if (st->ts_ms < late_before) {
+          dirty.insert({series->id, FloorTo(st->ts_ms, kHourMs)});
+        }
+      }
+    }
+    for (const auto& [id, hour] : dirty) {
+      batch.Put(Column::kRollupDirty, storage::EncodeDirtyKey(id, hour, seq),
+                "");
+    }
     uint32_t ordinal = 0;
     for (const Writer* x : group) {
       for (const auto& [series, st] : x->sets) {
@@ -467,6 +529,7 @@ absl::Status Engine::Impl::Commit(Writer* w) {
     }
     if (!to_seal.empty()) QueueSeals(std::move(to_seal));
     queue_mu_.Lock();
+    completed_seq_ = seq;
   }
   for (size_t g = 0; g < n; ++g) {
     Writer* x = writers_.front();
@@ -713,6 +776,144 @@ std::vector<Series*> Engine::Impl::Match(const SeriesKey& key) {
   return out;
 }
 
+absl::Status Engine::Impl::ReadSeries(
+    Series* s, int64_t start_ms, int64_t end_ms,
+    absl::FunctionRef<void(int64_t, double)> sample,
+    absl::FunctionRef<void(int64_t, double, double, double, double)> set) {
+  std::vector<Sample> head;
+  uint64_t sealed;
+  std::unique_ptr<storage::StoreIterator> it, sit;
+  {
+    absl::ReaderMutexLock consistent(&chunks_mu_);
+    {
+      absl::MutexLock h(&heads_mu_);
+      s->head.DecodeTo(&head);
+      sealed = s->sealed_seq;
+    }
+    // Iterators read the store as of their creation.
+    it = store->NewIterator(Column::kPoints);
+    sit = store->NewIterator(Column::kStatSets);
+  }
+  for (const Sample& x : head) {
+    if (x.ts_ms >= start_ms && x.ts_ms < end_ms) sample(x.ts_ms, x.value);
+  }
+  for (it->Seek(
+           storage::ChunkKeyPrefix(s->id, start_ms - storage::kMaxChunkSpanMs));
+       it->Valid(); it->Next()) {
+    storage::ChunkKey k;
+    if (!storage::DecodeChunkKey(it->key(), &k) || k.series_id != s->id ||
+        k.first_ts_ms >= end_ms) {
+      break;
+    }
+    if (k.seq > sealed) continue;  // still in the head we copied
+    storage::ChunkIterator ci(it->value());
+    for (; ci.Valid(); ci.Next()) {
+      const int64_t ts = ci.timestamp_ms();
+      if (ts >= start_ms && ts < end_ms) sample(ts, ci.value());
+    }
+    if (!ci.status().ok()) {
+      return absl::DataLossError(absl::StrCat("series ", s->id, " chunk at ",
+                                              k.first_ts_ms, ": ",
+                                              ci.status().message()));
+    }
+  }
+  NIMBUS_RETURN_IF_ERROR(it->status());
+  std::string begin;
+  storage::PutBigEndian64(&begin, s->id);
+  storage::PutBigEndian64(&begin, storage::OrderedFromSigned(start_ms));
+  for (sit->Seek(begin); sit->Valid(); sit->Next()) {
+    const absl::string_view k = sit->key();
+    const absl::string_view v = sit->value();
+    if (k.size() != 28 || storage::GetBigEndian64(k.data()) != s->id) break;
+    const int64_t ts =
+        storage::SignedFromOrdered(storage::GetBigEndian64(k.data() + 8));
+    if (ts >= end_ms) break;
+    if (v.size() != 32) {
+      return absl::DataLossError("statistic set: value is not 32 bytes");
+    }
+    double f[4];
+    for (int i = 0; i < 4; ++i) {
+      f[i] =
+          std::bit_cast<double>(storage::internal::LoadLE64(v.data() + 8 * i));
+    }
+    set(ts, f[0], f[1], f[2], f[3]);
+  }
+  return sit->status();
+}
+
+uint64_t Engine::Impl::RaiseLateWatermark(int64_t watermark_ms) {
+  absl::MutexLock l(&queue_mu_);
+  late_watermark_ = std::max(late_watermark_, watermark_ms);
+  const uint64_t boundary = next_seq_;
+  // Leaders run one at a time in sequence order: once the commit before the
+  // boundary is complete, all are.
+  struct Arg {
+    Impl* impl;
+    uint64_t boundary;
+  } arg{this, boundary};
+  queue_mu_.Await(absl::Condition(
+      +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return a->impl->completed_seq_ + 1 >= a->boundary;
+      },
+      &arg));
+  return boundary;
+}
+
+std::vector<uint64_t> Engine::Impl::SeriesWithPointsSince(int64_t start_ms) {
+  // A point is at most kMaxFutureMs ahead of the clock when written, so a
+  // series last written before start - kMaxFutureMs has none at or after
+  // start. The margin covers last-write times persisted by the sweeper
+  // (every sweep_interval_ms) and restored after a crash.
+  const int64_t margin = 10 * 60'000 + options.sweep_interval_ms;
+  const int64_t since = start_ms - kMaxFutureMs - margin;
+  std::vector<uint64_t> out;
+  absl::ReaderMutexLock l(&index_mu_);
+  for (const Series& s : series_) {
+    if (s.last_write_ms.load(std::memory_order_relaxed) >= since) {
+      out.push_back(s.id);
+    }
+  }
+  return out;
+}
+
+absl::Status Engine::Impl::ReadRaw(
+    uint64_t series_id, int64_t start_ms, int64_t end_ms,
+    absl::FunctionRef<void(int64_t, double)> sample,
+    absl::FunctionRef<void(int64_t, double, double, double, double)> set) {
+  Series* s;
+  {
+    absl::ReaderMutexLock l(&index_mu_);
+    auto f = by_id_.find(series_id);
+    if (f == by_id_.end()) {
+      return absl::DataLossError(
+          absl::StrCat("rollups name unknown series ", series_id));
+    }
+    s = f->second;
+  }
+  return ReadSeries(s, start_ms, end_ms, sample, set);
+}
+
+absl::Status Engine::Impl::RunRollupsUntilCaughtUp() {
+  absl::MutexLock one(&rollup_mu_);
+  while (true) {
+    NIMBUS_ASSIGN_OR_RETURN(bool behind, rollups->RunPass());
+    if (!behind) return absl::OkStatus();
+  }
+}
+
+void Engine::Impl::RollupLoop() {
+  absl::MutexLock l(&sweep_mu_);
+  while (!stopping_) {
+    sweep_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                               absl::Milliseconds(options.rollup_interval_ms));
+    if (stopping_) break;
+    sweep_mu_.Unlock();
+    absl::Status s = RunRollupsUntilCaughtUp();
+    (void)s;  // the next pass does it again
+    sweep_mu_.Lock();
+  }
+}
+
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() {
@@ -721,6 +922,7 @@ Engine::~Engine() {
     impl_->stopping_ = true;
   }
   if (impl_->sweeper_.joinable()) impl_->sweeper_.join();
+  if (impl_->roller_.joinable()) impl_->roller_.join();
   {
     absl::MutexLock l(&impl_->seal_queue_mu_);
     impl_->seal_stopping_ = true;
@@ -730,22 +932,52 @@ Engine::~Engine() {
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
                                                      Clock& clock) {
+  if (options.raw_retention_ms != 0 &&
+      options.raw_retention_ms < kMaxPastMs + kHourMs) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "raw retention: ", options.raw_retention_ms,
+        " ms is shorter than 14 days + 1 hour; points are accepted 14 days "
+        "back and a late point's hour is rolled up again from raw points"));
+  }
+  options.reach.raw_ms = options.raw_retention_ms == 0
+                             ? std::numeric_limits<int64_t>::max()
+                             : options.raw_retention_ms;
   auto impl = std::make_unique<Impl>(std::move(options), clock);
   storage::StoreOptions so;
   so.path = impl->options.data_dir;
   so.sync = impl->options.sync;
   so.points_retention_ms = impl->options.raw_retention_ms;
+  so.stat_sets_retention_ms = impl->options.raw_retention_ms;
+  so.rollup_60_retention_ms = impl->options.reach.tier_ms[0];
+  so.rollup_300_retention_ms = impl->options.reach.tier_ms[1];
+  so.rollup_3600_retention_ms = impl->options.reach.tier_ms[2];
   Clock* c = &clock;
   so.now_ms = [c] { return c->NowMs(); };
   NIMBUS_ASSIGN_OR_RETURN(impl->store, storage::Store::Open(std::move(so)));
   NIMBUS_RETURN_IF_ERROR(impl->Load());
   NIMBUS_RETURN_IF_ERROR(impl->Replay());
+  RollupOptions ro = impl->options.rollup;
+  if (impl->options.raw_retention_ms != 0) {
+    // Nothing older is stored.
+    ro.initial_lookback_ms =
+        std::min(ro.initial_lookback_ms, impl->options.raw_retention_ms);
+  }
+  impl->rollups = std::make_unique<RollupScheduler>(*impl, *impl->store, clock,
+                                                    std::move(ro));
+  NIMBUS_ASSIGN_OR_RETURN(const int64_t watermark, impl->rollups->Load());
+  {
+    absl::MutexLock q(&impl->queue_mu_);
+    impl->late_watermark_ = watermark;
+  }
   Impl* raw = impl.get();
   if (raw->options.background_sealing) {
     raw->sealer_ = std::thread([raw] { raw->SealLoop(); });
   }
   if (raw->options.sweep_interval_ms > 0) {
     raw->sweeper_ = std::thread([raw] { raw->SweepLoop(); });
+  }
+  if (raw->options.rollup_interval_ms > 0) {
+    raw->roller_ = std::thread([raw] { raw->RollupLoop(); });
   }
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
@@ -772,20 +1004,29 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
   if (q.end_ms <= q.start_ms) {
     return absl::InvalidArgumentError("end_time: must be after start_time");
   }
+  const bool want_values = !q.percentiles.empty() || !q.extended.empty();
+  const QueryPlan plan = PlanStatisticsQuery(
+      impl_->clock.NowMs(), q.start_ms, q.end_ms, q.period_ms, want_values,
+      impl_->rollups->watermark(), impl_->options.reach);
+  if (plan.empty) return std::vector<StatisticsDatapoint>();
+  // Percentiles are exact over raw values, and come from sketches where
+  // rollups serve (then raw values of the newest periods join the sketch).
+  const bool sketches = want_values && plan.tier >= 0;
   struct Acc {
     double count = 0, sum = 0;
     double min = std::numeric_limits<double>::infinity();
     double max = -std::numeric_limits<double>::infinity();
-    std::vector<Weighted> values;  // for percentiles
+    std::vector<Weighted> values;  // exact percentiles
+    QuantileSketch sketch;         // approximate percentiles
     bool inexact = false;  // a statistic set that percentiles cannot use
     std::string unit;
     bool mixed_units = false;
   };
   absl::flat_hash_map<int64_t, Acc> acc;
-  const bool want_values = !q.percentiles.empty() || !q.extended.empty();
-  // Adds `count` samples with the given sum, minimum and maximum at ts.
-  auto add = [&](int64_t ts, double count, double sum, double mn, double mx,
-                 const std::string& unit) -> Acc* {
+  std::string unit;  // of the series being read
+  // The period holding ts, with count, sum, minimum and maximum added.
+  auto add = [&](int64_t ts, double count, double sum, double mn,
+                 double mx) -> Acc* {
     if (ts < q.start_ms || ts >= q.end_ms) return nullptr;
     Acc& a = acc[(ts - q.start_ms) / q.period_ms];
     a.count += count;
@@ -799,82 +1040,55 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
     }
     return &a;
   };
-  std::vector<Sample> head;
+  auto sample = [&](int64_t ts, double v) {
+    Acc* a = add(ts, 1, v, v, v);
+    if (a == nullptr || !want_values) return;
+    if (sketches) {
+      a->sketch.Add(v);
+    } else {
+      a->values.push_back({v, 1});
+    }
+  };
+  auto set = [&](int64_t ts, double count, double sum, double mn, double mx) {
+    Acc* a = add(ts, count, sum, mn, mx);
+    if (a == nullptr || !want_values) return;
+    // A set whose samples are all equal joins percentiles with its count as
+    // weight; any other leaves the period without percentiles, as in
+    // CloudWatch (SEMANTICS.md).
+    if (!IsExactSet(count, sum, mn, mx)) {
+      a->inexact = true;
+    } else if (sketches) {
+      a->sketch.Add(mn, count);
+    } else {
+      a->values.push_back({mn, count});
+    }
+  };
   for (Series* s : impl_->Match(q.key)) {
-    const SeriesKey skey = s->Key();
-    uint64_t sealed;
-    std::unique_ptr<storage::StoreIterator> it, sit;
-    {
-      absl::ReaderMutexLock consistent(&impl_->chunks_mu_);
-      {
-        absl::MutexLock h(&impl_->heads_mu_);
-        head.clear();
-        s->head.DecodeTo(&head);
-        sealed = s->sealed_seq;
-      }
-      // Iterators read the store as of their creation.
-      it = impl_->store->NewIterator(Column::kPoints);
-      sit = impl_->store->NewIterator(Column::kStatSets);
-    }
-    auto sample = [&](int64_t ts, double v) {
-      Acc* a = add(ts, 1, v, v, v, skey.unit);
-      if (a != nullptr && want_values) a->values.push_back({v, 1});
-    };
-    for (const Sample& x : head) sample(x.ts_ms, x.value);
-    for (it->Seek(storage::ChunkKeyPrefix(
-             s->id, q.start_ms - storage::kMaxChunkSpanMs));
-         it->Valid(); it->Next()) {
-      storage::ChunkKey k;
-      if (!storage::DecodeChunkKey(it->key(), &k) || k.series_id != s->id ||
-          k.first_ts_ms >= q.end_ms) {
-        break;
-      }
-      if (k.seq > sealed) continue;  // still in the head we copied
-      storage::ChunkIterator ci(it->value());
-      for (; ci.Valid(); ci.Next()) sample(ci.timestamp_ms(), ci.value());
-      if (!ci.status().ok()) {
-        return absl::DataLossError(absl::StrCat("series ", skey.DebugString(),
-                                                " chunk at ", k.first_ts_ms,
-                                                ": ", ci.status().message()));
-      }
-    }
-    NIMBUS_RETURN_IF_ERROR(it->status());
-    // Statistic sets.
-    std::string begin;
-    storage::PutBigEndian64(&begin, s->id);
-    storage::PutBigEndian64(&begin, storage::OrderedFromSigned(q.start_ms));
-    for (sit->Seek(begin); sit->Valid(); sit->Next()) {
-      const absl::string_view k = sit->key();
-      const absl::string_view v = sit->value();
-      if (k.size() != 28 || storage::GetBigEndian64(k.data()) != s->id) break;
-      const int64_t ts =
-          storage::SignedFromOrdered(storage::GetBigEndian64(k.data() + 8));
-      if (ts >= q.end_ms) break;
-      if (v.size() != 32) {
-        return absl::DataLossError("statistic set: value is not 32 bytes");
-      }
-      double f[4];
-      for (int i = 0; i < 4; ++i) {
-        f[i] = std::bit_cast<double>(
-            storage::internal::LoadLE64(v.data() + 8 * i));
-      }
-      Acc* a = add(ts, f[0], f[1], f[2], f[3], skey.unit);
-      // A set whose samples are all equal (minimum = maximum and sum =
-      // minimum x count) is exact: it joins percentiles with its count as
-      // weight. Any other set leaves the period without percentiles, as in
-      // CloudWatch (SEMANTICS.md).
-      if (a != nullptr && want_values) {
-        const bool exact =
-            f[2] == f[3] && std::fabs(f[1] - f[2] * f[0]) <=
-                                1e-9 * std::max(std::fabs(f[1]), 1.0);
-        if (exact) {
-          a->values.push_back({f[2], f[0]});
+    unit = s->Key().unit;
+    if (plan.tier >= 0 && plan.rollup_end_ms > q.start_ms) {
+      auto it = impl_->store->NewIterator(kTierColumns[plan.tier]);
+      for (it->Seek(storage::EncodeRollupKey(s->id, q.start_ms)); it->Valid();
+           it->Next()) {
+        uint64_t id;
+        int64_t start;
+        if (!storage::DecodeRollupKey(it->key(), &id, &start) || id != s->id ||
+            start >= plan.rollup_end_ms) {
+          break;
+        }
+        NIMBUS_ASSIGN_OR_RETURN(PeriodStatistics r, PeriodStatistics::Decode(
+                                                        it->value(), sketches));
+        Acc* a = add(start, r.count, r.sum, r.minimum, r.maximum);
+        if (a == nullptr || !sketches) continue;
+        if (r.percentiles_known) {
+          a->sketch.Merge(r.sketch);
         } else {
           a->inexact = true;
         }
       }
+      NIMBUS_RETURN_IF_ERROR(it->status());
     }
-    NIMBUS_RETURN_IF_ERROR(sit->status());
+    NIMBUS_RETURN_IF_ERROR(impl_->ReadSeries(
+        s, std::max(q.start_ms, plan.rollup_end_ms), q.end_ms, sample, set));
   }
   std::vector<int64_t> keys;
   keys.reserve(acc.size());
@@ -882,6 +1096,7 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
   std::sort(keys.begin(), keys.end());
   std::vector<StatisticsDatapoint> out;
   out.reserve(keys.size());
+  std::vector<Weighted> buckets;
   for (int64_t k : keys) {
     Acc& a = acc[k];
     if (a.count <= 0) continue;
@@ -892,17 +1107,29 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
     d.minimum = a.min;
     d.maximum = a.max;
     d.unit = a.mixed_units ? "None" : a.unit;
-    std::sort(
-        a.values.begin(), a.values.end(),
-        [](const Weighted& x, const Weighted& y) { return x.value < y.value; });
-    for (double p : q.percentiles) {
-      d.percentiles.push_back(a.inexact
-                                  ? std::numeric_limits<double>::quiet_NaN()
-                                  : NearestRank(a.values, p));
-    }
-    for (const ExtendedStatistic& e : q.extended) {
-      d.extended.push_back(a.inexact ? std::numeric_limits<double>::quiet_NaN()
-                                     : EvaluateExtendedStatistic(e, a.values));
+    constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+    if (sketches) {
+      buckets.clear();
+      if (!q.extended.empty()) a.sketch.AppendBuckets(&buckets);
+      for (double p : q.percentiles) {
+        d.percentiles.push_back(a.inexact ? kNaN : a.sketch.Quantile(p / 100));
+      }
+      for (const ExtendedStatistic& e : q.extended) {
+        d.extended.push_back(a.inexact ? kNaN
+                                       : EvaluateExtendedStatistic(e, buckets));
+      }
+    } else {
+      std::sort(a.values.begin(), a.values.end(),
+                [](const Weighted& x, const Weighted& y) {
+                  return x.value < y.value;
+                });
+      for (double p : q.percentiles) {
+        d.percentiles.push_back(a.inexact ? kNaN : NearestRank(a.values, p));
+      }
+      for (const ExtendedStatistic& e : q.extended) {
+        d.extended.push_back(
+            a.inexact ? kNaN : EvaluateExtendedStatistic(e, a.values));
+      }
     }
     out.push_back(std::move(d));
   }
@@ -967,8 +1194,12 @@ EngineStats Engine::Stats() {
   }
   s.bytes_on_disk = impl_->store->BytesOnDisk();
   s.memtable_bytes = impl_->store->MemtableBytes();
+  s.rollup_watermark_ms = impl_->rollups->watermark();
+  s.rollups = impl_->rollups->stats();
   return s;
 }
+
+absl::Status Engine::RunRollups() { return impl_->RunRollupsUntilCaughtUp(); }
 
 absl::Status Engine::Compact() { return impl_->store->CompactAll(); }
 

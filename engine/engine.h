@@ -28,6 +28,8 @@
 #include "engine/clock.h"
 #include "engine/extended_statistics.h"
 #include "engine/head_buffer.h"
+#include "engine/query_plan.h"
+#include "engine/rollup_scheduler.h"
 #include "engine/series_key.h"
 #include "storage/store.h"
 
@@ -55,8 +57,20 @@ struct EngineOptions {
   // Directory of the store; created if missing.
   std::string data_dir;
   storage::SyncMode sync = storage::SyncMode::kProcessCrash;
-  // Sealed chunks older than this are dropped by compaction. Default 15 days.
+  // Sealed chunks and statistic sets older than this are dropped by
+  // compaction. At least 14 days + 1 hour (points are accepted 14 days back,
+  // and a late point's hour is rolled up again from raw points), or 0 to keep
+  // them forever. Default 15 days.
   int64_t raw_retention_ms = int64_t{15} * 24 * 3600 * 1000;
+  // How far back each granularity answers queries, and how long rollup
+  // records are kept (tier_ms). Defaults of SEMANTICS.md. reach.raw_ms is
+  // taken from raw_retention_ms.
+  TierReach reach;
+  // Rollups (engine/rollup_scheduler.h).
+  RollupOptions rollup;
+  // How often a background thread runs rollup passes; 0 runs no thread
+  // (tests call RunRollups()). Default 10 seconds.
+  int64_t rollup_interval_ms = 10'000;
   // A head is sealed into chunks when it holds this many points. Default 64.
   size_t head_seal_points = 64;
   // A head is sealed when its oldest point has waited this long, so that the
@@ -126,6 +140,8 @@ struct EngineStats {
   int64_t head_points = 0;
   int64_t bytes_on_disk = 0;
   int64_t memtable_bytes = 0;
+  int64_t rollup_watermark_ms = 0;
+  RollupStats rollups;
 };
 
 // Thread-safe.
@@ -144,7 +160,10 @@ class Engine {
   // call is then acknowledged, though new series may have been created.
   absl::Status Write(std::vector<SeriesWrite>& writes);
 
-  // One datapoint per period that has data, oldest first.
+  // One datapoint per period that has data, oldest first. Served per
+  // PlanStatisticsQuery (engine/query_plan.h): rollups where they reach,
+  // raw points for the newest periods and for exact percentiles; a start
+  // beyond the reach of the period's granularity gives no datapoints.
   // Returns InvalidArgument for an empty or inverted range or a period <= 0.
   absl::StatusOr<std::vector<StatisticsDatapoint>> GetStatistics(
       const StatisticsQuery& query);
@@ -161,6 +180,10 @@ class Engine {
   // Seals every head, whatever its age, and trims the log: afterwards every
   // point is in a chunk. For maintenance and measurement.
   absl::Status SealAllHeads();
+
+  // Runs rollup passes until the watermark has caught up with the settled
+  // minutes and the dirty hours are redone. For tests and tools.
+  absl::Status RunRollups();
 
   // Flushes and compacts the whole store now; retention is applied by
   // compaction. For tests and maintenance tools.

@@ -90,42 +90,64 @@ void QuantileSketch::Add(double value, double count) {
   }
   Store& s = value > 0 ? positive_ : negative_;
   s.Add(IndexOf(magnitude), count);
+  Collapse(s, value > 0);
+}
+
+void QuantileSketch::Collapse(Store& s, bool positive) {
   // Past the bucket limit, collapse the buckets that hold the lowest values:
   // smallest magnitudes of the positive store, largest of the negative one.
   const size_t limit = static_cast<size_t>(kMaxBuckets);
-  if (s.counts.size() > limit) {
-    const size_t extra = s.counts.size() - limit;
-    if (value > 0) {
-      double folded = 0;
-      for (size_t i = 0; i <= extra; ++i) folded += s.counts[i];
-      s.counts.erase(s.counts.begin(),
-                     s.counts.begin() + static_cast<ptrdiff_t>(extra));
-      s.counts[0] = folded;
-      s.offset += static_cast<int32_t>(extra);
-    } else {
-      double folded = 0;
-      for (size_t i = limit - 1; i < s.counts.size(); ++i)
-        folded += s.counts[i];
-      s.counts.resize(limit);
-      s.counts[limit - 1] = folded;
-    }
+  if (s.counts.size() <= limit) return;
+  const size_t extra = s.counts.size() - limit;
+  if (positive) {
+    double folded = 0;
+    for (size_t i = 0; i <= extra; ++i) folded += s.counts[i];
+    s.counts.erase(s.counts.begin(),
+                   s.counts.begin() + static_cast<ptrdiff_t>(extra));
+    s.counts[0] = folded;
+    s.offset += static_cast<int32_t>(extra);
+  } else {
+    double folded = 0;
+    for (size_t i = limit - 1; i < s.counts.size(); ++i) folded += s.counts[i];
+    s.counts.resize(limit);
+    s.counts[limit - 1] = folded;
   }
 }
 
 void QuantileSketch::Merge(const QuantileSketch& other) {
-  for (size_t i = 0; i < other.positive_.counts.size(); ++i) {
-    if (other.positive_.counts[i] > 0) {
-      Add(ValueOf(other.positive_.offset + static_cast<int32_t>(i)),
-          other.positive_.counts[i]);
+  // Same bucket boundaries: counts add index by index.
+  const Store* theirs[] = {&other.positive_, &other.negative_};
+  Store* ours[] = {&positive_, &negative_};
+  for (int k = 0; k < 2; ++k) {
+    const Store& o = *theirs[k];
+    if (o.counts.empty()) continue;
+    // Grow once to cover both ends, then add.
+    ours[k]->Add(o.offset, 0);
+    ours[k]->Add(o.offset + static_cast<int32_t>(o.counts.size()) - 1, 0);
+    for (size_t i = 0; i < o.counts.size(); ++i) {
+      ours[k]->counts[static_cast<size_t>(o.offset + static_cast<int32_t>(i) -
+                                          ours[k]->offset)] += o.counts[i];
+    }
+    Collapse(*ours[k], k == 0);
+  }
+  zero_count_ += other.zero_count_;
+  count_ += other.count_;
+}
+
+void QuantileSketch::AppendBuckets(std::vector<WeightedValue>* out) const {
+  for (size_t i = negative_.counts.size(); i-- > 0;) {
+    const double c = negative_.counts[i];
+    if (c > 0) {
+      out->push_back({-ValueOf(negative_.offset + static_cast<int32_t>(i)), c});
     }
   }
-  for (size_t i = 0; i < other.negative_.counts.size(); ++i) {
-    if (other.negative_.counts[i] > 0) {
-      Add(-ValueOf(other.negative_.offset + static_cast<int32_t>(i)),
-          other.negative_.counts[i]);
+  if (zero_count_ > 0) out->push_back({0, zero_count_});
+  for (size_t i = 0; i < positive_.counts.size(); ++i) {
+    const double c = positive_.counts[i];
+    if (c > 0) {
+      out->push_back({ValueOf(positive_.offset + static_cast<int32_t>(i)), c});
     }
   }
-  if (other.zero_count_ > 0) Add(0, other.zero_count_);
 }
 
 double QuantileSketch::Quantile(double q) const {

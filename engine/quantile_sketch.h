@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/extended_statistics.h"
 
 namespace nimbus::engine {
 
@@ -39,6 +40,11 @@ class QuantileSketch {
 
   // Adds every sample of `other`.
   void Merge(const QuantileSketch& other);
+
+  // The buckets as weighted values, ascending: each bucket's representative
+  // value (within kRelativeAccuracy of every sample in it) and its count.
+  // Extended statistics over rollups evaluate over these.
+  void AppendBuckets(std::vector<WeightedValue>* out) const;
 
   // Total weight of the samples added.
   double count() const { return count_; }
@@ -64,6 +70,8 @@ class QuantileSketch {
   };
 
   static int32_t IndexOf(double magnitude);
+  // Folds the lowest buckets of `s` beyond kMaxBuckets.
+  static void Collapse(Store& s, bool positive);
   static double ValueOf(int32_t index);
 
   Store positive_;

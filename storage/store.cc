@@ -1,6 +1,7 @@
 #include "storage/store.h"
 
 #include <chrono>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -20,8 +21,10 @@ constexpr char kFormatVersionKey[] = "format_version";
 // settled (24-byte chunk keys, 'i' series records); they are not migrated.
 constexpr char kFormatVersion[] = "2";
 
-constexpr const char* kColumnNames[] = {"series", "points", "ingest_log",
-                                        "meta", "stat_sets"};
+constexpr const char* kColumnNames[] = {
+    "series",    "points",     "ingest_log",  "meta",        "stat_sets",
+    "rollup_60", "rollup_300", "rollup_3600", "rollup_dirty"};
+static_assert(std::size(kColumnNames) == kColumnCount);
 
 #define NIMBUS_RETURN_IF_ROCKS(expr, what)                          \
   do {                                                              \
@@ -72,6 +75,34 @@ class PointsRetentionFilter : public rocksdb::CompactionFilter {
   const std::function<int64_t()> now_;
 };
 
+// Drops records of a column whose key starts with a series id and an ordered
+// timestamp (stat_sets, rollups) once timestamp + span_ms is older than
+// now - retention.
+class TimeKeyedRetentionFilter : public rocksdb::CompactionFilter {
+ public:
+  TimeKeyedRetentionFilter(const char* name, int64_t retention_ms,
+                           int64_t span_ms, std::function<int64_t()> now)
+      : name_(name),
+        retention_ms_(retention_ms),
+        span_ms_(span_ms),
+        now_(std::move(now)) {}
+
+  bool Filter(int /*level*/, const rocksdb::Slice& key,
+              const rocksdb::Slice& /*value*/, std::string* /*new_value*/,
+              bool* /*value_changed*/) const override {
+    if (retention_ms_ <= 0 || key.size() < 16) return false;
+    const int64_t ts = SignedFromOrdered(GetBigEndian64(key.data() + 8));
+    return ts + span_ms_ < now_() - retention_ms_;
+  }
+  const char* Name() const override { return name_; }
+
+ private:
+  const char* const name_;
+  const int64_t retention_ms_;
+  const int64_t span_ms_;
+  const std::function<int64_t()> now_;
+};
+
 class RocksIterator : public StoreIterator {
  public:
   explicit RocksIterator(rocksdb::Iterator* it) : it_(it) {}
@@ -102,9 +133,25 @@ class RocksIterator : public StoreIterator {
 
 class RocksStore : public Store {
  public:
-  RocksStore(StoreOptions options,
-             std::unique_ptr<PointsRetentionFilter> filter)
-      : options_(std::move(options)), filter_(std::move(filter)) {}
+  explicit RocksStore(StoreOptions options)
+      : options_(std::move(options)),
+        filter_(std::make_unique<PointsRetentionFilter>(
+            options_.points_retention_ms, options_.now_ms)),
+        stat_sets_filter_(std::make_unique<TimeKeyedRetentionFilter>(
+            "nimbus.StatSetsRetention", options_.stat_sets_retention_ms, 0,
+            options_.now_ms)) {
+    const int64_t retention[] = {options_.rollup_60_retention_ms,
+                                 options_.rollup_300_retention_ms,
+                                 options_.rollup_3600_retention_ms};
+    const char* names[] = {"nimbus.Rollup60Retention",
+                           "nimbus.Rollup300Retention",
+                           "nimbus.Rollup3600Retention"};
+    const int64_t spans[] = {60'000, 300'000, 3600'000};
+    for (int i = 0; i < 3; ++i) {
+      rollup_filters_[i] = std::make_unique<TimeKeyedRetentionFilter>(
+          names[i], retention[i], spans[i], options_.now_ms);
+    }
+  }
 
   ~RocksStore() override {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
@@ -127,6 +174,15 @@ class RocksStore : public Store {
         cf.compression = rocksdb::kLZ4Compression;
         cf.bottommost_compression = rocksdb::kZSTD;
         cf.compaction_filter = filter_.get();
+      }
+      if (std::string(name) == "stat_sets") {
+        cf.compaction_filter = stat_sets_filter_.get();
+      }
+      for (int i = 0; i < 3; ++i) {
+        if (std::string(name) ==
+            kColumnNames[static_cast<int>(Column::kRollup60) + i]) {
+          cf.compaction_filter = rollup_filters_[i].get();
+        }
       }
       if (std::string(name) == "ingest_log") {
         // Log records repeat points the engine also holds in its heads, and
@@ -223,6 +279,8 @@ class RocksStore : public Store {
  private:
   StoreOptions options_;
   std::unique_ptr<PointsRetentionFilter> filter_;
+  std::unique_ptr<TimeKeyedRetentionFilter> stat_sets_filter_;
+  std::unique_ptr<TimeKeyedRetentionFilter> rollup_filters_[3];
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::WriteOptions write_options_;
@@ -295,10 +353,7 @@ absl::Status RocksStore::Write(WriteBatch& batch) {
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   if (!options.now_ms) options.now_ms = SystemNowMs;
-  auto filter = std::make_unique<PointsRetentionFilter>(
-      options.points_retention_ms, options.now_ms);
-  auto store =
-      std::make_unique<RocksStore>(std::move(options), std::move(filter));
+  auto store = std::make_unique<RocksStore>(std::move(options));
   absl::Status s = store->OpenDb();
   if (!s.ok()) return s;
   return std::unique_ptr<Store>(std::move(store));

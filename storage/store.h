@@ -17,12 +17,17 @@ namespace nimbus::storage {
 
 // The column families (storage/FORMAT.md gives their keys and values).
 enum class Column {
-  kSeries,     // series index
-  kPoints,     // sealed chunks
-  kIngestLog,  // accepted points not yet sealed, by log sequence
-  kMeta,       // format version and other single values
-  kStatSets,   // statistic sets (count, sum, min, max) as sent by clients
+  kSeries,       // series index
+  kPoints,       // sealed chunks
+  kIngestLog,    // accepted points not yet sealed, by log sequence
+  kMeta,         // format version and other single values
+  kStatSets,     // statistic sets (count, sum, min, max) as sent by clients
+  kRollup60,     // 60-second period statistics
+  kRollup300,    // 300-second period statistics
+  kRollup3600,   // 3600-second period statistics
+  kRollupDirty,  // periods that late points have made stale
 };
+inline constexpr int kColumnCount = 9;
 
 // How durable a write is when Write() returns.
 enum class SyncMode {
@@ -40,6 +45,14 @@ struct StoreOptions {
   // Sealed chunks whose newest possible point is older than this are dropped
   // by compaction. Default: 15 days. 0 keeps them forever.
   int64_t points_retention_ms = int64_t{15} * 24 * 3600 * 1000;
+  // Statistic sets older than this are dropped by compaction. Default: 15
+  // days. 0 keeps them forever.
+  int64_t stat_sets_retention_ms = int64_t{15} * 24 * 3600 * 1000;
+  // Rollup records whose period ended longer ago than these are dropped by
+  // compaction (defaults of SEMANTICS.md: 15, 63 and 455 days). 0 keeps them.
+  int64_t rollup_60_retention_ms = int64_t{15} * 24 * 3600 * 1000;
+  int64_t rollup_300_retention_ms = int64_t{63} * 24 * 3600 * 1000;
+  int64_t rollup_3600_retention_ms = int64_t{455} * 24 * 3600 * 1000;
   // The clock retention is measured against (milliseconds since the epoch).
   // Default: the system clock.
   std::function<int64_t()> now_ms;

@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/keys.h"
 
 namespace nimbus::storage {
 namespace {
@@ -59,6 +60,59 @@ TEST(Store, KeepsWritesAcrossReopenAndIteratesInKeyOrder) {
   it->SeekForPrev("az");
   ASSERT_TRUE(it->Valid());
   EXPECT_EQ(it->key(), "a");
+  std::filesystem::remove_all(dir);
+}
+
+// Retention is applied by compaction filters, per column, from the key's
+// timestamp: chunks span up to 2 hours past their first timestamp, rollup
+// records their period, statistic sets nothing.
+TEST(Store, CompactionDropsRecordsPastEachColumnsRetention) {
+  const std::string dir = TempDir("retention");
+  constexpr int64_t kHour = 3'600'000;
+  constexpr int64_t kNow = 1'000 * kHour;
+  StoreOptions o;
+  o.path = dir;
+  o.points_retention_ms = 10 * kHour;
+  o.stat_sets_retention_ms = 10 * kHour;
+  o.rollup_60_retention_ms = 20 * kHour;
+  o.rollup_300_retention_ms = 30 * kHour;
+  o.rollup_3600_retention_ms = 40 * kHour;
+  o.now_ms = [] { return kNow; };
+  auto store = Store::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto stat_set_key = [](int64_t ts) {
+    return ChunkKeyPrefix(7, ts) + std::string(12, '\0');
+  };
+  WriteBatch b;
+  // Chunks: kept while first timestamp + 2 h >= now - retention.
+  b.Put(Column::kPoints, EncodeChunkKey({7, kNow - 12 * kHour, 1, 0}), "keep");
+  b.Put(Column::kPoints, EncodeChunkKey({7, kNow - 12 * kHour - 1, 1, 0}),
+        "drop");
+  b.Put(Column::kStatSets, stat_set_key(kNow - 10 * kHour), "keep");
+  b.Put(Column::kStatSets, stat_set_key(kNow - 10 * kHour - 1), "drop");
+  const int64_t period[] = {60'000, 300'000, kHour};
+  const int64_t kept[] = {20 * kHour, 30 * kHour, 40 * kHour};
+  const Column column[] = {Column::kRollup60, Column::kRollup300,
+                           Column::kRollup3600};
+  for (int t = 0; t < 3; ++t) {
+    b.Put(column[t], EncodeRollupKey(7, kNow - kept[t] - period[t]), "keep");
+    b.Put(column[t], EncodeRollupKey(7, kNow - kept[t] - period[t] - 1),
+          "drop");
+  }
+  // Not time-keyed: never dropped.
+  b.Put(Column::kRollupDirty, EncodeDirtyKey(7, 0, 1), "keep");
+  ASSERT_TRUE((*store)->Write(b).ok());
+  ASSERT_TRUE((*store)->CompactAll().ok());
+  for (Column c :
+       {Column::kPoints, Column::kStatSets, Column::kRollup60,
+        Column::kRollup300, Column::kRollup3600, Column::kRollupDirty}) {
+    auto it = (*store)->NewIterator(c);
+    std::string values;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      values += std::string(it->value()) + ";";
+    }
+    EXPECT_EQ(values, "keep;") << "column " << static_cast<int>(c);
+  }
   std::filesystem::remove_all(dir);
 }
 

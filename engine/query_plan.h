@@ -1,0 +1,44 @@
+// Which source serves a statistics query: raw points, or a rollup tier plus
+// raw points for the periods the rollups have not reached yet. The rules are
+// CloudWatch's (SEMANTICS.md, "Retention tiers").
+#ifndef NIMBUS_ENGINE_QUERY_PLAN_H_
+#define NIMBUS_ENGINE_QUERY_PLAN_H_
+
+#include <array>
+#include <cstdint>
+
+namespace nimbus::engine {
+
+// How far back each granularity reaches.
+struct TierReach {
+  // Periods under 60 s, from raw points. Default 3 hours.
+  int64_t high_resolution_ms = int64_t{3} * 3600'000;
+  // Raw points are all there back to now - raw_ms. Default 15 days.
+  int64_t raw_ms = int64_t{15} * 24 * 3600'000;
+  // 60 s, 300 s, 3600 s statistics. Defaults 15, 63 and 455 days.
+  std::array<int64_t, 3> tier_ms = {int64_t{15} * 24 * 3600'000,
+                                    int64_t{63} * 24 * 3600'000,
+                                    int64_t{455} * 24 * 3600'000};
+};
+
+struct QueryPlan {
+  // No datapoints: the start is beyond the reach of every granularity the
+  // period allows.
+  bool empty = false;
+  // The rollup tier (index into kTierPeriodsMs), or -1 for raw points only.
+  int tier = -1;
+  // Rollup records serve periods in [start, rollup_end_ms); raw points
+  // serve [rollup_end_ms, end).
+  int64_t rollup_end_ms = 0;
+};
+
+// `watermark_ms`: every minute below it is rolled up. `want_values`: the
+// query asks for percentiles or other extended statistics, which are exact
+// over raw points and so read them wherever they are all there.
+QueryPlan PlanStatisticsQuery(int64_t now_ms, int64_t start_ms, int64_t end_ms,
+                              int64_t period_ms, bool want_values,
+                              int64_t watermark_ms, const TierReach& reach);
+
+}  // namespace nimbus::engine
+
+#endif  // NIMBUS_ENGINE_QUERY_PLAN_H_

@@ -1,0 +1,85 @@
+#include "engine/rollup.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "storage/internal/coding.h"
+
+namespace nimbus::engine {
+namespace {
+
+constexpr uint8_t kRecordVersion = 1;
+constexpr uint8_t kPercentilesUnknown = 1;
+constexpr size_t kHeaderSize = 2 + 4 * 8;
+
+}  // namespace
+
+bool IsExactSet(double sample_count, double sum, double minimum,
+                double maximum) {
+  return minimum == maximum && std::fabs(sum - minimum * sample_count) <=
+                                   1e-9 * std::max(std::fabs(sum), 1.0);
+}
+
+void PeriodStatistics::AddSet(double sample_count, double set_sum,
+                              double set_min, double set_max) {
+  count += sample_count;
+  sum += set_sum;
+  minimum = std::min(minimum, set_min);
+  maximum = std::max(maximum, set_max);
+  if (IsExactSet(sample_count, set_sum, set_min, set_max)) {
+    sketch.Add(set_min, sample_count);
+  } else {
+    percentiles_known = false;
+  }
+}
+
+void PeriodStatistics::Merge(const PeriodStatistics& other) {
+  count += other.count;
+  sum += other.sum;
+  minimum = std::min(minimum, other.minimum);
+  maximum = std::max(maximum, other.maximum);
+  sketch.Merge(other.sketch);
+  percentiles_known = percentiles_known && other.percentiles_known;
+}
+
+std::string PeriodStatistics::Encode() const {
+  std::string out;
+  out.push_back(static_cast<char>(kRecordVersion));
+  out.push_back(static_cast<char>(percentiles_known ? 0 : kPercentilesUnknown));
+  for (double v : {count, sum, minimum, maximum}) {
+    storage::internal::PutFixed64(&out, std::bit_cast<uint64_t>(v));
+  }
+  out += sketch.Serialize();
+  return out;
+}
+
+absl::StatusOr<PeriodStatistics> PeriodStatistics::Decode(
+    absl::string_view bytes, bool with_sketch) {
+  if (bytes.size() < kHeaderSize) {
+    return absl::DataLossError(
+        absl::StrCat("rollup record: ", bytes.size(), " bytes, too short"));
+  }
+  if (static_cast<uint8_t>(bytes[0]) != kRecordVersion) {
+    return absl::DataLossError(
+        absl::StrCat("rollup record: version ", static_cast<int>(bytes[0]),
+                     "; this build reads version ", kRecordVersion));
+  }
+  PeriodStatistics p;
+  p.percentiles_known =
+      (static_cast<uint8_t>(bytes[1]) & kPercentilesUnknown) == 0;
+  double* fields[] = {&p.count, &p.sum, &p.minimum, &p.maximum};
+  for (int i = 0; i < 4; ++i) {
+    *fields[i] = std::bit_cast<double>(
+        storage::internal::LoadLE64(bytes.data() + 2 + 8 * i));
+  }
+  if (with_sketch) {
+    auto sketch = QuantileSketch::Parse(bytes.substr(kHeaderSize));
+    if (!sketch.ok()) return sketch.status();
+    p.sketch = std::move(*sketch);
+  }
+  return p;
+}
+
+}  // namespace nimbus::engine

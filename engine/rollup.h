@@ -1,0 +1,67 @@
+// Period statistics: what a rollup record holds for one series and one
+// period (sample count, sum, minimum, maximum and a quantile sketch), how it
+// is built from raw points and from finer periods, and its byte form
+// (storage/FORMAT.md, "Rollup record").
+#ifndef NIMBUS_ENGINE_ROLLUP_H_
+#define NIMBUS_ENGINE_ROLLUP_H_
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/quantile_sketch.h"
+#include "storage/store.h"
+
+namespace nimbus::engine {
+
+// The rollup tiers, finest first, and their column families.
+inline constexpr std::array<int64_t, 3> kTierPeriodsMs = {60'000, 300'000,
+                                                          3'600'000};
+inline constexpr std::array<storage::Column, 3> kTierColumns = {
+    storage::Column::kRollup60, storage::Column::kRollup300,
+    storage::Column::kRollup3600};
+
+// Thread-compatible.
+struct PeriodStatistics {
+  double count = 0;
+  double sum = 0;
+  double minimum = std::numeric_limits<double>::infinity();
+  double maximum = -std::numeric_limits<double>::infinity();
+  QuantileSketch sketch;
+  // False once a statistic set that is not exact (its samples are not all
+  // equal) contributed: its values are unknown, so percentiles of the period
+  // are too (SEMANTICS.md), as over raw points.
+  bool percentiles_known = true;
+
+  bool empty() const { return count <= 0; }
+  void AddSample(double v) {
+    count += 1;
+    sum += v;
+    minimum = v < minimum ? v : minimum;
+    maximum = v > maximum ? v : maximum;
+    sketch.Add(v);
+  }
+  // A client's statistic set.
+  void AddSet(double sample_count, double set_sum, double set_min,
+              double set_max);
+  void Merge(const PeriodStatistics& other);
+
+  // Record version 1 (storage/FORMAT.md).
+  std::string Encode() const;
+  // Returns DataLoss for bytes that are not a record this build reads. With
+  // with_sketch false the sketch is left empty (cheaper).
+  static absl::StatusOr<PeriodStatistics> Decode(absl::string_view bytes,
+                                                 bool with_sketch);
+};
+
+// Whether a statistic set's samples are all equal, so that it can join
+// percentiles with its count as weight.
+bool IsExactSet(double sample_count, double sum, double minimum,
+                double maximum);
+
+}  // namespace nimbus::engine
+
+#endif  // NIMBUS_ENGINE_ROLLUP_H_
