@@ -876,15 +876,17 @@ class Evaluator {
   absl::StatusOr<MathValue> Metrics(const MathNode& n) {
     MathValue m;
     m.kind = VKind::kArray;
+    const std::vector<MathSeries>& pool =
+        ctx_.metrics != nullptr ? *ctx_.metrics : inputs_;
     if (n.args.empty()) {
-      m.series = inputs_;
+      m.series = pool;
       return m;
     }
     const MathNode& filter = *n.args[0];
     if (filter.kind != Kind::kString) {
       return EvalError(n, "METRICS' filter must be a string such as 'cpu'");
     }
-    for (const MathSeries& s : inputs_) {
+    for (const MathSeries& s : pool) {
       if (absl::StrContains(s.label.empty() ? s.id : s.label, filter.name)) {
         m.series.push_back(s);
       }

@@ -69,6 +69,9 @@ struct MathContext {
   int64_t start_ms = 0;
   int64_t end_ms = 0;
   int64_t period_ms = 0;
+  // What METRICS() returns: the request's metric queries, when the inputs
+  // also hold results of other expressions. Null: the inputs.
+  const std::vector<MathSeries>* metrics = nullptr;
 };
 
 // A value of an expression: a number, one series, or several (METRICS()).

@@ -14,6 +14,20 @@ int64_t FloorTo(int64_t v, int64_t step) {
 
 }  // namespace
 
+int64_t RoundStartTime(int64_t now_ms, int64_t start_ms, int64_t period_ms) {
+  constexpr int64_t kDay = 24 * 3600'000;
+  const int64_t age = now_ms - start_ms;
+  int64_t granularity = 3600'000;
+  if (period_ms < 60'000) {
+    granularity = period_ms;
+  } else if (age <= 15 * kDay) {
+    granularity = 60'000;
+  } else if (age <= 63 * kDay) {
+    granularity = 300'000;
+  }
+  return FloorTo(start_ms, granularity);
+}
+
 QueryPlan PlanStatisticsQuery(int64_t now_ms, int64_t start_ms, int64_t end_ms,
                               int64_t period_ms, bool want_values,
                               int64_t watermark_ms, const TierReach& reach) {

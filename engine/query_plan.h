@@ -32,6 +32,11 @@ struct QueryPlan {
   int64_t rollup_end_ms = 0;
 };
 
+// CloudWatch rounds a query's start down: to the period when it is under a
+// minute, otherwise to the minute when the start is at most 15 days old, to
+// 5 minutes up to 63 days, and to the hour beyond.
+int64_t RoundStartTime(int64_t now_ms, int64_t start_ms, int64_t period_ms);
+
 // `watermark_ms`: every minute below it is rolled up. `want_values`: the
 // query asks for percentiles or other extended statistics, which are exact
 // over raw points and so read them wherever they are all there.

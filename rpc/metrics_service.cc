@@ -12,6 +12,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "engine/metric_data.h"
+#include "engine/query_plan.h"
 #include "rpc/status_convert.h"
 
 namespace nimbus::rpc {
@@ -114,13 +116,6 @@ class WriteSet {
   absl::flat_hash_map<absl::string_view, size_t> index_;
   std::vector<engine::SeriesWrite> writes_;
 };
-
-// The largest multiple of `step` not above v. REQUIRES: step > 0.
-int64_t FloorTo(int64_t v, int64_t step) {
-  int64_t q = v / step;
-  if (v % step < 0) --q;
-  return q * step;
-}
 
 // The statistic's name in CloudWatch's spelling, or nullopt.
 std::optional<engine::Statistic> ParseStatistic(absl::string_view s) {
@@ -471,19 +466,8 @@ grpc::Status MetricsService::GetMetricStatistics(
         "period: must be 1, 5, 10, 20, 30 or a multiple of 60 seconds, got ",
         period));
   }
-  // CloudWatch rounds the start down: to the period when it is under a
-  // minute, otherwise to the minute when the start is less than 15 days
-  // old, to 5 minutes up to 63 days, and to the hour beyond.
-  const int64_t age_ms = clock_.NowMs() - *start;
-  int64_t granularity_ms = 3600'000;
-  if (period < 60) {
-    granularity_ms = int64_t{period} * 1000;
-  } else if (age_ms <= int64_t{15} * 24 * 3600'000) {
-    granularity_ms = 60'000;
-  } else if (age_ms <= int64_t{63} * 24 * 3600'000) {
-    granularity_ms = 300'000;
-  }
-  q.start_ms = FloorTo(*start, granularity_ms);
+  q.start_ms =
+      engine::RoundStartTime(clock_.NowMs(), *start, int64_t{period} * 1000);
   q.end_ms = *end;
   q.period_ms = int64_t{period} * 1000;
   const int64_t periods =
@@ -557,6 +541,103 @@ grpc::Status MetricsService::GetMetricStatistics(
       }
     }
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status MetricsService::GetMetricData(grpc::ServerContext*,
+                                           const v1::GetMetricDataRequest* req,
+                                           v1::GetMetricDataResponse* resp) {
+  engine::MetricDataRequest r;
+  if (!req->has_start_time() || !req->has_end_time()) {
+    return InvalidArgument("start_time and end_time: both are required");
+  }
+  auto start = ToMillis(req->start_time());
+  auto end = ToMillis(req->end_time());
+  if (!start || !end) {
+    return InvalidArgument("start_time/end_time: outside the valid range");
+  }
+  r.start_ms = *start;
+  r.end_ms = *end;
+  if (req->scan_by() == "TimestampAscending") {
+    r.ascending = true;
+  } else if (!req->scan_by().empty() &&
+             req->scan_by() != "TimestampDescending") {
+    return InvalidArgument(absl::StrCat(
+        "scan_by: must be TimestampDescending or TimestampAscending, got \"",
+        req->scan_by(), "\""));
+  }
+  r.max_datapoints = req->max_datapoints();
+  r.next_token = req->next_token();
+  if (req->metric_data_queries_size() >
+      static_cast<int>(engine::kMaxMetricDataQueries)) {
+    return InvalidArgument(absl::StrCat(
+        "metric_data_queries: at most ", engine::kMaxMetricDataQueries,
+        " queries, got ", req->metric_data_queries_size()));
+  }
+  for (int i = 0; i < req->metric_data_queries_size(); ++i) {
+    const v1::MetricDataQuery& q = req->metric_data_queries(i);
+    const std::string field = absl::StrCat("metric_data_queries[", i, "].");
+    engine::MetricDataQuery& e = r.queries.emplace_back();
+    e.id = q.id();
+    e.expression = q.expression();
+    e.label = q.label();
+    e.return_data = !q.has_return_data() || q.return_data();
+    if (q.period() < 0) {
+      return InvalidArgument(absl::StrCat(field, "period: must be positive"));
+    }
+    e.period_ms = int64_t{q.period()} * 1000;
+    if (!q.has_metric_stat()) continue;
+    const v1::MetricStat& ms = q.metric_stat();
+    const v1::Metric& m = ms.metric();
+    if (absl::Status s = engine::ValidateNamespace(
+            m.namespace_(),
+            absl::StrCat(field, "metric_stat.metric.namespace"));
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    if (!m.unit().empty() && !ms.unit().empty() && m.unit() != ms.unit()) {
+      return InvalidArgument(
+          absl::StrCat(field, "metric_stat.unit: \"", ms.unit(),
+                       "\" differs from metric.unit \"", m.unit(), "\""));
+    }
+    const std::string unit = ms.unit().empty() ? m.unit() : ms.unit();
+    engine::MetricStat stat;
+    stat.key.namespace_name = m.namespace_();
+    int32_t resolution = 60;
+    if (auto bad = ValidateIdentity(m.metric_name(), m.dimensions(),
+                                    unit.empty() ? "None" : unit, &resolution,
+                                    &stat.key)) {
+      return InvalidArgument(
+          absl::StrCat(field, "metric_stat.metric.", bad->message));
+    }
+    if (unit.empty()) stat.key.unit.clear();  // any unit
+    if (ms.period() <= 0) {
+      return InvalidArgument(absl::StrCat(
+          field,
+          "metric_stat.period: must be 1, 5, 10, 20, 30 or a multiple "
+          "of 60 seconds, got ",
+          ms.period()));
+    }
+    stat.period_ms = int64_t{ms.period()} * 1000;
+    stat.stat = ms.stat();
+    e.metric_stat = std::move(stat);
+  }
+  auto out = engine::GetMetricData(engine_, clock_, r);
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  for (const engine::MetricDataResult& x : out->results) {
+    v1::MetricDataResult* y = resp->add_metric_data_results();
+    y->set_id(x.id);
+    y->set_label(x.label);
+    for (size_t k = 0; k < x.values.size(); ++k) {
+      ToTimestamp(x.timestamps_ms[k], y->add_timestamps());
+      y->add_values(x.values[k]);
+    }
+    y->set_status_code(x.status ==
+                               engine::MetricDataResult::StatusCode::kComplete
+                           ? "Complete"
+                           : "PartialData");
+  }
+  resp->set_next_token(out->next_token);
   return grpc::Status::OK;
 }
 

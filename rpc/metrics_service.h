@@ -37,6 +37,9 @@ class MetricsService final : public nimbus::v1::MetricsService::Service {
       grpc::ServerContext* ctx,
       const nimbus::v1::GetMetricStatisticsRequest* req,
       nimbus::v1::GetMetricStatisticsResponse* resp) override;
+  grpc::Status GetMetricData(grpc::ServerContext* ctx,
+                             const nimbus::v1::GetMetricDataRequest* req,
+                             nimbus::v1::GetMetricDataResponse* resp) override;
   grpc::Status GetServerStats(
       grpc::ServerContext* ctx, const nimbus::v1::GetServerStatsRequest* req,
       nimbus::v1::GetServerStatsResponse* resp) override;

@@ -397,6 +397,89 @@ TEST_F(ServerTest, RoundsTheStartTimeDownToTheMinute) {
   EXPECT_EQ(r.datapoints(0).sum(), 7);
 }
 
+TEST_F(ServerTest, GetMetricDataCombinesQueriesAndNamesBadFields) {
+  v1::PutMetricDataRequest req;
+  req.set_namespace_("App");
+  for (int i = 0; i < 3; ++i) {
+    for (const char* host : {"web-1", "web-2"}) {
+      auto* d = AddDatum(&req, "Requests", host);
+      d->set_value(host[4] == '1' ? 1 : 10);
+      *d->mutable_timestamp() =
+          TimeUtil::MillisecondsToTimestamp(base_ms_ + i * 60'000 + 5'000);
+    }
+  }
+  v1::PutMetricDataResponse put;
+  grpc::ClientContext pc;
+  ASSERT_TRUE(stub_->PutMetricData(&pc, req, &put).ok());
+
+  v1::GetMetricDataRequest q;
+  *q.mutable_start_time() = TimeUtil::MillisecondsToTimestamp(base_ms_);
+  *q.mutable_end_time() =
+      TimeUtil::MillisecondsToTimestamp(base_ms_ + 3 * 60'000);
+  for (const char* host : {"web-1", "web-2"}) {
+    auto* m = q.add_metric_data_queries();
+    m->set_id(host[4] == '1' ? "a" : "b");
+    m->set_return_data(false);
+    auto* ms = m->mutable_metric_stat();
+    ms->mutable_metric()->set_namespace_("App");
+    ms->mutable_metric()->set_metric_name("Requests");
+    auto* dim = ms->mutable_metric()->add_dimensions();
+    dim->set_name("Host");
+    dim->set_value(host);
+    ms->set_period(60);
+    ms->set_stat("Sum");
+  }
+  auto* e = q.add_metric_data_queries();
+  e->set_id("total");
+  e->set_expression("SUM(METRICS())");
+  e->set_label("All hosts");
+  v1::GetMetricDataResponse r;
+  {
+    grpc::ClientContext c;
+    grpc::Status s = stub_->GetMetricData(&c, q, &r);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_EQ(r.metric_data_results_size(), 1);
+  const auto& total = r.metric_data_results(0);
+  EXPECT_EQ(total.id(), "total");
+  EXPECT_EQ(total.label(), "All hosts");
+  EXPECT_EQ(total.status_code(), "Complete");
+  ASSERT_EQ(total.values_size(), 3);
+  EXPECT_EQ(total.values(0), 11);
+  // Newest first.
+  EXPECT_EQ(TimeUtil::TimestampToMilliseconds(total.timestamps(0)),
+            base_ms_ + 2 * 60'000);
+  EXPECT_TRUE(r.next_token().empty());
+
+  // Errors map to INVALID_ARGUMENT naming the query and field.
+  auto expect_invalid = [&](const v1::GetMetricDataRequest& bad,
+                            const std::string& text) {
+    v1::GetMetricDataResponse out;
+    grpc::ClientContext c;
+    grpc::Status s = stub_->GetMetricData(&c, bad, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << text;
+    EXPECT_THAT(s.error_message(), HasSubstr(text));
+  };
+  v1::GetMetricDataRequest bad = q;
+  bad.mutable_metric_data_queries(2)->set_expression("SUM(METRICS()");
+  expect_invalid(bad, "metric_data_queries[2].expression: column 14");
+  bad = q;
+  bad.mutable_metric_data_queries(0)
+      ->mutable_metric_stat()
+      ->mutable_metric()
+      ->set_namespace_(":bad");
+  expect_invalid(bad, "metric_data_queries[0].metric_stat.metric.namespace");
+  bad = q;
+  bad.mutable_metric_data_queries(1)->mutable_metric_stat()->set_period(0);
+  expect_invalid(bad, "metric_data_queries[1].metric_stat.period");
+  bad = q;
+  bad.set_scan_by("Sideways");
+  expect_invalid(bad, "scan_by");
+  bad = q;
+  bad.clear_end_time();
+  expect_invalid(bad, "end_time");
+}
+
 TEST_F(ServerTest, ListMetricsFiltersAndPages) {
   v1::PutMetricSeriesRequest req;
   for (int i = 0; i < 620; ++i) {
