@@ -1,8 +1,10 @@
 // nimbusd: the Nimbus server.
 //
 //   nimbusd [--listen=127.0.0.1:50051] [--data_dir=./nimbus-data]
-//           [--sync=process|power] [--raw_retention=15d] [--insecure]
-//           [--port_file=PATH]
+//           [--sync=process|power] [--raw_retention=360h]
+//           [--retention_60s=360h] [--retention_300s=1512h]
+//           [--retention_3600s=10920h] [--high_resolution_reach=3h]
+//           [--rollup_interval=10s] [--insecure] [--port_file=PATH]
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -24,6 +26,16 @@ ABSL_FLAG(std::string, sync, "process",
           "or kill -9 of nimbusd) or 'power' (fsync'ed, survives power loss)");
 ABSL_FLAG(absl::Duration, raw_retention, absl::Hours(24 * 15),
           "how long raw points are kept, e.g. 15d is written 360h");
+ABSL_FLAG(absl::Duration, retention_60s, absl::Hours(24 * 15),
+          "how long 60-second statistics are kept and answer queries");
+ABSL_FLAG(absl::Duration, retention_300s, absl::Hours(24 * 63),
+          "how long 300-second statistics are kept and answer queries");
+ABSL_FLAG(absl::Duration, retention_3600s, absl::Hours(24 * 455),
+          "how long 3600-second statistics are kept and answer queries");
+ABSL_FLAG(absl::Duration, high_resolution_reach, absl::Hours(3),
+          "how far back periods under 60 s answer queries");
+ABSL_FLAG(absl::Duration, rollup_interval, absl::Seconds(10),
+          "how often the rollup scheduler runs a pass");
 ABSL_FLAG(bool, insecure, false,
           "allow a non-loopback --listen address without authentication");
 ABSL_FLAG(std::string, port_file, "",
@@ -52,6 +64,24 @@ int main(int argc, char** argv) {
       static_cast<size_t>(absl::GetFlag(FLAGS_head_seal_points));
   options.engine.raw_retention_ms =
       absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_raw_retention));
+  options.engine.reach.tier_ms = {
+      absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_retention_60s)),
+      absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_retention_300s)),
+      absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_retention_3600s))};
+  options.engine.reach.high_resolution_ms =
+      absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_high_resolution_reach));
+  options.engine.rollup_interval_ms =
+      absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_rollup_interval));
+  for (int64_t ms : options.engine.reach.tier_ms) {
+    if (ms <= 0) {
+      std::fprintf(stderr, "nimbusd: --retention_* must be positive\n");
+      return 2;
+    }
+  }
+  if (options.engine.rollup_interval_ms <= 0) {
+    std::fprintf(stderr, "nimbusd: --rollup_interval must be positive\n");
+    return 2;
+  }
   const std::string sync = absl::GetFlag(FLAGS_sync);
   if (sync == "process") {
     options.engine.sync = nimbus::storage::SyncMode::kProcessCrash;
