@@ -651,6 +651,10 @@ grpc::Status MetricsService::GetServerStats(grpc::ServerContext*,
   resp->set_chunks_sealed(s.chunks_sealed);
   resp->set_head_points(s.head_points);
   resp->set_memtable_bytes(s.memtable_bytes);
+  ToTimestamp(s.rollup_watermark_ms, resp->mutable_rollup_watermark());
+  resp->set_rollup_passes(s.rollups.passes);
+  resp->set_rollup_points_read(s.rollups.raw_points_read);
+  resp->set_rollup_hours_redone(s.rollups.dirty_hours_redone);
   resp->set_heap_bytes_in_use(HeapBytesInUse());
   if (FILE* f = std::fopen("/proc/self/statm", "r")) {
     long size = 0, resident = 0;

@@ -227,6 +227,13 @@ TEST_F(ServerTest, RejectsBadDatumsOneByOneAndStoresTheRest) {
   EXPECT_EQ(stats.points_rejected(), 11);
   EXPECT_EQ(stats.rejected_by_reason().at("InvalidUnit"), 1);
   EXPECT_EQ(stats.series_count(), 1);
+  // A fresh store rolls up from the raw retention (15 days) back, on the
+  // hour; passes move it on from there.
+  const int64_t watermark =
+      TimeUtil::TimestampToMilliseconds(stats.rollup_watermark());
+  EXPECT_GE(watermark, (NowMs() - 15 * 86'400'000LL) / 3'600'000 * 3'600'000 -
+                           3'600'000);
+  EXPECT_LE(watermark, NowMs());
 }
 
 TEST_F(ServerTest, WholeRequestErrorsAreInvalidArgumentNamingTheField) {
