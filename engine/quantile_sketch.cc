@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <numbers>
 
 #include "storage/internal/coding.h"
 
@@ -22,6 +23,31 @@ constexpr uint8_t kSketchVersion = 1;
 const double kGamma = (1 + QuantileSketch::kRelativeAccuracy) /
                       (1 - QuantileSketch::kRelativeAccuracy);
 const double kLogGamma = std::log(kGamma);
+const double kInverseLogGamma = 1 / kLogGamma;
+
+// IndexOf's fast path: [1, 2) cut into 128 slices of equal width, each with
+// the reciprocal and the natural log of its centre.
+struct LogTable {
+  static constexpr int kBits = 7;
+  double inverse[1 << kBits];
+  double ln[1 << kBits];
+  LogTable() {
+    for (int j = 0; j < (1 << kBits); ++j) {
+      const double centre = 1 + (j + 0.5) / (1 << kBits);
+      inverse[j] = 1 / centre;
+      ln[j] = std::log(centre);
+    }
+  }
+};
+const LogTable kLogTable;
+
+// The fast path's estimate of ln(x) / ln(gamma) is within 1e-10 bucket
+// widths of the exact expression's quotient; it answers only where no
+// bucket boundary lies within this many widths of the estimate.
+constexpr double kIndexSlack = 1e-6;
+// ceil(y) = kCeilBias - trunc(kCeilBias - y) for |y| < kCeilBias (bucket
+// indices of normal doubles are within +-36,000).
+constexpr int64_t kCeilBias = int64_t{1} << 20;
 
 // Bucket counts: an integral count c as varint 2c; any other as varint 1
 // followed by its eight bytes.
@@ -50,13 +76,50 @@ bool GetCount(const char** p, const char* limit, double* c) {
 }  // namespace
 
 int32_t QuantileSketch::IndexOf(double magnitude) {
-  // The bucket (gamma^(i-1), gamma^i] holding `magnitude`.
+  // The bucket (gamma^(i-1), gamma^i] holding `magnitude`, defined as
+  // ceil(std::log(magnitude) / kLogGamma): the last line. REQUIRES:
+  // magnitude is positive and normal.
+  //
+  // Fast path, the same answer without calling log or ceil: magnitude is
+  // f 2^e with f in [1, 2); f = c (1 + r) for the centre c of f's slice of
+  // kLogTable, |r| <= 1/256, and ln(1 + r) is its series up to r^4
+  // (remainder under |r|^5 / 5 < 2e-13). With rounding, the estimate is
+  // within 1e-10 bucket widths of the exact expression's quotient (ln gamma
+  // is 0.02, std::log is within an ulp). If no integer lies within
+  // kIndexSlack of it, its ceiling is the exact expression's.
+  const uint64_t bits = std::bit_cast<uint64_t>(magnitude);
+  const int exponent = static_cast<int>(bits >> 52) - 1023;
+  const size_t slice =
+      (bits >> (52 - LogTable::kBits)) & ((size_t{1} << LogTable::kBits) - 1);
+  const double f = std::bit_cast<double>((bits & ((uint64_t{1} << 52) - 1)) |
+                                         (uint64_t{1023} << 52));
+  const double r = f * kLogTable.inverse[slice] - 1;
+  const double ln_f = kLogTable.ln[slice] +
+                      r * (1 + r * (-1.0 / 2 + r * (1.0 / 3 + r * (-1.0 / 4))));
+  const double estimate =
+      (exponent * std::numbers::ln2 + ln_f) * kInverseLogGamma;
+  const int64_t low =
+      kCeilBias - static_cast<int64_t>(static_cast<double>(kCeilBias) -
+                                       (estimate - kIndexSlack));
+  const int64_t high =
+      kCeilBias - static_cast<int64_t>(static_cast<double>(kCeilBias) -
+                                       (estimate + kIndexSlack));
+  if (low == high) return static_cast<int32_t>(low);
   return static_cast<int32_t>(std::ceil(std::log(magnitude) / kLogGamma));
 }
 
 double QuantileSketch::ValueOf(int32_t index) {
   // The point of the bucket with the smallest largest relative error.
   return 2 * std::pow(kGamma, index) / (kGamma + 1);
+}
+
+void QuantileSketch::Clear() {
+  for (Store* s : {&positive_, &negative_}) {
+    s->offset = 0;
+    s->counts.clear();
+  }
+  zero_count_ = 0;
+  count_ = 0;
 }
 
 void QuantileSketch::Store::Add(int32_t index, double count) {
@@ -177,17 +240,21 @@ double QuantileSketch::Quantile(double q) const {
 }
 
 std::string QuantileSketch::Serialize() const {
+  std::string out;
+  SerializeTo(&out);
+  return out;
+}
+
+void QuantileSketch::SerializeTo(std::string* out) const {
   // version, zero count, then per store (positive, negative): zigzag offset,
   // bucket count, counts.
-  std::string out;
-  out.push_back(static_cast<char>(kSketchVersion));
-  PutCount(&out, zero_count_);
+  out->push_back(static_cast<char>(kSketchVersion));
+  PutCount(out, zero_count_);
   for (const Store* s : {&positive_, &negative_}) {
-    PutVarint64(&out, ZigZagEncode(s->offset));
-    PutVarint64(&out, s->counts.size());
-    for (double c : s->counts) PutCount(&out, c);
+    PutVarint64(out, ZigZagEncode(s->offset));
+    PutVarint64(out, s->counts.size());
+    for (double c : s->counts) PutCount(out, c);
   }
-  return out;
 }
 
 absl::StatusOr<QuantileSketch> QuantileSketch::Parse(absl::string_view bytes) {

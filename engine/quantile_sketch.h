@@ -41,6 +41,10 @@ class QuantileSketch {
   // Adds every sample of `other`.
   void Merge(const QuantileSketch& other);
 
+  // Empties the sketch (as if default-constructed) but keeps its memory, so
+  // that a sketch reused for period after period does not allocate.
+  void Clear();
+
   // The buckets as weighted values, ascending: each bucket's representative
   // value (within kRelativeAccuracy of every sample in it) and its count.
   // Extended statistics over rollups evaluate over these.
@@ -57,6 +61,8 @@ class QuantileSketch {
 
   // Versioned byte form (storage/FORMAT.md, "Quantile sketch").
   std::string Serialize() const;
+  // Appends the byte form to *out.
+  void SerializeTo(std::string* out) const;
   // Returns DataLoss if `bytes` is not a sketch this build can read.
   static absl::StatusOr<QuantileSketch> Parse(absl::string_view bytes);
 

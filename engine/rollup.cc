@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "storage/internal/coding.h"
@@ -44,15 +45,30 @@ void PeriodStatistics::Merge(const PeriodStatistics& other) {
   percentiles_known = percentiles_known && other.percentiles_known;
 }
 
+void PeriodStatistics::Clear() {
+  count = 0;
+  sum = 0;
+  minimum = std::numeric_limits<double>::infinity();
+  maximum = -std::numeric_limits<double>::infinity();
+  sketch.Clear();
+  percentiles_known = true;
+}
+
 std::string PeriodStatistics::Encode() const {
   std::string out;
-  out.push_back(static_cast<char>(kRecordVersion));
-  out.push_back(static_cast<char>(percentiles_known ? 0 : kPercentilesUnknown));
-  for (double v : {count, sum, minimum, maximum}) {
-    storage::internal::PutFixed64(&out, std::bit_cast<uint64_t>(v));
-  }
-  out += sketch.Serialize();
+  EncodeTo(&out);
   return out;
+}
+
+void PeriodStatistics::EncodeTo(std::string* out) const {
+  out->clear();
+  out->push_back(static_cast<char>(kRecordVersion));
+  out->push_back(
+      static_cast<char>(percentiles_known ? 0 : kPercentilesUnknown));
+  for (double v : {count, sum, minimum, maximum}) {
+    storage::internal::PutFixed64(out, std::bit_cast<uint64_t>(v));
+  }
+  sketch.SerializeTo(out);
 }
 
 absl::StatusOr<PeriodStatistics> PeriodStatistics::Decode(

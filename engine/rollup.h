@@ -48,9 +48,14 @@ struct PeriodStatistics {
   void AddSet(double sample_count, double set_sum, double set_min,
               double set_max);
   void Merge(const PeriodStatistics& other);
+  // Back to the empty statistics of a new period, keeping the sketch's
+  // memory for reuse.
+  void Clear();
 
   // Record version 1 (storage/FORMAT.md).
   std::string Encode() const;
+  // Replaces *out with the record.
+  void EncodeTo(std::string* out) const;
   // Returns DataLoss for bytes that are not a record this build reads. With
   // with_sketch false the sketch is left empty (cheaper).
   static absl::StatusOr<PeriodStatistics> Decode(absl::string_view bytes,

@@ -231,8 +231,8 @@ TEST_F(ServerTest, RejectsBadDatumsOneByOneAndStoresTheRest) {
   // hour; passes move it on from there.
   const int64_t watermark =
       TimeUtil::TimestampToMilliseconds(stats.rollup_watermark());
-  EXPECT_GE(watermark, (NowMs() - 15 * 86'400'000LL) / 3'600'000 * 3'600'000 -
-                           3'600'000);
+  EXPECT_GE(watermark,
+            (NowMs() - 15 * 86'400'000LL) / 3'600'000 * 3'600'000 - 3'600'000);
   EXPECT_LE(watermark, NowMs());
 }
 
