@@ -1063,27 +1063,33 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
       a->values.push_back({mn, count});
     }
   };
+  int64_t block_hour = 0;  // of the rollup block being read
   for (Series* s : impl_->Match(q.key)) {
     unit = s->Key().unit;
     if (plan.tier >= 0 && plan.rollup_end_ms > q.start_ms) {
       auto it = impl_->store->NewIterator(kTierColumns[plan.tier]);
-      for (it->Seek(storage::EncodeRollupKey(s->id, q.start_ms)); it->Valid();
-           it->Next()) {
-        uint64_t id;
-        int64_t start;
-        if (!storage::DecodeRollupKey(it->key(), &id, &start) || id != s->id ||
-            start >= plan.rollup_end_ms) {
-          break;
-        }
-        NIMBUS_ASSIGN_OR_RETURN(PeriodStatistics r, PeriodStatistics::Decode(
-                                                        it->value(), sketches));
+      const int64_t tier_ms = kTierPeriodsMs[plan.tier];
+      auto record = [&](int index, PeriodStatistics& r) {
+        const int64_t start = block_hour + index * tier_ms;
+        if (start < q.start_ms || start >= plan.rollup_end_ms) return;
         Acc* a = add(start, r.count, r.sum, r.minimum, r.maximum);
-        if (a == nullptr || !sketches) continue;
+        if (a == nullptr || !sketches) return;
         if (r.percentiles_known) {
           a->sketch.Merge(r.sketch);
         } else {
           a->inexact = true;
         }
+      };
+      for (it->Seek(
+               storage::EncodeRollupKey(s->id, FloorTo(q.start_ms, kHourMs)));
+           it->Valid(); it->Next()) {
+        uint64_t id;
+        if (!storage::DecodeRollupKey(it->key(), &id, &block_hour) ||
+            id != s->id || block_hour >= plan.rollup_end_ms) {
+          break;
+        }
+        NIMBUS_RETURN_IF_ERROR(
+            DecodeRollupBlock(it->value(), sketches, record));
       }
       NIMBUS_RETURN_IF_ERROR(it->status());
     }

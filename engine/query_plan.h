@@ -37,7 +37,7 @@ struct QueryPlan {
 // 5 minutes up to 63 days, and to the hour beyond.
 int64_t RoundStartTime(int64_t now_ms, int64_t start_ms, int64_t period_ms);
 
-// `watermark_ms`: every minute below it is rolled up. `want_values`: the
+// `watermark_ms`: every hour below it is rolled up. `want_values`: the
 // query asks for percentiles or other extended statistics, which are exact
 // over raw points and so read them wherever they are all there.
 QueryPlan PlanStatisticsQuery(int64_t now_ms, int64_t start_ms, int64_t end_ms,

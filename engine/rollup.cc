@@ -12,6 +12,7 @@ namespace nimbus::engine {
 namespace {
 
 constexpr uint8_t kRecordVersion = 1;
+constexpr uint8_t kBlockVersion = 1;
 constexpr uint8_t kPercentilesUnknown = 1;
 constexpr size_t kHeaderSize = 2 + 4 * 8;
 
@@ -96,6 +97,56 @@ absl::StatusOr<PeriodStatistics> PeriodStatistics::Decode(
     p.sketch = std::move(*sketch);
   }
   return p;
+}
+
+void EncodeRollupBlock(const PeriodStatistics* const* records, int n,
+                       std::string* out) {
+  out->clear();
+  out->push_back(static_cast<char>(kBlockVersion));
+  int present = 0;
+  for (int i = 0; i < n; ++i) present += records[i] != nullptr;
+  storage::internal::PutVarint64(out, static_cast<uint64_t>(present));
+  std::string record;
+  for (int i = 0; i < n; ++i) {
+    if (records[i] == nullptr) continue;
+    records[i]->EncodeTo(&record);
+    out->push_back(static_cast<char>(i));
+    storage::internal::PutVarint64(out, record.size());
+    out->append(record);
+  }
+}
+
+absl::Status DecodeRollupBlock(
+    absl::string_view bytes, bool with_sketch,
+    absl::FunctionRef<void(int index, PeriodStatistics& record)> visit) {
+  const char* p = bytes.data();
+  const char* limit = p + bytes.size();
+  if (p == limit || static_cast<uint8_t>(*p) != kBlockVersion) {
+    return absl::DataLossError(absl::StrCat(
+        "rollup block: version ",
+        p == limit ? -1 : static_cast<int>(static_cast<uint8_t>(*p)),
+        "; this build reads version ", kBlockVersion));
+  }
+  ++p;
+  uint64_t n;
+  if (!storage::internal::GetVarint64(&p, limit, &n)) {
+    return absl::DataLossError("rollup block: malformed count");
+  }
+  for (uint64_t k = 0; k < n; ++k) {
+    uint64_t len;
+    if (p == limit) return absl::DataLossError("rollup block: truncated");
+    const int index = static_cast<uint8_t>(*p++);
+    if (!storage::internal::GetVarint64(&p, limit, &len) ||
+        len > static_cast<uint64_t>(limit - p)) {
+      return absl::DataLossError("rollup block: truncated record");
+    }
+    auto r = PeriodStatistics::Decode(absl::string_view(p, len), with_sketch);
+    if (!r.ok()) return r.status();
+    p += len;
+    visit(index, *r);
+  }
+  if (p != limit) return absl::DataLossError("rollup block: trailing bytes");
+  return absl::OkStatus();
 }
 
 }  // namespace nimbus::engine

@@ -10,6 +10,7 @@
 #include <limits>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/quantile_sketch.h"
@@ -61,6 +62,20 @@ struct PeriodStatistics {
   static absl::StatusOr<PeriodStatistics> Decode(absl::string_view bytes,
                                                  bool with_sketch);
 };
+
+// A rollup block: one series' records of one tier within one hour, by
+// index in the hour (minute 0-59, five-minute period 0-11, or 0 for the
+// hour). Version 1 (storage/FORMAT.md, "Rollup block").
+//
+// Replaces *out with a block of records[i] at index i, skipping nulls.
+void EncodeRollupBlock(const PeriodStatistics* const* records, int n,
+                       std::string* out);
+// Calls visit(index, record) for each record, in index order. Returns
+// DataLoss for bytes that are not a block this build reads; with_sketch as
+// for PeriodStatistics::Decode.
+absl::Status DecodeRollupBlock(
+    absl::string_view bytes, bool with_sketch,
+    absl::FunctionRef<void(int index, PeriodStatistics& record)> visit);
 
 // Whether a statistic set's samples are all equal, so that it can join
 // percentiles with its count as weight.

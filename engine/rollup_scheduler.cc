@@ -73,10 +73,11 @@ RollupStats RollupScheduler::stats() const {
 
 absl::StatusOr<bool> RollupScheduler::RunPass() {
   const int64_t w = watermark();
-  const int64_t settled =
-      FloorTo(clock_.NowMs() - options_.settle_ms, kMinuteMs);
+  // Whole hours: the records of an hour are written once it has settled.
+  const int64_t settled = FloorTo(clock_.NowMs() - options_.settle_ms, kHourMs);
   const int64_t next = std::max(
-      w, std::min(settled, w + FloorTo(options_.max_pass_ms, kMinuteMs)));
+      w, std::min(settled, w + std::max(FloorTo(options_.max_pass_ms, kHourMs),
+                                        kHourMs)));
   const uint64_t boundary = source_.RaiseLateWatermark(next);
 
   // The work: per series, the intervals to roll up.
@@ -147,124 +148,62 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
 absl::Status RollupScheduler::RollUpSeries(
     uint64_t series_id, const std::vector<Interval>& intervals,
     storage::WriteBatch* batch) {
-  // Each tier's periods with data, in ascending order of start (intervals
-  // are sorted and disjoint, and each tier's loop below visits its periods
-  // in order): vectors, not maps. Slots are cleared for reuse, not freed,
-  // so that sketches keep their memory from period to period.
-  struct Tier {
-    std::vector<int64_t> starts;
-    std::vector<PeriodStatistics> stats;  // [0, starts.size()) in use
-    PeriodStatistics& Append(int64_t start) {
-      if (starts.size() == stats.size()) {
-        stats.emplace_back();
-      } else {
-        stats[starts.size()].Clear();
-      }
-      starts.push_back(start);
-      return stats[starts.size() - 1];
-    }
-    void PopBack() { starts.pop_back(); }
-  };
-  Tier tiers[3];
-
-  // Tier 0 from raw points, minute by minute within each interval.
-  std::vector<PeriodStatistics> minutes;
+  // Intervals are whole hours, so every record is computed from raw points
+  // read here: minutes from the points, five-minute periods from minutes,
+  // the hour from the five-minute periods. Nothing is read back.
   int64_t points = 0;
   for (const Interval& iv : intervals) {
     const size_t n = static_cast<size_t>((iv.end - iv.begin) / kMinuteMs);
-    for (size_t i = 0; i < std::min(n, minutes.size()); ++i) {
-      minutes[i].Clear();
+    for (size_t i = 0; i < std::min(n, minutes_.size()); ++i) {
+      minutes_[i].Clear();
     }
-    minutes.resize(n);
+    minutes_.resize(n);
+    int64_t read = 0;
     NIMBUS_RETURN_IF_ERROR(source_.ReadRaw(
         series_id, iv.begin, iv.end,
         [&](int64_t ts, double v) {
-          minutes[static_cast<size_t>((ts - iv.begin) / kMinuteMs)].AddSample(
+          minutes_[static_cast<size_t>((ts - iv.begin) / kMinuteMs)].AddSample(
               v);
-          ++points;
+          ++read;
         },
         [&](int64_t ts, double count, double sum, double mn, double mx) {
-          minutes[static_cast<size_t>((ts - iv.begin) / kMinuteMs)].AddSet(
+          minutes_[static_cast<size_t>((ts - iv.begin) / kMinuteMs)].AddSet(
               count, sum, mn, mx);
-          ++points;
+          ++read;
         }));
-    for (size_t i = 0; i < n; ++i) {
-      if (!minutes[i].empty()) {
-        // Swapped, not moved: the minute slot gets the tier slot's memory.
-        std::swap(
-            tiers[0].Append(iv.begin + static_cast<int64_t>(i) * kMinuteMs),
-            minutes[i]);
+    points += read;
+    if (read == 0) continue;
+    for (int64_t hour = iv.begin; hour < iv.end; hour += kHourMs) {
+      const PeriodStatistics* minute =
+          &minutes_[static_cast<size_t>((hour - iv.begin) / kMinuteMs)];
+      const PeriodStatistics* by_minute[60];
+      bool any = false;
+      for (int m = 0; m < 60; ++m) {
+        by_minute[m] = minute[m].empty() ? nullptr : &minute[m];
+        any = any || by_minute[m] != nullptr;
       }
+      if (!any) continue;
+      const PeriodStatistics* by_five[12];
+      hour_.Clear();
+      for (int f = 0; f < 12; ++f) {
+        five_[f].Clear();
+        for (int m = 5 * f; m < 5 * f + 5; ++m) {
+          if (by_minute[m] != nullptr) five_[f].Merge(*by_minute[m]);
+        }
+        by_five[f] = five_[f].empty() ? nullptr : &five_[f];
+        if (by_five[f] != nullptr) hour_.Merge(five_[f]);
+      }
+      const PeriodStatistics* by_hour[1] = {&hour_};
+      const std::string key = storage::EncodeRollupKey(series_id, hour);
+      EncodeRollupBlock(by_minute, 60, &block_);
+      batch->Put(kTierColumns[0], key, block_);
+      EncodeRollupBlock(by_five, 12, &block_);
+      batch->Put(kTierColumns[1], key, block_);
+      EncodeRollupBlock(by_hour, 1, &block_);
+      batch->Put(kTierColumns[2], key, block_);
     }
   }
   raw_points_read_.fetch_add(points, std::memory_order_relaxed);
-  if (points == 0) return absl::OkStatus();  // nothing can have changed
-
-  // Tiers 1 and 2: every period that overlaps an interval, merged from the
-  // tier below: its periods recomputed now from memory, the others from
-  // the store.
-  for (int t = 1; t < 3; ++t) {
-    const int64_t period = kTierPeriodsMs[t];
-    const int64_t below = kTierPeriodsMs[t - 1];
-    auto recomputed_below = [&](int64_t start) {
-      if (t == 1) {
-        for (const Interval& iv : intervals) {
-          if (start >= iv.begin && start < iv.end) return true;
-        }
-        return false;
-      }
-      for (const Interval& iv : intervals) {
-        if (start + below > iv.begin && start < iv.end) return true;
-      }
-      return false;
-    };
-    const Tier& lower = tiers[t - 1];
-    Tier& upper = tiers[t];
-    size_t m = 0;  // the first period of `lower` not merged yet
-    std::unique_ptr<storage::StoreIterator> it;  // opened when first needed
-    int64_t last = INT64_MIN;
-    for (const Interval& iv : intervals) {
-      for (int64_t p = std::max(FloorTo(iv.begin, period), last); p < iv.end;
-           p += period) {
-        last = p + period;
-        PeriodStatistics& stats = upper.Append(p);
-        while (m < lower.starts.size() && lower.starts[m] < p) ++m;
-        for (; m < lower.starts.size() && lower.starts[m] < p + period; ++m) {
-          stats.Merge(lower.stats[m]);
-        }
-        // A period wholly inside an interval has every period below it
-        // recomputed: the store has nothing for it that counts.
-        if (p < iv.begin || p + period > iv.end) {
-          if (it == nullptr) it = store_.NewIterator(kTierColumns[t - 1]);
-          for (it->Seek(storage::EncodeRollupKey(series_id, p)); it->Valid();
-               it->Next()) {
-            uint64_t id;
-            int64_t start;
-            if (!storage::DecodeRollupKey(it->key(), &id, &start) ||
-                id != series_id || start >= p + period) {
-              break;
-            }
-            if (recomputed_below(start)) continue;
-            NIMBUS_ASSIGN_OR_RETURN(
-                PeriodStatistics s,
-                PeriodStatistics::Decode(it->value(), true));
-            stats.Merge(s);
-          }
-          NIMBUS_RETURN_IF_ERROR(it->status());
-        }
-        if (stats.empty()) upper.PopBack();
-      }
-    }
-  }
-  std::string value;
-  for (int t = 0; t < 3; ++t) {
-    for (size_t i = 0; i < tiers[t].starts.size(); ++i) {
-      tiers[t].stats[i].EncodeTo(&value);
-      batch->Put(kTierColumns[t],
-                 storage::EncodeRollupKey(series_id, tiers[t].starts[i]),
-                 value);
-    }
-  }
   return absl::OkStatus();
 }
 

@@ -1,10 +1,13 @@
 // engine::RollupScheduler builds the 60 s, 300 s and 3600 s period statistics
 // of every series: 60 s from raw points, 300 s from 60 s, 3600 s from 300 s.
 //
-// A persisted watermark W (meta "rollup_watermark", a multiple of 60 s) says
-// that every minute below it has been rolled up. A pass raises it to the
-// newest minute that has settled (ended at least settle_ms ago), rolling up
+// Records are per series and hour: one block per tier holding the hour's
+// minutes, five-minute periods, or the hour (storage/FORMAT.md, "Rollup
+// block"). A persisted watermark W (meta "rollup_watermark", a whole hour)
+// says that every hour below it has been rolled up. A pass raises it to the
+// newest hour that has settled (ended at least settle_ms ago), rolling up
 // [W, new W) for every series written recently enough to have points there.
+// The open hour is not rolled up: queries read its raw points.
 //
 // Late points: a commit compares each point's timestamp with the watermark
 // it read, and writes a dirty mark (series, hour, log sequence) for points
@@ -30,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/clock.h"
+#include "engine/rollup.h"
 #include "storage/store.h"
 
 namespace nimbus::engine {
@@ -56,11 +60,11 @@ class RollupSource {
 };
 
 struct RollupOptions {
-  // A minute is rolled up once it ended this long ago; points arriving after
+  // An hour is rolled up once it ended this long ago; points arriving after
   // that are late and make their hour be rolled up again. Default 2 minutes.
   int64_t settle_ms = 120'000;
-  // The most one pass advances the watermark, so that catching up after
-  // downtime goes in bounded steps. Default 6 hours.
+  // The most one pass advances the watermark (whole hours, at least one), so
+  // that catching up after downtime goes in bounded steps. Default 6 hours.
   int64_t max_pass_ms = int64_t{6} * 3600'000;
   // On a store without a watermark, rolling up starts this long before now
   // (the raw retention, so that what is stored gets rolled up).
@@ -91,7 +95,7 @@ class RollupScheduler {
   // minutes (another pass would advance it further).
   absl::StatusOr<bool> RunPass();
 
-  // Every minute below this has been rolled up (late points excepted until
+  // Every hour below this has been rolled up (late points excepted until
   // their hour is redone). Safe to read from any thread.
   int64_t watermark() const {
     return watermark_.load(std::memory_order_acquire);
@@ -103,7 +107,7 @@ class RollupScheduler {
   struct Interval {
     int64_t begin, end;
   };
-  // Rolls up the series over the sorted, disjoint, minute-aligned intervals
+  // Rolls up the series over the sorted, disjoint, hour-aligned intervals
   // into `batch`.
   absl::Status RollUpSeries(uint64_t series_id,
                             const std::vector<Interval>& intervals,
@@ -114,6 +118,11 @@ class RollupScheduler {
   Clock& clock_;
   const RollupOptions options_;
   std::atomic<int64_t> watermark_{0};
+  // Scratch of RollUpSeries, reused from series to series.
+  std::vector<PeriodStatistics> minutes_;
+  PeriodStatistics five_[12];
+  PeriodStatistics hour_;
+  std::string block_;
   std::atomic<int64_t> passes_{0}, raw_points_read_{0}, records_written_{0},
       dirty_hours_redone_{0};
 };

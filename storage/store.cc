@@ -146,7 +146,8 @@ class RocksStore : public Store {
     const char* names[] = {"nimbus.Rollup60Retention",
                            "nimbus.Rollup300Retention",
                            "nimbus.Rollup3600Retention"};
-    const int64_t spans[] = {60'000, 300'000, 3600'000};
+    // Rollup keys carry the hour of their block, whatever the tier.
+    const int64_t spans[] = {3600'000, 3600'000, 3600'000};
     for (int i = 0; i < 3; ++i) {
       rollup_filters_[i] = std::make_unique<TimeKeyedRetentionFilter>(
           names[i], retention[i], spans[i], options_.now_ms);

@@ -245,12 +245,14 @@ TEST_F(RollupQueryTest, StatisticsAreExactFromRollupsRawPointsAndBoth) {
   PutSet("a", {kT0 + 61 * kMinute, 4, 40, 10, 10});
   PutSet("a", {kT0 + 62 * kMinute + 5, 3, 30, -5, 20});
   RollUpAt(kT0 + 2 * kHour + 37 * kMinute + 10 * kSecond);
-  const int64_t w = kT0 + 2 * kHour + 35 * kMinute;
+  // Whole hours are rolled up: hour 2 is still open.
+  const int64_t w = kT0 + 2 * kHour;
   ASSERT_EQ(engine_->Stats().rollup_watermark_ms, w);
-  // More points arrive; no pass has run since, so minutes from 2:35 on are
+  // More points arrive; no pass has run since, so minutes from 2:00 on are
   // read from raw points.
   clock_.Set(kT0 + 3 * kHour);
-  PutRange("a", w, kT0 + 3 * kHour, 10 * kSecond, v);
+  PutRange("a", kT0 + 2 * kHour + 35 * kMinute, kT0 + 3 * kHour, 10 * kSecond,
+           v);
 
   struct Range {
     int64_t start, end, period;
@@ -313,11 +315,12 @@ TEST_F(RollupQueryTest, PeriodsBelowTheWatermarkAreReadFromRollupRecords) {
   PutRange("a", kT0, kT0 + kHour + 5 * kMinute, 10 * kSecond,
            [](int64_t ts) { return double(ts / kSecond % 50); });
   RollUpAt(kT0 + kHour + 5 * kMinute);
-  const int64_t w = kT0 + kHour + 3 * kMinute;
+  const int64_t w = kT0 + kHour;
   ASSERT_EQ(engine_->Stats().rollup_watermark_ms, w);
-  const auto before_minutes = Query("a", kT0 + kHour, w + 2 * kMinute, kMinute);
+  const auto before_minutes =
+      Query("a", w - 3 * kMinute, w + 2 * kMinute, kMinute);
   const auto before_hours = Query("a", kT0, kT0 + 2 * kHour, kHour);
-  ExpectExact(before_minutes, "a", kT0 + kHour, w + 2 * kMinute, kMinute);
+  ExpectExact(before_minutes, "a", w - 3 * kMinute, w + 2 * kMinute, kMinute);
   ExpectExact(before_hours, "a", kT0, kT0 + 2 * kHour, kHour);
 
   // Late: the last rolled-up millisecond, and a minute inside hour 0.
@@ -326,7 +329,7 @@ TEST_F(RollupQueryTest, PeriodsBelowTheWatermarkAreReadFromRollupRecords) {
   // Not late: the watermark itself.
   Put("a", {{w, 3000}});
 
-  auto minutes = Query("a", kT0 + kHour, w + 2 * kMinute, kMinute);
+  auto minutes = Query("a", w - 3 * kMinute, w + 2 * kMinute, kMinute);
   ASSERT_EQ(minutes.size(), 5u);
   // Minute 2 (rolled up) is unchanged; minute 3 (raw) has the new point.
   EXPECT_EQ(minutes[2].sample_count, before_minutes[2].sample_count);
@@ -339,13 +342,13 @@ TEST_F(RollupQueryTest, PeriodsBelowTheWatermarkAreReadFromRollupRecords) {
   ASSERT_EQ(hours.size(), 2u);
   EXPECT_EQ(hours[0].sample_count, before_hours[0].sample_count);
   EXPECT_EQ(hours[0].maximum, before_hours[0].maximum);
-  EXPECT_EQ(hours[1].sample_count, before_hours[1].sample_count + 2);
+  EXPECT_EQ(hours[1].sample_count, before_hours[1].sample_count + 1);
 
   // The next pass rolls the marked hours up again: everything shows.
   ASSERT_TRUE(engine_->RunRollups().ok());
   EXPECT_EQ(engine_->Stats().rollup_watermark_ms, w);
-  ExpectExact(Query("a", kT0 + kHour, w + 2 * kMinute, kMinute), "a",
-              kT0 + kHour, w + 2 * kMinute, kMinute);
+  ExpectExact(Query("a", w - 3 * kMinute, w + 2 * kMinute, kMinute), "a",
+              w - 3 * kMinute, w + 2 * kMinute, kMinute);
   ExpectExact(Query("a", kT0, kT0 + 2 * kHour, kHour), "a", kT0,
               kT0 + 2 * kHour, kHour);
   ExpectExact(Query("a", kT0, kT0 + 2 * kHour, 5 * kMinute), "a", kT0,
@@ -699,7 +702,7 @@ TEST_F(RollupQueryTest, PercentilesFromAnOldStartMixRollupsAndNewestRawPoints) {
   clock_.Set(now);
   PutRange("a", kT0 + 16 * kDay, now - kMinute, 10 * kSecond, v);
   ExpireAt(now);
-  ASSERT_EQ(engine_->Stats().rollup_watermark_ms, now - 2 * kMinute);
+  ASSERT_EQ(engine_->Stats().rollup_watermark_ms, kT0 + 16 * kDay);
 
   for (int64_t period : {kHour, 2 * kHour, 5 * kMinute}) {
     SCOPED_TRACE(period);

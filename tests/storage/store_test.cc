@@ -65,7 +65,7 @@ TEST(Store, KeepsWritesAcrossReopenAndIteratesInKeyOrder) {
 
 // Retention is applied by compaction filters, per column, from the key's
 // timestamp: chunks span up to 2 hours past their first timestamp, rollup
-// records their period, statistic sets nothing.
+// blocks their hour, statistic sets nothing.
 TEST(Store, CompactionDropsRecordsPastEachColumnsRetention) {
   const std::string dir = TempDir("retention");
   constexpr int64_t kHour = 3'600'000;
@@ -90,7 +90,8 @@ TEST(Store, CompactionDropsRecordsPastEachColumnsRetention) {
         "drop");
   b.Put(Column::kStatSets, stat_set_key(kNow - 10 * kHour), "keep");
   b.Put(Column::kStatSets, stat_set_key(kNow - 10 * kHour - 1), "drop");
-  const int64_t period[] = {60'000, 300'000, kHour};
+  // Rollup keys carry the hour of their block, whatever the tier.
+  const int64_t period[] = {kHour, kHour, kHour};
   const int64_t kept[] = {20 * kHour, 30 * kHour, 40 * kHour};
   const Column column[] = {Column::kRollup60, Column::kRollup300,
                            Column::kRollup3600};
