@@ -38,6 +38,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/clock.h"
 #include "engine/engine.h"
+#include "engine/metric_data.h"
 #include "tools/shapes.h"
 
 namespace nimbus::bench {
@@ -297,6 +298,65 @@ void BM_GetStatistics(benchmark::State& state, int64_t range_ms,
   state.counters["datapoints"] = static_cast<double>(periods);
 }
 
+// An engine over the store without rollups: every query reads raw points,
+// as queries of the open hour do. Closed in main().
+BenchClock raw_clock(kStartMs);
+std::unique_ptr<Engine> raw_engine;
+
+Engine& NotRolledUp() {
+  if (raw_engine == nullptr) {
+    const std::string dir = TheScratch().Path("raw_queries");
+    CopyStore(Pristine(), dir);
+    raw_engine = OpenOrDie(dir, raw_clock);
+    raw_clock.Set(kNowMs);
+  }
+  return *raw_engine;
+}
+
+// GetMetricData: SUM over the 1000 series, the last whole hour of data at
+// 60 s. A call takes at most 500 queries, expressions included (CloudWatch's
+// limit), so it is three calls, each of up to 499 metric queries (Sum,
+// returnData false) and SUM(METRICS()), added; one iteration is all three.
+void BM_GetMetricData(benchmark::State& state, bool rolled_up) {
+  Engine& e = rolled_up ? RolledUp() : NotRolledUp();
+  engine::Clock& clock =
+      rolled_up ? static_cast<engine::Clock&>(query_clock) : raw_clock;
+  const int64_t end = kDataEndMs / kHourMs * kHourMs;
+  std::vector<engine::MetricDataRequest> req;
+  for (int first = 0; first < kSeries; first += 499) {
+    engine::MetricDataRequest& r = req.emplace_back();
+    r.start_ms = end - kHourMs;
+    r.end_ms = end;
+    for (int i = first; i < std::min(first + 499, kSeries); ++i) {
+      engine::MetricDataQuery& q = r.queries.emplace_back();
+      q.id = absl::StrCat("m", i);
+      q.return_data = false;
+      q.metric_stat = engine::MetricStat{Key(i), kMinuteMs, "Sum"};
+    }
+    engine::MetricDataQuery& sum = r.queries.emplace_back();
+    sum.id = "total";
+    sum.expression = "SUM(METRICS())";
+  }
+  std::vector<double> total(60);
+  for (auto _ : state) {
+    std::fill(total.begin(), total.end(), 0.0);
+    for (const engine::MetricDataRequest& r : req) {
+      auto out = engine::GetMetricData(e, clock, r);
+      if (!out.ok() || out->results.size() != 1 ||
+          out->results[0].values.size() != total.size()) {
+        state.SkipWithError(out.ok() ? "wrong result shape"
+                                     : out.status().ToString().c_str());
+        return;
+      }
+      for (size_t k = 0; k < total.size(); ++k) {
+        total[k] += out->results[0].values[k];
+      }
+    }
+    benchmark::DoNotOptimize(total.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
 void RegisterAll() {
   benchmark::RegisterBenchmark("BM_RunRollups/1000x10000", BM_RunRollups)
       ->Unit(benchmark::kMillisecond)
@@ -317,6 +377,12 @@ void RegisterAll() {
           ->Unit(benchmark::kMicrosecond);
     }
   }
+  benchmark::RegisterBenchmark("BM_GetMetricData/sum1000/1h@60s/rollups",
+                               BM_GetMetricData, true)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_GetMetricData/sum1000/1h@60s/raw",
+                               BM_GetMetricData, false)
+      ->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace
@@ -330,6 +396,7 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   nimbus::bench::query_engine.reset();
+  nimbus::bench::raw_engine.reset();
   delete nimbus::bench::scratch;  // removes the stores
   return 0;
 }

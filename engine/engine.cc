@@ -1023,6 +1023,8 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
     bool mixed_units = false;
   };
   absl::flat_hash_map<int64_t, Acc> acc;
+  acc.reserve(static_cast<size_t>(
+      std::min<int64_t>((q.end_ms - q.start_ms) / q.period_ms + 1, 4096)));
   std::string unit;  // of the series being read
   // The period holding ts, with count, sum, minimum and maximum added.
   auto add = [&](int64_t ts, double count, double sum, double mn,
@@ -1093,8 +1095,10 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
       }
       NIMBUS_RETURN_IF_ERROR(it->status());
     }
-    NIMBUS_RETURN_IF_ERROR(impl_->ReadSeries(
-        s, std::max(q.start_ms, plan.rollup_end_ms), q.end_ms, sample, set));
+    if (plan.rollup_end_ms < q.end_ms) {
+      NIMBUS_RETURN_IF_ERROR(impl_->ReadSeries(
+          s, std::max(q.start_ms, plan.rollup_end_ms), q.end_ms, sample, set));
+    }
   }
   std::vector<int64_t> keys;
   keys.reserve(acc.size());

@@ -190,8 +190,9 @@ class Evaluation {
     const MathNode& expr = *prepared_[i].expr;
     std::vector<const MathNode*> ids;
     CollectIds(expr, &ids);
-    // Inputs: every metric statistic, then the expressions referred to.
-    std::vector<MathSeries> inputs = metrics_;
+    // Inputs: every metric statistic, then the expressions referred to
+    // (copied only when there are some).
+    std::vector<MathSeries> with_expressions;
     for (const MathNode* n : ids) {
       auto f = index_.find(n->name);
       if (f == index_.end()) {
@@ -213,10 +214,13 @@ class Evaluation {
                                     "' gives ", values_[j].series.size(),
                                     " time series; an id must name one"));
       }
+      if (with_expressions.empty()) with_expressions = metrics_;
       MathSeries s = values_[j].series[0];
       s.id = n->name;
-      inputs.push_back(std::move(s));
+      with_expressions.push_back(std::move(s));
     }
+    const std::vector<MathSeries>& inputs =
+        with_expressions.empty() ? metrics_ : with_expressions;
     MathContext ctx;
     ctx.period_ms = q.period_ms;
     if (ctx.period_ms == 0) {

@@ -18,7 +18,8 @@ using storage::internal::PutVarint64;
 using storage::internal::ZigZagDecode;
 using storage::internal::ZigZagEncode;
 
-constexpr uint8_t kSketchVersion = 1;
+// Version 1 (read, no longer written) listed every bucket of a store's span.
+constexpr uint8_t kSketchVersion = 2;
 
 const double kGamma = (1 + QuantileSketch::kRelativeAccuracy) /
                       (1 - QuantileSketch::kRelativeAccuracy);
@@ -246,14 +247,25 @@ std::string QuantileSketch::Serialize() const {
 }
 
 void QuantileSketch::SerializeTo(std::string* out) const {
-  // version, zero count, then per store (positive, negative): zigzag offset,
-  // bucket count, counts.
+  // Version 2: version, zero count, then per store (positive, negative) the
+  // number of non-empty buckets and, per bucket, the zigzag difference of
+  // its index from the previous one's (the first from 0) and its count. A
+  // period's few samples spread over a wide range leave most buckets between
+  // them empty: listing the non-empty ones is a fraction of the size.
   out->push_back(static_cast<char>(kSketchVersion));
   PutCount(out, zero_count_);
   for (const Store* s : {&positive_, &negative_}) {
-    PutVarint64(out, ZigZagEncode(s->offset));
-    PutVarint64(out, s->counts.size());
-    for (double c : s->counts) PutCount(out, c);
+    uint64_t nonempty = 0;
+    for (double c : s->counts) nonempty += c > 0;
+    PutVarint64(out, nonempty);
+    int64_t previous = 0;
+    for (size_t i = 0; i < s->counts.size(); ++i) {
+      if (!(s->counts[i] > 0)) continue;
+      const int64_t index = s->offset + static_cast<int64_t>(i);
+      PutVarint64(out, ZigZagEncode(index - previous));
+      PutCount(out, s->counts[i]);
+      previous = index;
+    }
   }
 }
 
@@ -264,11 +276,47 @@ absl::StatusOr<QuantileSketch> QuantileSketch::Parse(absl::string_view bytes) {
     return absl::DataLossError(std::string("quantile sketch: ") + what);
   };
   if (p == limit) return bad("empty");
-  if (static_cast<uint8_t>(*p) != kSketchVersion) return bad("unknown version");
+  const uint8_t version = static_cast<uint8_t>(*p);
+  if (version != 1 && version != kSketchVersion) {
+    return bad("unknown version");
+  }
   ++p;
   QuantileSketch sk;
   if (!GetCount(&p, limit, &sk.zero_count_)) return bad("bad zero count");
   sk.count_ = sk.zero_count_;
+  if (version == kSketchVersion) {
+    for (Store* s : {&sk.positive_, &sk.negative_}) {
+      uint64_t n;
+      if (!GetVarint64(&p, limit, &n)) return bad("truncated store");
+      if (n > static_cast<uint64_t>(kMaxBuckets))
+        return bad("too many buckets");
+      int64_t index = 0;
+      for (uint64_t k = 0; k < n; ++k) {
+        uint64_t zz;
+        double c;
+        if (!GetVarint64(&p, limit, &zz) || !GetCount(&p, limit, &c)) {
+          return bad("bad bucket");
+        }
+        const int64_t delta = ZigZagDecode(zz);
+        // Ascending indexes, within the span a store may have.
+        if ((k > 0 && delta <= 0) || delta > (int64_t{1} << 21) ||
+            delta < -(int64_t{1} << 21)) {
+          return bad("bucket index out of order or range");
+        }
+        index += delta;
+        if (index < -(1 << 20) || index > (1 << 20) ||
+            (k > 0 && index - s->offset >= kMaxBuckets)) {
+          return bad("bucket index out of range");
+        }
+        if (k == 0) s->offset = static_cast<int32_t>(index);
+        s->counts.resize(static_cast<size_t>(index - s->offset) + 1, 0.0);
+        s->counts.back() = c;
+        sk.count_ += c;
+      }
+    }
+    if (p != limit) return bad("trailing bytes");
+    return sk;
+  }
   for (Store* s : {&sk.positive_, &sk.negative_}) {
     uint64_t zz, n;
     if (!GetVarint64(&p, limit, &zz) || !GetVarint64(&p, limit, &n)) {

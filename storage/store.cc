@@ -1,11 +1,13 @@
 #include "storage/store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <iterator>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
@@ -167,9 +169,15 @@ class RocksStore : public Store {
     db_options.IncreaseParallelism(2);
     db_options.max_total_wal_size = 256 << 20;
 
+    // One block cache for every column family (RocksDB's default is 8 MB
+    // for each), so that reads of whichever family is hot share it.
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = rocksdb::NewLRUCache(
+        static_cast<size_t>(std::max<int64_t>(options_.block_cache_bytes, 0)));
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (const char* name : kColumnNames) {
       rocksdb::ColumnFamilyOptions cf;
+      cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
       if (std::string(name) == "points") {
         // Chunks are already packed; LZ4 above, ZSTD at the bottom level.
         cf.compression = rocksdb::kLZ4Compression;

@@ -54,6 +54,9 @@ struct StoreOptions {
   int64_t rollup_60_retention_ms = int64_t{15} * 24 * 3600 * 1000;
   int64_t rollup_300_retention_ms = int64_t{63} * 24 * 3600 * 1000;
   int64_t rollup_3600_retention_ms = int64_t{455} * 24 * 3600 * 1000;
+  // Bytes of uncompressed blocks kept in memory for reads, shared by every
+  // column family. Default 32 MB.
+  int64_t block_cache_bytes = int64_t{32} << 20;
   // The clock retention is measured against (milliseconds since the epoch).
   // Default: the system clock.
   std::function<int64_t()> now_ms;

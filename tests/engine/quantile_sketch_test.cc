@@ -149,11 +149,39 @@ TEST(QuantileSketch, ParseRejectsDamagedBytes) {
         << len;
   }
   std::string versioned = bytes;
-  versioned[0] = 2;
+  versioned[0] = 3;
   EXPECT_EQ(QuantileSketch::Parse(versioned).status().code(),
             absl::StatusCode::kDataLoss);
   EXPECT_EQ(QuantileSketch::Parse(bytes + "x").status().code(),
             absl::StatusCode::kDataLoss);
+}
+
+// Version 2 lists only non-empty buckets: a minute's few samples spread over
+// a wide range stay small (version 1 spent a byte on every bucket between).
+TEST(QuantileSketch, AFewSpreadSamplesSerializeSmall) {
+  QuantileSketch s;
+  for (double v : {12.0, 480.0, 75.5, 999.0, 3.25, 250.0}) s.Add(v);
+  EXPECT_LT(s.Serialize().size(), 30u);
+}
+
+// Version 1 bytes (dense buckets from an offset) still parse.
+TEST(QuantileSketch, ParsesVersionOne) {
+  // version 1; zero count 0; positive store: offset 10 (zigzag 20), three
+  // buckets with counts 2, 0, 1 (varints 2c); negative store: empty.
+  const std::string v1 = {1, 0, 20, 3, 4, 0, 2, 0, 0};
+  auto s = QuantileSketch::Parse(v1);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->count(), 3);
+  // The lowest bucket, 10, answers its representative value.
+  EXPECT_NEAR(
+      s->Quantile(0),
+      std::pow((1 + 0.01) / (1 - 0.01), 10) * 2 / ((1 + 0.01) / (1 - 0.01) + 1),
+      1e-12);
+  // Written back as version 2, and equal to itself after another round.
+  auto again = QuantileSketch::Parse(s->Serialize());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->Quantile(1), s->Quantile(1));
+  EXPECT_EQ(again->count(), 3);
 }
 
 }  // namespace
