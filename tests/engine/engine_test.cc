@@ -332,6 +332,28 @@ TEST_F(EngineTest, RecentlyActiveCoversStatisticSetsAndSurvivesRestart) {
   EXPECT_EQ(engine_->ListSeries(active)->series.size(), 0u);
 }
 
+// Reads skip the statistic-set family for series that never had a set; a
+// restart must find out again which series have some.
+TEST_F(EngineTest, StatisticSetsAreReadAfterARestart) {
+  Open();
+  std::vector<SeriesWrite> w = {
+      {Key("Mixed", "a"), {{kNow - 2000, 1}}, {{kNow - 1000, 3, 12, 2, 6}}},
+      {Key("Mixed", "b"), {{kNow - 2000, 5}}, {}}};
+  ASSERT_TRUE(engine_->Write(w).ok());
+  for (int pass = 0; pass < 2; ++pass) {
+    SCOPED_TRACE(pass == 0 ? "before the restart" : "after it");
+    auto a = Stats(Key("Mixed", "a"), kNow - 60'000, kNow, 60'000);
+    ASSERT_EQ(a.size(), 1u);
+    EXPECT_EQ(a[0].sample_count, 4);
+    EXPECT_EQ(a[0].sum, 13);
+    EXPECT_EQ(a[0].maximum, 6);
+    auto b = Stats(Key("Mixed", "b"), kNow - 60'000, kNow, 60'000);
+    ASSERT_EQ(b.size(), 1u);
+    EXPECT_EQ(b[0].sample_count, 1);
+    Open();
+  }
+}
+
 TEST_F(EngineTest, ConcurrentWritersCreatingTheSameSeriesGetOneId) {
   Open();
   std::vector<std::thread> threads;
