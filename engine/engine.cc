@@ -1019,25 +1019,36 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
     std::vector<Weighted> values;  // exact percentiles
     QuantileSketch sketch;         // approximate percentiles
     bool inexact = false;  // a statistic set that percentiles cannot use
-    std::string unit;
+    int unit = -1;         // index into `units`
     bool mixed_units = false;
   };
-  absl::flat_hash_map<int64_t, Acc> acc;
-  acc.reserve(static_cast<size_t>(
-      std::min<int64_t>((q.end_ms - q.start_ms) / q.period_ms + 1, 4096)));
-  std::string unit;  // of the series being read
+  // Periods by index from the start: a vector when there are few (the usual
+  // case; an index costs nothing), a map otherwise. Unsigned arithmetic: the
+  // range may span more than INT64_MAX.
+  const uint64_t periods = (static_cast<uint64_t>(q.end_ms) -
+                            static_cast<uint64_t>(q.start_ms) - 1) /
+                               static_cast<uint64_t>(q.period_ms) +
+                           1;
+  constexpr uint64_t kMaxDense = 4096;
+  std::vector<Acc> dense(periods <= kMaxDense ? periods : 0);
+  absl::flat_hash_map<uint64_t, Acc> sparse;
+  std::vector<std::string> units;  // of the series read, in order
+  int unit = -1;                   // of the series being read
   // The period holding ts, with count, sum, minimum and maximum added.
   auto add = [&](int64_t ts, double count, double sum, double mn,
                  double mx) -> Acc* {
     if (ts < q.start_ms || ts >= q.end_ms) return nullptr;
-    Acc& a = acc[(ts - q.start_ms) / q.period_ms];
+    const uint64_t k =
+        (static_cast<uint64_t>(ts) - static_cast<uint64_t>(q.start_ms)) /
+        static_cast<uint64_t>(q.period_ms);
+    Acc& a = dense.empty() ? sparse[k] : dense[k];
     a.count += count;
     a.sum += sum;
     a.min = std::min(a.min, mn);
     a.max = std::max(a.max, mx);
-    if (a.unit.empty()) {
+    if (a.unit < 0) {
       a.unit = unit;
-    } else if (a.unit != unit) {
+    } else if (a.unit != unit && units[a.unit] != units[unit]) {
       a.mixed_units = true;
     }
     return &a;
@@ -1067,7 +1078,8 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
   };
   int64_t block_hour = 0;  // of the rollup block being read
   for (Series* s : impl_->Match(q.key)) {
-    unit = s->Key().unit;
+    units.push_back(s->Key().unit);
+    unit = static_cast<int>(units.size()) - 1;
     if (plan.tier >= 0 && plan.rollup_end_ms > q.start_ms) {
       auto it = impl_->store->NewIterator(kTierColumns[plan.tier]);
       const int64_t tier_ms = kTierPeriodsMs[plan.tier];
@@ -1100,23 +1112,30 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
           s, std::max(q.start_ms, plan.rollup_end_ms), q.end_ms, sample, set));
     }
   }
-  std::vector<int64_t> keys;
-  keys.reserve(acc.size());
-  for (auto& [k, a] : acc) keys.push_back(k);
-  std::sort(keys.begin(), keys.end());
+  std::vector<uint64_t> keys;
+  if (dense.empty()) {
+    keys.reserve(sparse.size());
+    for (auto& [k, a] : sparse) keys.push_back(k);
+    std::sort(keys.begin(), keys.end());
+  } else {
+    for (uint64_t k = 0; k < dense.size(); ++k) {
+      if (dense[k].count > 0) keys.push_back(k);
+    }
+  }
   std::vector<StatisticsDatapoint> out;
   out.reserve(keys.size());
   std::vector<Weighted> buckets;
-  for (int64_t k : keys) {
-    Acc& a = acc[k];
+  for (uint64_t k : keys) {
+    Acc& a = dense.empty() ? sparse[k] : dense[k];
     if (a.count <= 0) continue;
     StatisticsDatapoint d;
-    d.start_ms = q.start_ms + k * q.period_ms;
+    d.start_ms = static_cast<int64_t>(static_cast<uint64_t>(q.start_ms) +
+                                      k * static_cast<uint64_t>(q.period_ms));
     d.sample_count = a.count;
     d.sum = a.sum;
     d.minimum = a.min;
     d.maximum = a.max;
-    d.unit = a.mixed_units ? "None" : a.unit;
+    d.unit = a.mixed_units ? "None" : units[a.unit];
     constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
     if (sketches) {
       buckets.clear();
