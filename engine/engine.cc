@@ -183,6 +183,7 @@ struct Engine::Impl : public RollupSource {
   std::thread sealer_;
 
   std::unique_ptr<RollupScheduler> rollups;
+  int64_t opened_ms = 0;   // when Open() ran
   absl::Mutex rollup_mu_;  // one pass at a time
   std::thread roller_;
 
@@ -862,14 +863,17 @@ uint64_t Engine::Impl::RaiseLateWatermark(int64_t watermark_ms) {
 std::vector<uint64_t> Engine::Impl::SeriesWithPointsSince(int64_t start_ms) {
   // A point is at most kMaxFutureMs ahead of the clock when written, so a
   // series last written before start - kMaxFutureMs has none at or after
-  // start. The margin covers last-write times persisted by the sweeper
-  // (every sweep_interval_ms) and restored after a crash.
-  const int64_t margin = 10 * 60'000 + options.sweep_interval_ms;
-  const int64_t since = start_ms - kMaxFutureMs - margin;
+  // start. Last-write times are exact for writes since the engine opened;
+  // those from before are what the sweeper last persisted, which a crash
+  // leaves behind by up to a sweep (or entirely, for a new series): while
+  // the range could hold points written before the open, every series is a
+  // candidate.
+  const int64_t since = start_ms - kMaxFutureMs;
+  const bool all = since <= opened_ms;
   std::vector<uint64_t> out;
   absl::ReaderMutexLock l(&index_mu_);
   for (const Series& s : series_) {
-    if (s.last_write_ms.load(std::memory_order_relaxed) >= since) {
+    if (all || s.last_write_ms.load(std::memory_order_relaxed) >= since) {
       out.push_back(s.id);
     }
   }
@@ -943,6 +947,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
                              ? std::numeric_limits<int64_t>::max()
                              : options.raw_retention_ms;
   auto impl = std::make_unique<Impl>(std::move(options), clock);
+  impl->opened_ms = clock.NowMs();
   storage::StoreOptions so;
   so.path = impl->options.data_dir;
   so.sync = impl->options.sync;
