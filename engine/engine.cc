@@ -183,7 +183,8 @@ struct Engine::Impl : public RollupSource {
   std::thread sealer_;
 
   std::unique_ptr<RollupScheduler> rollups;
-  int64_t opened_ms = 0;   // when Open() ran
+  int64_t opened_ms = 0;  // when Open() ran
+  std::atomic<bool> closing_{false};
   absl::Mutex rollup_mu_;  // one pass at a time
   std::thread roller_;
 
@@ -899,10 +900,13 @@ absl::Status Engine::Impl::ReadRaw(
 
 absl::Status Engine::Impl::RunRollupsUntilCaughtUp() {
   absl::MutexLock one(&rollup_mu_);
-  while (true) {
+  // A catch-up of many passes stops at a pass boundary when the engine
+  // closes; the next open resumes it.
+  while (!closing_.load(std::memory_order_relaxed)) {
     NIMBUS_ASSIGN_OR_RETURN(bool behind, rollups->RunPass());
     if (!behind) return absl::OkStatus();
   }
+  return absl::OkStatus();
 }
 
 void Engine::Impl::RollupLoop() {
@@ -921,6 +925,7 @@ void Engine::Impl::RollupLoop() {
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() {
+  impl_->closing_.store(true);
   {
     absl::MutexLock l(&impl_->sweep_mu_);
     impl_->stopping_ = true;
@@ -962,6 +967,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
   NIMBUS_RETURN_IF_ERROR(impl->Load());
   NIMBUS_RETURN_IF_ERROR(impl->Replay());
   RollupOptions ro = impl->options.rollup;
+  ro.raw_retention_ms = impl->options.raw_retention_ms;
   if (impl->options.raw_retention_ms != 0) {
     // Nothing older is stored.
     ro.initial_lookback_ms =
@@ -1012,7 +1018,8 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
   const bool want_values = !q.percentiles.empty() || !q.extended.empty();
   const QueryPlan plan = PlanStatisticsQuery(
       impl_->clock.NowMs(), q.start_ms, q.end_ms, q.period_ms, want_values,
-      impl_->rollups->watermark(), impl_->options.reach);
+      impl_->rollups->watermark(), impl_->options.reach,
+      q.requested_start_ms == 0 ? q.start_ms : q.requested_start_ms);
   if (plan.empty) return std::vector<StatisticsDatapoint>();
   // Percentiles are exact over raw values, and come from sketches where
   // rollups serve (then raw values of the newest periods join the sketch).

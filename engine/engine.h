@@ -96,6 +96,9 @@ struct StatisticsQuery {
   int64_t start_ms = 0;  // inclusive
   int64_t end_ms = 0;    // exclusive
   int64_t period_ms = 0;
+  // The start asked for, before RoundStartTime; the tier reaches are judged
+  // by it (0: start_ms).
+  int64_t requested_start_ms = 0;
   std::vector<double> percentiles;  // 0..100
   // Extended statistics (engine/extended_statistics.h), exact over raw
   // points.

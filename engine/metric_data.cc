@@ -134,6 +134,7 @@ class Evaluation {
     StatisticsQuery sq;
     sq.key = q.metric_stat->key;
     sq.start_ms = p.start_ms;
+    sq.requested_start_ms = req_.start_ms;
     sq.end_ms = req_.end_ms;
     sq.period_ms = q.metric_stat->period_ms;
     if (p.basic == Basic::kNone) sq.extended.push_back(p.extended);

@@ -123,19 +123,42 @@ void QuantileSketch::Clear() {
   count_ = 0;
 }
 
-void QuantileSketch::Store::Add(int32_t index, double count) {
+void QuantileSketch::Store::Add(int32_t index, double count, bool keep_high) {
   if (counts.empty()) {
     offset = index;
     counts.push_back(count);
     return;
   }
-  if (index < offset) {
-    counts.insert(counts.begin(), static_cast<size_t>(offset - index), 0.0);
-    offset = index;
-  } else if (index >= offset + static_cast<int32_t>(counts.size())) {
-    counts.resize(static_cast<size_t>(index - offset) + 1, 0.0);
+  const int32_t top = offset + static_cast<int32_t>(counts.size()) - 1;
+  int32_t lo = std::min(offset, index);
+  int32_t hi = std::max(top, index);
+  if (hi - lo < kMaxBuckets) {  // fits: grow to it
+    if (index < offset) {
+      counts.insert(counts.begin(), static_cast<size_t>(offset - index), 0.0);
+      offset = index;
+    } else if (index > top) {
+      counts.resize(static_cast<size_t>(index - offset) + 1, 0.0);
+    }
+    counts[static_cast<size_t>(index - offset)] += count;
+    return;
   }
-  counts[static_cast<size_t>(index - offset)] += count;
+  // Past kMaxBuckets, the buckets of the lowest values fold into the lowest
+  // one kept (the positive store keeps its high indexes, the negative store,
+  // by magnitude, its low ones). The window never grows past the limit, so
+  // values spread over the whole accepted range cost no more memory.
+  if (keep_high) {
+    lo = hi - kMaxBuckets + 1;
+  } else {
+    hi = lo + kMaxBuckets - 1;
+  }
+  std::vector<double> window(static_cast<size_t>(hi - lo) + 1, 0.0);
+  for (size_t j = 0; j < counts.size(); ++j) {
+    const int32_t at = std::clamp(offset + static_cast<int32_t>(j), lo, hi);
+    window[static_cast<size_t>(at - lo)] += counts[j];
+  }
+  window[static_cast<size_t>(std::clamp(index, lo, hi) - lo)] += count;
+  counts.swap(window);
+  offset = lo;
 }
 
 double QuantileSketch::Store::total() const {
@@ -153,47 +176,47 @@ void QuantileSketch::Add(double value, double count) {
     return;
   }
   Store& s = value > 0 ? positive_ : negative_;
-  s.Add(IndexOf(magnitude), count);
-  Collapse(s, value > 0);
+  s.Add(IndexOf(magnitude), count, /*keep_high=*/value > 0);
 }
 
-void QuantileSketch::Collapse(Store& s, bool positive) {
-  // Past the bucket limit, collapse the buckets that hold the lowest values:
-  // smallest magnitudes of the positive store, largest of the negative one.
-  const size_t limit = static_cast<size_t>(kMaxBuckets);
-  if (s.counts.size() <= limit) return;
-  const size_t extra = s.counts.size() - limit;
-  if (positive) {
-    double folded = 0;
-    for (size_t i = 0; i <= extra; ++i) folded += s.counts[i];
-    s.counts.erase(s.counts.begin(),
-                   s.counts.begin() + static_cast<ptrdiff_t>(extra));
-    s.counts[0] = folded;
-    s.offset += static_cast<int32_t>(extra);
-  } else {
-    double folded = 0;
-    for (size_t i = limit - 1; i < s.counts.size(); ++i) folded += s.counts[i];
-    s.counts.resize(limit);
-    s.counts[limit - 1] = folded;
+void QuantileSketch::Store::Merge(const Store& other, bool keep_high) {
+  if (other.counts.empty()) return;
+  const int32_t other_top =
+      other.offset + static_cast<int32_t>(other.counts.size()) - 1;
+  int32_t lo = other.offset, hi = other_top;
+  if (!counts.empty()) {
+    lo = std::min(lo, offset);
+    hi = std::max(hi, offset + static_cast<int32_t>(counts.size()) - 1);
+  }
+  if (hi - lo >= kMaxBuckets) {  // fold as Add does
+    if (keep_high) {
+      lo = hi - kMaxBuckets + 1;
+    } else {
+      hi = lo + kMaxBuckets - 1;
+    }
+  }
+  // Same bucket boundaries: counts add index by index, in a window that
+  // covers both (clamped to the limit).
+  if (counts.empty() || lo != offset ||
+      hi != offset + static_cast<int32_t>(counts.size()) - 1) {
+    std::vector<double> window(static_cast<size_t>(hi - lo) + 1, 0.0);
+    for (size_t j = 0; j < counts.size(); ++j) {
+      const int32_t at = std::clamp(offset + static_cast<int32_t>(j), lo, hi);
+      window[static_cast<size_t>(at - lo)] += counts[j];
+    }
+    counts.swap(window);
+    offset = lo;
+  }
+  for (size_t j = 0; j < other.counts.size(); ++j) {
+    const int32_t at =
+        std::clamp(other.offset + static_cast<int32_t>(j), lo, hi);
+    counts[static_cast<size_t>(at - lo)] += other.counts[j];
   }
 }
 
 void QuantileSketch::Merge(const QuantileSketch& other) {
-  // Same bucket boundaries: counts add index by index.
-  const Store* theirs[] = {&other.positive_, &other.negative_};
-  Store* ours[] = {&positive_, &negative_};
-  for (int k = 0; k < 2; ++k) {
-    const Store& o = *theirs[k];
-    if (o.counts.empty()) continue;
-    // Grow once to cover both ends, then add.
-    ours[k]->Add(o.offset, 0);
-    ours[k]->Add(o.offset + static_cast<int32_t>(o.counts.size()) - 1, 0);
-    for (size_t i = 0; i < o.counts.size(); ++i) {
-      ours[k]->counts[static_cast<size_t>(o.offset + static_cast<int32_t>(i) -
-                                          ours[k]->offset)] += o.counts[i];
-    }
-    Collapse(*ours[k], k == 0);
-  }
+  positive_.Merge(other.positive_, /*keep_high=*/true);
+  negative_.Merge(other.negative_, /*keep_high=*/false);
   zero_count_ += other.zero_count_;
   count_ += other.count_;
 }

@@ -50,6 +50,12 @@ class QuantileSketch {
   // Extended statistics over rollups evaluate over these.
   void AppendBuckets(std::vector<WeightedValue>* out) const;
 
+  // Bucket slots allocated, both stores: at most about 2 x kMaxBuckets
+  // whatever was added.
+  size_t BucketsAllocated() const {
+    return positive_.counts.capacity() + negative_.counts.capacity();
+  }
+
   // Total weight of the samples added.
   double count() const { return count_; }
   bool empty() const { return count_ <= 0; }
@@ -71,13 +77,14 @@ class QuantileSketch {
   struct Store {
     int32_t offset = 0;
     std::vector<double> counts;
-    void Add(int32_t index, double count);
+    // keep_high: past kMaxBuckets, fold the lowest indexes (the positive
+    // store) rather than the highest (the negative store, by magnitude).
+    void Add(int32_t index, double count, bool keep_high);
+    void Merge(const Store& other, bool keep_high);
     double total() const;
   };
 
   static int32_t IndexOf(double magnitude);
-  // Folds the lowest buckets of `s` beyond kMaxBuckets.
-  static void Collapse(Store& s, bool positive);
   static double ValueOf(int32_t index);
 
   Store positive_;

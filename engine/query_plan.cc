@@ -30,10 +30,11 @@ int64_t RoundStartTime(int64_t now_ms, int64_t start_ms, int64_t period_ms) {
 
 QueryPlan PlanStatisticsQuery(int64_t now_ms, int64_t start_ms, int64_t end_ms,
                               int64_t period_ms, bool want_values,
-                              int64_t watermark_ms, const TierReach& reach) {
+                              int64_t watermark_ms, const TierReach& reach,
+                              int64_t age_start_ms) {
   QueryPlan plan;
   plan.rollup_end_ms = start_ms;
-  const int64_t age = now_ms - start_ms;
+  const int64_t age = now_ms - std::max(start_ms, age_start_ms);
   if (period_ms < kTierPeriodsMs[0]) {
     // High-resolution periods come from raw points, within their reach.
     plan.empty = age > reach.high_resolution_ms;

@@ -40,9 +40,13 @@ int64_t RoundStartTime(int64_t now_ms, int64_t start_ms, int64_t period_ms);
 // `watermark_ms`: every hour below it is rolled up. `want_values`: the
 // query asks for percentiles or other extended statistics, which are exact
 // over raw points and so read them wherever they are all there.
+// `age_start_ms`: the start the reaches are judged by, the one asked for
+// before RoundStartTime moved it up to a granularity earlier (a start just
+// inside a reach stays inside).
 QueryPlan PlanStatisticsQuery(int64_t now_ms, int64_t start_ms, int64_t end_ms,
                               int64_t period_ms, bool want_values,
-                              int64_t watermark_ms, const TierReach& reach);
+                              int64_t watermark_ms, const TierReach& reach,
+                              int64_t age_start_ms);
 
 }  // namespace nimbus::engine
 

@@ -48,6 +48,10 @@ absl::StatusOr<int64_t> RollupScheduler::Load() {
       return absl::DataLossError("meta rollup_watermark: not 8 bytes");
     }
     w = storage::SignedFromOrdered(storage::GetBigEndian64(v->data()));
+    if (w % kHourMs != 0) {
+      return absl::DataLossError(absl::StrCat("meta rollup_watermark: ", w,
+                                              " ms is not a whole hour"));
+    }
   } else {
     // Persisted now: a restart before the first pass completes must not
     // pick a later start and skip what was written in between.
@@ -68,13 +72,19 @@ RollupStats RollupScheduler::stats() const {
   s.raw_points_read = raw_points_read_.load();
   s.records_written = records_written_.load();
   s.dirty_hours_redone = dirty_hours_redone_.load();
+  s.stale_marks_dropped = stale_marks_dropped_.load();
+  s.series_failed = series_failed_.load();
   return s;
 }
 
 absl::StatusOr<bool> RollupScheduler::RunPass() {
+  const int64_t now = clock_.NowMs();
   const int64_t w = watermark();
+  int64_t stale_marks = 0;
+  int64_t failed = 0;
+  std::vector<std::string> retry;  // marks for the hours of failed series
   // Whole hours: the records of an hour are written once it has settled.
-  const int64_t settled = FloorTo(clock_.NowMs() - options_.settle_ms, kHourMs);
+  const int64_t settled = FloorTo(now - options_.settle_ms, kHourMs);
   const int64_t next = std::max(
       w, std::min(settled, w + std::max(FloorTo(options_.max_pass_ms, kHourMs),
                                         kHourMs)));
@@ -92,10 +102,20 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
         return absl::DataLossError("rollup_dirty: malformed key");
       }
       if (seq >= boundary) continue;  // its commit may not be visible yet
-      auto& v = work[id];
-      if (v.empty() || v.back().begin != hour)
-        v.push_back({hour, hour + kHourMs});
       handled.emplace_back(it->key());
+      if (options_.raw_retention_ms > 0 &&
+          hour < now - options_.raw_retention_ms) {
+        // Some of the hour's raw points may be gone: redoing it would
+        // replace a complete block with a partial one. Points are accepted
+        // 14 days back and raw points kept at least an hour longer, so this
+        // takes a pass delayed by more than that hour.
+        ++stale_marks;
+        continue;
+      }
+      auto& v = work[id];
+      if (v.empty() || v.back().begin != hour) {
+        v.push_back({hour, hour + kHourMs});
+      }
     }
     NIMBUS_RETURN_IF_ERROR(it->status());
   }
@@ -129,19 +149,46 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
         merged.push_back(iv);
       }
     }
-    NIMBUS_RETURN_IF_ERROR(RollUpSeries(id, merged, &batch));
+    // Pieces of at most a pass's span, so that the scratch stays bounded
+    // however many neighbouring hours late points have marked.
+    const int64_t piece =
+        std::max(FloorTo(options_.max_pass_ms, kHourMs), kHourMs);
+    std::vector<Interval> pieces;
+    for (const Interval& iv : merged) {
+      for (int64_t b = iv.begin; b < iv.end; b += piece) {
+        pieces.push_back({b, std::min(b + piece, iv.end)});
+      }
+    }
+    absl::Status st = RollUpSeries(id, pieces, &batch);
+    if (absl::IsDataLoss(st)) {
+      // One series' damaged data must not stop the rollups of all the
+      // others: its hours stay marked, to be tried again by the next pass,
+      // and the failure is counted (GetServerStats).
+      ++failed;
+      for (const Interval& iv : pieces) {
+        for (int64_t h = iv.begin; h < iv.end; h += kHourMs) {
+          retry.push_back(storage::EncodeDirtyKey(id, h, 0));
+        }
+      }
+      continue;
+    }
+    NIMBUS_RETURN_IF_ERROR(st);
     if (batch.Count() >= kBatchRecords) NIMBUS_RETURN_IF_ERROR(flush());
   }
   NIMBUS_RETURN_IF_ERROR(flush());
   // Last: the marks handled and the new watermark, atomically.
   for (const std::string& k : handled) batch.Delete(Column::kRollupDirty, k);
+  for (const std::string& k : retry) batch.Put(Column::kRollupDirty, k, "");
   std::string wm;
   storage::PutBigEndian64(&wm, storage::OrderedFromSigned(next));
   batch.Put(Column::kMeta, kWatermarkKey, wm);
   NIMBUS_RETURN_IF_ERROR(store_.Write(batch));
   watermark_.store(next, std::memory_order_release);
   passes_.fetch_add(1);
-  dirty_hours_redone_.fetch_add(static_cast<int64_t>(handled.size()));
+  dirty_hours_redone_.fetch_add(static_cast<int64_t>(handled.size()) -
+                                stale_marks);
+  stale_marks_dropped_.fetch_add(stale_marks);
+  series_failed_.fetch_add(failed);
   return next < settled;
 }
 
@@ -153,6 +200,11 @@ absl::Status RollupScheduler::RollUpSeries(
   // the hour from the five-minute periods. Nothing is read back.
   int64_t points = 0;
   for (const Interval& iv : intervals) {
+    if (iv.begin % kHourMs != 0 || iv.end % kHourMs != 0 ||
+        iv.end <= iv.begin) {
+      return absl::InternalError(absl::StrCat(
+          "rollup interval [", iv.begin, ", ", iv.end, ") is not whole hours"));
+    }
     const size_t n = static_cast<size_t>((iv.end - iv.begin) / kMinuteMs);
     for (size_t i = 0; i < std::min(n, minutes_.size()); ++i) {
       minutes_[i].Clear();

@@ -69,6 +69,9 @@ struct RollupOptions {
   // On a store without a watermark, rolling up starts this long before now
   // (the raw retention, so that what is stored gets rolled up).
   int64_t initial_lookback_ms = int64_t{15} * 24 * 3600'000;
+  // Raw points older than this are gone (0: kept forever); late hours that
+  // old are not rolled up again. The engine sets it.
+  int64_t raw_retention_ms = 0;
   // Called after each write of rollup records; a non-OK status ends the pass
   // there, as a crash would. For tests.
   std::function<absl::Status()> after_write_for_testing;
@@ -79,6 +82,11 @@ struct RollupStats {
   int64_t raw_points_read = 0;
   int64_t records_written = 0;
   int64_t dirty_hours_redone = 0;
+  // Dirty marks dropped because raw points of their hour may have expired.
+  int64_t stale_marks_dropped = 0;
+  // Series whose raw points could not be read (DataLoss) in a pass; their
+  // hours are tried again by the next one.
+  int64_t series_failed = 0;
 };
 
 // Thread-compatible; the engine runs one pass at a time.
@@ -124,7 +132,7 @@ class RollupScheduler {
   PeriodStatistics hour_;
   std::string block_;
   std::atomic<int64_t> passes_{0}, raw_points_read_{0}, records_written_{0},
-      dirty_hours_redone_{0};
+      dirty_hours_redone_{0}, stale_marks_dropped_{0}, series_failed_{0};
 };
 
 }  // namespace nimbus::engine

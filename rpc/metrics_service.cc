@@ -468,6 +468,7 @@ grpc::Status MetricsService::GetMetricStatistics(
   }
   q.start_ms =
       engine::RoundStartTime(clock_.NowMs(), *start, int64_t{period} * 1000);
+  q.requested_start_ms = *start;
   q.end_ms = *end;
   q.period_ms = int64_t{period} * 1000;
   const int64_t periods =
@@ -655,6 +656,8 @@ grpc::Status MetricsService::GetServerStats(grpc::ServerContext*,
   resp->set_rollup_passes(s.rollups.passes);
   resp->set_rollup_points_read(s.rollups.raw_points_read);
   resp->set_rollup_hours_redone(s.rollups.dirty_hours_redone);
+  resp->set_rollup_series_failed(s.rollups.series_failed);
+  resp->set_rollup_stale_marks_dropped(s.rollups.stale_marks_dropped);
   resp->set_heap_bytes_in_use(HeapBytesInUse());
   if (FILE* f = std::fopen("/proc/self/statm", "r")) {
     long size = 0, resident = 0;

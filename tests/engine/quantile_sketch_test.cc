@@ -156,6 +156,29 @@ TEST(QuantileSketch, ParseRejectsDamagedBytes) {
             absl::StatusCode::kDataLoss);
 }
 
+// Values across the whole accepted range (1e-300 .. 2^360 and their
+// negatives) never widen a store past its limit: the lowest values fold,
+// the upper quantiles keep their bound, and adding or merging stays cheap.
+TEST(QuantileSketch, ExtremeRangesFoldWithoutGrowing) {
+  QuantileSketch s, other;
+  const double huge = std::ldexp(1.0, 360);
+  for (int i = 0; i < 20'000; ++i) {
+    s.Add(i % 2 ? 1e-300 : huge);
+    other.Add(i % 2 ? -1e-300 : -huge);
+  }
+  EXPECT_LE(s.BucketsAllocated(), 2u * QuantileSketch::kMaxBuckets);
+  s.Merge(other);
+  EXPECT_LE(s.BucketsAllocated(), 4u * QuantileSketch::kMaxBuckets);
+  EXPECT_EQ(s.count(), 40'000);
+  EXPECT_NEAR(s.Quantile(1), huge, huge * QuantileSketch::kRelativeAccuracy);
+  // Both stores hold at most kMaxBuckets buckets, two of them non-empty.
+  EXPECT_LT(s.Serialize().size(), 64u);
+  auto back = QuantileSketch::Parse(s.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->Quantile(1), s.Quantile(1));
+  EXPECT_EQ(back->Quantile(0), s.Quantile(0));
+}
+
 // Version 2 lists only non-empty buckets: a minute's few samples spread over
 // a wide range stay small (version 1 spent a byte on every bucket between).
 TEST(QuantileSketch, AFewSpreadSamplesSerializeSmall) {

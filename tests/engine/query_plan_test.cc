@@ -33,11 +33,13 @@ struct Query {
   bool want_values = false;
   int64_t watermark = kOldWatermark;
   TierReach reach;
+  int64_t age_start = 0;  // 0: start
 };
 
 QueryPlan Plan(const Query& q) {
   return PlanStatisticsQuery(q.now, q.start, q.end == 0 ? q.now : q.end,
-                             q.period, q.want_values, q.watermark, q.reach);
+                             q.period, q.want_values, q.watermark, q.reach,
+                             q.age_start == 0 ? q.start : q.age_start);
 }
 
 // A start `age` before kNow, at the given period; everything else default.
@@ -383,17 +385,17 @@ TEST(PlanStatisticsQuery, RollupsEndAtTheWatermarkFlooredToTheTier) {
     SCOPED_TRACE(testing::Message()
                  << "start " << c.start << " end " << c.end << " period "
                  << c.period << " watermark " << c.watermark);
-    const QueryPlan p =
-        PlanStatisticsQuery(kNow, c.start, c.end, c.period,
-                            /*want_values=*/false, c.watermark, TierReach{});
+    const QueryPlan p = PlanStatisticsQuery(kNow, c.start, c.end, c.period,
+                                            /*want_values=*/false, c.watermark,
+                                            TierReach{}, c.start);
     EXPECT_FALSE(p.empty);
     EXPECT_EQ(p.tier, c.tier);
     EXPECT_EQ(p.rollup_end_ms, c.rollup_end);
   }
   // Percentiles beyond the raw reach: the same split.
-  const QueryPlan p = PlanStatisticsQuery(kNow, kNow - 20 * kDay, kNow,
-                                          5 * kMinute, /*want_values=*/true,
-                                          kNow - 7 * kMinute, TierReach{});
+  const QueryPlan p = PlanStatisticsQuery(
+      kNow, kNow - 20 * kDay, kNow, 5 * kMinute, /*want_values=*/true,
+      kNow - 7 * kMinute, TierReach{}, kNow - 20 * kDay);
   EXPECT_EQ(p.tier, 1);
   EXPECT_EQ(p.rollup_end_ms, kNow - 10 * kMinute);
 }
@@ -410,7 +412,7 @@ TEST(PlanStatisticsQuery, HonoursAConfiguredReach) {
   auto plan = [&](int64_t now, int64_t age, int64_t period,
                   bool want_values = false) {
     return PlanStatisticsQuery(now, kNow - age, now, period, want_values,
-                               kOldWatermark, reach);
+                               kOldWatermark, reach, kNow - age);
   };
   // High resolution: 1 hour.
   EXPECT_FALSE(plan(kNow, kHour, 10 * kSecond).empty);
@@ -439,20 +441,38 @@ TEST(PlanStatisticsQuery, HonoursAConfiguredReach) {
   longer.high_resolution_ms = kDay;
   longer.tier_ms = {30 * kDay, 100 * kDay, 1000 * kDay};
   EXPECT_FALSE(PlanStatisticsQuery(kNow, kNow - 12 * kHour, kNow, 10 * kSecond,
-                                   false, kOldWatermark, longer)
+                                   false, kOldWatermark, longer,
+                                   kNow - 12 * kHour)
                    .empty);
   EXPECT_EQ(PlanStatisticsQuery(kNow, kNow - 20 * kDay, kNow, kMinute, false,
-                                kOldWatermark, longer)
+                                kOldWatermark, longer, kNow - 20 * kDay)
                 .tier,
             0);
   EXPECT_EQ(PlanStatisticsQuery(kNow, kNow - 90 * kDay, kNow, 5 * kMinute,
-                                false, kOldWatermark, longer)
+                                false, kOldWatermark, longer, kNow - 90 * kDay)
                 .tier,
             1);
   EXPECT_EQ(PlanStatisticsQuery(kNow, kNow - 900 * kDay, kNow, kHour, false,
-                                kOldWatermark, longer)
+                                kOldWatermark, longer, kNow - 900 * kDay)
                 .tier,
             2);
+}
+
+// A start just inside a reach, rounded down past it (RoundStartTime), is
+// judged by the start asked for: without it a query 15 days - 10 s back at
+// 60 s would give nothing at all.
+TEST(PlanStatisticsQuery, JudgesReachesByTheStartAskedFor) {
+  Query q;
+  q.now = kNow + 30 * kSecond;
+  q.age_start = q.now - 15 * kDay + 10 * kSecond;
+  q.start = RoundStartTime(q.now, q.age_start, kMinute);
+  ASSERT_LT(q.start, q.now - 15 * kDay);
+  q.period = kMinute;
+  const QueryPlan p = Plan(q);
+  EXPECT_FALSE(p.empty);
+  EXPECT_EQ(p.tier, 0);
+  q.age_start = 0;  // judged by the rounded start: beyond the reach
+  EXPECT_TRUE(Plan(q).empty);
 }
 
 }  // namespace

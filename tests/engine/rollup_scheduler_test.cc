@@ -315,6 +315,73 @@ TEST_F(RollupTest, SeriesWrittenJustBeforeACrashAreRolledUp) {
   ExpectRollupsEqualRaw(kT0 + kHour);
 }
 
+// A series whose raw points cannot be read (a damaged chunk) must not stop
+// the rollups of the others; its hours stay marked and are tried again.
+TEST_F(RollupTest, ADamagedSeriesDoesNotStopTheOthers) {
+  options_.head_seal_points = 4;
+  Open();
+  for (int i = 0; i < 8; ++i) {
+    PutSamples("bad", {{kT0 + i * 1000, 1}});
+    PutSamples("good", {{kT0 + i * 1000, 2}});
+  }
+  engine_.reset();
+  {
+    // Damage the first chunk of "bad" (series id 1).
+    storage::StoreOptions so;
+    so.path = dir_.string();
+    auto store = storage::Store::Open(so);
+    ASSERT_TRUE(store.ok());
+    auto it = (*store)->NewIterator(storage::Column::kPoints);
+    it->Seek(storage::ChunkKeyPrefix(1, INT64_MIN));
+    ASSERT_TRUE(it->Valid());
+    storage::WriteBatch b;
+    b.Put(storage::Column::kPoints, it->key(), "not a chunk");
+    ASSERT_TRUE((*store)->Write(b).ok());
+  }
+  Open();
+  clock_.Set(kT0 + kHour + 5 * 60'000);
+  ASSERT_TRUE(engine_->RunRollups().ok());
+  EXPECT_EQ(engine_->Stats().rollup_watermark_ms, kT0 + kHour);
+  EXPECT_EQ(engine_->Stats().rollups.series_failed, 1);
+  ASSERT_TRUE(engine_->RunRollups().ok());  // tried again, fails again
+  EXPECT_EQ(engine_->Stats().rollups.series_failed, 2);
+  raw_.erase("bad");
+  ExpectRollupsEqualRaw(kT0 + kHour);  // "good" is rolled up
+}
+
+// A late hour whose raw points may have expired is not rolled up again (it
+// would replace a complete block with a partial one).
+TEST_F(RollupTest, LateHoursBeyondTheRawRetentionAreNotRedone) {
+  options_.raw_retention_ms = int64_t{14} * 24 * kHour + kHour;
+  Open();
+  PutSamples("a", {{kT0 + 1'000, 1}});
+  clock_.Set(kT0 + 16 * 24 * kHour);
+  ASSERT_TRUE(engine_->RunRollups().ok());
+  PutSamples("a", {{kT0 + 2'000, 2}});  // 16 days late
+  ASSERT_TRUE(engine_->RunRollups().ok());
+  EXPECT_EQ(engine_->Stats().rollups.stale_marks_dropped, 1);
+  EXPECT_EQ(engine_->Stats().rollups.dirty_hours_redone, 0);
+}
+
+TEST_F(RollupTest, RefusesAWatermarkThatIsNotAWholeHour) {
+  Open();
+  engine_.reset();
+  {
+    storage::StoreOptions so;
+    so.path = dir_.string();
+    auto store = storage::Store::Open(so);
+    ASSERT_TRUE(store.ok());
+    std::string w;
+    storage::PutBigEndian64(&w, storage::OrderedFromSigned(kT0 - 1800'000));
+    storage::WriteBatch b;
+    b.Put(storage::Column::kMeta, "rollup_watermark", w);
+    ASSERT_TRUE((*store)->Write(b).ok());
+  }
+  auto e = Engine::Open(options_, clock_);
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(e.status().message(), HasSubstr("not a whole hour"));
+}
+
 TEST_F(RollupTest, CatchingUpGoesInBoundedPasses) {
   options_.rollup.max_pass_ms = kHour;
   Open();
