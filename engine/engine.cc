@@ -1015,6 +1015,12 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
   if (q.end_ms <= q.start_ms) {
     return absl::InvalidArgumentError("end_time: must be after start_time");
   }
+  for (int64_t t : {q.start_ms, q.end_ms, q.requested_start_ms, q.period_ms}) {
+    if (t < -kMaxQueryTimeMs || t > kMaxQueryTimeMs) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "start_time/end_time/period: ", t, " ms is beyond +-2^53 ms"));
+    }
+  }
   const bool want_values = !q.percentiles.empty() || !q.extended.empty();
   const QueryPlan plan = PlanStatisticsQuery(
       impl_->clock.NowMs(), q.start_ms, q.end_ms, q.period_ms, want_values,
@@ -1114,8 +1120,8 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
             id != s->id || block_hour >= plan.rollup_end_ms) {
           break;
         }
-        NIMBUS_RETURN_IF_ERROR(
-            DecodeRollupBlock(it->value(), sketches, record));
+        NIMBUS_RETURN_IF_ERROR(DecodeRollupBlock(
+            it->value(), kTierSlots[plan.tier], sketches, record));
       }
       NIMBUS_RETURN_IF_ERROR(it->status());
     }

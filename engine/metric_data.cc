@@ -279,9 +279,12 @@ absl::StatusOr<MetricDataResponse> GetMetricData(Engine& engine, Clock& clock,
   if (req.end_ms <= req.start_ms) {
     return absl::InvalidArgumentError("end_time: must be after start_time");
   }
-  if (req.max_datapoints < 0) {
+  if (req.start_ms < -kMaxQueryTimeMs || req.end_ms > kMaxQueryTimeMs) {
+    return absl::InvalidArgumentError("start_time/end_time: beyond +-2^53 ms");
+  }
+  if (req.max_datapoints < 0 || req.max_datapoints > kDefaultMaxDatapoints) {
     return absl::InvalidArgumentError(
-        "max_datapoints: must be positive (0 means 100800)");
+        "max_datapoints: must be 1 to 100800 (0 means 100800)");
   }
   const int64_t max_datapoints =
       req.max_datapoints == 0 ? kDefaultMaxDatapoints : req.max_datapoints;
@@ -308,14 +311,15 @@ absl::StatusOr<MetricDataResponse> GetMetricData(Engine& engine, Clock& clock,
       return Invalid(i, "metric_stat/expression",
                      "give exactly one of the two");
     }
-    if (q.period_ms != 0 && !ValidPeriod(q.period_ms)) {
+    if (q.period_ms != 0 &&
+        (!ValidPeriod(q.period_ms) || q.period_ms > kMaxQueryTimeMs)) {
       return Invalid(i, "period",
                      "must be 1, 5, 10, 20, 30 or a multiple of 60 seconds");
     }
     Prepared& p = prepared[i];
     if (q.metric_stat) {
       const MetricStat& m = *q.metric_stat;
-      if (!ValidPeriod(m.period_ms)) {
+      if (!ValidPeriod(m.period_ms) || m.period_ms > kMaxQueryTimeMs) {
         return Invalid(i, "metric_stat.period",
                        absl::StrCat("must be 1, 5, 10, 20, 30 or a multiple "
                                     "of 60 seconds, got ",
@@ -352,6 +356,37 @@ absl::StatusOr<MetricDataResponse> GetMetricData(Engine& engine, Clock& clock,
   if (!any_returned) {
     return absl::InvalidArgumentError(
         "metric_data_queries: at least one query must have return_data set");
+  }
+  // What the request may compute, bounded before anything is: an
+  // expression's grid starts at the range's start rounded for its period.
+  int64_t metrics = 0, min_period = 0, cells = 0;
+  auto periods_of = [&](int64_t period) {
+    const int64_t start = RoundStartTime(now, req.start_ms, period);
+    return (req.end_ms - start + period - 1) / period;
+  };
+  for (const MetricDataQuery& q : req.queries) {
+    if (!q.metric_stat) continue;
+    ++metrics;
+    cells += periods_of(q.metric_stat->period_ms);
+    if (min_period == 0 || q.metric_stat->period_ms < min_period) {
+      min_period = q.metric_stat->period_ms;
+    }
+  }
+  for (const MetricDataQuery& q : req.queries) {
+    if (q.metric_stat) continue;
+    const int64_t period = q.period_ms != 0
+                               ? q.period_ms
+                               : (min_period != 0 ? min_period : 60'000);
+    cells +=
+        std::min(periods_of(period), kMaxPeriodsPerQuery + 1) * (metrics + 1);
+    if (cells > kMaxRequestDatapoints) break;
+  }
+  if (cells > kMaxRequestDatapoints) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metric_data_queries: the request could compute up to ", cells,
+        " datapoints (periods of each metric query, and of each expression "
+        "times the number of metric queries); at most ",
+        kMaxRequestDatapoints, ": use longer periods or fewer queries"));
   }
   const uint64_t fingerprint = Fingerprint(req);
   uint64_t offset = 0;

@@ -21,6 +21,10 @@ inline constexpr size_t kMaxMetricDataQueries = 500;
 inline constexpr int64_t kDefaultMaxDatapoints = 100'800;
 // The most periods one query's time range may hold.
 inline constexpr int64_t kMaxPeriodsPerQuery = 100'800;
+// The most datapoints a request may compute, about 16 bytes each: the
+// periods of every metric query, and for every expression its periods times
+// the number of metric queries (METRICS() and FILL can give that many).
+inline constexpr int64_t kMaxRequestDatapoints = 25'000'000;
 
 struct MetricStat {
   SeriesKey key;  // validated; an empty unit matches every unit

@@ -32,6 +32,10 @@ struct QueryPlan {
   int64_t rollup_end_ms = 0;
 };
 
+// Query times and periods are within +-2^53 ms (285,000 years), so that
+// the planning arithmetic cannot overflow; queries check it first.
+inline constexpr int64_t kMaxQueryTimeMs = int64_t{1} << 53;
+
 // CloudWatch rounds a query's start down: to the period when it is under a
 // minute, otherwise to the minute when the start is at most 15 days old, to
 // 5 minutes up to 63 days, and to the hour beyond.

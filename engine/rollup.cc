@@ -117,7 +117,7 @@ void EncodeRollupBlock(const PeriodStatistics* const* records, int n,
 }
 
 absl::Status DecodeRollupBlock(
-    absl::string_view bytes, bool with_sketch,
+    absl::string_view bytes, int slots, bool with_sketch,
     absl::FunctionRef<void(int index, PeriodStatistics& record)> visit) {
   const char* p = bytes.data();
   const char* limit = p + bytes.size();
@@ -132,10 +132,17 @@ absl::Status DecodeRollupBlock(
   if (!storage::internal::GetVarint64(&p, limit, &n)) {
     return absl::DataLossError("rollup block: malformed count");
   }
+  int previous = -1;
   for (uint64_t k = 0; k < n; ++k) {
     uint64_t len;
     if (p == limit) return absl::DataLossError("rollup block: truncated");
     const int index = static_cast<uint8_t>(*p++);
+    if (index >= slots || index <= previous) {
+      return absl::DataLossError(absl::StrCat("rollup block: period index ",
+                                              index, " after ", previous,
+                                              " in a block of ", slots));
+    }
+    previous = index;
     if (!storage::internal::GetVarint64(&p, limit, &len) ||
         len > static_cast<uint64_t>(limit - p)) {
       return absl::DataLossError("rollup block: truncated record");

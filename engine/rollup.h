@@ -18,7 +18,9 @@
 
 namespace nimbus::engine {
 
-// The rollup tiers, finest first, and their column families.
+// The rollup tiers, finest first, their column families, and how many
+// periods of each an hour's block holds.
+inline constexpr std::array<int, 3> kTierSlots = {60, 12, 1};
 inline constexpr std::array<int64_t, 3> kTierPeriodsMs = {60'000, 300'000,
                                                           3'600'000};
 inline constexpr std::array<storage::Column, 3> kTierColumns = {
@@ -71,10 +73,11 @@ struct PeriodStatistics {
 void EncodeRollupBlock(const PeriodStatistics* const* records, int n,
                        std::string* out);
 // Calls visit(index, record) for each record, in index order. Returns
-// DataLoss for bytes that are not a block this build reads; with_sketch as
-// for PeriodStatistics::Decode.
+// DataLoss for bytes that are not a block this build reads, or whose
+// indexes are not ascending and below `slots` (60, 12 or 1, the tier's
+// periods in an hour); with_sketch as for PeriodStatistics::Decode.
 absl::Status DecodeRollupBlock(
-    absl::string_view bytes, bool with_sketch,
+    absl::string_view bytes, int slots, bool with_sketch,
     absl::FunctionRef<void(int index, PeriodStatistics& record)> visit);
 
 // Whether a statistic set's samples are all equal, so that it can join

@@ -33,13 +33,14 @@ bool DecodeChunkKey(absl::string_view key, ChunkKey* k);
 // The 16-byte prefix (series id, timestamp) to seek to.
 std::string ChunkKeyPrefix(uint64_t series_id, int64_t ts_ms);
 
-// rollup_60, rollup_300, rollup_3600: series id, period start.
+// rollup_60, rollup_300, rollup_3600: series id, the start of the hour the
+// block holds.
 inline constexpr size_t kRollupKeySize = 16;
 std::string EncodeRollupKey(uint64_t series_id, int64_t period_start_ms);
 bool DecodeRollupKey(absl::string_view key, uint64_t* series_id,
                      int64_t* period_start_ms);
 
-// rollup_dirty: series id, 60-second period start, the log sequence of the
+// rollup_dirty: series id, hour start, the log sequence of the
 // write that made it stale (so that a mark written while a rollup pass runs
 // is not deleted by it).
 inline constexpr size_t kDirtyKeySize = 24;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -541,6 +542,22 @@ TEST_F(EngineTest, RefusesARawRetentionShorterThanTheLateWindow) {
   EXPECT_THAT(e.status().message(), HasSubstr("14 days + 1 hour"));
   options_.raw_retention_ms += 3600'000;
   Open();
+}
+
+// Extreme times are refused before any arithmetic on them.
+TEST_F(EngineTest, RejectsTimesBeyondTheQueryRange) {
+  Open();
+  StatisticsQuery q;
+  q.key = Key("M", "a");
+  q.start_ms = std::numeric_limits<int64_t>::min();
+  q.end_ms = std::numeric_limits<int64_t>::max();
+  q.period_ms = 60'000;
+  auto r = engine_->GetStatistics(q);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("2^53"));
+  q.start_ms = 0;
+  q.end_ms = int64_t{1} << 53;  // the largest accepted
+  EXPECT_TRUE(engine_->GetStatistics(q).ok());
 }
 
 TEST_F(EngineTest, RejectsAnInvertedRangeAndABadPeriod) {

@@ -226,6 +226,20 @@ TEST_F(MetricDataTest, BadRequestsNameTheQueryAndField) {
   MetricDataRequest inverted = Request({Stat("m1", "a")});
   inverted.end_ms = inverted.start_ms;
   expect(inverted, "end_time");
+  MetricDataRequest many = Request({Stat("m1", "a")});
+  many.max_datapoints = 100'801;
+  expect(many, "max_datapoints: must be 1 to 100800");
+  // 400 metric queries and 100 expressions over 14 days at a minute could
+  // compute 400 x 20,160 + 100 x 401 x 20,160 datapoints.
+  std::vector<MetricDataQuery> big;
+  for (int i = 0; i < 400; ++i)
+    big.push_back(Stat("m" + std::to_string(i), "a"));
+  for (int i = 0; i < 100; ++i) {
+    big.push_back(Expr("e" + std::to_string(i), "FILL(METRICS(), 0)"));
+  }
+  MetricDataRequest huge = Request(big);
+  huge.start_ms = kNow - 14 * 24 * 3600'000LL;
+  expect(huge, "at most 25000000");
   MetricDataRequest wide = Request({Stat("m1", "a")});
   wide.queries[0].metric_stat->period_ms = 1000;
   wide.start_ms = kNow - 2 * 3600'000;

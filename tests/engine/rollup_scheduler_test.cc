@@ -143,13 +143,14 @@ class RollupTest : public ::testing::Test {
           ASSERT_TRUE(storage::DecodeRollupKey(it->key(), &id2, &hour));
           if (id2 != sid) break;
           EXPECT_EQ(hour % kHour, 0);
-          absl::Status s = DecodeRollupBlock(
-              it->value(), true, [&](int index, PeriodStatistics& r) {
-                const int64_t start = hour + index * period;
-                if (start + period <= rolled_below) {
-                  got.emplace(start, std::move(r));
-                }
-              });
+          absl::Status s =
+              DecodeRollupBlock(it->value(), kTierSlots[t], true,
+                                [&](int index, PeriodStatistics& r) {
+                                  const int64_t start = hour + index * period;
+                                  if (start + period <= rolled_below) {
+                                    got.emplace(start, std::move(r));
+                                  }
+                                });
           ASSERT_TRUE(s.ok()) << s;
         }
         ASSERT_EQ(got.size(), want.size()) << host << " tier " << period;
