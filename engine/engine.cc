@@ -973,6 +973,13 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
     ro.initial_lookback_ms =
         std::min(ro.initial_lookback_ms, impl->options.raw_retention_ms);
   }
+  {
+    // A new store has nothing to catch up on (points written later with
+    // older timestamps are late, and marked); only a store that predates
+    // rollups needs the look back, once.
+    absl::ReaderMutexLock l(&impl->index_mu_);
+    if (impl->series_.empty()) ro.initial_lookback_ms = 0;
+  }
   impl->rollups = std::make_unique<RollupScheduler>(*impl, *impl->store, clock,
                                                     std::move(ro));
   NIMBUS_ASSIGN_OR_RETURN(const int64_t watermark, impl->rollups->Load());
@@ -1094,11 +1101,33 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
       a->values.push_back({mn, count});
     }
   };
-  int64_t block_hour = 0;  // of the rollup block being read
+  int64_t block_hour = 0;            // of the rollup block being read
+  std::vector<int64_t> dirty_hours;  // of the series being read, ascending
   for (Series* s : impl_->Match(q.key)) {
     units.push_back(s->Key().unit);
     unit = static_cast<int>(units.size()) - 1;
     if (plan.tier >= 0 && plan.rollup_end_ms > q.start_ms) {
+      // Hours with late points not rolled up again yet are read raw, so a
+      // query never misses an acknowledged point. Marks are read before the
+      // blocks: a pass writes its blocks before it deletes the marks.
+      dirty_hours.clear();
+      {
+        auto d = impl_->store->NewIterator(Column::kRollupDirty);
+        for (d->Seek(
+                 storage::ChunkKeyPrefix(s->id, FloorTo(q.start_ms, kHourMs)));
+             d->Valid(); d->Next()) {
+          uint64_t id, seq;
+          int64_t hour;
+          if (!storage::DecodeDirtyKey(d->key(), &id, &hour, &seq) ||
+              id != s->id || hour >= plan.rollup_end_ms) {
+            break;
+          }
+          if (dirty_hours.empty() || dirty_hours.back() != hour) {
+            dirty_hours.push_back(hour);
+          }
+        }
+        NIMBUS_RETURN_IF_ERROR(d->status());
+      }
       auto it = impl_->store->NewIterator(kTierColumns[plan.tier]);
       const int64_t tier_ms = kTierPeriodsMs[plan.tier];
       auto record = [&](int index, PeriodStatistics& r) {
@@ -1120,10 +1149,19 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
             id != s->id || block_hour >= plan.rollup_end_ms) {
           break;
         }
+        if (std::binary_search(dirty_hours.begin(), dirty_hours.end(),
+                               block_hour)) {
+          continue;
+        }
         NIMBUS_RETURN_IF_ERROR(DecodeRollupBlock(
             it->value(), kTierSlots[plan.tier], sketches, record));
       }
       NIMBUS_RETURN_IF_ERROR(it->status());
+      for (int64_t hour : dirty_hours) {
+        NIMBUS_RETURN_IF_ERROR(impl_->ReadSeries(
+            s, std::max(q.start_ms, hour),
+            std::min(plan.rollup_end_ms, hour + kHourMs), sample, set));
+      }
     }
     if (plan.rollup_end_ms < q.end_ms) {
       NIMBUS_RETURN_IF_ERROR(impl_->ReadSeries(
