@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
@@ -183,6 +184,11 @@ struct Engine::Impl : public RollupSource {
   std::thread sealer_;
 
   std::unique_ptr<RollupScheduler> rollups;
+  // Hours with late points that no pass has rolled up again yet, by series:
+  // hour -> the newest log sequence that marked it. Queries read them raw.
+  absl::Mutex dirty_mu_;
+  absl::flat_hash_map<uint64_t, absl::btree_map<int64_t, uint64_t>> dirty_
+      ABSL_GUARDED_BY(dirty_mu_);
   int64_t opened_ms = 0;  // when Open() ran
   std::atomic<bool> closing_{false};
   absl::Mutex rollup_mu_;  // one pass at a time
@@ -224,8 +230,16 @@ struct Engine::Impl : public RollupSource {
       absl::FunctionRef<void(int64_t, double)> sample,
       absl::FunctionRef<void(int64_t, double, double, double, double)> set);
 
+  // Reads the dirty records into dirty_.
+  absl::Status LoadDirty();
+  // The dirty hours of a series in [start, end), ascending.
+  std::vector<int64_t> DirtyHours(uint64_t series_id, int64_t start_ms,
+                                  int64_t end_ms);
+
   // RollupSource.
   uint64_t RaiseLateWatermark(int64_t watermark_ms) override;
+  void DirtyHandled(uint64_t boundary,
+                    const std::vector<DirtyHour>& retry) override;
   std::vector<uint64_t> SeriesWithPointsSince(int64_t start_ms) override;
   absl::Status ReadRaw(
       uint64_t series_id, int64_t start_ms, int64_t end_ms,
@@ -476,6 +490,7 @@ absl::Status Engine::Impl::Commit(Writer* w) {
     // Late points: their hours are rolled up again. Written with the points,
     // so that a crash cannot keep one without the other.
     absl::flat_hash_set<std::pair<uint64_t, int64_t>> dirty;
+    std::vector<DirtyHour> dirty_hours;
     for (const Writer* x : group) {
       for (const Item& it : x->items) {
         for (const Sample& p : *it.samples) {
@@ -490,9 +505,10 @@ absl::Status Engine::Impl::Commit(Writer* w) {
         }
       }
     }
-    for (const auto& [id, hour] : dirty) {
-      batch.Put(Column::kRollupDirty, storage::EncodeDirtyKey(id, hour, seq),
-                "");
+    if (!dirty.empty()) {
+      for (const auto& [id, hour] : dirty) dirty_hours.push_back({id, hour});
+      batch.Put(Column::kRollupDirty, storage::EncodeLogKey(seq),
+                EncodeDirtyRecord(dirty_hours));
     }
     uint32_t ordinal = 0;
     for (const Writer* x : group) {
@@ -508,6 +524,13 @@ absl::Status Engine::Impl::Commit(Writer* w) {
     }
     status = store->Write(batch);
     std::vector<Series*> to_seal;
+    if (status.ok() && !dirty_hours.empty()) {
+      // Before any point of the commit is acknowledged: from here on,
+      // queries read these hours raw until a pass rolls them up again.
+      absl::MutexLock d(&dirty_mu_);
+      for (const DirtyHour& h : dirty_hours)
+        dirty_[h.series_id][h.hour_ms] = seq;
+    }
     if (status.ok()) {
       const int64_t now = clock.NowMs();
       absl::MutexLock h(&heads_mu_);
@@ -843,6 +866,53 @@ absl::Status Engine::Impl::ReadSeries(
   return sit->status();
 }
 
+absl::Status Engine::Impl::LoadDirty() {
+  auto it = store->NewIterator(Column::kRollupDirty);
+  std::vector<DirtyHour> hours;
+  absl::MutexLock d(&dirty_mu_);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    uint64_t seq;
+    if (!storage::DecodeLogKey(it->key(), &seq)) {
+      return absl::DataLossError("rollup_dirty: malformed key");
+    }
+    hours.clear();
+    NIMBUS_RETURN_IF_ERROR(DecodeDirtyRecord(it->value(), &hours));
+    for (const DirtyHour& h : hours) dirty_[h.series_id][h.hour_ms] = seq;
+  }
+  return it->status();
+}
+
+std::vector<int64_t> Engine::Impl::DirtyHours(uint64_t series_id,
+                                              int64_t start_ms,
+                                              int64_t end_ms) {
+  std::vector<int64_t> out;
+  absl::MutexLock d(&dirty_mu_);
+  auto f = dirty_.find(series_id);
+  if (f == dirty_.end()) return out;
+  for (auto h = f->second.lower_bound(FloorTo(start_ms, kHourMs));
+       h != f->second.end() && h->first < end_ms; ++h) {
+    out.push_back(h->first);
+  }
+  return out;
+}
+
+void Engine::Impl::DirtyHandled(uint64_t boundary,
+                                const std::vector<DirtyHour>& retry) {
+  absl::MutexLock d(&dirty_mu_);
+  for (auto s = dirty_.begin(); s != dirty_.end();) {
+    absl::erase_if(s->second,
+                   [&](const auto& h) { return h.second < boundary; });
+    if (s->second.empty()) {
+      dirty_.erase(s++);
+    } else {
+      ++s;
+    }
+  }
+  for (const DirtyHour& h : retry) {
+    dirty_[h.series_id][h.hour_ms] = boundary == 0 ? 0 : boundary - 1;
+  }
+}
+
 uint64_t Engine::Impl::RaiseLateWatermark(int64_t watermark_ms) {
   absl::MutexLock l(&queue_mu_);
   late_watermark_ = std::max(late_watermark_, watermark_ms);
@@ -966,6 +1036,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
   NIMBUS_ASSIGN_OR_RETURN(impl->store, storage::Store::Open(std::move(so)));
   NIMBUS_RETURN_IF_ERROR(impl->Load());
   NIMBUS_RETURN_IF_ERROR(impl->Replay());
+  NIMBUS_RETURN_IF_ERROR(impl->LoadDirty());
   RollupOptions ro = impl->options.rollup;
   ro.raw_retention_ms = impl->options.raw_retention_ms;
   if (impl->options.raw_retention_ms != 0) {
@@ -1110,24 +1181,7 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
       // Hours with late points not rolled up again yet are read raw, so a
       // query never misses an acknowledged point. Marks are read before the
       // blocks: a pass writes its blocks before it deletes the marks.
-      dirty_hours.clear();
-      {
-        auto d = impl_->store->NewIterator(Column::kRollupDirty);
-        for (d->Seek(
-                 storage::ChunkKeyPrefix(s->id, FloorTo(q.start_ms, kHourMs)));
-             d->Valid(); d->Next()) {
-          uint64_t id, seq;
-          int64_t hour;
-          if (!storage::DecodeDirtyKey(d->key(), &id, &hour, &seq) ||
-              id != s->id || hour >= plan.rollup_end_ms) {
-            break;
-          }
-          if (dirty_hours.empty() || dirty_hours.back() != hour) {
-            dirty_hours.push_back(hour);
-          }
-        }
-        NIMBUS_RETURN_IF_ERROR(d->status());
-      }
+      dirty_hours = impl_->DirtyHours(s->id, q.start_ms, plan.rollup_end_ms);
       auto it = impl_->store->NewIterator(kTierColumns[plan.tier]);
       const int64_t tier_ms = kTierPeriodsMs[plan.tier];
       auto record = [&](int index, PeriodStatistics& r) {

@@ -99,6 +99,42 @@ absl::StatusOr<PeriodStatistics> PeriodStatistics::Decode(
   return p;
 }
 
+std::string EncodeDirtyRecord(const std::vector<DirtyHour>& hours) {
+  std::string out;
+  storage::internal::PutVarint64(&out, hours.size());
+  for (const DirtyHour& h : hours) {
+    storage::internal::PutVarint64(&out, h.series_id);
+    storage::internal::PutVarint64(
+        &out, storage::internal::ZigZagEncode(h.hour_ms / 3'600'000));
+  }
+  return out;
+}
+
+absl::Status DecodeDirtyRecord(absl::string_view bytes,
+                               std::vector<DirtyHour>* out) {
+  const char* p = bytes.data();
+  const char* limit = p + bytes.size();
+  uint64_t n;
+  if (!storage::internal::GetVarint64(&p, limit, &n) ||
+      n > static_cast<uint64_t>(limit - p)) {
+    return absl::DataLossError("rollup_dirty record: malformed count");
+  }
+  for (uint64_t k = 0; k < n; ++k) {
+    uint64_t id, zz;
+    if (!storage::internal::GetVarint64(&p, limit, &id) ||
+        !storage::internal::GetVarint64(&p, limit, &zz)) {
+      return absl::DataLossError("rollup_dirty record: truncated");
+    }
+    const int64_t hour = storage::internal::ZigZagDecode(zz);
+    if (hour > (int64_t{1} << 40) || hour < -(int64_t{1} << 40)) {
+      return absl::DataLossError("rollup_dirty record: hour out of range");
+    }
+    out->push_back({id, hour * 3'600'000});
+  }
+  if (p != limit) return absl::DataLossError("rollup_dirty record: trailing");
+  return absl::OkStatus();
+}
+
 void EncodeRollupBlock(const PeriodStatistics* const* records, int n,
                        std::string* out) {
   out->clear();

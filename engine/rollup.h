@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
@@ -79,6 +80,20 @@ void EncodeRollupBlock(const PeriodStatistics* const* records, int n,
 absl::Status DecodeRollupBlock(
     absl::string_view bytes, int slots, bool with_sketch,
     absl::FunctionRef<void(int index, PeriodStatistics& record)> visit);
+
+// A dirty record (rollup_dirty, keyed by the log sequence of its commit):
+// the (series, hour) pairs of the commit's late points. Version-less: a
+// varint count, then per pair a varint series id and a zigzag varint hour
+// index (hour start / 3600000) (storage/FORMAT.md).
+struct DirtyHour {
+  uint64_t series_id;
+  int64_t hour_ms;
+  bool operator==(const DirtyHour&) const = default;
+};
+std::string EncodeDirtyRecord(const std::vector<DirtyHour>& hours);
+// Returns DataLoss for bytes that are not a dirty record.
+absl::Status DecodeDirtyRecord(absl::string_view bytes,
+                               std::vector<DirtyHour>* out);
 
 // Whether a statistic set's samples are all equal, so that it can join
 // percentiles with its count as weight.

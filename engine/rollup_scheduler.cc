@@ -82,7 +82,7 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
   const int64_t w = watermark();
   int64_t stale_marks = 0;
   int64_t failed = 0;
-  std::vector<std::string> retry;  // marks for the hours of failed series
+  std::vector<DirtyHour> retry;  // the hours of failed series
   // Whole hours: the records of an hour are written once it has settled.
   const int64_t settled = FloorTo(now - options_.settle_ms, kHourMs);
   const int64_t next = std::max(
@@ -92,29 +92,30 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
 
   // The work: per series, the intervals to roll up.
   absl::btree_map<uint64_t, std::vector<Interval>> work;
-  std::vector<std::string> handled;
+  int64_t handled = 0;  // dirty pairs read
   {
     auto it = store_.NewIterator(Column::kRollupDirty);
+    std::vector<DirtyHour> hours;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      uint64_t id, seq;
-      int64_t hour;
-      if (!storage::DecodeDirtyKey(it->key(), &id, &hour, &seq)) {
+      uint64_t seq;
+      if (!storage::DecodeLogKey(it->key(), &seq)) {
         return absl::DataLossError("rollup_dirty: malformed key");
       }
-      if (seq >= boundary) continue;  // its commit may not be visible yet
-      handled.emplace_back(it->key());
-      if (options_.raw_retention_ms > 0 &&
-          hour < now - options_.raw_retention_ms) {
-        // Some of the hour's raw points may be gone: redoing it would
-        // replace a complete block with a partial one. Points are accepted
-        // 14 days back and raw points kept at least an hour longer, so this
-        // takes a pass delayed by more than that hour.
-        ++stale_marks;
-        continue;
-      }
-      auto& v = work[id];
-      if (v.empty() || v.back().begin != hour) {
-        v.push_back({hour, hour + kHourMs});
+      if (seq >= boundary) break;  // its commit may not be visible yet
+      hours.clear();
+      NIMBUS_RETURN_IF_ERROR(DecodeDirtyRecord(it->value(), &hours));
+      for (const DirtyHour& h : hours) {
+        ++handled;
+        if (options_.raw_retention_ms > 0 &&
+            h.hour_ms < now - options_.raw_retention_ms) {
+          // Some of the hour's raw points may be gone: redoing it would
+          // replace a complete block with a partial one. Points are accepted
+          // 14 days back and raw points kept at least an hour longer, so
+          // this takes a pass delayed by more than that hour.
+          ++stale_marks;
+          continue;
+        }
+        work[h.series_id].push_back({h.hour_ms, h.hour_ms + kHourMs});
       }
     }
     NIMBUS_RETURN_IF_ERROR(it->status());
@@ -167,7 +168,7 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
       ++failed;
       for (const Interval& iv : pieces) {
         for (int64_t h = iv.begin; h < iv.end; h += kHourMs) {
-          retry.push_back(storage::EncodeDirtyKey(id, h, 0));
+          retry.push_back({id, h});
         }
       }
       continue;
@@ -176,17 +177,26 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
     if (batch.Count() >= kBatchRecords) NIMBUS_RETURN_IF_ERROR(flush());
   }
   NIMBUS_RETURN_IF_ERROR(flush());
-  // Last: the marks handled and the new watermark, atomically.
-  for (const std::string& k : handled) batch.Delete(Column::kRollupDirty, k);
-  for (const std::string& k : retry) batch.Put(Column::kRollupDirty, k, "");
+  // Last: the marks handled and the new watermark, atomically. The retry
+  // record takes the last sequence handled, written after the range is
+  // deleted (a later operation of a batch wins).
+  if (boundary > 0) {
+    batch.DeleteRange(Column::kRollupDirty, storage::EncodeLogKey(0),
+                      storage::EncodeLogKey(boundary));
+  }
+  if (!retry.empty()) {
+    batch.Put(Column::kRollupDirty,
+              storage::EncodeLogKey(boundary == 0 ? 0 : boundary - 1),
+              EncodeDirtyRecord(retry));
+  }
   std::string wm;
   storage::PutBigEndian64(&wm, storage::OrderedFromSigned(next));
   batch.Put(Column::kMeta, kWatermarkKey, wm);
   NIMBUS_RETURN_IF_ERROR(store_.Write(batch));
+  source_.DirtyHandled(boundary, retry);
   watermark_.store(next, std::memory_order_release);
   passes_.fetch_add(1);
-  dirty_hours_redone_.fetch_add(static_cast<int64_t>(handled.size()) -
-                                stale_marks);
+  dirty_hours_redone_.fetch_add(handled - stale_marks);
   stale_marks_dropped_.fetch_add(stale_marks);
   series_failed_.fetch_add(failed);
   return next < settled;

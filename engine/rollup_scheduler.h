@@ -47,6 +47,11 @@ class RollupSource {
   // Returns the first log sequence that reads the new one: the dirty marks
   // of lower sequences are complete.
   virtual uint64_t RaiseLateWatermark(int64_t watermark_ms) = 0;
+  // The scheduler has handled the late hours of every commit below
+  // `boundary` (and written `retry` to be handled again): queries may read
+  // their blocks again.
+  virtual void DirtyHandled(uint64_t boundary,
+                            const std::vector<DirtyHour>& retry) = 0;
   // The series that may have points at or after `start_ms`.
   virtual std::vector<uint64_t> SeriesWithPointsSince(int64_t start_ms) = 0;
   // Visits every raw sample and statistic set of the series in [start, end),

@@ -60,22 +60,6 @@ bool DecodeRollupKey(absl::string_view key, uint64_t* series_id,
   return true;
 }
 
-std::string EncodeDirtyKey(uint64_t series_id, int64_t period_start_ms,
-                           uint64_t seq) {
-  std::string out = ChunkKeyPrefix(series_id, period_start_ms);
-  PutBigEndian64(&out, seq);
-  return out;
-}
-
-bool DecodeDirtyKey(absl::string_view key, uint64_t* series_id,
-                    int64_t* period_start_ms, uint64_t* seq) {
-  if (key.size() != kDirtyKeySize) return false;
-  *series_id = GetBigEndian64(key.data());
-  *period_start_ms = SignedFromOrdered(GetBigEndian64(key.data() + 8));
-  *seq = GetBigEndian64(key.data() + 16);
-  return true;
-}
-
 std::string EncodeLogKey(uint64_t seq) {
   std::string out;
   PutBigEndian64(&out, seq);

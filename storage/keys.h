@@ -40,16 +40,7 @@ std::string EncodeRollupKey(uint64_t series_id, int64_t period_start_ms);
 bool DecodeRollupKey(absl::string_view key, uint64_t* series_id,
                      int64_t* period_start_ms);
 
-// rollup_dirty: series id, hour start, the log sequence of the
-// write that made it stale (so that a mark written while a rollup pass runs
-// is not deleted by it).
-inline constexpr size_t kDirtyKeySize = 24;
-std::string EncodeDirtyKey(uint64_t series_id, int64_t period_start_ms,
-                           uint64_t seq);
-bool DecodeDirtyKey(absl::string_view key, uint64_t* series_id,
-                    int64_t* period_start_ms, uint64_t* seq);
-
-// ingest_log: the log sequence.
+// ingest_log and rollup_dirty: the log sequence.
 std::string EncodeLogKey(uint64_t seq);
 bool DecodeLogKey(absl::string_view key, uint64_t* seq);
 

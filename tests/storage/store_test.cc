@@ -101,7 +101,7 @@ TEST(Store, CompactionDropsRecordsPastEachColumnsRetention) {
           "drop");
   }
   // Not time-keyed: never dropped.
-  b.Put(Column::kRollupDirty, EncodeDirtyKey(7, 0, 1), "keep");
+  b.Put(Column::kRollupDirty, EncodeLogKey(1), "keep");
   ASSERT_TRUE((*store)->Write(b).ok());
   ASSERT_TRUE((*store)->CompactAll().ok());
   for (Column c :
