@@ -383,6 +383,27 @@ TEST_F(RollupTest, RefusesAWatermarkThatIsNotAWholeHour) {
   EXPECT_THAT(e.status().message(), HasSubstr("not a whole hour"));
 }
 
+// A late hour is read from raw points until a pass redoes it, across a
+// restart too (the pending hours are rebuilt from the dirty records).
+TEST_F(RollupTest, LateHoursStayReadRawAcrossARestart) {
+  Open();
+  PutSamples("a", {{kT0 + 1'000, 1}});
+  clock_.Set(kT0 + kHour + 5 * 60'000);
+  ASSERT_TRUE(engine_->RunRollups().ok());
+  PutSamples("a", {{kT0 + 2'000, 5}});  // late
+  Open();                               // no pass before the restart
+  StatisticsQuery q;
+  q.key = Key("a");
+  q.start_ms = kT0;
+  q.end_ms = kT0 + kHour;
+  q.period_ms = kHour;  // served from rollup_3600, but for the late hour
+  auto r = engine_->GetStatistics(q);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].sample_count, 2);
+  EXPECT_EQ((*r)[0].sum, 6);
+}
+
 TEST_F(RollupTest, CatchingUpGoesInBoundedPasses) {
   options_.rollup.max_pass_ms = kHour;
   Open();
