@@ -67,17 +67,6 @@ constexpr int kSeriesPerRequest = 100;
 // every minute with data has settled.
 constexpr int64_t kNowMs = kDataEndMs + kHourMs;
 
-// A clock that moves only when told to. Thread-safe.
-class BenchClock : public engine::Clock {
- public:
-  explicit BenchClock(int64_t now_ms) : now_ms_(now_ms) {}
-  int64_t NowMs() const override { return now_ms_.load(); }
-  void Set(int64_t now_ms) { now_ms_.store(now_ms); }
-
- private:
-  std::atomic<int64_t> now_ms_;
-};
-
 SeriesKey Key(int i) {
   SeriesKey k;
   k.namespace_name = "Bench";
@@ -151,7 +140,7 @@ const std::string& Pristine() {
     }
     std::vector<std::string> encoded(kSeries);
     for (int i = 0; i < kSeries; ++i) encoded[i] = Key(i).Encode();
-    BenchClock clock(kStartMs);
+    engine::ManualClock clock(kStartMs);
     std::unique_ptr<Engine> e = OpenOrDie(*d, clock);
     for (size_t first = 0; first < kPointsPerSeries;
          first += kPointsPerRequest) {
@@ -211,7 +200,7 @@ void BM_RunRollups(benchmark::State& state) {
     CopyStore(pristine, work);
     // Opened as of the first point (the watermark starts an hour before
     // it), then rolled up as of an hour after the last.
-    BenchClock clock(kStartMs);
+    engine::ManualClock clock(kStartMs);
     std::unique_ptr<Engine> e = OpenOrDie(work, clock);
     clock.Set(kNowMs);
     state.ResumeTiming();
@@ -244,7 +233,7 @@ void BM_RunRollups(benchmark::State& state) {
 
 // An engine over the store, rolled up, shared by the query benchmarks;
 // closed in main().
-BenchClock query_clock(kStartMs);
+engine::ManualClock query_clock(kStartMs);
 std::unique_ptr<Engine> query_engine;
 
 Engine& RolledUp() {
@@ -300,7 +289,7 @@ void BM_GetStatistics(benchmark::State& state, int64_t range_ms,
 
 // An engine over the store without rollups: every query reads raw points,
 // as queries of the open hour do. Closed in main().
-BenchClock raw_clock(kStartMs);
+engine::ManualClock raw_clock(kStartMs);
 std::unique_ptr<Engine> raw_engine;
 
 Engine& NotRolledUp() {

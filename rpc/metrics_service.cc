@@ -117,6 +117,28 @@ class WriteSet {
   std::vector<engine::SeriesWrite> writes_;
 };
 
+// The start_time and end_time of a read request, in milliseconds; an
+// INVALID_ARGUMENT status that names the field when one is missing, out of
+// range, or the range is empty.
+template <typename Request>
+grpc::Status ReadTimeRange(const Request& req, int64_t* start_ms,
+                           int64_t* end_ms) {
+  if (!req.has_start_time() || !req.has_end_time()) {
+    return InvalidArgument("start_time and end_time: both are required");
+  }
+  auto start = ToMillis(req.start_time());
+  auto end = ToMillis(req.end_time());
+  if (!start || !end) {
+    return InvalidArgument("start_time/end_time: outside the valid range");
+  }
+  if (*end <= *start) {
+    return InvalidArgument("end_time: must be after start_time");
+  }
+  *start_ms = *start;
+  *end_ms = *end;
+  return grpc::Status::OK;
+}
+
 // The statistic's name in CloudWatch's spelling, or nullopt.
 std::optional<engine::Statistic> ParseStatistic(absl::string_view s) {
   if (s == "SampleCount") return engine::Statistic::kSampleCount;
@@ -448,16 +470,9 @@ grpc::Status MetricsService::GetMetricStatistics(
     return InvalidArgument(r->message);
   }
   if (unit.empty()) q.key.unit.clear();  // any unit
-  if (!req->has_start_time() || !req->has_end_time()) {
-    return InvalidArgument("start_time and end_time: both are required");
-  }
-  auto start = ToMillis(req->start_time());
-  auto end = ToMillis(req->end_time());
-  if (!start || !end) {
-    return InvalidArgument("start_time/end_time: outside the valid range");
-  }
-  if (*end <= *start) {
-    return InvalidArgument("end_time: must be after start_time");
+  int64_t start_ms, end_ms;
+  if (grpc::Status s = ReadTimeRange(*req, &start_ms, &end_ms); !s.ok()) {
+    return s;
   }
   const int32_t period = req->period();
   if (!(period == 1 || period == 5 || period == 10 || period == 20 ||
@@ -467,9 +482,9 @@ grpc::Status MetricsService::GetMetricStatistics(
         period));
   }
   q.start_ms =
-      engine::RoundStartTime(clock_.NowMs(), *start, int64_t{period} * 1000);
-  q.requested_start_ms = *start;
-  q.end_ms = *end;
+      engine::RoundStartTime(clock_.NowMs(), start_ms, int64_t{period} * 1000);
+  q.requested_start_ms = start_ms;
+  q.end_ms = end_ms;
   q.period_ms = int64_t{period} * 1000;
   const int64_t periods =
       (q.end_ms - q.start_ms + q.period_ms - 1) / q.period_ms;
@@ -549,16 +564,9 @@ grpc::Status MetricsService::GetMetricData(grpc::ServerContext*,
                                            const v1::GetMetricDataRequest* req,
                                            v1::GetMetricDataResponse* resp) {
   engine::MetricDataRequest r;
-  if (!req->has_start_time() || !req->has_end_time()) {
-    return InvalidArgument("start_time and end_time: both are required");
+  if (grpc::Status s = ReadTimeRange(*req, &r.start_ms, &r.end_ms); !s.ok()) {
+    return s;
   }
-  auto start = ToMillis(req->start_time());
-  auto end = ToMillis(req->end_time());
-  if (!start || !end) {
-    return InvalidArgument("start_time/end_time: outside the valid range");
-  }
-  r.start_ms = *start;
-  r.end_ms = *end;
   if (req->scan_by() == "TimestampAscending") {
     r.ascending = true;
   } else if (!req->scan_by().empty() &&

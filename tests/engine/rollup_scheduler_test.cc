@@ -26,16 +26,6 @@ using ::testing::HasSubstr;
 constexpr int64_t kHour = 3'600'000;
 constexpr int64_t kT0 = 1'795'946'400'000;  // 2026-11-29 09:00 UTC, an hour
 
-class ManualClock : public Clock {
- public:
-  explicit ManualClock(int64_t now_ms) : now_ms_(now_ms) {}
-  int64_t NowMs() const override { return now_ms_.load(); }
-  void Set(int64_t now_ms) { now_ms_.store(now_ms); }
-
- private:
-  std::atomic<int64_t> now_ms_;
-};
-
 int64_t FloorTo(int64_t v, int64_t step) { return v / step * step; }
 
 // What the raw points of one series give for one period.
