@@ -869,17 +869,32 @@ absl::Status Engine::Impl::ReadSeries(
 absl::Status Engine::Impl::LoadDirty() {
   auto it = store->NewIterator(Column::kRollupDirty);
   std::vector<DirtyHour> hours;
-  absl::MutexLock d(&dirty_mu_);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    uint64_t seq;
-    if (!storage::DecodeLogKey(it->key(), &seq)) {
-      return absl::DataLossError("rollup_dirty: malformed key");
+  uint64_t last = 0;
+  {
+    absl::MutexLock d(&dirty_mu_);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      uint64_t seq;
+      hours.clear();
+      // An unreadable record is left to the next pass, which drops and
+      // counts it.
+      if (!storage::DecodeLogKey(it->key(), &seq) ||
+          !DecodeDirtyRecord(it->value(), &hours).ok()) {
+        continue;
+      }
+      last = std::max(last, seq);
+      for (const DirtyHour& h : hours) dirty_[h.series_id][h.hour_ms] = seq;
     }
-    hours.clear();
-    NIMBUS_RETURN_IF_ERROR(DecodeDirtyRecord(it->value(), &hours));
-    for (const DirtyHour& h : hours) dirty_[h.series_id][h.hour_ms] = seq;
+    NIMBUS_RETURN_IF_ERROR(it->status());
   }
-  return it->status();
+  // A pass's retry record takes a sequence just below its boundary, which a
+  // commit whose write failed may have left unused: numbering resumes above
+  // it, so that no commit's record can replace it.
+  absl::MutexLock q(&queue_mu_);
+  if (last >= next_seq_) {
+    next_seq_ = last + 1;
+    completed_seq_ = last;
+  }
+  return absl::OkStatus();
 }
 
 std::vector<int64_t> Engine::Impl::DirtyHours(uint64_t series_id,
@@ -1012,10 +1027,10 @@ Engine::~Engine() {
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
                                                      Clock& clock) {
   if (options.raw_retention_ms != 0 &&
-      options.raw_retention_ms < kMaxPastMs + kHourMs) {
+      options.raw_retention_ms < kMaxPastMs + 3 * kHourMs) {
     return absl::InvalidArgumentError(absl::StrCat(
         "raw retention: ", options.raw_retention_ms,
-        " ms is shorter than 14 days + 1 hour; points are accepted 14 days "
+        " ms is shorter than 14 days + 3 hours; points are accepted 14 days "
         "back and a late point's hour is rolled up again from raw points"));
   }
   options.reach.raw_ms = options.raw_retention_ms == 0
@@ -1251,7 +1266,11 @@ absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(
       buckets.clear();
       if (!q.extended.empty()) a.sketch.AppendBuckets(&buckets);
       for (double p : q.percentiles) {
-        d.percentiles.push_back(a.inexact ? kNaN : a.sketch.Quantile(p / 100));
+        // Within the period's exact minimum and maximum: a folded low
+        // bucket's value may lie outside them.
+        d.percentiles.push_back(
+            a.inexact ? kNaN
+                      : std::clamp(a.sketch.Quantile(p / 100), a.min, a.max));
       }
       for (const ExtendedStatistic& e : q.extended) {
         d.extended.push_back(a.inexact ? kNaN

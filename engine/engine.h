@@ -58,9 +58,10 @@ struct EngineOptions {
   std::string data_dir;
   storage::SyncMode sync = storage::SyncMode::kProcessCrash;
   // Sealed chunks and statistic sets older than this are dropped by
-  // compaction. At least 14 days + 1 hour (points are accepted 14 days back,
-  // and a late point's hour is rolled up again from raw points), or 0 to keep
-  // them forever. Default 15 days.
+  // compaction. At least 14 days + 3 hours, or 0 to keep them forever:
+  // points are accepted 14 days back, and a late point's hour (which starts
+  // up to an hour before it) is rolled up again from raw points by a pass
+  // that may run a little later. Default 15 days.
   int64_t raw_retention_ms = int64_t{15} * 24 * 3600 * 1000;
   // How far back each granularity answers queries, and how long rollup
   // records are kept (tier_ms). Defaults of SEMANTICS.md. reach.raw_ms is

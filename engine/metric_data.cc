@@ -374,9 +374,10 @@ absl::StatusOr<MetricDataResponse> GetMetricData(Engine& engine, Clock& clock,
   }
   for (const MetricDataQuery& q : req.queries) {
     if (q.metric_stat) continue;
-    const int64_t period = q.period_ms != 0
-                               ? q.period_ms
-                               : (min_period != 0 ? min_period : 60'000);
+    // FILL and METRICS() keep each metric's own period: the finest of
+    // those and the expression's own sizes what it can build.
+    int64_t period = q.period_ms != 0 ? q.period_ms : 60'000;
+    if (min_period != 0) period = std::min(period, min_period);
     cells +=
         std::min(periods_of(period), kMaxPeriodsPerQuery + 1) * (metrics + 1);
     if (cells > kMaxRequestDatapoints) break;

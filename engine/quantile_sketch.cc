@@ -151,6 +151,10 @@ void QuantileSketch::Store::Add(int32_t index, double count, bool keep_high) {
   } else {
     hi = lo + kMaxBuckets - 1;
   }
+  if (lo == offset && hi == top) {  // the window stays: fold into its edge
+    counts[static_cast<size_t>(std::clamp(index, lo, hi) - lo)] += count;
+    return;
+  }
   std::vector<double> window(static_cast<size_t>(hi - lo) + 1, 0.0);
   for (size_t j = 0; j < counts.size(); ++j) {
     const int32_t at = std::clamp(offset + static_cast<int32_t>(j), lo, hi);

@@ -40,7 +40,9 @@ QueryPlan PlanStatisticsQuery(int64_t now_ms, int64_t start_ms, int64_t end_ms,
     plan.empty = age > reach.high_resolution_ms;
     return plan;
   }
-  const bool raw_complete = age <= reach.raw_ms;
+  // Raw points are read from the start itself, so it is the rounded start
+  // that must be within their reach.
+  const bool raw_complete = now_ms - start_ms <= reach.raw_ms;
   if (period_ms % kTierPeriodsMs[0] != 0) {
     // Not a CloudWatch period (the RPC layer refuses those): raw points
     // serve it where they are all there.

@@ -93,25 +93,33 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
   // The work: per series, the intervals to roll up.
   absl::btree_map<uint64_t, std::vector<Interval>> work;
   int64_t handled = 0;  // dirty pairs read
+  // The records read, [first_record, end_record) by log sequence: deleted by
+  // the pass's last write.
+  std::string first_record, end_record;
   {
     auto it = store_.NewIterator(Column::kRollupDirty);
     std::vector<DirtyHour> hours;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       uint64_t seq;
-      if (!storage::DecodeLogKey(it->key(), &seq)) {
-        return absl::DataLossError("rollup_dirty: malformed key");
-      }
-      if (seq >= boundary) break;  // its commit may not be visible yet
+      const bool key_ok = storage::DecodeLogKey(it->key(), &seq);
+      if (key_ok && seq >= boundary) break;  // its commit may be in flight
+      if (first_record.empty()) first_record = std::string(it->key());
+      end_record = std::string(it->key());
+      end_record.push_back('\0');  // the next key after it
       hours.clear();
-      NIMBUS_RETURN_IF_ERROR(DecodeDirtyRecord(it->value(), &hours));
+      if (!key_ok || !DecodeDirtyRecord(it->value(), &hours).ok()) {
+        // Unreadable: dropped and counted rather than stopping every pass.
+        ++stale_marks;
+        continue;
+      }
       for (const DirtyHour& h : hours) {
         ++handled;
         if (options_.raw_retention_ms > 0 &&
             h.hour_ms < now - options_.raw_retention_ms) {
           // Some of the hour's raw points may be gone: redoing it would
-          // replace a complete block with a partial one. Points are accepted
-          // 14 days back and raw points kept at least an hour longer, so
-          // this takes a pass delayed by more than that hour.
+          // replace a complete block with a partial one. Raw points are
+          // kept at least 3 hours longer than points are accepted, so this
+          // takes passes delayed by about that much.
           ++stale_marks;
           continue;
         }
@@ -160,29 +168,36 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
         pieces.push_back({b, std::min(b + piece, iv.end)});
       }
     }
-    absl::Status st = RollUpSeries(id, pieces, &batch);
-    if (absl::IsDataLoss(st)) {
-      // One series' damaged data must not stop the rollups of all the
-      // others: its hours stay marked, to be tried again by the next pass,
-      // and the failure is counted (GetServerStats).
-      ++failed;
-      for (const Interval& iv : pieces) {
-        for (int64_t h = iv.begin; h < iv.end; h += kHourMs) {
-          retry.push_back({id, h});
+    // Damaged raw points (DataLoss) must not stop the rollups of the other
+    // series, nor of this series' other hours: a piece that fails is done
+    // again hour by hour, and the hours that still fail stay marked, to be
+    // tried again by the next pass; the series is counted (GetServerStats).
+    bool series_failed = false;
+    for (const Interval& piece_iv : pieces) {
+      absl::Status st = RollUpSeries(id, {piece_iv}, &batch);
+      if (absl::IsDataLoss(st)) {
+        for (int64_t h = piece_iv.begin; h < piece_iv.end; h += kHourMs) {
+          st = RollUpSeries(id, {{h, h + kHourMs}}, &batch);
+          if (absl::IsDataLoss(st)) {
+            series_failed = true;
+            retry.push_back({id, h});
+          } else {
+            NIMBUS_RETURN_IF_ERROR(st);
+          }
         }
+        continue;
       }
-      continue;
+      NIMBUS_RETURN_IF_ERROR(st);
     }
-    NIMBUS_RETURN_IF_ERROR(st);
+    failed += series_failed;
     if (batch.Count() >= kBatchRecords) NIMBUS_RETURN_IF_ERROR(flush());
   }
   NIMBUS_RETURN_IF_ERROR(flush());
   // Last: the marks handled and the new watermark, atomically. The retry
   // record takes the last sequence handled, written after the range is
   // deleted (a later operation of a batch wins).
-  if (boundary > 0) {
-    batch.DeleteRange(Column::kRollupDirty, storage::EncodeLogKey(0),
-                      storage::EncodeLogKey(boundary));
+  if (!first_record.empty()) {
+    batch.DeleteRange(Column::kRollupDirty, first_record, end_record);
   }
   if (!retry.empty()) {
     batch.Put(Column::kRollupDirty,

@@ -539,8 +539,8 @@ TEST_F(EngineTest, RefusesARawRetentionShorterThanTheLateWindow) {
   options_.data_dir = dir_.string();
   auto e = Engine::Open(options_, clock_);
   EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(e.status().message(), HasSubstr("14 days + 1 hour"));
-  options_.raw_retention_ms += 3600'000;
+  EXPECT_THAT(e.status().message(), HasSubstr("14 days + 3 hours"));
+  options_.raw_retention_ms += 3 * 3600'000;
   Open();
 }
 

@@ -240,6 +240,17 @@ TEST_F(MetricDataTest, BadRequestsNameTheQueryAndField) {
   MetricDataRequest huge = Request(big);
   huge.start_ms = kNow - 14 * 24 * 3600'000LL;
   expect(huge, "at most 25000000");
+  // An expression with a coarse period still fills at its inputs' periods:
+  // 240 metric queries at a minute over 70 days, and FILL(METRICS(), 0).
+  std::vector<MetricDataQuery> coarse;
+  for (int i = 0; i < 240; ++i) {
+    coarse.push_back(Stat("m" + std::to_string(i), "a"));
+  }
+  coarse.push_back(Expr("f", "FILL(METRICS(), 0)"));
+  coarse.back().period_ms = 70 * 24 * 3600'000LL;
+  MetricDataRequest filled = Request(coarse);
+  filled.start_ms = kNow - 70 * 24 * 3600'000LL;
+  expect(filled, "at most 25000000");
   MetricDataRequest wide = Request({Stat("m1", "a")});
   wide.queries[0].metric_stat->period_ms = 1000;
   wide.start_ms = kNow - 2 * 3600'000;

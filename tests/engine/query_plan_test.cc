@@ -475,5 +475,19 @@ TEST(PlanStatisticsQuery, JudgesReachesByTheStartAskedFor) {
   EXPECT_TRUE(Plan(q).empty);
 }
 
+// Raw points are read from the rounded start: percentiles are exact only if
+// that start is within the raw reach, whatever the start asked for.
+TEST(PlanStatisticsQuery, RawReachIsJudgedByTheRoundedStart) {
+  Query q;
+  q.now = kNow + 30 * kSecond;
+  q.age_start = q.now - 15 * kDay + 10 * kSecond;  // inside the raw reach
+  q.start = RoundStartTime(q.now, q.age_start, kMinute);  // outside it
+  q.period = kMinute;
+  q.want_values = true;
+  const QueryPlan p = Plan(q);
+  EXPECT_FALSE(p.empty);
+  EXPECT_EQ(p.tier, 0);  // sketches, not raw points that may be gone
+}
+
 }  // namespace
 }  // namespace nimbus::engine

@@ -340,10 +340,44 @@ TEST_F(RollupTest, ADamagedSeriesDoesNotStopTheOthers) {
   ExpectRollupsEqualRaw(kT0 + kHour);  // "good" is rolled up
 }
 
+// Damaged raw points hold back only the hours that read them (a chunk spans
+// at most 2 hours, so hours 0-2 here); later hours of the same series are
+// rolled up.
+TEST_F(RollupTest, ADamagedChunkHoldsBackOnlyItsHours) {
+  options_.head_seal_points = 30;
+  Open();
+  for (int64_t ts = kT0; ts < kT0 + 6 * kHour; ts += 60'000) {
+    PutSamples("a", {{ts, 1}});
+  }
+  engine_.reset();
+  {
+    storage::StoreOptions so;
+    so.path = dir_.string();
+    auto store = storage::Store::Open(so);
+    ASSERT_TRUE(store.ok());
+    auto it = (*store)->NewIterator(storage::Column::kPoints);
+    it->Seek(storage::ChunkKeyPrefix(1, INT64_MIN));
+    ASSERT_TRUE(it->Valid());
+    storage::WriteBatch b;
+    b.Put(storage::Column::kPoints, it->key(), "not a chunk");
+    ASSERT_TRUE((*store)->Write(b).ok());
+  }
+  Open();
+  clock_.Set(kT0 + 6 * kHour + 5 * 60'000);
+  ASSERT_TRUE(engine_->RunRollups().ok());
+  EXPECT_EQ(engine_->Stats().rollups.series_failed, 1);
+  auto& points = raw_["a"];
+  points.erase(
+      std::remove_if(points.begin(), points.end(),
+                     [](const RawPoint& p) { return p.ts < kT0 + 3 * kHour; }),
+      points.end());
+  ExpectRollupsEqualRaw(kT0 + 6 * kHour);  // hours 3-5, and nothing else
+}
+
 // A late hour whose raw points may have expired is not rolled up again (it
 // would replace a complete block with a partial one).
 TEST_F(RollupTest, LateHoursBeyondTheRawRetentionAreNotRedone) {
-  options_.raw_retention_ms = int64_t{14} * 24 * kHour + kHour;
+  options_.raw_retention_ms = int64_t{14} * 24 * kHour + 3 * kHour;
   Open();
   PutSamples("a", {{kT0 + 1'000, 1}});
   clock_.Set(kT0 + 16 * 24 * kHour);
