@@ -1,24 +1,38 @@
 # The two commands a new user types are `make run` and `make test`.
-#   make run             install deps, build Release, start nimbusd on 127.0.0.1:50051
+#   make run             install deps, build nimbusd (Release), start it on 127.0.0.1:50051
 #   make test            install deps, build, run every test through CTest
-#   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#                        (also spelled `make test SANITIZE=1`)
+#   make tsa             compile the whole tree with clang, -Werror=thread-safety
+#   make ci              what CI runs (.ci/run): test, tsa, test-asan
 #   make bench           build Release and run the Google Benchmark suites
 #   make fuzz            build the fuzz targets with clang + libFuzzer, run each 30 s
-.PHONY: all deps build run test bench fuzz format clean
+.PHONY: all deps build release-configure release run test test-asan tsa ci bench fuzz format clean
 
 JOBS      ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 CMAKE_GEN := -G Ninja
 
+# Sanitizer runtime options for `make test-asan`; set them in the environment
+# to override. Leaks fail a test; a UBSan finding prints its stack and stops.
+ASAN_OPTIONS  ?= detect_leaks=1
+UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+
 ifeq ($(SANITIZE),1)
 TEST_DIR  := build-asan
-TEST_ARGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIMBUS_SANITIZE=ON
+# No benchmarks here: they are not tests, and they would double the build.
+TEST_ARGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIMBUS_SANITIZE=ON -DNIMBUS_BUILD_BENCH=OFF
+TEST_ENV  := ASAN_OPTIONS='$(ASAN_OPTIONS)' UBSAN_OPTIONS='$(UBSAN_OPTIONS)'
 else
 TEST_DIR  := build
 TEST_ARGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo
+TEST_ENV  :=
 endif
 RELEASE_DIR := build-release
 FUZZ_DIR    := build-fuzz
+TSA_DIR     := build-tsa
+# What `make run` builds: the server (and the CLI, once there is one).
+RUN_TARGETS := nimbusd
 
 all: build
 
@@ -30,15 +44,32 @@ build: deps
 	cmake --build $(TEST_DIR) -j $(JOBS)
 
 test: build
-	cd $(TEST_DIR) && ctest --output-on-failure -j $(JOBS)
+	cd $(TEST_DIR) && $(TEST_ENV) ctest --output-on-failure -j $(JOBS)
 
-release: deps
+test-asan:
+	@$(MAKE) --no-print-directory test SANITIZE=1
+
+# Thread-safety analysis is a compiler check: compile every source with clang
+# (no optimisation, no debug info) and link nothing.
+tsa:
+	@tools/install-deps.sh --clang
+	CXX=clang++ cmake -S . -B $(TSA_DIR) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_FLAGS_DEBUG=-O0 -DNIMBUS_THREAD_SAFETY_ERRORS=ON
+	ninja -C $(TSA_DIR) -j $(JOBS) $$(ninja -C $(TSA_DIR) -t targets all | sed -n 's/\.o: .*/.o/p')
+
+ci:
+	.ci/run
+
+release-configure: deps
 	cmake -S . -B $(RELEASE_DIR) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
+
+release: release-configure
 	cmake --build $(RELEASE_DIR) -j $(JOBS)
 
 # Starts nimbusd on 127.0.0.1:50051 with its data in ./nimbus-data.
 # NIMBUSD_FLAGS adds flags, e.g. NIMBUSD_FLAGS='--sync=power'.
-run: release
+run: release-configure
+	cmake --build $(RELEASE_DIR) -j $(JOBS) --target $(RUN_TARGETS)
 	$(RELEASE_DIR)/tools/nimbusd --listen=127.0.0.1:50051 --data_dir=./nimbus-data $(NIMBUSD_FLAGS)
 
 bench: release
@@ -58,4 +89,4 @@ format:
 	find engine storage rpc alarms bench tests tools -name '*.h' -o -name '*.cc' | xargs clang-format -i
 
 clean:
-	rm -rf build build-asan build-release build-fuzz
+	rm -rf build build-asan build-release build-fuzz build-tsa

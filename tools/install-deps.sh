@@ -3,8 +3,9 @@
 # checks each package with dpkg first, runs `apt-get update` at most once, and
 # installs only what is missing. Runs as root, or through sudo otherwise.
 #
-#   tools/install-deps.sh          # build + test dependencies
-#   tools/install-deps.sh --fuzz   # also clang and libFuzzer (for `make fuzz`)
+#   tools/install-deps.sh           # build + test dependencies
+#   tools/install-deps.sh --clang   # also clang (for `make tsa`)
+#   tools/install-deps.sh --fuzz    # also clang and libFuzzer (for `make fuzz`)
 set -euo pipefail
 
 packages=(
@@ -13,9 +14,16 @@ packages=(
   librocksdb-dev libgrpc++-dev libprotobuf-dev protobuf-compiler
   protobuf-compiler-grpc grpc-proto libgoogle-perftools-dev
 )
-if [[ "${1:-}" == "--fuzz" ]]; then
-  packages+=(clang libclang-rt-dev)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --clang) packages+=(clang) ;;
+    --fuzz) packages+=(clang libclang-rt-dev) ;;
+    *) echo "install-deps: unknown option $arg (use --clang or --fuzz)" >&2; exit 2 ;;
+  esac
+done
+
+# Each package once, in order (--clang --fuzz both name clang).
+mapfile -t packages < <(printf '%s\n' "${packages[@]}" | awk '!seen[$0]++')
 
 missing=()
 for p in "${packages[@]}"; do
