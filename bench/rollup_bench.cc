@@ -18,7 +18,8 @@
 //     next of the 1000 each iteration; `rollups` asks for SampleCount, Sum,
 //     Minimum, Maximum (served from rollup records, the range being wholly
 //     below the rollup watermark); `p99` also asks for the 99th percentile,
-//     which is exact over raw points (SEMANTICS.md), so raw chunks are read.
+//     which is exact over raw points (docs/semantics.md), so raw chunks are
+//     read.
 //
 // No background work: sweep_interval_ms = 0, rollup_interval_ms = 0 and
 // inline sealing; the clock is a manual one.

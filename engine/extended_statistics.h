@@ -1,9 +1,11 @@
-// CloudWatch's extended statistics (SEMANTICS.md "Reading"): percentiles
+// CloudWatch's extended statistics (docs/semantics.md, "Extended
+// statistics"): percentiles
 // pNN.NN, trimmed mean TM, interquartile mean IQM, winsorized mean WM,
 // percentile rank PR, trimmed count TC and trimmed sum TS, with their bound
 // syntax: `TM(10%:90%)`, `TM(:95%)`, `TM(150:1000)` (bare bounds are values,
 // range (low, high]), and the shorthands `tm99` = `TM(:99%)`, likewise wm,
-// tc, ts. Evaluated exactly over a period's raw (weighted) values.
+// tc, ts. Evaluated exactly over the weighted values given: a period's raw
+// values, or the buckets of its quantile sketch.
 #ifndef NIMBUS_ENGINE_EXTENDED_STATISTICS_H_
 #define NIMBUS_ENGINE_EXTENDED_STATISTICS_H_
 

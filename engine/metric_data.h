@@ -1,7 +1,8 @@
 // GetMetricData: up to 500 queries in one call, each a metric statistic or a
 // metric-math expression over the others (engine/metric_math.h), with
 // CloudWatch's id rules, labels, status codes, newest-first order and
-// paging by max_datapoints and next_token (SEMANTICS.md, "Reading").
+// paging by max_datapoints and next_token (docs/semantics.md, "GetMetricData
+// and metric math").
 #ifndef NIMBUS_ENGINE_METRIC_DATA_H_
 #define NIMBUS_ENGINE_METRIC_DATA_H_
 

@@ -21,7 +21,7 @@ struct Function {
   size_t min_args, max_args;
 };
 
-// SEMANTICS.md's first functions, and the ones issue 5 names.
+// The functions docs/semantics.md lists ("Expressions").
 constexpr Function kFunctions[] = {
     {"ABS", 1, 1},         {"AVG", 1, 1},
     {"SUM", 1, 1},         {"MIN", 1, 1},

@@ -97,7 +97,7 @@ struct MathValue {
 //   PERIOD(s): s's period in seconds (an array's first series);
 //   TIME_SERIES(number): that number at every period of ctx's grid.
 // In arithmetic between series a missing value counts as 0; a division by
-// zero drops the point (SEMANTICS.md). Result series carry a period_ms: an
+// zero drops the point (docs/semantics.md). Result series carry a period_ms: an
 // input's own through functions of one series, the smaller known one where
 // series are combined or aggregated, the grid's after FILL and TIME_SERIES;
 // 0 where none is known. A series keeps its id and label through operations

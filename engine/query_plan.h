@@ -1,6 +1,6 @@
 // Which source serves a statistics query: raw points, or a rollup tier plus
 // raw points for the periods the rollups have not reached yet. The rules are
-// CloudWatch's (SEMANTICS.md, "Retention tiers").
+// CloudWatch's (docs/semantics.md, "Retention tiers").
 #ifndef NIMBUS_ENGINE_QUERY_PLAN_H_
 #define NIMBUS_ENGINE_QUERY_PLAN_H_
 

@@ -1,4 +1,5 @@
-// CloudWatch's input rules (shared/SEMANTICS.md), each failure named.
+// CloudWatch's input rules (docs/semantics.md, "Sending points"), each
+// failure named.
 //
 // Per-datum problems are Rejections: the datum is refused with a reason code
 // and a message naming the field and the rule, and the rest of the request

@@ -6,8 +6,8 @@
 //
 //   nimbus-loadgen --target=127.0.0.1:50051 --series=10000 --duration=1h
 //                  --interval=10s --rpc=PutMetricSeries --concurrency=4
-//                  [--start=now-1h|2026-11-29T10:00:00Z] [--seed=42]
-//                  [--replay=FILE.csv --namespace=NS] [--verify]
+//                  [--start=2026-11-29T10:00:00Z] [--seed=42]
+//                  [--replay=FILE.csv --namespace_name=NS] [--verify]
 //                  [--mode=ingest|query --run_time=30s] [--json=FILE]
 //
 // Ingest: every series' points are generated up front (tools/shapes.h), then

@@ -5,6 +5,9 @@
 //           [--retention_60s=360h] [--retention_300s=1512h]
 //           [--retention_3600s=10920h] [--high_resolution_reach=3h]
 //           [--rollup_interval=10s] [--insecure] [--port_file=PATH]
+//           [--head_seal_points=64] [--compact]
+//
+// Flags, defaults, exit codes and operation: docs/operations.md.
 #include <csignal>
 #include <cstdio>
 #include <fstream>

@@ -1,6 +1,6 @@
 // engine::PlanStatisticsQuery: which granularity may serve a statistics query
-// (SEMANTICS.md, "Retention tiers"), which rollup tier serves it, and where
-// rollup records stop and raw points take over.
+// (docs/semantics.md, "Retention tiers"), which rollup tier serves it, and
+// where rollup records stop and raw points take over.
 #include "engine/query_plan.h"
 
 #include <cstdint>

@@ -287,7 +287,7 @@ TEST(Validation, EmptyUnitBecomesNone) {
 }
 
 TEST(Validation, AcceptsEveryCloudWatchUnit) {
-  // The list in shared/SEMANTICS.md, "Metrics and datums".
+  // The list in docs/semantics.md, "Names".
   const std::vector<std::string> kUnits = {"Seconds",
                                            "Microseconds",
                                            "Milliseconds",
