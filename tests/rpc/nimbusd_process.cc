@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -13,6 +14,53 @@
 #include "absl/strings/str_cat.h"
 
 namespace nimbus::testing {
+
+namespace {
+
+// Reaps `pid` if it has ended; waits for it at most `bound`. Returns true
+// and its status in *status if it ended.
+bool ReapWithin(pid_t pid, std::chrono::milliseconds bound, int* status) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (true) {
+    const pid_t r = waitpid(pid, status, WNOHANG);
+    if (r == pid) return true;
+    if (r < 0) {  // not our child any more: nothing to reap
+      *status = 0;
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+}  // namespace
+
+std::string DescribeWaitStatus(int status) {
+  if (WIFEXITED(status)) {
+    return absl::StrCat("exited with status ", WEXITSTATUS(status));
+  }
+  if (WIFSIGNALED(status)) {
+    return absl::StrCat("killed by signal ", WTERMSIG(status), " (",
+                        strsignal(WTERMSIG(status)), ")");
+  }
+  return absl::StrCat("ended with wait status ", status);
+}
+
+absl::Status WaitUntil(const std::function<bool()>& done, absl::string_view what,
+                       std::chrono::milliseconds bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(what, ": did not happen within ",
+                       std::chrono::duration_cast<std::chrono::seconds>(bound)
+                           .count(),
+                       " s"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return absl::OkStatus();
+}
 
 NimbusdProcess::NimbusdProcess() {
   std::string tmpl =
@@ -22,13 +70,14 @@ NimbusdProcess::NimbusdProcess() {
 }
 
 NimbusdProcess::~NimbusdProcess() {
-  Stop(SIGKILL);
+  (void)Stop(SIGKILL);
   std::error_code ec;
   std::filesystem::remove_all(data_dir_, ec);
 }
 
 absl::Status NimbusdProcess::Start(
     const std::vector<std::string>& extra_flags) {
+  if (pid_ > 0) return absl::FailedPreconditionError("nimbusd is running");
   const std::string port_file =
       data_dir_ + "/../" +
       std::filesystem::path(data_dir_).filename().string() + ".port";
@@ -49,31 +98,52 @@ absl::Status NimbusdProcess::Start(
     _exit(127);
   }
   // Wait for the port file (the server writes it once it serves).
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return absl::InternalError(
-          absl::StrCat("nimbusd exited early, status ", status));
-    }
-    std::ifstream in(port_file);
-    if (in >> port_ && port_ > 0) {
-      std::filesystem::remove(port_file);
-      return absl::OkStatus();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::string exited;
+  const absl::Status serving = WaitUntil(
+      [&] {
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          exited = DescribeWaitStatus(status);
+          return true;
+        }
+        std::ifstream in(port_file);
+        return static_cast<bool>(in >> port_) && port_ > 0;
+      },
+      "nimbusd serving (its port file written)");
+  std::filesystem::remove(port_file);
+  if (!exited.empty()) {
+    return absl::InternalError(
+        absl::StrCat("nimbusd exited early: ", exited));
   }
-  return absl::DeadlineExceededError("nimbusd did not start within 30 s");
+  if (!serving.ok()) {
+    (void)Stop(SIGKILL);
+    return serving;
+  }
+  return absl::OkStatus();
 }
 
-void NimbusdProcess::Stop(int sig) {
-  if (pid_ <= 0) return;
-  kill(pid_, sig);
-  int status = 0;
-  waitpid(pid_, &status, 0);
+absl::Status NimbusdProcess::Stop(int sig) {
+  if (pid_ <= 0) return absl::OkStatus();
+  const pid_t pid = pid_;
   pid_ = -1;
+  kill(pid, sig);
+  int status = 0;
+  if (!ReapWithin(pid, kWaitBound, &status)) {
+    kill(pid, SIGKILL);
+    ReapWithin(pid, kWaitBound, &status);
+    return absl::DeadlineExceededError(absl::StrCat(
+        "nimbusd did not end within ", kWaitBound.count(), " s of signal ",
+        sig, "; killed with SIGKILL"));
+  }
+  const bool as_asked = sig == SIGKILL
+                            ? WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL
+                            : WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (!as_asked) {
+    return absl::InternalError(absl::StrCat("nimbusd, sent signal ", sig, ", ",
+                                            DescribeWaitStatus(status)));
+  }
+  return absl::OkStatus();
 }
 
 std::shared_ptr<grpc::Channel> NimbusdProcess::Channel() const {
@@ -86,6 +156,20 @@ std::shared_ptr<grpc::Channel> NimbusdProcess::Channel() const {
 
 std::unique_ptr<nimbus::v1::MetricsService::Stub> NimbusdProcess::Stub() const {
   return nimbus::v1::MetricsService::NewStub(Channel());
+}
+
+absl::StatusOr<nimbus::v1::GetServerStatsResponse>
+NimbusdProcess::ServerStats() const {
+  nimbus::v1::GetServerStatsResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  const grpc::Status s =
+      Stub()->GetServerStats(&ctx, nimbus::v1::GetServerStatsRequest(), &resp);
+  if (!s.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("GetServerStats: ", s.error_message()));
+  }
+  return resp;
 }
 
 }  // namespace nimbus::testing
