@@ -137,6 +137,7 @@ TEST_P(Crash, AcknowledgedPointsSurviveKillNine) {
     // that stops acknowledging (dead or stuck) ends the wait.
     const int64_t kill_after = rng.Uniform(20'000, 300'000);
     bool reached = false;
+    bool writers_stopped = false;
     std::string writer_error;
     {
       std::unique_lock<std::mutex> l(mu);
@@ -145,17 +146,21 @@ TEST_P(Crash, AcknowledgedPointsSurviveKillNine) {
                writers_running.load() == 0;
       });
       reached = reached && acked_points.load() >= kill_after;
+      writers_stopped = writers_running.load() == 0;
       writer_error = first_error;
     }
     killing = true;
     const absl::Status killed = server.Stop(SIGKILL);
     stop = true;
     for (auto& c : clients) c.join();
-    ASSERT_TRUE(reached) << "cycle " << cycle << ": nimbusd acknowledged only "
-                         << acked_points.load() << " of the " << kill_after
-                         << " points to be acknowledged before the kill, "
-                         << "within " << kWaitBound.count() << " s"
-                         << (writer_error.empty() ? "" : "; ") << writer_error;
+    ASSERT_TRUE(reached)
+        << "cycle " << cycle << ": nimbusd acknowledged only "
+        << acked_points.load() << " of the " << kill_after
+        << " points to be acknowledged before the kill; "
+        << (writers_stopped
+                ? "every writer stopped, the first on " + writer_error
+                : "still short after " + std::to_string(kWaitBound.count()) +
+                      " s");
     ASSERT_TRUE(killed.ok()) << "cycle " << cycle << ": " << killed;
 
     {

@@ -412,6 +412,7 @@ TEST_P(RollupCrash, RollupsSurviveKillNineDuringPasses) {
     // failed a write), and within kWaitBound if the server hangs.
     bool in_time = false;
     int64_t kill_at = 0;
+    int running_at_wait = 0;
     {
       std::unique_lock<std::mutex> l(mu);
       in_time = cv.wait_for(l, kWaitBound, [&] {
@@ -425,6 +426,7 @@ TEST_P(RollupCrash, RollupsSurviveKillNineDuringPasses) {
       in_time = in_time && cv.wait_for(l, kWaitBound, [&] {
         return acked_points.load() >= kill_at || writers_running.load() == 0;
       });
+      running_at_wait = writers_running.load();
     }
     killing = kill;
     const absl::Status stopped =
@@ -438,7 +440,7 @@ TEST_P(RollupCrash, RollupsSurviveKillNineDuringPasses) {
     ASSERT_TRUE(in_time) << "cycle " << cycle << ": nimbusd acknowledged only "
                          << acked_points.load() << " points within "
                          << kWaitBound.count() << " s (writers still running: "
-                         << writers_running.load() << ")";
+                         << running_at_wait << ")";
     ASSERT_GE(acked_points.load(), kill_at)
         << "cycle " << cycle << ": the writers stopped early: " << write_error;
     ASSERT_TRUE(write_error.empty())
