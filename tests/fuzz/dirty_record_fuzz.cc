@@ -32,6 +32,12 @@ void FuzzBytes(absl::string_view bytes) {
     return;
   }
   for (const DirtyHour& h : hours) FUZZ_CHECK(h.hour_ms % kHourMs == 0);
+  // A record ends with its last pair: no shorter prefix is one.
+  if (!bytes.empty()) {
+    std::vector<DirtyHour> prefix;
+    FUZZ_CHECK(
+        !DecodeDirtyRecord(bytes.substr(0, bytes.size() - 1), &prefix).ok());
+  }
   const std::string once = EncodeDirtyRecord(hours);
   std::vector<DirtyHour> again;
   FUZZ_CHECK(DecodeDirtyRecord(once, &again).ok());

@@ -67,6 +67,8 @@ void FuzzBytes(absl::string_view bytes) {
     FUZZ_CHECK(s.status().code() == absl::StatusCode::kDataLoss);
     return;
   }
+  // A sketch ends where its last store does: no shorter prefix is one.
+  FUZZ_CHECK(!QuantileSketch::Parse(bytes.substr(0, bytes.size() - 1)).ok());
   CheckOrdered(*s);
   CheckSerializeFixedPoint(*s);
   // A version 2 sketch whose buckets are all non-empty, in shortest

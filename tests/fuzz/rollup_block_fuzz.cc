@@ -80,6 +80,9 @@ void FuzzBytes(absl::string_view bytes, int slots) {
   }
   if (!full.status.ok()) return;
   FUZZ_CHECK(light.indexes == full.indexes);
+  // A block ends with its last record: no shorter prefix is one.
+  FUZZ_CHECK(
+      !Decode(bytes.substr(0, bytes.size() - 1), slots, true).status.ok());
 
   const std::string once = Encode(full, slots);
   const Decoded again = Decode(once, slots, true);

@@ -48,6 +48,9 @@ void FuzzBytes(absl::string_view bytes) {
   }
   FUZZ_CHECK(light.ok());
   FUZZ_CHECK(SameRecord(*full, *light, /*with_sketch=*/false));
+  // The sketch runs to the end of the record: no shorter prefix is one.
+  FUZZ_CHECK(
+      !PeriodStatistics::Decode(bytes.substr(0, bytes.size() - 1), true).ok());
 
   const std::string once = full->Encode();
   auto again = PeriodStatistics::Decode(once, true);
