@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,10 +84,14 @@ void CheckAnswer(const ExtendedStatistic& st,
       FUZZ_CHECK(got >= lo - margin && got <= hi + margin);
       break;
     case Kind::kWinsorizedMean: {
-      // Values outside value bounds count as the bound, which may lie
-      // outside the values.
-      const double floor = !st.percent && st.low ? std::min(lo, *st.low) : lo;
-      const double ceil = !st.percent && st.high ? std::max(hi, *st.high) : hi;
+      // Values outside value bounds count as the nearer bound, which may
+      // lie outside the values, on either side.
+      double floor = lo, ceil = hi;
+      for (const std::optional<double>& b : {st.low, st.high}) {
+        if (st.percent || !b) continue;
+        floor = std::min(floor, *b);
+        ceil = std::max(ceil, *b);
+      }
       const double m =
           1e-9 * std::max({std::fabs(floor), std::fabs(ceil), 1.0});
       // Bounds near the largest double overflow the weighted sum.

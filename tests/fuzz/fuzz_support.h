@@ -57,9 +57,20 @@ class ByteReader {
     --left_;
     return *p_++;
   }
-  uint16_t U16() { return static_cast<uint16_t>(U8() | (U8() << 8)); }
-  uint32_t U32() { return U16() | (static_cast<uint32_t>(U16()) << 16); }
-  uint64_t U64() { return U32() | (static_cast<uint64_t>(U32()) << 32); }
+  // Multi-byte reads are little-endian, read in sequence (never two reads
+  // in one expression, whose order C++ leaves to the compiler).
+  uint16_t U16() {
+    const uint16_t lo = U8();
+    return static_cast<uint16_t>(lo | (U8() << 8));
+  }
+  uint32_t U32() {
+    const uint32_t lo = U16();
+    return lo | (static_cast<uint32_t>(U16()) << 16);
+  }
+  uint64_t U64() {
+    const uint64_t lo = U32();
+    return lo | (static_cast<uint64_t>(U32()) << 32);
+  }
   bool Bool() { return (U8() & 1) != 0; }
 
   // A double drawn so that common shapes come up often: small integers,

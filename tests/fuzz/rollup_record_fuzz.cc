@@ -85,7 +85,11 @@ void FuzzBuild(const uint8_t* data, size_t size) {
     if (in.Bool()) {
       built.AddSet(n, v * n, v, v);
     } else {
-      built.AddSet(n, in.Double(), in.Double(), in.Double());
+      // Read in sequence: the order of evaluation of arguments is unset.
+      const double sum = in.Double();
+      const double lo = in.Double();
+      const double hi = in.Double();
+      built.AddSet(n, sum, lo, hi);
     }
   }
   for (bool with_sketch : {true, false}) {
