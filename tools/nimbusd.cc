@@ -4,7 +4,8 @@
 //           [--sync=process|power] [--raw_retention=360h]
 //           [--retention_60s=360h] [--retention_300s=1512h]
 //           [--retention_3600s=10920h] [--high_resolution_reach=3h]
-//           [--rollup_interval=10s] [--insecure] [--port_file=PATH]
+//           [--rollup_interval=10s] [--norollups] [--insecure]
+//           [--port_file=PATH]
 //           [--head_seal_points=64] [--compact]
 //
 // Flags, defaults, exit codes and operation: docs/operations.md.
@@ -39,6 +40,10 @@ ABSL_FLAG(absl::Duration, high_resolution_reach, absl::Hours(3),
           "how far back periods under 60 s answer queries");
 ABSL_FLAG(absl::Duration, rollup_interval, absl::Seconds(10),
           "how often the rollup scheduler runs a pass");
+ABSL_FLAG(bool, rollups, true,
+          "run rollup passes; --norollups runs none, so that the watermark "
+          "stays where the store has it and queries read raw points above "
+          "it (for tests and diagnosis)");
 ABSL_FLAG(bool, insecure, false,
           "allow a non-loopback --listen address without authentication");
 ABSL_FLAG(std::string, port_file, "",
@@ -85,6 +90,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "nimbusd: --rollup_interval must be positive\n");
     return 2;
   }
+  if (!absl::GetFlag(FLAGS_rollups)) options.engine.rollup_interval_ms = 0;
   const std::string sync = absl::GetFlag(FLAGS_sync);
   if (sync == "process") {
     options.engine.sync = nimbus::storage::SyncMode::kProcessCrash;

@@ -32,14 +32,36 @@ int64_t NowMs() {
       .count();
 }
 
+// A nimbusd that runs no rollup passes (--norollups): its watermark stays
+// at the hour it first opened in, and every point from then on is read raw.
+// The tests put their points in that hour, from its start: the raw path
+// whatever the time of day (the hour is at most one hour ahead of now, and
+// the server accepts points up to two hours ahead).
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(server_.Start().ok());
+    const int64_t before = NowMs();
+    const absl::Status started = server_.Start({"--norollups"});
+    ASSERT_TRUE(started.ok()) << started;
+    const int64_t after = NowMs();
     stub_ = server_.Stub();
-    // A minute boundary safely in the past, so that every point of a test
-    // falls in one known 1-hour window.
-    base_ms_ = (NowMs() / 60'000 - 30) * 60'000;
+    const auto stats = server_.ServerStats();
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    base_ms_ = TimeUtil::TimestampToMilliseconds(stats->rollup_watermark());
+    // A fresh store starts rolling up at the hour it opened in.
+    ASSERT_EQ(base_ms_ % 3600'000, 0);
+    ASSERT_GE(base_ms_, before / 3600'000 * 3600'000);
+    ASSERT_LE(base_ms_, after / 3600'000 * 3600'000);
+  }
+
+  // The server still answers from raw points only: no pass ran, and the
+  // watermark has not moved.
+  void ExpectNoRollups() {
+    const auto stats = server_.ServerStats();
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    EXPECT_EQ(stats->rollup_passes(), 0);
+    EXPECT_EQ(TimeUtil::TimestampToMilliseconds(stats->rollup_watermark()),
+              base_ms_);
   }
 
   v1::GetMetricStatisticsResponse Stats(const std::string& metric,
@@ -53,10 +75,10 @@ class ServerTest : public ::testing::Test {
     auto* d = req.add_dimensions();
     d->set_name("Host");
     d->set_value(host);
-    *req.mutable_start_time() =
-        TimeUtil::MillisecondsToTimestamp(base_ms_ - 3600'000 + 60'000 * 31);
+    // The hour of base_ms_.
+    *req.mutable_start_time() = TimeUtil::MillisecondsToTimestamp(base_ms_);
     *req.mutable_end_time() =
-        TimeUtil::MillisecondsToTimestamp(base_ms_ + 60'000 * 31);
+        TimeUtil::MillisecondsToTimestamp(base_ms_ + 3600'000);
     req.set_period(period);
     for (auto& s : stats) req.add_statistics(s);
     for (auto& p : pct) req.add_extended_statistics(p);
@@ -153,6 +175,7 @@ TEST_F(ServerTest, PutMetricDataThenExactStatistics) {
   EXPECT_DOUBLE_EQ(ext.at("PR(:50)"), 50);
   EXPECT_DOUBLE_EQ(ext.at("TC(:10)"), 10);
   EXPECT_DOUBLE_EQ(ext.at("wm99"), 50.49);
+  ExpectNoRollups();
 }
 
 TEST_F(ServerTest, RejectsBadDatumsOneByOneAndStoresTheRest) {
@@ -227,13 +250,11 @@ TEST_F(ServerTest, RejectsBadDatumsOneByOneAndStoresTheRest) {
   EXPECT_EQ(stats.points_rejected(), 11);
   EXPECT_EQ(stats.rejected_by_reason().at("InvalidUnit"), 1);
   EXPECT_EQ(stats.series_count(), 1);
-  // A fresh store rolls up from the raw retention (15 days) back, on the
-  // hour; passes move it on from there.
-  const int64_t watermark =
-      TimeUtil::TimestampToMilliseconds(stats.rollup_watermark());
-  EXPECT_GE(watermark,
-            (NowMs() - 15 * 86'400'000LL) / 3'600'000 * 3'600'000 - 3'600'000);
-  EXPECT_LE(watermark, NowMs());
+  // No pass ran (--norollups): the watermark is where the fresh store put
+  // it, the hour it opened in (checked by SetUp).
+  EXPECT_EQ(stats.rollup_passes(), 0);
+  EXPECT_EQ(TimeUtil::TimestampToMilliseconds(stats.rollup_watermark()),
+            base_ms_);
 }
 
 TEST_F(ServerTest, WholeRequestErrorsAreInvalidArgumentNamingTheField) {
@@ -339,6 +360,7 @@ TEST_F(ServerTest, PutMetricSeriesAndTheStreamStoreEveryPoint) {
   ASSERT_EQ(b.datapoints_size(), 1);
   EXPECT_EQ(b.datapoints(0).sample_count(), 300);
   EXPECT_EQ(b.datapoints(0).sum(), 0 + 100 + 200);
+  ExpectNoRollups();
 }
 
 TEST_F(ServerTest, ListsAtMostAThousandRejectionsAndCountsThemAll) {
@@ -402,6 +424,7 @@ TEST_F(ServerTest, RoundsTheStartTimeDownToTheMinute) {
   EXPECT_EQ(TimeUtil::TimestampToMilliseconds(r.datapoints(0).timestamp()),
             base_ms_);
   EXPECT_EQ(r.datapoints(0).sum(), 7);
+  ExpectNoRollups();
 }
 
 TEST_F(ServerTest, GetMetricDataCombinesQueriesAndNamesBadFields) {
@@ -457,6 +480,7 @@ TEST_F(ServerTest, GetMetricDataCombinesQueriesAndNamesBadFields) {
   EXPECT_EQ(TimeUtil::TimestampToMilliseconds(total.timestamps(0)),
             base_ms_ + 2 * 60'000);
   EXPECT_TRUE(r.next_token().empty());
+  ExpectNoRollups();
 
   // Errors map to INVALID_ARGUMENT naming the query and field.
   auto expect_invalid = [&](const v1::GetMetricDataRequest& bad,
@@ -614,8 +638,10 @@ TEST_F(ServerTest, RestartKeepsEverything) {
   ASSERT_TRUE(stub_->PutMetricSeries(&ctx, req, &resp).ok());
   ASSERT_EQ(resp.accepted_points(), 5000);
 
-  server_.Stop(SIGTERM);
-  ASSERT_TRUE(server_.Start().ok());
+  const absl::Status stopped = server_.Stop(SIGTERM);
+  ASSERT_TRUE(stopped.ok()) << stopped;  // a clean shutdown, exit status 0
+  const absl::Status restarted = server_.Start({"--norollups"});
+  ASSERT_TRUE(restarted.ok()) << restarted;
   stub_ = server_.Stub();
   for (int h = 0; h < 50; h += 7) {
     auto st = Stats("Cpu", "h" + std::to_string(h), {"SampleCount", "Sum"});
@@ -628,6 +654,7 @@ TEST_F(ServerTest, RestartKeepsEverything) {
   ASSERT_TRUE(
       stub_->GetServerStats(&c2, v1::GetServerStatsRequest(), &stats).ok());
   EXPECT_EQ(stats.series_count(), 50);
+  ExpectNoRollups();
 }
 
 TEST_F(ServerTest, ServesReflectionAndHealth) {
@@ -716,6 +743,110 @@ TEST_F(ServerTest, SurvivesGarbageBytesAndFuzzedProtobuf) {
 namespace nimbus {
 namespace {
 
+// The rollup path, on purpose: a nimbusd that runs a pass every 50 ms gets
+// points for the hour before the one it opened in. They are below its
+// watermark, so they mark that hour, and the next pass rolls it up again;
+// once GetServerStats shows that, the 60, 300 and 3600 s statistics of the
+// hour come from rollup records, whatever the time of day.
+TEST(ServerRollups, ServeALateHourFromRollupRecordsOnceAPassRedidIt) {
+  NimbusdProcess server;
+  const absl::Status started = server.Start({"--rollup_interval=50ms"});
+  ASSERT_TRUE(started.ok()) << started;
+  auto stub = server.Stub();
+  const auto opened = server.ServerStats();
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  const int64_t watermark =
+      TimeUtil::TimestampToMilliseconds(opened->rollup_watermark());
+  ASSERT_EQ(watermark % 3600'000, 0);
+  const int64_t hour = watermark - 3600'000;
+
+  // 120 points, one every 30 s, valued 1.25 .. 120.25 (exact in binary, so
+  // sums compare exactly): each minute holds two of them.
+  v1::PutMetricSeriesRequest req;
+  auto* series = req.add_series();
+  series->set_namespace_("App");
+  series->set_metric_name("Late");
+  auto* dim = series->add_dimensions();
+  dim->set_name("Host");
+  dim->set_value("h");
+  for (int i = 0; i < 120; ++i) {
+    series->add_timestamps_ms(hour + i * 30'000);
+    series->add_values(i + 1.25);
+  }
+  {
+    v1::PutMetricDataResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->PutMetricSeries(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.accepted_points(), 120);
+  }
+  // Passes run one at a time: the second to finish after the write began
+  // after it, and redid the marked hour.
+  const auto written = server.ServerStats();
+  ASSERT_TRUE(written.ok()) << written.status();
+  v1::GetServerStatsResponse now = *written;
+  const absl::Status redone = testing::WaitUntil(
+      [&] {
+        const auto st = server.ServerStats();
+        if (st.ok()) now = *st;
+        return st.ok() && now.rollup_passes() >= written->rollup_passes() + 2;
+      },
+      "two rollup passes after the write");
+  ASSERT_TRUE(redone.ok()) << redone << " (" << now.rollup_passes()
+                           << " passes)";
+  EXPECT_GE(now.rollup_hours_redone(), 1);
+  EXPECT_GE(now.rollup_points_read(), 120);
+  EXPECT_EQ(now.rollup_series_failed(), 0);
+  ASSERT_GE(TimeUtil::TimestampToMilliseconds(now.rollup_watermark()),
+            hour + 3600'000);
+
+  auto query = [&](int period) {
+    v1::GetMetricStatisticsRequest q;
+    q.set_namespace_("App");
+    q.set_metric_name("Late");
+    auto* d = q.add_dimensions();
+    d->set_name("Host");
+    d->set_value("h");
+    *q.mutable_start_time() = TimeUtil::MillisecondsToTimestamp(hour);
+    *q.mutable_end_time() = TimeUtil::MillisecondsToTimestamp(hour + 3600'000);
+    q.set_period(period);
+    for (const char* st : {"SampleCount", "Sum", "Minimum", "Maximum"}) {
+      q.add_statistics(st);
+    }
+    v1::GetMetricStatisticsResponse r;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
+    const grpc::Status status = stub->GetMetricStatistics(&ctx, q, &r);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return r;
+  };
+  const auto minutes = query(60);  // rollup_60
+  ASSERT_EQ(minutes.datapoints_size(), 60);
+  for (int m = 0; m < 60; ++m) {
+    const auto& dp = minutes.datapoints(m);
+    EXPECT_EQ(TimeUtil::TimestampToMilliseconds(dp.timestamp()),
+              hour + m * 60'000);
+    EXPECT_EQ(dp.sample_count(), 2) << "minute " << m;
+    EXPECT_EQ(dp.sum(), (2 * m + 1.25) + (2 * m + 2.25)) << "minute " << m;
+    EXPECT_EQ(dp.minimum(), 2 * m + 1.25) << "minute " << m;
+    EXPECT_EQ(dp.maximum(), 2 * m + 2.25) << "minute " << m;
+  }
+  const auto fives = query(300);  // rollup_300
+  ASSERT_EQ(fives.datapoints_size(), 12);
+  EXPECT_EQ(fives.datapoints(1).sample_count(), 10);
+  EXPECT_EQ(fives.datapoints(1).sum(), 11.25 + 12.25 + 13.25 + 14.25 + 15.25 +
+                                           16.25 + 17.25 + 18.25 + 19.25 +
+                                           20.25);
+  EXPECT_EQ(fives.datapoints(1).minimum(), 11.25);
+  EXPECT_EQ(fives.datapoints(1).maximum(), 20.25);
+  const auto whole = query(3600);  // rollup_3600
+  ASSERT_EQ(whole.datapoints_size(), 1);
+  EXPECT_EQ(whole.datapoints(0).sample_count(), 120);
+  EXPECT_EQ(whole.datapoints(0).sum(), 120 * 121 / 2 + 120 * 0.25);
+  EXPECT_EQ(whole.datapoints(0).minimum(), 1.25);
+  EXPECT_EQ(whole.datapoints(0).maximum(), 120.25);
+}
+
 TEST(ServerStart, RefusesANonLoopbackAddressWithoutInsecure) {
   nimbus::testing::NimbusdProcess server;
   const absl::Status s = server.Start({"--listen=0.0.0.0:0"});
@@ -725,7 +856,9 @@ TEST(ServerStart, RefusesANonLoopbackAddressWithoutInsecure) {
 
 TEST(ServerStart, BindsANonLoopbackAddressWithInsecure) {
   nimbus::testing::NimbusdProcess server;
-  ASSERT_TRUE(server.Start({"--listen=0.0.0.0:0", "--insecure"}).ok());
+  const absl::Status started =
+      server.Start({"--listen=0.0.0.0:0", "--insecure"});
+  ASSERT_TRUE(started.ok()) << started;
   auto stub = server.Stub();  // still reachable on 127.0.0.1
   nimbus::v1::GetServerStatsResponse resp;
   grpc::ClientContext ctx;
