@@ -1,18 +1,26 @@
-// The engine: series identity, durable ingest, head chunks, sealed chunks,
-// and the first queries (statistics over raw points, series listing).
+// The engine: series identity, durable ingest, heads and sealed chunks,
+// rollups and statistics queries, behind one thin facade. Its rooms:
+//
+//   series_index   series by key and id, created durably before use
+//   commit_queue   leader/follower group commit in log-sequence order
+//   ingest_log     the log record format, replay and trim
+//   head_store     unsealed points in memory; seals atomic to readers
+//   sealer         heads to chunks (background thread for full heads)
+//   sweeper        seals aged heads, trims the log, persists last writes
+//   raw_reader     a series' heads, chunks and statistic sets in a range
+//   dirty_hours    late hours waiting for a rollup pass (read raw)
+//   statistics     GetMetricStatistics over rollups and raw points
+//   rollup_scheduler, query_plan, metric_data: rollups, planning, GetMetricData
 //
 // Ingest path: Write() resolves each series to its id (creating new series
-// durably first), then joins a commit queue. The queue's leader writes one
-// ingest-log record for the whole group (and the group's statistic sets) in
-// one RocksDB write, which is durable per the sync mode when Write() returns;
-// then it appends the points to the series' in-memory heads, in log order.
-// A head that reaches head_seal_points (handed to a sealer thread), or whose
-// oldest point has waited head_max_age_ms (found by a sweeper thread), is
-// sealed: sorted, cut into chunks of at most
-// storage::kMaxChunkSpanMs, encoded and written to the `points` column family
-// together with the series' sealed log sequence. Log records that no head
-// needs any more are deleted. On open, the log is replayed into the heads,
-// skipping what each series had already sealed.
+// durably first), then joins the commit queue. The queue's leader writes one
+// ingest-log record for the whole group (with the group's statistic sets and
+// the dirty record of its late points) in one RocksDB write, durable per the
+// sync mode when Write() returns; then it appends the points to the heads,
+// in log order. A full head (head_seal_points) goes to the sealer; a head
+// whose oldest point has waited head_max_age_ms is sealed by the sweeper.
+// On open, the log is replayed into the heads, skipping what each series
+// had already sealed.
 #ifndef NIMBUS_ENGINE_ENGINE_H_
 #define NIMBUS_ENGINE_ENGINE_H_
 
@@ -26,23 +34,16 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/clock.h"
-#include "engine/extended_statistics.h"
 #include "engine/head_buffer.h"
+#include "engine/ingest_log.h"
 #include "engine/query_plan.h"
 #include "engine/rollup_scheduler.h"
+#include "engine/series_index.h"
 #include "engine/series_key.h"
+#include "engine/statistics.h"
 #include "storage/store.h"
 
 namespace nimbus::engine {
-
-// A client's pre-aggregated statistics for one timestamp.
-struct StatisticSet {
-  int64_t ts_ms;
-  double sample_count;
-  double sum;
-  double minimum;
-  double maximum;
-};
 
 // Validated points of one series.
 struct SeriesWrite {
@@ -64,7 +65,7 @@ struct EngineOptions {
   // that may run a little later. Default 15 days.
   int64_t raw_retention_ms = int64_t{15} * 24 * 3600 * 1000;
   // How far back each granularity answers queries, and how long rollup
-  // records are kept (tier_ms). Defaults of SEMANTICS.md. reach.raw_ms is
+  // records are kept (tier_ms). Defaults: docs/semantics.md. reach.raw_ms is
   // taken from raw_retention_ms.
   TierReach reach;
   // Rollups (engine/rollup_scheduler.h).
@@ -85,56 +86,9 @@ struct EngineOptions {
   // Default true.
   bool background_sealing = true;
   // Called by a seal after its chunk write, before its head trim, with
-  // queries locked out: tests check that a query cannot run in between.
+  // readers locked out: tests check that a query cannot run in between.
   // Default: none.
   std::function<void()> after_seal_write_for_testing;
-};
-
-enum class Statistic { kSampleCount, kAverage, kSum, kMinimum, kMaximum };
-
-struct StatisticsQuery {
-  SeriesKey key;         // an empty unit matches every unit
-  int64_t start_ms = 0;  // inclusive
-  int64_t end_ms = 0;    // exclusive
-  int64_t period_ms = 0;
-  // The start asked for, before RoundStartTime; the tier reaches are judged
-  // by it (0: start_ms).
-  int64_t requested_start_ms = 0;
-  std::vector<double> percentiles;  // 0..100
-  // Extended statistics (engine/extended_statistics.h), exact over raw
-  // points.
-  std::vector<ExtendedStatistic> extended;
-};
-
-struct StatisticsDatapoint {
-  int64_t start_ms = 0;  // the period's start
-  double sample_count = 0;
-  double sum = 0;
-  double minimum = 0;
-  double maximum = 0;
-  // In the query's order; NaN where no sample could contribute.
-  std::vector<double> percentiles;
-  // In the query's order; NaN where the statistic has no value.
-  std::vector<double> extended;
-  std::string unit;
-};
-
-struct ListQuery {
-  std::string namespace_name;  // empty: any
-  std::string metric_name;     // empty: any
-  struct Filter {
-    std::string name;
-    std::optional<std::string> value;
-  };
-  std::vector<Filter> dimensions;
-  bool recently_active = false;  // written to in the last 3 hours
-  std::string next_token;
-  size_t page_size = 500;
-};
-
-struct ListResult {
-  std::vector<SeriesKey> series;
-  std::string next_token;  // empty on the last page
 };
 
 struct EngineStats {

@@ -37,7 +37,7 @@ struct PeriodStatistics {
   QuantileSketch sketch;
   // False once a statistic set that is not exact (its samples are not all
   // equal) contributed: its values are unknown, so percentiles of the period
-  // are too (SEMANTICS.md), as over raw points.
+  // are too (docs/semantics.md), as over raw points.
   bool percentiles_known = true;
 
   bool empty() const { return count <= 0; }

@@ -16,8 +16,7 @@ namespace {
 
 using storage::Column;
 
-// meta key: the rollup watermark, an ordered i64 big-endian.
-constexpr char kWatermarkKey[] = "rollup_watermark";
+using storage::kMetaRollupWatermark;
 constexpr int64_t kMinuteMs = 60'000;
 constexpr int64_t kHourMs = 3'600'000;
 // A pass writes its records in batches of about this many. With 16384
@@ -41,7 +40,7 @@ RollupScheduler::RollupScheduler(RollupSource& source, storage::Store& store,
 
 absl::StatusOr<int64_t> RollupScheduler::Load() {
   NIMBUS_ASSIGN_OR_RETURN(std::optional<std::string> v,
-                          store_.Get(Column::kMeta, kWatermarkKey));
+                          store_.Get(Column::kMeta, kMetaRollupWatermark));
   int64_t w;
   if (v.has_value()) {
     if (v->size() != 8) {
@@ -59,7 +58,7 @@ absl::StatusOr<int64_t> RollupScheduler::Load() {
     std::string wm;
     storage::PutBigEndian64(&wm, storage::OrderedFromSigned(w));
     storage::WriteBatch batch;
-    batch.Put(Column::kMeta, kWatermarkKey, wm);
+    batch.Put(Column::kMeta, kMetaRollupWatermark, wm);
     NIMBUS_RETURN_IF_ERROR(store_.Write(batch));
   }
   watermark_.store(w, std::memory_order_release);
@@ -206,7 +205,7 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
   }
   std::string wm;
   storage::PutBigEndian64(&wm, storage::OrderedFromSigned(next));
-  batch.Put(Column::kMeta, kWatermarkKey, wm);
+  batch.Put(Column::kMeta, kMetaRollupWatermark, wm);
   NIMBUS_RETURN_IF_ERROR(store_.Write(batch));
   source_.DirtyHandled(boundary, retry);
   watermark_.store(next, std::memory_order_release);

@@ -72,4 +72,45 @@ bool DecodeLogKey(absl::string_view key, uint64_t* seq) {
   return true;
 }
 
+std::string EncodeSeriesIndexKey(absl::string_view encoded_series_key) {
+  std::string out;
+  out.reserve(1 + encoded_series_key.size());
+  out.push_back(kSeriesKeyTag);
+  out.append(encoded_series_key.data(), encoded_series_key.size());
+  return out;
+}
+
+std::string EncodeSeriesIdKey(char tag, uint64_t series_id) {
+  std::string out(1, tag);
+  PutBigEndian64(&out, series_id);
+  return out;
+}
+
+bool DecodeSeriesIdKey(absl::string_view key, char tag, uint64_t* series_id) {
+  if (key.size() != 9 || key[0] != tag) return false;
+  *series_id = GetBigEndian64(key.data() + 1);
+  return true;
+}
+
+std::string EncodeStatSetKey(uint64_t series_id, int64_t ts_ms, uint64_t seq,
+                             uint32_t ordinal) {
+  std::string out;
+  out.reserve(kStatSetKeySize);
+  PutBigEndian64(&out, series_id);
+  PutBigEndian64(&out, OrderedFromSigned(ts_ms));
+  PutBigEndian64(&out, seq);
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>(ordinal >> shift));
+  }
+  return out;
+}
+
+bool DecodeStatSetKey(absl::string_view key, uint64_t* series_id,
+                      int64_t* ts_ms) {
+  if (key.size() != kStatSetKeySize) return false;
+  *series_id = GetBigEndian64(key.data());
+  *ts_ms = SignedFromOrdered(GetBigEndian64(key.data() + 8));
+  return true;
+}
+
 }  // namespace nimbus::storage

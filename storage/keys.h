@@ -1,5 +1,6 @@
-// Key layouts of the `points` and `ingest_log` column families
-// (storage/FORMAT.md). Big-endian so that byte order is numeric order.
+// Key layouts of every column family (storage/FORMAT.md, "The store").
+// Integers are big-endian so that byte order is numeric order; signed ones
+// have their sign bit flipped.
 #ifndef NIMBUS_STORAGE_KEYS_H_
 #define NIMBUS_STORAGE_KEYS_H_
 
@@ -43,6 +44,36 @@ bool DecodeRollupKey(absl::string_view key, uint64_t* series_id,
 // ingest_log and rollup_dirty: the log sequence.
 std::string EncodeLogKey(uint64_t seq);
 bool DecodeLogKey(absl::string_view key, uint64_t* seq);
+
+// series: three kinds of key, told apart by their first byte.
+//   'k' + encoded series key -> series id (u64 BE)
+//   's' + series id (u64 BE) -> sealed log sequence (u64 BE)
+//   'a' + series id (u64 BE) -> last write time, ms since the epoch (u64 BE)
+inline constexpr char kSeriesKeyTag = 'k';
+inline constexpr char kSeriesSealedTag = 's';
+inline constexpr char kSeriesLastWriteTag = 'a';
+std::string EncodeSeriesIndexKey(absl::string_view encoded_series_key);
+// A 's' or 'a' key.
+std::string EncodeSeriesIdKey(char tag, uint64_t series_id);
+// Returns false if `key` is not a 's' or 'a' key of tag `tag`.
+bool DecodeSeriesIdKey(absl::string_view key, char tag, uint64_t* series_id);
+
+// stat_sets: series id, timestamp (ordered), log sequence, ordinal within
+// the commit (u32 BE). Values are four f64 LE: count, sum, min, max.
+inline constexpr size_t kStatSetKeySize = 28;
+inline constexpr size_t kStatSetValueSize = 32;
+std::string EncodeStatSetKey(uint64_t series_id, int64_t ts_ms, uint64_t seq,
+                             uint32_t ordinal);
+// Returns false if `key` is not kStatSetKeySize bytes.
+bool DecodeStatSetKey(absl::string_view key, uint64_t* series_id,
+                      int64_t* ts_ms);
+
+// meta keys.
+inline constexpr char kMetaFormatVersion[] = "format_version";
+// The highest ingest-log sequence ever trimmed away (u64 BE).
+inline constexpr char kMetaLogSequence[] = "log_sequence";
+// The rollup watermark, a whole hour (ordered i64 BE).
+inline constexpr char kMetaRollupWatermark[] = "rollup_watermark";
 
 // Big-endian helpers, also used by other key layouts.
 void PutBigEndian64(std::string* out, uint64_t v);

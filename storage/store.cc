@@ -18,7 +18,7 @@
 namespace nimbus::storage {
 namespace {
 
-constexpr char kFormatVersionKey[] = "format_version";
+constexpr const char* kFormatVersionKey = kMetaFormatVersion;
 // Version 1 was written by development builds before the store's layout
 // settled (24-byte chunk keys, 'i' series records); they are not migrated.
 constexpr char kFormatVersion[] = "2";
@@ -331,6 +331,7 @@ void WriteBatch::Append(const WriteBatch& other) {
                    other.rep_->ops.end());
 }
 size_t WriteBatch::Count() const { return rep_->ops.size(); }
+
 void WriteBatch::Clear() { rep_->ops.clear(); }
 
 struct WriteBatchAccess {

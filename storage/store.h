@@ -49,8 +49,8 @@ struct StoreOptions {
   // days. 0 keeps them forever.
   int64_t stat_sets_retention_ms = int64_t{15} * 24 * 3600 * 1000;
   // Rollup blocks (keyed by hour) whose hour ended longer ago than these are
-  // dropped by compaction (defaults of SEMANTICS.md: 15, 63 and 455 days). 0
-  // keeps them.
+  // dropped by compaction (defaults of docs/semantics.md: 15, 63 and 455 days).
+  // 0 keeps them.
   int64_t rollup_60_retention_ms = int64_t{15} * 24 * 3600 * 1000;
   int64_t rollup_300_retention_ms = int64_t{63} * 24 * 3600 * 1000;
   int64_t rollup_3600_retention_ms = int64_t{455} * 24 * 3600 * 1000;

@@ -1,0 +1,65 @@
+#include "engine/commit_queue.h"
+
+#include <algorithm>
+
+namespace nimbus::engine {
+
+absl::Status CommitQueue::Commit(
+    CommitWriter* w,
+    absl::FunctionRef<absl::Status(const CommitGroup&)> apply) {
+  absl::MutexLock l(&mu_);
+  writers_.push_back(w);
+  while (!w->done && w != writers_.front()) w->cv.Wait(&mu_);
+  if (w->done) return w->status;
+
+  // Leader: take everyone queued now (bounded) as one group.
+  constexpr size_t kMaxGroup = 64;
+  const size_t n = std::min(writers_.size(), kMaxGroup);
+  const std::vector<CommitWriter*> group(writers_.begin(),
+                                         writers_.begin() + n);
+  const uint64_t seq = next_seq_++;
+  const int64_t late_before = late_watermark_;
+  mu_.Unlock();
+  const absl::Status status = apply(CommitGroup{group, seq, late_before});
+  mu_.Lock();
+  completed_seq_ = seq;
+  for (size_t g = 0; g < n; ++g) {
+    CommitWriter* x = writers_.front();
+    writers_.pop_front();
+    if (x != w) {
+      x->status = status;
+      x->done = true;
+      x->cv.Signal();
+    }
+  }
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+  return status;
+}
+
+void CommitQueue::ResumeAbove(uint64_t seq) {
+  absl::MutexLock l(&mu_);
+  if (seq >= next_seq_) {
+    next_seq_ = seq + 1;
+    completed_seq_ = seq;
+  }
+}
+
+uint64_t CommitQueue::RaiseLateWatermark(int64_t watermark_ms) {
+  absl::MutexLock l(&mu_);
+  late_watermark_ = std::max(late_watermark_, watermark_ms);
+  const uint64_t boundary = next_seq_;
+  // Leaders run one at a time in sequence order: once the commit before the
+  // boundary is complete, all are.
+  struct Arg {
+    CommitQueue* queue;
+    uint64_t boundary;
+  } arg{this, boundary};
+  mu_.Await(absl::Condition(
+      +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return a->queue->completed_seq_ + 1 >= a->boundary;
+      },
+      &arg));
+  return boundary;
+}
+
+}  // namespace nimbus::engine

@@ -1,0 +1,84 @@
+// The commit queue: leader/follower group commit, as in LevelDB. Writers
+// queue up; the writer at the front leads, takes the writers queued behind
+// it as one group, gives the group the next log sequence and applies it (one
+// store write for the group); the others wait and return its status. One
+// leader runs at a time, so groups are applied in sequence order.
+//
+// The queue also holds the late watermark: points below it are late, and a
+// commit marks their hours for the rollup scheduler
+// (engine/rollup_scheduler.h).
+#ifndef NIMBUS_ENGINE_COMMIT_QUEUE_H_
+#define NIMBUS_ENGINE_COMMIT_QUEUE_H_
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/head_buffer.h"
+#include "engine/ingest_log.h"
+#include "engine/series_index.h"
+
+namespace nimbus::engine {
+
+// One caller's part of a commit: its points and statistic sets by series.
+// The pointers are borrowed for the duration of Commit().
+struct CommitWriter {
+  struct Item {
+    Series* series;
+    const std::vector<Sample>* samples;
+  };
+  struct Set {
+    Series* series;
+    const StatisticSet* set;
+  };
+  std::vector<Item> items;
+  std::vector<Set> sets;
+
+ private:
+  friend class CommitQueue;
+  absl::Status status;
+  bool done = false;
+  absl::CondVar cv;
+};
+
+// A group of writers led by one commit, with its sequence and the late
+// watermark the commit read.
+struct CommitGroup {
+  const std::vector<CommitWriter*>& writers;
+  uint64_t seq;
+  int64_t late_before_ms;
+};
+
+// Thread-safe.
+class CommitQueue {
+ public:
+  // Queues `w` and returns once a leader has applied the group holding it,
+  // with apply's status. apply runs on the leader's thread without the
+  // queue's lock, one group at a time, in sequence order.
+  absl::Status Commit(
+      CommitWriter* w,
+      absl::FunctionRef<absl::Status(const CommitGroup&)> apply);
+
+  // Numbering continues above `seq` (a restart: the newest sequence used).
+  void ResumeAbove(uint64_t seq);
+
+  // Sets the watermark below which commits mark points late, then waits
+  // until every commit that read an older one is complete. Returns the
+  // first sequence that reads the new one.
+  uint64_t RaiseLateWatermark(int64_t watermark_ms);
+
+ private:
+  absl::Mutex mu_;
+  std::deque<CommitWriter*> writers_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  // Every commit up to this sequence is applied (or failed).
+  uint64_t completed_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t late_watermark_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace nimbus::engine
+
+#endif  // NIMBUS_ENGINE_COMMIT_QUEUE_H_

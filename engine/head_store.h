@@ -1,0 +1,90 @@
+// Heads: the points of each series that are not sealed into chunks yet, in
+// memory (engine/head_buffer.h), in log order.
+//
+// HeadStore guards every series' head state (the head fields of Series) and
+// makes seals atomic to readers: a reader copies a head and opens its store
+// iterators in one step (Snapshot), a seal writes its chunks and drops the
+// sealed points from the heads in one step (PublishSeal), so a reader sees a
+// series wholly before or wholly after a seal (a seal may replace a chunk by
+// a larger one).
+#ifndef NIMBUS_ENGINE_HEAD_STORE_H_
+#define NIMBUS_ENGINE_HEAD_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/commit_queue.h"
+#include "engine/head_buffer.h"
+#include "engine/series_index.h"
+
+namespace nimbus::engine {
+
+// Thread-safe.
+class HeadStore {
+ public:
+  // A head is full at `seal_points` points.
+  explicit HeadStore(size_t seal_points) : seal_points_(seal_points) {}
+
+  // Appends a commit group's points (log sequence `seq`) to the heads, and
+  // adds to *full the series whose heads are now full and not yet queued
+  // for sealing (marking them queued). Groups must come in sequence order.
+  void AppendGroup(const CommitGroup& group, int64_t now_ms,
+                   std::vector<Series*>* full);
+
+  // Appends replayed points of record `seq` (on open, before any commit).
+  void AppendReplayed(Series* s, const std::vector<Sample>& samples,
+                      uint64_t seq, int64_t now_ms);
+  // Every record up to `seq` has been applied (on open).
+  void SetAppliedSeq(uint64_t seq);
+
+  // Copies the head of `s` into *head, its sealed sequence into *sealed_seq
+  // and calls open_iterators(), all consistent with seals.
+  void Snapshot(Series* s, std::vector<Sample>* head, uint64_t* sealed_seq,
+                absl::FunctionRef<void()> open_iterators);
+
+  // Clears the seal_queued mark of `s` and copies its head into *points
+  // with the sequence of its newest point. Returns false if the head is
+  // empty. Points appended later have higher sequences.
+  bool TakeForSeal(Series* s, std::vector<Sample>* points, uint64_t* seq);
+
+  struct Sealed {
+    Series* series;
+    uint64_t seq;  // the head's newest sequence when taken
+    size_t count;  // points taken
+  };
+  // Runs write() with readers locked out; if it succeeds, drops the sealed
+  // points from their heads and raises the series' sealed sequences. Returns
+  // write's status.
+  absl::Status PublishSeal(const std::vector<Sealed>& sealed,
+                           absl::FunctionRef<absl::Status()> write,
+                           int64_t now_ms);
+
+  // Series whose oldest head point arrived at or before cutoff_ms.
+  std::vector<Series*> Aged(SeriesIndex& index, int64_t cutoff_ms);
+
+  // The oldest log sequence a head still needs: records below it can go.
+  uint64_t KeepFrom(SeriesIndex& index);
+
+  // Points held by every head.
+  int64_t points() const { return points_.load(std::memory_order_relaxed); }
+
+ private:
+  void Append(Series* s, const Sample* samples, size_t n, uint64_t seq,
+              int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const size_t seal_points_;
+  // Readers hold it shared across Snapshot, seals exclusively across
+  // PublishSeal.
+  absl::Mutex seal_visibility_mu_;
+  absl::Mutex mu_;  // guards the head fields of every Series
+  uint64_t applied_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<int64_t> points_{0};
+};
+
+}  // namespace nimbus::engine
+
+#endif  // NIMBUS_ENGINE_HEAD_STORE_H_

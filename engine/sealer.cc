@@ -1,0 +1,159 @@
+#include "engine/sealer.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "storage/chunk_codec.h"
+#include "storage/status_macros.h"
+
+namespace nimbus::engine {
+
+using storage::Column;
+
+static_assert(kMaxSealPoints <= storage::kMaxChunkPoints);
+
+Sealer::Sealer(storage::Store& store, HeadStore& heads, Clock& clock,
+               SealerOptions options)
+    : store_(store),
+      heads_(heads),
+      clock_(clock),
+      options_(std::move(options)) {
+  if (options_.background) thread_ = std::thread([this] { Loop(); });
+}
+
+Sealer::~Sealer() {
+  {
+    absl::MutexLock l(&queue_mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Sealer::Queue(std::vector<Series*> full) {
+  if (!options_.background) {
+    // A failed seal loses nothing: the points stay in the head and the log,
+    // and the next full head or aged sweep tries again.
+    absl::Status s = Seal(full);
+    (void)s;
+    return;
+  }
+  absl::MutexLock l(&queue_mu_);
+  queue_.insert(queue_.end(), full.begin(), full.end());
+}
+
+void Sealer::Loop() {
+  std::vector<Series*> batch;
+  while (true) {
+    {
+      absl::MutexLock l(&queue_mu_);
+      queue_mu_.Await(absl::Condition(
+          +[](Sealer* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return s->stopping_ || !s->queue_.empty();
+          },
+          this));
+      if (stopping_) return;  // what is unsealed is in the log
+      batch.swap(queue_);
+    }
+    absl::Status s = Seal(batch);
+    (void)s;  // retried by the aged sweep
+    batch.clear();
+  }
+}
+
+absl::Status Sealer::Seal(const std::vector<Series*>& to_seal_in) {
+  absl::MutexLock one_sealer(&seal_mu_);
+  // A series can be listed twice (queued for the sealer, sealed by the aged
+  // sweep meanwhile, queued again); sealing it twice in one pass would drop
+  // its head's points twice.
+  std::vector<Series*> to_seal = to_seal_in;
+  std::sort(to_seal.begin(), to_seal.end());
+  to_seal.erase(std::unique(to_seal.begin(), to_seal.end()), to_seal.end());
+  storage::WriteBatch batch;
+  std::vector<HeadStore::Sealed> sealed;
+  std::vector<Sample> pts;
+  std::vector<int64_t> ts;
+  std::vector<double> vs;
+  std::string chunk;
+  int64_t chunks = 0;
+  for (Series* s : to_seal) {
+    uint64_t seq;
+    if (!heads_.TakeForSeal(s, &pts, &seq)) continue;
+    std::stable_sort(
+        pts.begin(), pts.end(),
+        [](const Sample& a, const Sample& b) { return a.ts_ms < b.ts_ms; });
+    const size_t head_count = pts.size();
+    // Extend the series' newest chunk if the new points belong at its end
+    // and the two fit in one chunk.
+    {
+      auto it = store_.NewIterator(Column::kPoints);
+      it->SeekForPrev(storage::ChunkKeyPrefix(s->id, INT64_MAX) +
+                      std::string(12, '\xff'));
+      storage::ChunkKey last;
+      if (it->Valid() && storage::DecodeChunkKey(it->key(), &last) &&
+          last.series_id == s->id && pts.front().ts_ms >= last.first_ts_ms &&
+          pts.back().ts_ms - last.first_ts_ms <= storage::kMaxChunkSpanMs) {
+        std::vector<int64_t> old_ts;
+        std::vector<double> old_vs;
+        if (storage::DecodeChunk(it->value(), &old_ts, &old_vs).ok() &&
+            old_ts.size() + pts.size() <= kTargetChunkPoints) {
+          std::vector<Sample> merged;
+          merged.reserve(old_ts.size() + pts.size());
+          for (size_t i = 0; i < old_ts.size(); ++i)
+            merged.push_back({old_ts[i], old_vs[i]});
+          merged.insert(merged.end(), pts.begin(), pts.end());
+          std::stable_sort(merged.begin(), merged.end(),
+                           [](const Sample& a, const Sample& b) {
+                             return a.ts_ms < b.ts_ms;
+                           });
+          batch.Delete(Column::kPoints, it->key());
+          pts.swap(merged);
+        }
+      }
+      NIMBUS_RETURN_IF_ERROR(it->status());
+    }
+    // Chunks span at most kMaxChunkSpanMs and hold at most kMaxSealPoints.
+    uint32_t part = 0;
+    size_t begin = 0;
+    while (begin < pts.size()) {
+      size_t end = begin + 1;
+      while (end < pts.size() && end - begin < kMaxSealPoints &&
+             pts[end].ts_ms - pts[begin].ts_ms <= storage::kMaxChunkSpanMs) {
+        ++end;
+      }
+      ts.clear();
+      vs.clear();
+      for (size_t i = begin; i < end; ++i) {
+        ts.push_back(pts[i].ts_ms);
+        vs.push_back(pts[i].value);
+      }
+      // Sorted and bounded above, so encoding cannot fail.
+      NIMBUS_RETURN_IF_ERROR(storage::EncodeChunk(ts, vs, &chunk));
+      batch.Put(Column::kPoints,
+                storage::EncodeChunkKey({s->id, ts.front(), seq, part++}),
+                chunk);
+      ++chunks;
+      begin = end;
+    }
+    std::string seq_be;
+    storage::PutBigEndian64(&seq_be, seq);
+    batch.Put(Column::kSeries,
+              storage::EncodeSeriesIdKey(storage::kSeriesSealedTag, s->id),
+              seq_be);
+    sealed.push_back({s, seq, head_count});
+  }
+  if (sealed.empty()) return absl::OkStatus();
+  return heads_.PublishSeal(
+      sealed,
+      [&]() -> absl::Status {
+        NIMBUS_RETURN_IF_ERROR(store_.Write(batch));
+        chunks_written_.fetch_add(chunks, std::memory_order_relaxed);
+        if (options_.after_write_for_testing) {
+          options_.after_write_for_testing();
+        }
+        return absl::OkStatus();
+      },
+      clock_.NowMs());
+}
+
+}  // namespace nimbus::engine

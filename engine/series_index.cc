@@ -1,0 +1,210 @@
+#include "engine/series_index.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "engine/validation.h"
+#include "storage/keys.h"
+#include "storage/status_macros.h"
+
+namespace nimbus::engine {
+namespace {
+
+using storage::Column;
+
+constexpr int64_t kRecentlyActiveMs = int64_t{3} * 3600 * 1000;
+
+}  // namespace
+
+SeriesKey Series::Key() const {
+  SeriesKey k;
+  SeriesKey::Decode(encoded, &k);  // written by Encode(): always decodes
+  return k;
+}
+
+absl::StatusOr<std::unique_ptr<SeriesIndex>> SeriesIndex::Load(
+    storage::Store& store) {
+  std::unique_ptr<SeriesIndex> index(new SeriesIndex(store));
+  auto it = store.NewIterator(Column::kSeries);
+  absl::MutexLock l(&index->mu_);
+  absl::flat_hash_map<uint64_t, uint64_t> sealed;
+  absl::flat_hash_map<uint64_t, int64_t> last_write;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const absl::string_view k = it->key();
+    const absl::string_view v = it->value();
+    uint64_t id;
+    if (!k.empty() && k[0] == storage::kSeriesKeyTag && v.size() == 8) {
+      Series& s = index->series_.emplace_back();
+      s.id = storage::GetBigEndian64(v.data());
+      s.encoded = std::string(k.substr(1));
+      SeriesKey check;
+      if (!SeriesKey::Decode(s.encoded, &check)) {
+        return absl::DataLossError(
+            absl::StrCat("series ", s.id, ": undecodable series key"));
+      }
+      index->next_id_ = std::max(index->next_id_, s.id + 1);
+    } else if (storage::DecodeSeriesIdKey(k, storage::kSeriesSealedTag, &id) &&
+               v.size() == 8) {
+      sealed[id] = storage::GetBigEndian64(v.data());
+    } else if (storage::DecodeSeriesIdKey(k, storage::kSeriesLastWriteTag,
+                                          &id) &&
+               v.size() == 8) {
+      last_write[id] = static_cast<int64_t>(storage::GetBigEndian64(v.data()));
+    }
+  }
+  NIMBUS_RETURN_IF_ERROR(it->status());
+  for (Series& s : index->series_) {
+    index->by_key_[s.encoded] = &s;
+    index->by_id_[s.id] = &s;
+    auto f = sealed.find(s.id);
+    if (f != sealed.end()) s.sealed_seq = f->second;
+    auto w = last_write.find(s.id);
+    if (w != last_write.end()) {
+      s.last_write_ms.store(w->second);
+      s.persisted_write_ms = w->second;
+    }
+  }
+  return index;
+}
+
+absl::StatusOr<std::vector<Series*>> SeriesIndex::Resolve(
+    absl::Span<const absl::string_view> encoded) {
+  std::vector<Series*> out(encoded.size(), nullptr);
+  bool missing = false;
+  {
+    absl::ReaderMutexLock l(&mu_);
+    for (size_t i = 0; i < encoded.size(); ++i) {
+      auto f = by_key_.find(encoded[i]);
+      if (f != by_key_.end()) {
+        out[i] = f->second;
+      } else {
+        missing = true;
+      }
+    }
+  }
+  if (!missing) return out;
+  // New series are written durably before any log record names them.
+  absl::MutexLock l(&mu_);
+  storage::WriteBatch batch;
+  absl::flat_hash_map<absl::string_view, Series*> fresh;
+  for (size_t i = 0; i < encoded.size(); ++i) {
+    if (out[i] != nullptr) continue;
+    auto f = by_key_.find(encoded[i]);
+    if (f != by_key_.end()) {
+      out[i] = f->second;
+      continue;
+    }
+    auto g = fresh.find(encoded[i]);
+    if (g != fresh.end()) {
+      out[i] = g->second;
+      continue;
+    }
+    Series& s = series_.emplace_back();
+    s.id = next_id_++;
+    s.encoded = std::string(encoded[i]);
+    std::string id_be;
+    storage::PutBigEndian64(&id_be, s.id);
+    batch.Put(Column::kSeries, storage::EncodeSeriesIndexKey(s.encoded), id_be);
+    fresh[s.encoded] = &s;
+    out[i] = &s;
+  }
+  absl::Status st = store_.Write(batch);
+  if (!st.ok()) {
+    // Forget the series that could not be persisted: they are the newest.
+    for (size_t i = 0; i < fresh.size(); ++i) series_.pop_back();
+    next_id_ -= fresh.size();
+    return st;
+  }
+  for (auto& [enc, s] : fresh) {
+    by_key_[enc] = s;
+    by_id_[s->id] = s;
+  }
+  return out;
+}
+
+Series* SeriesIndex::Find(uint64_t id) {
+  absl::ReaderMutexLock l(&mu_);
+  auto f = by_id_.find(id);
+  return f == by_id_.end() ? nullptr : f->second;
+}
+
+std::vector<Series*> SeriesIndex::Match(const SeriesKey& key) {
+  std::vector<Series*> out;
+  absl::ReaderMutexLock l(&mu_);
+  if (!key.unit.empty()) {
+    auto f = by_key_.find(key.Encode());
+    if (f != by_key_.end()) out.push_back(f->second);
+    return out;
+  }
+  // Any unit: look the key up under each unit name.
+  SeriesKey k = key;
+  for (absl::string_view unit : kUnitNames) {
+    k.unit = std::string(unit);
+    auto f = by_key_.find(k.Encode());
+    if (f != by_key_.end()) out.push_back(f->second);
+  }
+  return out;
+}
+
+absl::StatusOr<ListResult> SeriesIndex::List(const ListQuery& q,
+                                             int64_t now_ms) {
+  std::string after;
+  if (!q.next_token.empty() &&
+      !absl::WebSafeBase64Unescape(q.next_token, &after)) {
+    return absl::InvalidArgumentError(
+        "next_token: not a token this server gave out");
+  }
+  const int64_t active_since = now_ms - kRecentlyActiveMs;
+  struct Matched {
+    const Series* series;
+    SeriesKey key;
+  };
+  std::vector<Matched> matched;
+  {
+    absl::ReaderMutexLock l(&mu_);
+    for (const Series& s : series_) {
+      if (q.recently_active && s.last_write_ms.load() < active_since) continue;
+      if (!after.empty() && s.encoded <= after) continue;
+      SeriesKey key = s.Key();
+      if (!q.namespace_name.empty() && key.namespace_name != q.namespace_name)
+        continue;
+      if (!q.metric_name.empty() && key.metric_name != q.metric_name) continue;
+      bool ok = true;
+      for (const auto& f : q.dimensions) {
+        auto d =
+            std::find_if(key.dimensions.begin(), key.dimensions.end(),
+                         [&](const Dimension& x) { return x.name == f.name; });
+        if (d == key.dimensions.end() || (f.value && d->value != *f.value)) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) matched.push_back({&s, std::move(key)});
+    }
+  }
+  std::sort(matched.begin(), matched.end(),
+            [](const Matched& a, const Matched& b) {
+              return a.series->encoded < b.series->encoded;
+            });
+  ListResult r;
+  const size_t n = std::min(matched.size(), q.page_size);
+  for (size_t i = 0; i < n; ++i) r.series.push_back(std::move(matched[i].key));
+  if (matched.size() > n) {
+    r.next_token = absl::WebSafeBase64Escape(matched[n - 1].series->encoded);
+  }
+  return r;
+}
+
+void SeriesIndex::ForEach(absl::FunctionRef<void(Series&)> visit) {
+  absl::ReaderMutexLock l(&mu_);
+  for (Series& s : series_) visit(s);
+}
+
+size_t SeriesIndex::size() {
+  absl::ReaderMutexLock l(&mu_);
+  return series_.size();
+}
+
+}  // namespace nimbus::engine

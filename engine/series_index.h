@@ -1,0 +1,120 @@
+// The series index: every series the store knows, by encoded key and by id.
+//
+// A series is created durably (its 'k' record in the `series` column family)
+// before any ingest-log record names it, and lives as long as the engine:
+// `Series*` handed out stay valid until the index is destroyed.
+//
+// Per-series head state lives in Series too (it is what the ingest path
+// touches per point), but belongs to HeadStore (engine/head_store.h), which
+// guards it.
+#ifndef NIMBUS_ENGINE_SERIES_INDEX_H_
+#define NIMBUS_ENGINE_SERIES_INDEX_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "engine/head_buffer.h"
+#include "engine/series_key.h"
+#include "storage/store.h"
+
+namespace nimbus::engine {
+
+// One series. The key is held only in its encoded form (decoded when a
+// query needs its fields), and the index maps views of it.
+struct Series {
+  uint64_t id = 0;
+  std::string encoded;  // SeriesKey::Encode()
+  SeriesKey Key() const;
+
+  // When a point or statistic set was last written (ms since the epoch).
+  std::atomic<int64_t> last_write_ms{0};
+  // The value last persisted ('a' record). Sweeper only.
+  int64_t persisted_write_ms = 0;
+
+  // Head state: guarded by HeadStore's lock (engine/head_store.h).
+  HeadBuffer head;
+  uint64_t head_first_seq = 0;  // log sequence of the oldest head point
+  uint64_t head_last_seq = 0;
+  int64_t head_first_wall_ms = 0;
+  uint64_t sealed_seq = 0;   // every log record <= this is in chunks
+  bool seal_queued = false;  // waiting for the sealer
+};
+
+struct ListQuery {
+  std::string namespace_name;  // empty: any
+  std::string metric_name;     // empty: any
+  struct Filter {
+    std::string name;
+    std::optional<std::string> value;
+  };
+  std::vector<Filter> dimensions;
+  bool recently_active = false;  // written to in the last 3 hours
+  std::string next_token;
+  size_t page_size = 500;
+};
+
+struct ListResult {
+  std::vector<SeriesKey> series;
+  std::string next_token;  // empty on the last page
+};
+
+// Thread-safe.
+class SeriesIndex {
+ public:
+  // Reads every series record of `store`. Returns DataLoss for a series key
+  // that does not decode, or the store's error.
+  static absl::StatusOr<std::unique_ptr<SeriesIndex>> Load(
+      storage::Store& store);
+  SeriesIndex(const SeriesIndex&) = delete;
+  SeriesIndex& operator=(const SeriesIndex&) = delete;
+
+  // The series of each encoded key, in order, creating the missing ones
+  // (one store write for all of them). Returns the store's error if that
+  // write failed; then no series of the call was created.
+  absl::StatusOr<std::vector<Series*>> Resolve(
+      absl::Span<const absl::string_view> encoded);
+
+  // nullptr if there is no series with that id.
+  Series* Find(uint64_t id);
+
+  // The series of `key`; with an empty unit, the series of every unit.
+  std::vector<Series*> Match(const SeriesKey& key);
+
+  // Series matching the query, ordered by encoded key, a page at a time.
+  // `now_ms` judges recently_active. Returns InvalidArgument if next_token
+  // is not one this index gave out.
+  absl::StatusOr<ListResult> List(const ListQuery& query, int64_t now_ms);
+
+  // Calls visit for every series, in creation order, with the index locked
+  // shared: visit must not call back into the index.
+  void ForEach(absl::FunctionRef<void(Series&)> visit);
+
+  size_t size();
+
+ private:
+  explicit SeriesIndex(storage::Store& store) : store_(store) {}
+
+  storage::Store& store_;
+  absl::Mutex mu_;
+  // Keys are views of Series::encoded, which never moves (deque elements).
+  absl::flat_hash_map<absl::string_view, Series*> by_key_ ABSL_GUARDED_BY(mu_);
+  std::deque<Series> series_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Series*> by_id_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace nimbus::engine
+
+#endif  // NIMBUS_ENGINE_SERIES_INDEX_H_
