@@ -7,6 +7,7 @@
 //   build-fz/tests/fuzz/fuzz_seed_writer tests/fuzz/seeds
 //
 // Run it again after a format change, so that the seeds stay valid inputs.
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,18 +16,23 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/string_view.h"
+#include "engine/head_buffer.h"
+#include "engine/ingest_log.h"
 #include "engine/quantile_sketch.h"
 #include "engine/rollup.h"
 #include "engine/series_key.h"
 
 namespace {
 
+using nimbus::engine::AppendLogEntry;
 using nimbus::engine::DirtyHour;
 using nimbus::engine::EncodeDirtyRecord;
 using nimbus::engine::EncodeRollupBlock;
 using nimbus::engine::PeriodStatistics;
 using nimbus::engine::QuantileSketch;
+using nimbus::engine::Sample;
 using nimbus::engine::SeriesKey;
+using nimbus::engine::StartLogRecord;
 
 std::filesystem::path root;
 int written = 0;
@@ -195,6 +201,34 @@ void SeriesKeys() {
   Write(t, "long_varint_length", LongVarintAt(k, 0));
 }
 
+void LogRecords() {
+  const std::string t = "ingest_log_record_fuzz";
+  std::string r;
+  StartLogRecord(0, &r);
+  Write(t, "no_entries", r);
+  const int64_t t0 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+  const Sample regular[] = {{t0, 12.5}, {t0 + 10'000, 13}, {t0 + 20'000, -0.0}};
+  const Sample odd[] = {{t0 + 5, 1e300}, {t0 + 5, 5e-324}, {t0 - 3'600'000, 7}};
+  const Sample far[] = {{INT64_MIN, 0}, {INT64_MAX, -1}, {0, 2}};
+  r.clear();
+  StartLogRecord(4, &r);
+  AppendLogEntry(1, regular, 3, &r);
+  AppendLogEntry(70'000, odd, 3, &r);        // equal and falling timestamps
+  AppendLogEntry(~uint64_t{0}, far, 3, &r);  // differences wrap
+  AppendLogEntry(2, nullptr, 0, &r);
+  Write(t, "four_entries", r);
+  Write(t, "truncated", r.substr(0, r.size() - 1));
+  Write(t, "trailing_byte", r + '\0');
+  r.clear();
+  StartLogRecord(1, &r);
+  AppendLogEntry(5, regular, 1, &r);
+  Write(t, "one_point", r);
+  // The entry count (the last byte StartLogRecord wrote) in two bytes.
+  std::string start;
+  StartLogRecord(1, &start);
+  Write(t, "long_varint_count", LongVarintAt(r, start.size() - 1));
+}
+
 void Expressions() {
   const std::string t = "metric_math_fuzz";
   const char* const kExpressions[] = {
@@ -256,6 +290,7 @@ int main(int argc, char** argv) {
   Records();
   Blocks();
   DirtyRecords();
+  LogRecords();
   SeriesKeys();
   Expressions();
   ExtendedStatistics();
