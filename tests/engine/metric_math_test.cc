@@ -1,6 +1,8 @@
 #include "engine/metric_math.h"
 
+#include <charconv>
 #include <string>
+#include <system_error>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -113,12 +115,22 @@ MathValue Eval(const std::string& expr) {
   return v.ok() ? *v : MathValue{};
 }
 
+// The shortest text that reads back as exactly `v` ("0.5", "-10",
+// "0.3333333333333333"): two values print the same only if they are the
+// same double.
+std::string Exact(double v) {
+  char buf[64];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : "?";
+}
+
+// "t:v" per point, t in seconds and v exact, and "| " after each series.
 std::string Points(const MathValue& v) {
   std::string out;
   for (const MathSeries& s : v.series) {
     for (size_t i = 0; i < s.values.size(); ++i) {
       out += std::to_string(s.timestamps_ms[i] / 1000) + ":" +
-             std::to_string(static_cast<int>(s.values[i])) + " ";
+             Exact(s.values[i]) + " ";
     }
     out += "| ";
   }
@@ -132,9 +144,13 @@ TEST(MetricMathEval, MissingValuesCountAsZeroInArithmetic) {
 }
 
 TEST(MetricMathEval, DivisionByZeroDropsThePoint) {
-  // m2 is 0 at 120 and missing (0) at 0: both points go.
-  EXPECT_EQ(Points(Eval("m1 / m2")), "60:0 180:0 | ");
+  // m2 is 0 at 120 and missing (0) at 0: both points go; 2 / 10 is not
+  // rounded to an integer.
+  EXPECT_EQ(Points(Eval("m1 / m2")), "60:0.2 180:0 | ");
   EXPECT_EQ(Points(Eval("m2 / 5")), "60:2 120:0 180:1 | ");
+  EXPECT_EQ(Points(Eval("m1 / 2")), "0:0.5 60:1 | ");
+  EXPECT_EQ(Points(Eval("m1 / 3")),
+            "0:0.3333333333333333 60:0.6666666666666666 | ");
   auto tree = ParseMetricMath("1 / 0");
   EXPECT_EQ(EvaluateMetricMath(**tree, Inputs()).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -164,6 +180,10 @@ TEST(MetricMathEval, DifferencesRatesAndRunningSums) {
   EXPECT_EQ(Points(Eval("DIFF(m2)")), "120:-10 180:5 | ");
   EXPECT_EQ(Points(Eval("DIFF_TIME(m2)")), "120:60 180:60 | ");
   EXPECT_EQ(Points(Eval("RATE(m2) * 60")), "120:-10 180:5 | ");
+  // Per second: -10 / 60 and 5 / 60, each division rounded once.
+  EXPECT_EQ(Points(Eval("RATE(m2)")),
+            "120:-0.16666666666666666 180:0.08333333333333333 | ");
+  EXPECT_EQ(Eval("AVG(m1)").scalar, 1.5);
   EXPECT_EQ(Points(Eval("RUNNING_SUM(m2)")), "60:10 120:10 180:15 | ");
   EXPECT_EQ(Eval("DATAPOINT_COUNT(m2)").scalar, 3);
   EXPECT_EQ(Points(Eval("LAST(METRICS())")), "60:10 120:0 180:5 | ");
@@ -256,6 +276,14 @@ TEST(MetricMathFill, LinearInterpolatesInteriorGapsOnly) {
   EXPECT_EQ(v->series[0].timestamps_ms,
             (std::vector<int64_t>{60'000, 120'000, 180'000, 240'000}));
   EXPECT_EQ(v->series[0].values, (std::vector<double>{10, 20, 30, 40}));
+  // Thirds: exact to within rounding (the interpolation may be computed in
+  // more than one step).
+  v = EvalIn("FILL(h, LINEAR)", {Series("h", {60, 240}, {10, 20})}, six);
+  ASSERT_TRUE(v.ok()) << v.status();
+  ASSERT_EQ(v->series.size(), 1u);
+  EXPECT_THAT(v->series[0].values,
+              ::testing::Pointwise(::testing::DoubleNear(1e-12),
+                                   {10.0, 10 + 10.0 / 3, 10 + 20.0 / 3, 20.0}));
 }
 
 TEST(MetricMathFill, FillsEachSeriesOfAnArray) {
