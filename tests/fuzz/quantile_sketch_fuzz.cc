@@ -102,7 +102,7 @@ void FuzzValues(const uint8_t* data, size_t size) {
         w = 1 + in.U8();
         break;
       case 1:
-        w = in.U8() / 8.0;
+        w = in.U8() / 10.0;  // not dyadic: sums round
         break;
       default:
         break;
