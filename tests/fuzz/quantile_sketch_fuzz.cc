@@ -2,11 +2,13 @@
 //
 // The input is parsed as a sketch; one that parses must serialize to bytes
 // that parse back to the same sketch (serializing is a fixed point after one
-// pass; the first pass may drop empty buckets and long varints), and its
-// quantiles and buckets must be ordered. The input is also read as values
+// pass; the first pass may drop empty buckets and long varints), no shorter
+// prefix of it may parse, its quantiles and buckets must be ordered, and
+// extended statistics over its buckets must not crash. The input is also read as values
 // and weights to add to a sketch, whose byte form must round-trip and whose
 // maximum must be within the sketch's 1% bound. A crash, a sanitizer report
 // or a failed check is a finding.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +36,20 @@ void CheckOrdered(const QuantileSketch& s) {
   for (size_t i = 0; i < buckets.size(); ++i) {
     FUZZ_CHECK(buckets[i].weight > 0);
     if (i > 0) FUZZ_CHECK(buckets[i - 1].value <= buckets[i].value);
+  }
+  // Extended statistics over rollups are evaluated over the buckets: a
+  // percentile is one of their values.
+  for (const char* name : {"p50", "p99.9", "TM(10%:90%)", "WM(:95%)",
+                           "PR(:300)", "TC(1:1000)", "TS(5%:)"}) {
+    const auto st = nimbus::engine::ParseExtendedStatistic(name);
+    FUZZ_CHECK(st.ok());
+    const double v = nimbus::engine::EvaluateExtendedStatistic(*st, buckets);
+    if (st->kind == nimbus::engine::ExtendedStatistic::Kind::kPercentile &&
+        !buckets.empty()) {
+      FUZZ_CHECK(
+          std::any_of(buckets.begin(), buckets.end(),
+                      [v](const WeightedValue& b) { return b.value == v; }));
+    }
   }
   if (s.empty()) {
     FUZZ_CHECK(std::isnan(s.Quantile(0.5)));
