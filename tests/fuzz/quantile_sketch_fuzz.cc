@@ -4,10 +4,10 @@
 // that parse back to the same sketch (serializing is a fixed point after one
 // pass; the first pass may drop empty buckets and long varints), no shorter
 // prefix of it may parse, its quantiles and buckets must be ordered, and
-// extended statistics over its buckets must not crash. The input is also read as values
-// and weights to add to a sketch, whose byte form must round-trip and whose
-// maximum must be within the sketch's 1% bound. A crash, a sanitizer report
-// or a failed check is a finding.
+// extended statistics over its buckets must not crash. The input is also read
+// as values and weights to add to a sketch, whose byte form must round-trip and
+// whose maximum must be within the sketch's 1% bound. A crash, a sanitizer
+// report or a failed check is a finding.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
