@@ -3,7 +3,10 @@
 // rotting.
 #include <sys/wait.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -69,11 +72,30 @@ TEST_F(LoadgenTest, VerifyFailsWhenTheServerHoldsOtherData) {
       1);
 }
 
+// RFC 3339 for `ms` since the epoch, in whole seconds.
+std::string Rfc3339(int64_t ms) {
+  const time_t secs = static_cast<time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 TEST_F(LoadgenTest, ExitsNonZeroWhenPointsAreRejected) {
   std::string json;
-  // Twenty days ago: every point is too old.
-  EXPECT_EQ(Run("--series=8 --duration=10m --start=2026-11-01T00:00:00Z "
-                "--namespace_name=Old",
+  // Twenty days ago, on the hour: every point is too old (more than 14
+  // days), whatever today's date.
+  const int64_t start = (NowMs() - int64_t{20} * 86'400'000) / 3'600'000 *
+                        3'600'000;
+  EXPECT_EQ(Run("--series=8 --duration=10m --start=" + Rfc3339(start) +
+                    " --namespace_name=Old",
                 &json),
             1);
   EXPECT_THAT(json, HasSubstr("\"points_acknowledged\": 0"));
@@ -97,9 +119,7 @@ TEST_F(LoadgenTest, ReplaysACsvFileInOrder) {
   {
     std::ofstream out(csv);
     out << "series_key,timestamp_ms,value\n";
-    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+    const int64_t now = NowMs();
     for (int i = 0; i < 300; ++i) {
       out << "cpu|Host=a|Zone=z1," << now - 600'000 + i * 1000 << ","
           << i * 0.25 << "\n";
