@@ -12,9 +12,15 @@ absl::Status CommitQueue::Commit(
   while (!w->done && w != writers_.front()) w->cv.Wait(&mu_);
   if (w->done) return w->status;
 
-  // Leader: take everyone queued now (bounded) as one group.
-  constexpr size_t kMaxGroup = 64;
-  const size_t n = std::min(writers_.size(), kMaxGroup);
+  // Leader: take everyone queued now as one group, bounded by count and
+  // bytes.
+  size_t n = 1;
+  size_t bytes = w->bytes;
+  while (n < writers_.size() && n < kMaxGroupWriters &&
+         bytes + writers_[n]->bytes <= kMaxGroupBytes) {
+    bytes += writers_[n]->bytes;
+    ++n;
+  }
   const std::vector<CommitWriter*> group(writers_.begin(),
                                          writers_.begin() + n);
   const uint64_t seq = next_seq_++;
@@ -42,6 +48,11 @@ void CommitQueue::ResumeAbove(uint64_t seq) {
     next_seq_ = seq + 1;
     completed_seq_ = seq;
   }
+}
+
+size_t CommitQueue::QueuedForTesting() {
+  absl::MutexLock l(&mu_);
+  return writers_.size();
 }
 
 uint64_t CommitQueue::RaiseLateWatermark(int64_t watermark_ms) {

@@ -36,6 +36,8 @@ struct CommitWriter {
   };
   std::vector<Item> items;
   std::vector<Set> sets;
+  // About how many bytes the writer adds to a group's store write.
+  size_t bytes = 0;
 
  private:
   friend class CommitQueue;
@@ -51,6 +53,12 @@ struct CommitGroup {
   uint64_t seq;
   int64_t late_before_ms;
 };
+
+// A group holds at most this many writers, and stops growing once it holds
+// this many bytes (a single larger writer is a group of its own), so that
+// one store write and the time followers wait for it stay bounded.
+inline constexpr size_t kMaxGroupWriters = 64;
+inline constexpr size_t kMaxGroupBytes = size_t{8} << 20;
 
 // Thread-safe.
 class CommitQueue {
@@ -69,6 +77,9 @@ class CommitQueue {
   // until every commit that read an older one is complete. Returns the
   // first sequence that reads the new one.
   uint64_t RaiseLateWatermark(int64_t watermark_ms);
+
+  // Writers queued (the leader included). For tests.
+  size_t QueuedForTesting();
 
  private:
   absl::Mutex mu_;

@@ -71,4 +71,11 @@ void DirtyHourIndex::Handled(uint64_t boundary,
   }
 }
 
+int64_t DirtyHourIndex::size() {
+  absl::MutexLock l(&mu_);
+  int64_t n = 0;
+  for (const auto& [series, hours] : dirty_) n += hours.size();
+  return n;
+}
+
 }  // namespace nimbus::engine

@@ -37,6 +37,9 @@ class DirtyHourIndex {
   // below it.
   void Handled(uint64_t boundary, const std::vector<DirtyHour>& retry);
 
+  // (series, hour) pairs marked and not yet handled.
+  int64_t size();
+
  private:
   absl::Mutex mu_;
   // series -> hour -> the newest log sequence that marked it.

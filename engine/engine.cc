@@ -11,6 +11,7 @@
 #include "engine/commit_queue.h"
 #include "engine/dirty_hours.h"
 #include "engine/head_store.h"
+#include "engine/log.h"
 #include "engine/periodic_thread.h"
 #include "engine/raw_reader.h"
 #include "engine/rollup.h"
@@ -63,6 +64,7 @@ struct Engine::Impl : public RollupSource {
   int64_t opened_ms = 0;  // when Open() ran
   std::atomic<int64_t> points_accepted{0};
   std::atomic<bool> closing{false};
+  std::atomic<int64_t> rollup_failures{0};
 
   // Declared in dependency order: each is destroyed before what it uses.
   std::unique_ptr<storage::Store> store;
@@ -209,8 +211,16 @@ absl::Status Engine::Impl::RunRollupsUntilCaughtUp() {
   // A catch-up of many passes stops at a pass boundary when the engine
   // closes; the next open resumes it.
   while (!closing.load(std::memory_order_relaxed)) {
-    NIMBUS_ASSIGN_OR_RETURN(bool behind, rollups->RunPass());
-    if (!behind) return absl::OkStatus();
+    absl::StatusOr<bool> behind = rollups->RunPass();
+    if (!behind.ok()) {
+      rollup_failures.fetch_add(1, std::memory_order_relaxed);
+      Log(LogLevel::kError, "rollups",
+          absl::StrCat("rollup pass from watermark ", rollups->watermark(),
+                       " ms failed; the next pass does it again: ",
+                       behind.status().ToString()));
+      return behind.status();
+    }
+    if (!*behind) return absl::OkStatus();
   }
   return absl::OkStatus();
 }
@@ -250,6 +260,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
   Clock* c = &clock;
   so.now_ms = [c] { return c->NowMs(); };
   NIMBUS_ASSIGN_OR_RETURN(e.store, storage::Store::Open(std::move(so)));
+  if (e.options.wrap_store_for_testing) {
+    e.store = e.options.wrap_store_for_testing(std::move(e.store));
+  }
   NIMBUS_ASSIGN_OR_RETURN(e.index, SeriesIndex::Load(*e.store));
   e.heads = std::make_unique<HeadStore>(e.options.head_seal_points);
   e.reader = std::make_unique<RawReader>(*e.store, *e.heads);
@@ -286,15 +299,19 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
   if (e.options.sweep_interval_ms > 0) {
     e.sweep_thread =
         std::make_unique<PeriodicThread>(e.options.sweep_interval_ms, [&e] {
+          // Failures are logged and counted by the sealer and the
+          // sweeper; the next sweep does the work again.
           absl::Status s = e.sweeper->Run(e.options.head_max_age_ms);
-          (void)s;  // retried at the next sweep
+          (void)s;
         });
   }
   if (e.options.rollup_interval_ms > 0) {
     e.rollup_thread =
         std::make_unique<PeriodicThread>(e.options.rollup_interval_ms, [&e] {
+          // Logged and counted by RunRollupsUntilCaughtUp; the next pass
+          // does it again.
           absl::Status s = e.RunRollupsUntilCaughtUp();
-          (void)s;  // the next pass does it again
+          (void)s;
         });
   }
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
@@ -319,12 +336,18 @@ absl::Status Engine::Write(std::vector<SeriesWrite>& writes) {
   for (size_t i = 0; i < writes.size(); ++i) {
     if (!writes[i].samples.empty()) {
       w.items.push_back({series[i], &writes[i].samples});
+      // A log entry: ids and counts, then per point a varint timestamp
+      // delta and eight value bytes.
+      w.bytes += 20 + writes[i].samples.size() * 12;
     }
     for (const StatisticSet& st : writes[i].statistic_sets) {
       w.sets.push_back({series[i], &st});
+      w.bytes += storage::kStatSetKeySize + storage::kStatSetValueSize;
     }
   }
   Impl* e = impl_.get();
+  // Heads push back when the sealer lags.
+  e->sealer->AwaitBacklogBelow(e->options.max_seal_backlog);
   return e->commits.Commit(
       &w, [e](const CommitGroup& g) { return e->ApplyGroup(g); });
 }
@@ -349,6 +372,11 @@ EngineStats Engine::Stats() {
   s.memtable_bytes = impl_->store->MemtableBytes();
   s.rollup_watermark_ms = impl_->rollups->watermark();
   s.rollups = impl_->rollups->stats();
+  s.seal_failures = impl_->sealer->failures();
+  s.sweep_failures = impl_->sweeper->failures();
+  s.rollup_failures = impl_->rollup_failures.load();
+  s.writes_throttled = impl_->sealer->throttled();
+  s.dirty_hours_pending = impl_->dirty.size();
   return s;
 }
 

@@ -85,10 +85,18 @@ struct EngineOptions {
   // chunk encoding. false seals inside the commit (deterministic, for tests).
   // Default true.
   bool background_sealing = true;
-  // Called by a seal after its chunk write, before its head trim, with
-  // readers locked out: tests check that a query cannot run in between.
-  // Default: none.
+  // Writers wait while this many full heads are queued for (or being
+  // sealed by) the background sealer, so that memory stays bounded when
+  // sealing lags. Default 65536.
+  size_t max_seal_backlog = 65536;
+  // Called by a seal after its chunk write, before its head trim: tests
+  // check that a query in between sees every point once. Default: none.
   std::function<void()> after_seal_write_for_testing;
+  // Wraps the store the engine opens, e.g. in a
+  // storage::FaultInjectionStore. Default: none.
+  std::function<std::unique_ptr<storage::Store>(
+      std::unique_ptr<storage::Store>)>
+      wrap_store_for_testing;
 };
 
 struct EngineStats {
@@ -100,6 +108,17 @@ struct EngineStats {
   int64_t memtable_bytes = 0;
   int64_t rollup_watermark_ms = 0;
   RollupStats rollups;
+  // Background failures since open, each also logged: seals whose write
+  // failed (their points stay in the heads and the log, and are sealed
+  // again), sweeps whose log-trim write failed, rollup passes that failed
+  // (done again by the next pass).
+  int64_t seal_failures = 0;
+  int64_t sweep_failures = 0;
+  int64_t rollup_failures = 0;
+  // Writes that waited for the sealer (max_seal_backlog).
+  int64_t writes_throttled = 0;
+  // (series, hour) pairs with late points waiting for a rollup pass.
+  int64_t dirty_hours_pending = 0;
 };
 
 // Thread-safe.

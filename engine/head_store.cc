@@ -50,13 +50,15 @@ void HeadStore::SetAppliedSeq(uint64_t seq) {
 
 void HeadStore::Snapshot(Series* s, std::vector<Sample>* head,
                          uint64_t* sealed_seq,
+                         std::shared_ptr<const SealInFlight>* sealing,
                          absl::FunctionRef<void()> open_iterators) {
-  absl::ReaderMutexLock consistent(&seal_visibility_mu_);
-  {
-    absl::MutexLock l(&mu_);
-    s->head.DecodeTo(head);
-    *sealed_seq = s->sealed_seq;
-  }
+  // The iterators are opened under the lock: a seal marks its series under
+  // it before writing, so a copy without a mark is older than the write,
+  // and so is the view of iterators opened before the lock is let go.
+  absl::MutexLock l(&mu_);
+  s->head.DecodeTo(head);
+  *sealed_seq = s->sealed_seq;
+  *sealing = s->sealing;
   open_iterators();
 }
 
@@ -73,15 +75,21 @@ bool HeadStore::TakeForSeal(Series* s, std::vector<Sample>* points,
   return true;
 }
 
+void HeadStore::BeginSeal(Series* s,
+                          std::shared_ptr<const SealInFlight> sealing) {
+  absl::MutexLock l(&mu_);
+  s->sealing = std::move(sealing);
+}
+
 absl::Status HeadStore::PublishSeal(const std::vector<Sealed>& sealed,
                                     absl::FunctionRef<absl::Status()> write,
                                     int64_t now_ms) {
-  absl::MutexLock exclusive(&seal_visibility_mu_);
-  absl::Status st = write();
-  if (!st.ok()) return st;
+  const absl::Status st = write();
   absl::MutexLock l(&mu_);
   for (const Sealed& x : sealed) {
     Series* s = x.series;
+    s->sealing.reset();
+    if (!st.ok()) continue;
     points_.fetch_sub(static_cast<int64_t>(x.count), std::memory_order_relaxed);
     s->head.DropFront(x.count);
     s->sealed_seq = x.seq;
@@ -93,7 +101,7 @@ absl::Status HeadStore::PublishSeal(const std::vector<Sealed>& sealed,
       s->head_first_wall_ms = now_ms;
     }
   }
-  return absl::OkStatus();
+  return st;
 }
 
 std::vector<Series*> HeadStore::Aged(SeriesIndex& index, int64_t cutoff_ms) {

@@ -1,17 +1,22 @@
 // Heads: the points of each series that are not sealed into chunks yet, in
 // memory (engine/head_buffer.h), in log order.
 //
-// HeadStore guards every series' head state (the head fields of Series) and
-// makes seals atomic to readers: a reader copies a head and opens its store
-// iterators in one step (Snapshot), a seal writes its chunks and drops the
-// sealed points from the heads in one step (PublishSeal), so a reader sees a
-// series wholly before or wholly after a seal (a seal may replace a chunk by
-// a larger one).
+// HeadStore guards every series' head state (the head fields of Series).
+// No lock is held across a store write: a seal marks the series it is
+// sealing (BeginSeal), writes its chunks with no lock held, then drops the
+// sealed points from the heads (PublishSeal). A reader copies a head, the
+// sealed sequence and the in-flight mark and opens its store iterators in
+// one step (Snapshot). Chunks written by a seal carry a sequence above the
+// sealed one the reader copied, so it skips them and reads the head's copy
+// instead; a chunk the seal replaces is skipped too and read from the mark's
+// copy of its points. Either way the reader sees each point once, whether
+// or not its iterators see the seal's write.
 #ifndef NIMBUS_ENGINE_HEAD_STORE_H_
 #define NIMBUS_ENGINE_HEAD_STORE_H_
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -42,8 +47,10 @@ class HeadStore {
   void SetAppliedSeq(uint64_t seq);
 
   // Copies the head of `s` into *head, its sealed sequence into *sealed_seq
-  // and calls open_iterators(), all consistent with seals.
+  // and its in-flight seal into *sealing, and calls open_iterators(), in one
+  // step with respect to seals. open_iterators must not block.
   void Snapshot(Series* s, std::vector<Sample>* head, uint64_t* sealed_seq,
+                std::shared_ptr<const SealInFlight>* sealing,
                 absl::FunctionRef<void()> open_iterators);
 
   // Clears the seal_queued mark of `s` and copies its head into *points
@@ -56,9 +63,11 @@ class HeadStore {
     uint64_t seq;  // the head's newest sequence when taken
     size_t count;  // points taken
   };
-  // Runs write() with readers locked out; if it succeeds, drops the sealed
-  // points from their heads and raises the series' sealed sequences. Returns
-  // write's status.
+  // Marks `s` as having a seal in flight that replaces a chunk.
+  void BeginSeal(Series* s, std::shared_ptr<const SealInFlight> sealing);
+  // Runs write() with no lock held; if it succeeds, drops the sealed points
+  // from their heads and raises the series' sealed sequences. Either way
+  // clears the in-flight marks. Returns write's status.
   absl::Status PublishSeal(const std::vector<Sealed>& sealed,
                            absl::FunctionRef<absl::Status()> write,
                            int64_t now_ms);
@@ -77,9 +86,6 @@ class HeadStore {
               int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t seal_points_;
-  // Readers hold it shared across Snapshot, seals exclusively across
-  // PublishSeal.
-  absl::Mutex seal_visibility_mu_;
   absl::Mutex mu_;  // guards the head fields of every Series
   uint64_t applied_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> points_{0};

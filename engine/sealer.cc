@@ -1,9 +1,12 @@
 #include "engine/sealer.h"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "engine/log.h"
 #include "storage/chunk_codec.h"
 #include "storage/status_macros.h"
 
@@ -33,7 +36,8 @@ Sealer::~Sealer() {
 void Sealer::Queue(std::vector<Series*> full) {
   if (!options_.background) {
     // A failed seal loses nothing: the points stay in the head and the log,
-    // and the next full head or aged sweep tries again.
+    // and the next full head or aged sweep tries again. Seal() logs and
+    // counts the failure.
     absl::Status s = Seal(full);
     (void)s;
     return;
@@ -42,11 +46,29 @@ void Sealer::Queue(std::vector<Series*> full) {
   queue_.insert(queue_.end(), full.begin(), full.end());
 }
 
+void Sealer::AwaitBacklogBelow(size_t max) {
+  if (!options_.background) return;
+  absl::MutexLock l(&queue_mu_);
+  if (stopping_ || queue_.size() + in_progress_ < max) return;
+  throttled_.fetch_add(1, std::memory_order_relaxed);
+  struct Arg {
+    Sealer* sealer;
+    size_t max;
+  } arg{this, max};
+  queue_mu_.Await(absl::Condition(
+      +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return a->sealer->stopping_ ||
+               a->sealer->queue_.size() + a->sealer->in_progress_ < a->max;
+      },
+      &arg));
+}
+
 void Sealer::Loop() {
   std::vector<Series*> batch;
   while (true) {
     {
       absl::MutexLock l(&queue_mu_);
+      in_progress_ = 0;
       queue_mu_.Await(absl::Condition(
           +[](Sealer* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
             return s->stopping_ || !s->queue_.empty();
@@ -54,14 +76,31 @@ void Sealer::Loop() {
           this));
       if (stopping_) return;  // what is unsealed is in the log
       batch.swap(queue_);
+      in_progress_ = batch.size();
     }
+    // A failure is logged and counted by Seal(); the heads stay full, so
+    // the next write to each series queues it again, and the aged sweep
+    // seals it in any case.
     absl::Status s = Seal(batch);
-    (void)s;  // retried by the aged sweep
+    (void)s;
     batch.clear();
   }
 }
 
-absl::Status Sealer::Seal(const std::vector<Series*>& to_seal_in) {
+absl::Status Sealer::Seal(const std::vector<Series*>& series) {
+  const absl::Status st = SealOnce(series);
+  if (!st.ok()) {
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    Log(LogLevel::kError, "sealer",
+        absl::StrCat("seal of ", series.size(),
+                     " series failed; their points stay in the heads and "
+                     "the log and are sealed again: ",
+                     st.ToString()));
+  }
+  return st;
+}
+
+absl::Status Sealer::SealOnce(const std::vector<Series*>& to_seal_in) {
   absl::MutexLock one_sealer(&seal_mu_);
   // A series can be listed twice (queued for the sealer, sealed by the aged
   // sweep meanwhile, queued again); sealing it twice in one pass would drop
@@ -108,9 +147,20 @@ absl::Status Sealer::Seal(const std::vector<Series*>& to_seal_in) {
                            });
           batch.Delete(Column::kPoints, it->key());
           pts.swap(merged);
+          // Readers see the replaced chunk's points from here until the
+          // seal is published, whatever their view of the store.
+          auto in_flight = std::make_shared<SealInFlight>();
+          in_flight->replaced_key = std::string(it->key());
+          in_flight->replaced_ts = std::move(old_ts);
+          in_flight->replaced_values = std::move(old_vs);
+          heads_.BeginSeal(s, std::move(in_flight));
         }
       }
-      NIMBUS_RETURN_IF_ERROR(it->status());
+      if (!it->status().ok()) {
+        // Clears the marks set so far; nothing was written.
+        return heads_.PublishSeal(
+            sealed, [&] { return it->status(); }, clock_.NowMs());
+      }
     }
     // Chunks span at most kMaxChunkSpanMs and hold at most kMaxSealPoints.
     uint32_t part = 0;
@@ -127,8 +177,14 @@ absl::Status Sealer::Seal(const std::vector<Series*>& to_seal_in) {
         ts.push_back(pts[i].ts_ms);
         vs.push_back(pts[i].value);
       }
-      // Sorted and bounded above, so encoding cannot fail.
-      NIMBUS_RETURN_IF_ERROR(storage::EncodeChunk(ts, vs, &chunk));
+      // Sorted and bounded above, so encoding cannot fail; if it did, the
+      // marks set so far are cleared and nothing is written.
+      const absl::Status encoded = storage::EncodeChunk(ts, vs, &chunk);
+      if (!encoded.ok()) {
+        sealed.push_back({s, seq, head_count});
+        return heads_.PublishSeal(
+            sealed, [&] { return encoded; }, clock_.NowMs());
+      }
       batch.Put(Column::kPoints,
                 storage::EncodeChunkKey({s->id, ts.front(), seq, part++}),
                 chunk);

@@ -55,18 +55,31 @@ class Sealer {
   Sealer& operator=(const Sealer&) = delete;
 
   // Seals the heads of `series`: the points they hold now go to chunks,
-  // points appended meanwhile stay. One seal at a time. Returns the store's
-  // error; the points then stay in the heads and the log.
+  // points appended meanwhile stay. One seal at a time; no lock that
+  // readers or writers need is held across its store write. Returns the
+  // store's error (logged and counted); the points then stay in the heads
+  // and the log.
   absl::Status Seal(const std::vector<Series*>& series);
 
   // Hands full heads to the background thread (or seals them here).
   void Queue(std::vector<Series*> full);
 
+  // Waits while `max` or more full heads are queued or being sealed (the
+  // sealer lags); returns at once without a background thread.
+  void AwaitBacklogBelow(size_t max);
+
   int64_t chunks_written() const {
     return chunks_written_.load(std::memory_order_relaxed);
   }
+  // Seals that failed (logged, and their points kept).
+  int64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+  // Calls of AwaitBacklogBelow that waited.
+  int64_t throttled() const {
+    return throttled_.load(std::memory_order_relaxed);
+  }
 
  private:
+  absl::Status SealOnce(const std::vector<Series*>& series);
   void Loop();
 
   storage::Store& store_;
@@ -77,7 +90,11 @@ class Sealer {
   absl::Mutex queue_mu_;
   std::vector<Series*> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // Series taken from the queue by the running seal.
+  size_t in_progress_ ABSL_GUARDED_BY(queue_mu_) = 0;
   std::atomic<int64_t> chunks_written_{0};
+  std::atomic<int64_t> failures_{0};
+  std::atomic<int64_t> throttled_{0};
   std::thread thread_;
 };
 

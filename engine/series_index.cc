@@ -28,9 +28,11 @@ absl::StatusOr<std::unique_ptr<SeriesIndex>> SeriesIndex::Load(
     storage::Store& store) {
   std::unique_ptr<SeriesIndex> index(new SeriesIndex(store));
   auto it = store.NewIterator(Column::kSeries);
+  absl::MutexLock c(&index->create_mu_);
   absl::MutexLock l(&index->mu_);
   absl::flat_hash_map<uint64_t, uint64_t> sealed;
   absl::flat_hash_map<uint64_t, int64_t> last_write;
+  uint64_t max_id = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const absl::string_view k = it->key();
     const absl::string_view v = it->value();
@@ -44,7 +46,7 @@ absl::StatusOr<std::unique_ptr<SeriesIndex>> SeriesIndex::Load(
         return absl::DataLossError(
             absl::StrCat("series ", s.id, ": undecodable series key"));
       }
-      index->next_id_ = std::max(index->next_id_, s.id + 1);
+      max_id = std::max(max_id, s.id);
     } else if (storage::DecodeSeriesIdKey(k, storage::kSeriesSealedTag, &id) &&
                v.size() == 8) {
       sealed[id] = storage::GetBigEndian64(v.data());
@@ -55,6 +57,7 @@ absl::StatusOr<std::unique_ptr<SeriesIndex>> SeriesIndex::Load(
     }
   }
   NIMBUS_RETURN_IF_ERROR(it->status());
+  index->next_id_ = max_id + 1;
   for (Series& s : index->series_) {
     index->by_key_[s.encoded] = &s;
     index->by_id_[s.id] = &s;
@@ -85,42 +88,51 @@ absl::StatusOr<std::vector<Series*>> SeriesIndex::Resolve(
     }
   }
   if (!missing) return out;
-  // New series are written durably before any log record names them.
-  absl::MutexLock l(&mu_);
+  // New series are written durably before any log record names them. One
+  // creation at a time (create_mu_), with the index itself locked only to
+  // look up and, after the write, to insert: readers and writers of
+  // existing series never wait for the write (an fsync under
+  // --sync=power).
+  absl::MutexLock one_creation(&create_mu_);
+  std::vector<std::string> fresh;  // distinct new encodings
+  absl::flat_hash_map<absl::string_view, size_t> fresh_index;
+  std::vector<std::pair<size_t, size_t>> wants;  // (i, fresh index)
+  {
+    absl::ReaderMutexLock l(&mu_);
+    for (size_t i = 0; i < encoded.size(); ++i) {
+      if (out[i] != nullptr) continue;
+      auto f = by_key_.find(encoded[i]);
+      if (f != by_key_.end()) {  // created meanwhile
+        out[i] = f->second;
+        continue;
+      }
+      auto [g, inserted] = fresh_index.try_emplace(encoded[i], fresh.size());
+      if (inserted) fresh.emplace_back(encoded[i]);
+      wants.push_back({i, g->second});
+    }
+  }
+  if (fresh.empty()) return out;
   storage::WriteBatch batch;
-  absl::flat_hash_map<absl::string_view, Series*> fresh;
-  for (size_t i = 0; i < encoded.size(); ++i) {
-    if (out[i] != nullptr) continue;
-    auto f = by_key_.find(encoded[i]);
-    if (f != by_key_.end()) {
-      out[i] = f->second;
-      continue;
-    }
-    auto g = fresh.find(encoded[i]);
-    if (g != fresh.end()) {
-      out[i] = g->second;
-      continue;
-    }
-    Series& s = series_.emplace_back();
-    s.id = next_id_++;
-    s.encoded = std::string(encoded[i]);
+  for (size_t j = 0; j < fresh.size(); ++j) {
     std::string id_be;
-    storage::PutBigEndian64(&id_be, s.id);
-    batch.Put(Column::kSeries, storage::EncodeSeriesIndexKey(s.encoded), id_be);
-    fresh[s.encoded] = &s;
-    out[i] = &s;
+    storage::PutBigEndian64(&id_be, next_id_ + j);
+    batch.Put(Column::kSeries, storage::EncodeSeriesIndexKey(fresh[j]), id_be);
   }
-  absl::Status st = store_.Write(batch);
-  if (!st.ok()) {
-    // Forget the series that could not be persisted: they are the newest.
-    for (size_t i = 0; i < fresh.size(); ++i) series_.pop_back();
-    next_id_ -= fresh.size();
-    return st;
+  NIMBUS_RETURN_IF_ERROR(store_.Write(batch));
+  std::vector<Series*> created(fresh.size());
+  {
+    absl::MutexLock l(&mu_);
+    for (size_t j = 0; j < fresh.size(); ++j) {
+      Series& s = series_.emplace_back();
+      s.id = next_id_ + j;
+      s.encoded = std::move(fresh[j]);
+      by_key_[s.encoded] = &s;
+      by_id_[s.id] = &s;
+      created[j] = &s;
+    }
   }
-  for (auto& [enc, s] : fresh) {
-    by_key_[enc] = s;
-    by_id_[s->id] = s;
-  }
+  next_id_ += fresh.size();
+  for (const auto& [i, j] : wants) out[i] = created[j];
   return out;
 }
 

@@ -31,6 +31,16 @@
 
 namespace nimbus::engine {
 
+// A seal whose store write is in flight for a series that replaces the
+// series' newest chunk by a larger one: the replaced chunk's key and points,
+// so that a reader can see them whether or not its view of the store has the
+// write yet (engine/head_store.h).
+struct SealInFlight {
+  std::string replaced_key;
+  std::vector<int64_t> replaced_ts;
+  std::vector<double> replaced_values;
+};
+
 // One series. The key is held only in its encoded form (decoded when a
 // query needs its fields), and the index maps views of it.
 struct Series {
@@ -50,6 +60,8 @@ struct Series {
   int64_t head_first_wall_ms = 0;
   uint64_t sealed_seq = 0;   // every log record <= this is in chunks
   bool seal_queued = false;  // waiting for the sealer
+  // Set while a seal that replaces a chunk is writing; null otherwise.
+  std::shared_ptr<const SealInFlight> sealing;
 };
 
 struct ListQuery {
@@ -81,8 +93,9 @@ class SeriesIndex {
   SeriesIndex& operator=(const SeriesIndex&) = delete;
 
   // The series of each encoded key, in order, creating the missing ones
-  // (one store write for all of them). Returns the store's error if that
-  // write failed; then no series of the call was created.
+  // (one store write for all of them, with no lock held that lookups,
+  // queries or writers of existing series need). Returns the store's error
+  // if that write failed; then no series of the call was created.
   absl::StatusOr<std::vector<Series*>> Resolve(
       absl::Span<const absl::string_view> encoded);
 
@@ -107,12 +120,14 @@ class SeriesIndex {
   explicit SeriesIndex(storage::Store& store) : store_(store) {}
 
   storage::Store& store_;
+  // Serializes series creation; taken before mu_.
+  absl::Mutex create_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(create_mu_) = 1;
   absl::Mutex mu_;
   // Keys are views of Series::encoded, which never moves (deque elements).
   absl::flat_hash_map<absl::string_view, Series*> by_key_ ABSL_GUARDED_BY(mu_);
   std::deque<Series> series_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, Series*> by_id_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace nimbus::engine

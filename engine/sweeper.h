@@ -5,9 +5,11 @@
 #ifndef NIMBUS_ENGINE_SWEEPER_H_
 #define NIMBUS_ENGINE_SWEEPER_H_
 
+#include <atomic>
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "engine/clock.h"
 #include "engine/head_store.h"
 #include "engine/sealer.h"
@@ -16,7 +18,8 @@
 
 namespace nimbus::engine {
 
-// Thread-compatible: one Run() at a time.
+// Thread-safe: runs are serialized (the background sweep and a caller's
+// SealAllHeads may overlap).
 class Sweeper {
  public:
   Sweeper(storage::Store& store, SeriesIndex& index, HeadStore& heads,
@@ -32,14 +35,19 @@ class Sweeper {
   // is done again by the next run.
   absl::Status Run(int64_t max_age_ms);
 
+  // Runs whose log-trim write failed (logged; done again by the next run).
+  int64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+
  private:
   storage::Store& store_;
   SeriesIndex& index_;
   HeadStore& heads_;
   Sealer& sealer_;
   Clock& clock_;
+  absl::Mutex mu_;  // one run at a time
   // The ingest log below this sequence has been deleted.
-  uint64_t trimmed_below_ = 0;
+  uint64_t trimmed_below_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<int64_t> failures_{0};
 };
 
 }  // namespace nimbus::engine

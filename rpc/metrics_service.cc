@@ -666,6 +666,11 @@ grpc::Status MetricsService::GetServerStats(grpc::ServerContext*,
   resp->set_rollup_hours_redone(s.rollups.dirty_hours_redone);
   resp->set_rollup_series_failed(s.rollups.series_failed);
   resp->set_rollup_stale_marks_dropped(s.rollups.stale_marks_dropped);
+  resp->set_seal_failures(s.seal_failures);
+  resp->set_sweep_failures(s.sweep_failures);
+  resp->set_rollup_failures(s.rollup_failures);
+  resp->set_writes_throttled(s.writes_throttled);
+  resp->set_rollup_dirty_hours_pending(s.dirty_hours_pending);
   resp->set_heap_bytes_in_use(HeapBytesInUse());
   if (FILE* f = std::fopen("/proc/self/statm", "r")) {
     long size = 0, resident = 0;

@@ -331,7 +331,12 @@ void WriteBatch::Append(const WriteBatch& other) {
                    other.rep_->ops.end());
 }
 size_t WriteBatch::Count() const { return rep_->ops.size(); }
-
+bool WriteBatch::Touches(Column column) const {
+  for (const Rep::Op& op : rep_->ops) {
+    if (op.column == column) return true;
+  }
+  return false;
+}
 void WriteBatch::Clear() { rep_->ops.clear(); }
 
 struct WriteBatchAccess {

@@ -78,6 +78,8 @@ class WriteBatch {
   // Appends the writes of `other`.
   void Append(const WriteBatch& other);
   size_t Count() const;
+  // Whether any operation of the batch is on `column`.
+  bool Touches(Column column) const;
   void Clear();
 
  private:

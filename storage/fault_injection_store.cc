@@ -1,0 +1,61 @@
+#include "storage/fault_injection_store.h"
+
+namespace nimbus::storage {
+
+void FaultInjectionStore::FailWrites(Column column, int count,
+                                     absl::Status status) {
+  absl::MutexLock l(&mu_);
+  fail_column_ = column;
+  fail_count_ = count;
+  fail_status_ = std::move(status);
+}
+
+void FaultInjectionStore::HoldWrites(Column column) {
+  absl::MutexLock l(&mu_);
+  holding_ = true;
+  hold_column_ = column;
+}
+
+bool FaultInjectionStore::AwaitHeld(int n, absl::Duration timeout) {
+  absl::MutexLock l(&mu_);
+  struct Arg {
+    FaultInjectionStore* store;
+    int n;
+  } arg{this, n};
+  return mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                    return a->store->held_ >= a->n;
+                                  },
+                                  &arg),
+                              timeout);
+}
+
+void FaultInjectionStore::ReleaseHeld() {
+  absl::MutexLock l(&mu_);
+  holding_ = false;
+}
+
+int64_t FaultInjectionStore::failed_writes() {
+  absl::MutexLock l(&mu_);
+  return failed_;
+}
+
+absl::Status FaultInjectionStore::Write(WriteBatch& batch) {
+  {
+    absl::MutexLock l(&mu_);
+    if (fail_count_ > 0 && batch.Touches(fail_column_)) {
+      --fail_count_;
+      ++failed_;
+      return fail_status_;
+    }
+    if (holding_ && batch.Touches(hold_column_)) {
+      ++held_;
+      mu_.Await(absl::Condition(
+          +[](bool* holding) { return !*holding; }, &holding_));
+      --held_;
+    }
+  }
+  return base_->Write(batch);
+}
+
+}  // namespace nimbus::storage

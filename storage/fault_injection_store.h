@@ -1,0 +1,65 @@
+// A Store for tests that forwards to another and fails or holds chosen
+// writes, so that every write-error path, and every reader that must not
+// wait behind a write, can be tested deterministically.
+#ifndef NIMBUS_STORAGE_FAULT_INJECTION_STORE_H_
+#define NIMBUS_STORAGE_FAULT_INJECTION_STORE_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "storage/store.h"
+
+namespace nimbus::storage {
+
+// Thread-safe.
+class FaultInjectionStore : public Store {
+ public:
+  explicit FaultInjectionStore(std::unique_ptr<Store> base)
+      : base_(std::move(base)) {}
+
+  // The next `count` writes whose batch touches `column` return `status`
+  // and write nothing.
+  void FailWrites(Column column, int count, absl::Status status);
+
+  // From now on, writes whose batch touches `column` wait, before anything
+  // is written, until ReleaseHeld().
+  void HoldWrites(Column column);
+  // Waits until at least `n` writes are held, at most `timeout`. Returns
+  // whether they were.
+  bool AwaitHeld(int n, absl::Duration timeout);
+  // Lets the held writes through and stops holding.
+  void ReleaseHeld();
+
+  // Writes failed so far by FailWrites.
+  int64_t failed_writes();
+
+  absl::Status Write(WriteBatch& batch) override;
+  absl::StatusOr<std::optional<std::string>> Get(
+      Column column, absl::string_view key) override {
+    return base_->Get(column, key);
+  }
+  std::unique_ptr<StoreIterator> NewIterator(Column column) override {
+    return base_->NewIterator(column);
+  }
+  int64_t BytesOnDisk() override { return base_->BytesOnDisk(); }
+  int64_t MemtableBytes() override { return base_->MemtableBytes(); }
+  absl::Status CompactAll() override { return base_->CompactAll(); }
+
+ private:
+  const std::unique_ptr<Store> base_;
+  absl::Mutex mu_;
+  int fail_count_ ABSL_GUARDED_BY(mu_) = 0;
+  Column fail_column_ ABSL_GUARDED_BY(mu_) = Column::kMeta;
+  absl::Status fail_status_ ABSL_GUARDED_BY(mu_);
+  int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
+  bool holding_ ABSL_GUARDED_BY(mu_) = false;
+  Column hold_column_ ABSL_GUARDED_BY(mu_) = Column::kMeta;
+  int held_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace nimbus::storage
+
+#endif  // NIMBUS_STORAGE_FAULT_INJECTION_STORE_H_
