@@ -527,8 +527,8 @@ TEST_F(EngineTest, SealerAndSweeperRacingKeepEveryPoint) {
       << "the sweeper left points in memory 60 s after the last write";
   EXPECT_EQ(engine_->Stats().points_accepted, kThreads * kPerThread + 1);
   EXPECT_EQ(count(), kThreads * kPerThread);
-  EXPECT_EQ(Stats(Key("M", "tail"), kNow - 60'000, kNow, 60'000)[0].sample_count,
-            1);
+  EXPECT_EQ(
+      Stats(Key("M", "tail"), kNow - 60'000, kNow, 60'000)[0].sample_count, 1);
   options_.sweep_interval_ms = 0;
   Open();
   EXPECT_EQ(count(), kThreads * kPerThread);

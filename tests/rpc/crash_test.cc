@@ -142,8 +142,7 @@ TEST_P(Crash, AcknowledgedPointsSurviveKillNine) {
     {
       std::unique_lock<std::mutex> l(mu);
       reached = cv.wait_for(l, kWaitBound, [&] {
-        return acked_points.load() >= kill_after ||
-               writers_running.load() == 0;
+        return acked_points.load() >= kill_after || writers_running.load() == 0;
       });
       reached = reached && acked_points.load() >= kill_after;
       writers_stopped = writers_running.load() == 0;
@@ -153,20 +152,21 @@ TEST_P(Crash, AcknowledgedPointsSurviveKillNine) {
     const absl::Status killed = server.Stop(SIGKILL);
     stop = true;
     for (auto& c : clients) c.join();
-    ASSERT_TRUE(reached)
-        << "cycle " << cycle << ": nimbusd acknowledged only "
-        << acked_points.load() << " of the " << kill_after
-        << " points to be acknowledged before the kill; "
-        << (writers_stopped
-                ? "every writer stopped, the first on " + writer_error
-                : "still short after " + std::to_string(kWaitBound.count()) +
-                      " s");
+    ASSERT_TRUE(reached) << "cycle " << cycle << ": nimbusd acknowledged only "
+                         << acked_points.load() << " of the " << kill_after
+                         << " points to be acknowledged before the kill; "
+                         << (writers_stopped
+                                 ? "every writer stopped, the first on " +
+                                       writer_error
+                                 : "still short after " +
+                                       std::to_string(kWaitBound.count()) +
+                                       " s");
     ASSERT_TRUE(killed.ok()) << "cycle " << cycle << ": " << killed;
 
     {
       const absl::Status restarted = server.Start(Flags());
-      ASSERT_TRUE(restarted.ok()) << "restart after kill " << cycle << ": "
-                                  << restarted;
+      ASSERT_TRUE(restarted.ok())
+          << "restart after kill " << cycle << ": " << restarted;
     }
     auto stub = server.Stub();
     for (int t = 0; t < kThreads; ++t) {
@@ -189,9 +189,8 @@ TEST_P(Crash, AcknowledgedPointsSurviveKillNine) {
         ctx.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(10));
         const grpc::Status status = stub->GetMetricStatistics(&ctx, q, &r);
-        ASSERT_TRUE(status.ok())
-            << "GetMetricStatistics after kill " << cycle << ": "
-            << status.error_message();
+        ASSERT_TRUE(status.ok()) << "GetMetricStatistics after kill " << cycle
+                                 << ": " << status.error_message();
         ASSERT_EQ(r.datapoints_size(), 1) << Host(t, s) << " cycle " << cycle;
         const double count = r.datapoints(0).sample_count();
         const double sum = r.datapoints(0).sum();
@@ -208,12 +207,13 @@ TEST_P(Crash, AcknowledgedPointsSurviveKillNine) {
       }
     }
     const absl::Status stopped = server.Stop(SIGKILL);
-    ASSERT_TRUE(stopped.ok()) << "after the checks of cycle " << cycle << ": "
-                              << stopped;
+    ASSERT_TRUE(stopped.ok())
+        << "after the checks of cycle " << cycle << ": " << stopped;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(SyncModes, Crash, ::testing::Values("process", "power"),
+INSTANTIATE_TEST_SUITE_P(SyncModes, Crash,
+                         ::testing::Values("process", "power"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });

@@ -46,16 +46,16 @@ std::string DescribeWaitStatus(int status) {
   return absl::StrCat("ended with wait status ", status);
 }
 
-absl::Status WaitUntil(const std::function<bool()>& done, absl::string_view what,
+absl::Status WaitUntil(const std::function<bool()>& done,
+                       absl::string_view what,
                        std::chrono::milliseconds bound) {
   const auto deadline = std::chrono::steady_clock::now() + bound;
   while (!done()) {
     if (std::chrono::steady_clock::now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat(what, ": did not happen within ",
-                       std::chrono::duration_cast<std::chrono::seconds>(bound)
-                           .count(),
-                       " s"));
+      return absl::DeadlineExceededError(absl::StrCat(
+          what, ": did not happen within ",
+          std::chrono::duration_cast<std::chrono::seconds>(bound).count(),
+          " s"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -113,8 +113,7 @@ absl::Status NimbusdProcess::Start(
       "nimbusd serving (its port file written)");
   std::filesystem::remove(port_file);
   if (!exited.empty()) {
-    return absl::InternalError(
-        absl::StrCat("nimbusd exited early: ", exited));
+    return absl::InternalError(absl::StrCat("nimbusd exited early: ", exited));
   }
   if (!serving.ok()) {
     (void)Stop(SIGKILL);
@@ -132,9 +131,9 @@ absl::Status NimbusdProcess::Stop(int sig) {
   if (!ReapWithin(pid, kWaitBound, &status)) {
     kill(pid, SIGKILL);
     ReapWithin(pid, kWaitBound, &status);
-    return absl::DeadlineExceededError(absl::StrCat(
-        "nimbusd did not end within ", kWaitBound.count(), " s of signal ",
-        sig, "; killed with SIGKILL"));
+    return absl::DeadlineExceededError(
+        absl::StrCat("nimbusd did not end within ", kWaitBound.count(),
+                     " s of signal ", sig, "; killed with SIGKILL"));
   }
   const bool as_asked = sig == SIGKILL
                             ? WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL
@@ -158,8 +157,8 @@ std::unique_ptr<nimbus::v1::MetricsService::Stub> NimbusdProcess::Stub() const {
   return nimbus::v1::MetricsService::NewStub(Channel());
 }
 
-absl::StatusOr<nimbus::v1::GetServerStatsResponse>
-NimbusdProcess::ServerStats() const {
+absl::StatusOr<nimbus::v1::GetServerStatsResponse> NimbusdProcess::ServerStats()
+    const {
   nimbus::v1::GetServerStatsResponse resp;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));

@@ -61,7 +61,8 @@ std::string DescribeWaitStatus(int status);
 
 // Calls `done` every 10 ms until it returns true, for at most `bound`;
 // returns DeadlineExceeded saying that `what` did not happen within it.
-absl::Status WaitUntil(const std::function<bool()>& done, absl::string_view what,
+absl::Status WaitUntil(const std::function<bool()>& done,
+                       absl::string_view what,
                        std::chrono::milliseconds bound = kWaitBound);
 
 }  // namespace nimbus::testing

@@ -261,9 +261,8 @@ class RollupCrash : public ::testing::TestWithParam<SyncCase> {
 // The server's rollup figures, for failure messages.
 std::string Describe(const v1::GetServerStatsResponse& st) {
   std::ostringstream os;
-  os << "watermark "
-     << TimeUtil::TimestampToMilliseconds(st.rollup_watermark()) << " ms, "
-     << st.rollup_passes() << " passes, " << st.rollup_hours_redone()
+  os << "watermark " << TimeUtil::TimestampToMilliseconds(st.rollup_watermark())
+     << " ms, " << st.rollup_passes() << " passes, " << st.rollup_hours_redone()
      << " hours redone, " << st.rollup_series_failed() << " series failed, "
      << st.rollup_points_read() << " raw points read";
   return os.str();
@@ -429,8 +428,7 @@ TEST_P(RollupCrash, RollupsSurviveKillNineDuringPasses) {
       running_at_wait = writers_running.load();
     }
     killing = kill;
-    const absl::Status stopped =
-        kill ? server.Stop(SIGKILL) : absl::OkStatus();
+    const absl::Status stopped = kill ? server.Stop(SIGKILL) : absl::OkStatus();
     stop = true;
     for (auto& c : clients) c.join();
     const std::string write_error = [&] {
@@ -439,8 +437,9 @@ TEST_P(RollupCrash, RollupsSurviveKillNineDuringPasses) {
     }();
     ASSERT_TRUE(in_time) << "cycle " << cycle << ": nimbusd acknowledged only "
                          << acked_points.load() << " points within "
-                         << kWaitBound.count() << " s (writers still running: "
-                         << running_at_wait << ")";
+                         << kWaitBound.count()
+                         << " s (writers still running: " << running_at_wait
+                         << ")";
     ASSERT_GE(acked_points.load(), kill_at)
         << "cycle " << cycle << ": the writers stopped early: " << write_error;
     ASSERT_TRUE(write_error.empty())
@@ -478,9 +477,9 @@ TEST_P(RollupCrash, RollupsSurviveKillNineDuringPasses) {
         },
         "two rollup passes after the last write, with the watermark past the "
         "hour");
-    ASSERT_TRUE(caught_up.ok()) << caught_up << "; at the last write "
-                                << Describe(*writes_done) << "; now "
-                                << Describe(rolled);
+    ASSERT_TRUE(caught_up.ok())
+        << caught_up << "; at the last write " << Describe(*writes_done)
+        << "; now " << Describe(rolled);
   }
   EXPECT_EQ(rolled.rollup_series_failed(), 0) << Describe(rolled);
   // The last cycle's points were late: their hour was rolled up again.

@@ -92,8 +92,8 @@ TEST_F(LoadgenTest, ExitsNonZeroWhenPointsAreRejected) {
   std::string json;
   // Twenty days ago, on the hour: every point is too old (more than 14
   // days), whatever today's date.
-  const int64_t start = (NowMs() - int64_t{20} * 86'400'000) / 3'600'000 *
-                        3'600'000;
+  const int64_t start =
+      (NowMs() - int64_t{20} * 86'400'000) / 3'600'000 * 3'600'000;
   EXPECT_EQ(Run("--series=8 --duration=10m --start=" + Rfc3339(start) +
                     " --namespace_name=Old",
                 &json),
