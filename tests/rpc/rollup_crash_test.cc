@@ -263,7 +263,9 @@ std::string Describe(const v1::GetServerStatsResponse& st) {
   std::ostringstream os;
   os << "watermark " << TimeUtil::TimestampToMilliseconds(st.rollup_watermark())
      << " ms, " << st.rollup_passes() << " passes, " << st.rollup_hours_redone()
-     << " hours redone, " << st.rollup_series_failed() << " series failed, "
+     << " hours redone, " << st.rollup_dirty_hours_pending()
+     << " late hours pending, " << st.rollup_failures() << " passes failed, "
+     << st.rollup_series_failed() << " series failed, "
      << st.rollup_points_read() << " raw points read";
   return os.str();
 }
@@ -458,10 +460,10 @@ TEST_P(RollupCrash, RollupsSurviveKillNineDuringPasses) {
   // The 60, 300 and 3600 s statistics must come from rollup records, not
   // from raw points: a query reads an hour raw while a late point's mark on
   // it is pending, and then the comparison below would be raw against raw.
-  // So wait until the watermark covers the hour and a pass has started and
-  // finished since the last write (passes go one at a time: the second pass
-  // to finish after `writes_done` began after it): that pass handled every
-  // mark the writes left, and none failed.
+  // So wait until the watermark covers the hour, no late hour is pending,
+  // and a pass has started and finished since the last write (passes go one
+  // at a time: the second pass to finish after `writes_done` began after
+  // it), none of it failing.
   const auto writes_done = server.ServerStats();
   ASSERT_TRUE(writes_done.ok()) << writes_done.status();
   v1::GetServerStatsResponse rolled = *writes_done;
@@ -473,15 +475,17 @@ TEST_P(RollupCrash, RollupsSurviveKillNineDuringPasses) {
           return st.ok() &&
                  TimeUtil::TimestampToMilliseconds(rolled.rollup_watermark()) >=
                      base + kHourMs &&
+                 rolled.rollup_dirty_hours_pending() == 0 &&
                  rolled.rollup_passes() >= writes_done->rollup_passes() + 2;
         },
-        "two rollup passes after the last write, with the watermark past the "
-        "hour");
+        "the watermark past the hour, no late hour pending, and two rollup "
+        "passes after the last write");
     ASSERT_TRUE(caught_up.ok())
         << caught_up << "; at the last write " << Describe(*writes_done)
         << "; now " << Describe(rolled);
   }
   EXPECT_EQ(rolled.rollup_series_failed(), 0) << Describe(rolled);
+  EXPECT_EQ(rolled.rollup_failures(), 0) << Describe(rolled);
   // The last cycle's points were late: their hour was rolled up again.
   EXPECT_GT(rolled.rollup_hours_redone(), 0) << Describe(rolled);
 

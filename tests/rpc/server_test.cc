@@ -62,6 +62,7 @@ class ServerTest : public ::testing::Test {
     EXPECT_EQ(stats->rollup_passes(), 0);
     EXPECT_EQ(TimeUtil::TimestampToMilliseconds(stats->rollup_watermark()),
               base_ms_);
+    EXPECT_EQ(stats->rollup_dirty_hours_pending(), 0) << "no point was late";
   }
 
   v1::GetMetricStatisticsResponse Stats(const std::string& metric,
@@ -788,11 +789,13 @@ TEST(ServerRollups, ServeALateHourFromRollupRecordsOnceAPassRedidIt) {
       [&] {
         const auto st = server.ServerStats();
         if (st.ok()) now = *st;
-        return st.ok() && now.rollup_passes() >= written->rollup_passes() + 2;
+        return st.ok() && now.rollup_dirty_hours_pending() == 0 &&
+               now.rollup_passes() >= written->rollup_passes() + 2;
       },
-      "two rollup passes after the write");
+      "no late hour pending, and two rollup passes after the write");
   ASSERT_TRUE(redone.ok()) << redone << " (" << now.rollup_passes()
-                           << " passes)";
+                           << " passes, " << now.rollup_dirty_hours_pending()
+                           << " late hours pending)";
   EXPECT_GE(now.rollup_hours_redone(), 1);
   EXPECT_GE(now.rollup_points_read(), 120);
   EXPECT_EQ(now.rollup_series_failed(), 0);
