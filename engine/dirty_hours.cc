@@ -17,7 +17,8 @@ int64_t FloorTo(int64_t v, int64_t step) {
 
 }  // namespace
 
-absl::StatusOr<uint64_t> DirtyHourIndex::Load(storage::Store& store) {
+absl::StatusOr<uint64_t> DirtyHourIndex::Load(storage::Store& store,
+                                              bool legacy) {
   auto it = store.NewIterator(storage::Column::kRollupDirty);
   std::vector<DirtyHour> hours;
   uint64_t last = 0;
@@ -26,7 +27,9 @@ absl::StatusOr<uint64_t> DirtyHourIndex::Load(storage::Store& store) {
     uint64_t seq;
     hours.clear();
     if (!storage::DecodeLogKey(it->key(), &seq) ||
-        !DecodeDirtyRecord(it->value(), &hours).ok()) {
+        !(legacy ? DecodeLegacyDirtyRecord(it->value(), &hours)
+                 : DecodeDirtyRecord(it->value(), &hours))
+             .ok()) {
       continue;
     }
     last = std::max(last, seq);

@@ -23,7 +23,8 @@ class DirtyHourIndex {
   // Reads every dirty record. Returns the newest record's sequence (0 if
   // none), or the store's error. Unreadable records are skipped: the next
   // pass drops and counts them.
-  absl::StatusOr<uint64_t> Load(storage::Store& store);
+  // `legacy` reads the records of a version-2 store.
+  absl::StatusOr<uint64_t> Load(storage::Store& store, bool legacy);
 
   // The hours were marked by the commit of log sequence `seq`.
   void Mark(const std::vector<DirtyHour>& hours, uint64_t seq);

@@ -43,6 +43,11 @@ struct Engine::Impl : public RollupSource {
   // Applies one commit group: one store write, then dirty marks and heads.
   absl::Status ApplyGroup(const CommitGroup& group);
   absl::Status RunRollupsUntilCaughtUp();
+  // A version-2 store's ingest-log and dirty records have no version byte:
+  // seals every head (emptying the log), rewrites the dirty records, and
+  // marks the store version 3, in that order, so that a crash part way
+  // leaves a version-2 store that opens and migrates again.
+  absl::Status MigrateFromVersion2();
 
   // RollupSource.
   uint64_t RaiseLateWatermark(int64_t watermark_ms) override {
@@ -98,7 +103,7 @@ absl::Status Engine::Impl::Replay() {
         heads->AppendReplayed(s, samples, seq, now);
         return absl::OkStatus();
       },
-      &last));
+      /*legacy=*/store->format_version() == 2, &last));
   // Sequences only rise: past the newest record, every seal, and the
   // numbering recorded when the log was last trimmed.
   index->ForEach([&](Series& s) { last = std::max(last, s.sealed_seq); });
@@ -225,6 +230,29 @@ absl::Status Engine::Impl::RunRollupsUntilCaughtUp() {
   return absl::OkStatus();
 }
 
+absl::Status Engine::Impl::MigrateFromVersion2() {
+  NIMBUS_RETURN_IF_ERROR(sweeper->Run(/*max_age_ms=*/0));
+  storage::WriteBatch batch;
+  std::vector<DirtyHour> hours;
+  auto it = store->NewIterator(Column::kRollupDirty);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    hours.clear();
+    if (DecodeLegacyDirtyRecord(it->value(), &hours).ok()) {
+      batch.Put(Column::kRollupDirty, it->key(), EncodeDirtyRecord(hours));
+    } else {
+      // Unreadable either way: left for a pass to drop and count.
+      continue;
+    }
+  }
+  NIMBUS_RETURN_IF_ERROR(it->status());
+  batch.Put(Column::kMeta, storage::kMetaFormatVersion, "3");
+  NIMBUS_RETURN_IF_ERROR(store->Write(batch));
+  Log(LogLevel::kInfo, "engine",
+      absl::StrCat("migrated ", options.data_dir,
+                   " from store format version 2 to 3"));
+  return absl::OkStatus();
+}
+
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() {
@@ -272,7 +300,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
   // A pass's retry record takes a sequence just below its boundary, which a
   // commit whose write failed may have left unused: numbering resumes above
   // it, so that no commit's record can replace it.
-  NIMBUS_ASSIGN_OR_RETURN(const uint64_t newest_dirty, e.dirty.Load(*e.store));
+  NIMBUS_ASSIGN_OR_RETURN(
+      const uint64_t newest_dirty,
+      e.dirty.Load(*e.store, /*legacy=*/e.store->format_version() == 2));
   e.commits.ResumeAbove(newest_dirty);
   RollupOptions ro = e.options.rollup;
   ro.raw_retention_ms = e.options.raw_retention_ms;
@@ -296,6 +326,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
                                       std::move(seal_options));
   e.sweeper =
       std::make_unique<Sweeper>(*e.store, *e.index, *e.heads, *e.sealer, clock);
+  if (e.store->format_version() == 2) {
+    NIMBUS_RETURN_IF_ERROR(e.MigrateFromVersion2());
+  }
   if (e.options.sweep_interval_ms > 0) {
     e.sweep_thread =
         std::make_unique<PeriodicThread>(e.options.sweep_interval_ms, [&e] {

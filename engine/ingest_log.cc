@@ -17,6 +17,7 @@ using storage::internal::ZigZagDecode;
 using storage::internal::ZigZagEncode;
 
 void StartLogRecord(size_t entries, std::string* out) {
+  out->push_back(static_cast<char>(kLogRecordVersion));
   PutVarint64(out, entries);
 }
 
@@ -35,7 +36,10 @@ void AppendLogEntry(uint64_t series_id, const Sample* samples, size_t n,
   }
 }
 
-absl::Status DecodeLogRecord(
+namespace {
+
+// The record after its version byte.
+absl::Status DecodeLogBody(
     absl::string_view record,
     absl::FunctionRef<absl::Status(uint64_t, const std::vector<Sample>&)>
         entry) {
@@ -70,14 +74,39 @@ absl::Status DecodeLogRecord(
     }
     NIMBUS_RETURN_IF_ERROR(entry(id, samples));
   }
+  if (p != limit) {
+    return absl::DataLossError("ingest log record: trailing bytes");
+  }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status DecodeLogRecord(
+    absl::string_view record,
+    absl::FunctionRef<absl::Status(uint64_t, const std::vector<Sample>&)>
+        entry) {
+  if (record.empty()) return absl::DataLossError("ingest log record: empty");
+  if (static_cast<uint8_t>(record[0]) != kLogRecordVersion) {
+    return absl::DataLossError(
+        absl::StrCat("ingest log record: unknown version ",
+                     static_cast<uint8_t>(record[0])));
+  }
+  return DecodeLogBody(record.substr(1), entry);
+}
+
+absl::Status DecodeLegacyLogRecord(
+    absl::string_view record,
+    absl::FunctionRef<absl::Status(uint64_t, const std::vector<Sample>&)>
+        entry) {
+  return DecodeLogBody(record, entry);
 }
 
 absl::Status ReplayLog(storage::Store& store,
                        absl::FunctionRef<absl::Status(
                            uint64_t, uint64_t, const std::vector<Sample>&)>
                            entry,
-                       uint64_t* last_seq) {
+                       bool legacy, uint64_t* last_seq) {
   *last_seq = 0;
   auto it = store.NewIterator(Column::kIngestLog);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -85,10 +114,11 @@ absl::Status ReplayLog(storage::Store& store,
     if (!storage::DecodeLogKey(it->key(), &seq)) {
       return absl::DataLossError("ingest log: malformed key");
     }
-    absl::Status st = DecodeLogRecord(
-        it->value(), [&](uint64_t id, const std::vector<Sample>& samples) {
-          return entry(seq, id, samples);
-        });
+    auto visit = [&](uint64_t id, const std::vector<Sample>& samples) {
+      return entry(seq, id, samples);
+    };
+    absl::Status st = legacy ? DecodeLegacyLogRecord(it->value(), visit)
+                             : DecodeLogRecord(it->value(), visit);
     if (!st.ok()) {
       return absl::Status(st.code(), absl::StrCat("ingest log record ", seq,
                                                   ": ", st.message()));

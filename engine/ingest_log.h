@@ -32,8 +32,9 @@ struct StatisticSet {
   double maximum;
 };
 
-// Record bytes. A record is started with the number of entries it will
-// hold, then each entry is appended.
+// Record bytes, version 1 (storage/FORMAT.md). A record is started with the
+// number of entries it will hold, then each entry is appended.
+inline constexpr uint8_t kLogRecordVersion = 1;
 void StartLogRecord(size_t entries, std::string* out);
 void AppendLogEntry(uint64_t series_id, const Sample* samples, size_t n,
                     std::string* out);
@@ -45,17 +46,23 @@ absl::Status DecodeLogRecord(
     absl::FunctionRef<absl::Status(uint64_t series_id,
                                    const std::vector<Sample>& samples)>
         entry);
+// The same for a record of a version-2 store, which has no version byte.
+absl::Status DecodeLegacyLogRecord(
+    absl::string_view record,
+    absl::FunctionRef<absl::Status(uint64_t series_id,
+                                   const std::vector<Sample>& samples)>
+        entry);
 
 // Calls entry(seq, series_id, samples) for every entry of every record, in
-// sequence order. Returns in *last_seq the newest record's sequence (0 for
-// an empty log). Returns DataLoss for a malformed key or record, or the
-// first error entry returns.
+// sequence order; `legacy` reads the records of a version-2 store. Returns in
+// *last_seq the newest record's sequence (0 for an empty log). Returns DataLoss
+// for a malformed key or record, or the first error entry returns.
 absl::Status ReplayLog(
     storage::Store& store,
     absl::FunctionRef<absl::Status(uint64_t seq, uint64_t series_id,
                                    const std::vector<Sample>& samples)>
         entry,
-    uint64_t* last_seq);
+    bool legacy, uint64_t* last_seq);
 
 // The highest sequence ever trimmed away (meta/log_sequence), 0 if none.
 absl::StatusOr<uint64_t> ReadTrimmedSequence(storage::Store& store);

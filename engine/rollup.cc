@@ -101,6 +101,7 @@ absl::StatusOr<PeriodStatistics> PeriodStatistics::Decode(
 
 std::string EncodeDirtyRecord(const std::vector<DirtyHour>& hours) {
   std::string out;
+  out.push_back(static_cast<char>(kDirtyRecordVersion));
   storage::internal::PutVarint64(&out, hours.size());
   for (const DirtyHour& h : hours) {
     storage::internal::PutVarint64(&out, h.series_id);
@@ -112,6 +113,15 @@ std::string EncodeDirtyRecord(const std::vector<DirtyHour>& hours) {
 
 absl::Status DecodeDirtyRecord(absl::string_view bytes,
                                std::vector<DirtyHour>* out) {
+  if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != kDirtyRecordVersion) {
+    return absl::DataLossError(
+        "rollup_dirty record: missing or unknown version");
+  }
+  return DecodeLegacyDirtyRecord(bytes.substr(1), out);
+}
+
+absl::Status DecodeLegacyDirtyRecord(absl::string_view bytes,
+                                     std::vector<DirtyHour>* out) {
   const char* p = bytes.data();
   const char* limit = p + bytes.size();
   uint64_t n;

@@ -82,9 +82,10 @@ absl::Status DecodeRollupBlock(
     absl::FunctionRef<void(int index, PeriodStatistics& record)> visit);
 
 // A dirty record (rollup_dirty, keyed by the log sequence of its commit):
-// the (series, hour) pairs of the commit's late points. Version-less: a
-// varint count, then per pair a varint series id and a zigzag varint hour
-// index (hour start / 3600000) (storage/FORMAT.md).
+// the (series, hour) pairs of the commit's late points. Version 1: a version
+// byte, a varint count, then per pair a varint series id and a zigzag
+// varint hour index (hour start / 3600000) (storage/FORMAT.md).
+inline constexpr uint8_t kDirtyRecordVersion = 1;
 struct DirtyHour {
   uint64_t series_id;
   int64_t hour_ms;
@@ -94,6 +95,9 @@ std::string EncodeDirtyRecord(const std::vector<DirtyHour>& hours);
 // Returns DataLoss for bytes that are not a dirty record.
 absl::Status DecodeDirtyRecord(absl::string_view bytes,
                                std::vector<DirtyHour>* out);
+// The same for a record of a version-2 store, which has no version byte.
+absl::Status DecodeLegacyDirtyRecord(absl::string_view bytes,
+                                     std::vector<DirtyHour>* out);
 
 // Whether a statistic set's samples are all equal, so that it can join
 // percentiles with its count as weight.

@@ -47,6 +47,7 @@ class FaultInjectionStore : public Store {
   int64_t BytesOnDisk() override { return base_->BytesOnDisk(); }
   int64_t MemtableBytes() override { return base_->MemtableBytes(); }
   absl::Status CompactAll() override { return base_->CompactAll(); }
+  int format_version() const override { return base_->format_version(); }
 
  private:
   const std::unique_ptr<Store> base_;

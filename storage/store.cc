@@ -21,7 +21,10 @@ namespace {
 constexpr const char* kFormatVersionKey = kMetaFormatVersion;
 // Version 1 was written by development builds before the store's layout
 // settled (24-byte chunk keys, 'i' series records); they are not migrated.
-constexpr char kFormatVersion[] = "2";
+// Version 2 has ingest-log and dirty records without a version byte; the
+// engine migrates it to 3 on open (storage/FORMAT.md).
+constexpr char kFormatVersion[] = "3";
+constexpr char kMigratableVersion[] = "2";
 
 constexpr const char* kColumnNames[] = {
     "series",    "points",     "ingest_log",  "meta",        "stat_sets",
@@ -218,15 +221,24 @@ class RocksStore : public Store {
     if (!version->has_value()) {
       WriteBatch b;
       b.Put(Column::kMeta, kFormatVersionKey, kFormatVersion);
+      format_version_ = 3;
       return Write(b);
+    }
+    if (**version == kMigratableVersion) {
+      format_version_ = 2;
+      return absl::OkStatus();
     }
     if (**version != kFormatVersion) {
       return absl::FailedPreconditionError(absl::StrCat(
           options_.path, " holds a Nimbus store of format version ", **version,
-          "; this build reads version ", kFormatVersion));
+          "; this build reads versions ", kMigratableVersion, " and ",
+          kFormatVersion));
     }
+    format_version_ = 3;
     return absl::OkStatus();
   }
+
+  int format_version() const override { return format_version_; }
 
   rocksdb::ColumnFamilyHandle* Handle(Column c) {
     return handles_[static_cast<int>(c)];
@@ -293,6 +305,7 @@ class RocksStore : public Store {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::WriteOptions write_options_;
+  int format_version_ = 3;
 };
 
 }  // namespace

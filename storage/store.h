@@ -107,8 +107,9 @@ class StoreIterator {
 // Thread-safe.
 class Store {
  public:
-  // Opens or creates the store at options.path. Returns FailedPrecondition if
-  // the directory holds a store of another format version, and the RocksDB
+  // Opens or creates the store at options.path (a new store is version 3).
+  // Returns FailedPrecondition if the directory holds a store of a version
+  // other than 2 or 3, and the RocksDB
   // error (as Internal, Unavailable or DataLoss) if it cannot be opened.
   static absl::StatusOr<std::unique_ptr<Store>> Open(StoreOptions options);
   virtual ~Store() = default;
@@ -130,6 +131,11 @@ class Store {
 
   // Flushes memtables and compacts everything (tests and tools).
   virtual absl::Status CompactAll() = 0;
+
+  // The format version the store was opened with: 3, or 2 for a store the
+  // engine must migrate (storage/FORMAT.md). Writing kMetaFormatVersion
+  // "3" completes a migration; this value does not change meanwhile.
+  virtual int format_version() const = 0;
 };
 
 }  // namespace nimbus::storage

@@ -25,16 +25,16 @@ TEST(Store, RefusesAStoreOfAnotherFormatVersion) {
     ASSERT_TRUE(store.ok()) << store.status();
     auto v = (*store)->Get(Column::kMeta, "format_version");
     ASSERT_TRUE(v.ok() && v->has_value());
-    EXPECT_EQ(**v, "2");
+    EXPECT_EQ(**v, "3");
     WriteBatch b;
     b.Put(Column::kMeta, "format_version", "1");
     ASSERT_TRUE((*store)->Write(b).ok());
   }
   auto again = Store::Open({dir});
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(
-      std::string(again.status().message()),
-      ::testing::HasSubstr("format version 1; this build reads version 2"));
+  EXPECT_THAT(std::string(again.status().message()),
+              ::testing::HasSubstr(
+                  "format version 1; this build reads versions 2 and 3"));
   std::filesystem::remove_all(dir);
 }
 
