@@ -5,7 +5,9 @@
 // pairs, be a fixed point after one re-encoding, and be written back byte
 // for byte when it is as long as its re-encoding (a longer input can only
 // differ by varints that are not in their shortest form). The input is also
-// read as (series, hour) pairs to encode, which must decode back. A crash,
+// read as (series, hour) pairs to encode, which must decode back, and as a
+// record of a version-2 store (no version byte), which must decode as the
+// same bytes after a version byte do. A crash,
 // a sanitizer report or a failed check is a finding.
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +20,7 @@
 namespace {
 
 using nimbus::engine::DecodeDirtyRecord;
+using nimbus::engine::DecodeLegacyDirtyRecord;
 using nimbus::engine::DirtyHour;
 using nimbus::engine::EncodeDirtyRecord;
 using nimbus::fuzz::ByteReader;
@@ -31,6 +34,9 @@ void FuzzBytes(absl::string_view bytes) {
     FUZZ_CHECK(s.code() == absl::StatusCode::kDataLoss);
     return;
   }
+  FUZZ_CHECK(!bytes.empty());
+  FUZZ_CHECK(static_cast<uint8_t>(bytes[0]) ==
+             nimbus::engine::kDirtyRecordVersion);
   for (const DirtyHour& h : hours) FUZZ_CHECK(h.hour_ms % kHourMs == 0);
   // A record ends with its last pair: no shorter prefix is one.
   if (!bytes.empty()) {
@@ -44,6 +50,20 @@ void FuzzBytes(absl::string_view bytes) {
   FUZZ_CHECK(again == hours);
   FUZZ_CHECK(EncodeDirtyRecord(again) == once);
   if (once.size() == bytes.size()) FUZZ_CHECK(once == bytes);
+}
+
+// A record of a version-2 store is the same bytes without the version
+// byte: it decodes where, and to what, the version-1 record does.
+void FuzzLegacy(absl::string_view bytes) {
+  std::vector<DirtyHour> legacy, current;
+  const absl::Status l = DecodeLegacyDirtyRecord(bytes, &legacy);
+  const absl::Status c = DecodeDirtyRecord(
+      std::string(1, static_cast<char>(nimbus::engine::kDirtyRecordVersion)) +
+          std::string(bytes),
+      &current);
+  FUZZ_CHECK(l.ok() == c.ok());
+  if (!l.ok()) FUZZ_CHECK(l.code() == absl::StatusCode::kDataLoss);
+  FUZZ_CHECK(legacy == current);
 }
 
 void FuzzBuild(const uint8_t* data, size_t size) {
@@ -70,6 +90,7 @@ void FuzzBuild(const uint8_t* data, size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const nimbus::fuzz::ExactCopy copy(data, size);
   FuzzBytes(copy.view());
+  FuzzLegacy(copy.view());
   FuzzBuild(data, size);
   return 0;
 }

@@ -7,8 +7,9 @@
 // long as its re-encoding (a longer input can only differ by varints that
 // are not in their shortest form). An error an entry callback returns must
 // be what the decoder returns. The input is also read as entries to encode,
-// which must decode back. A crash, a sanitizer report or a failed check is
-// a finding.
+// which must decode back, and as a record of a version-2 store (no version
+// byte), which must decode as the same bytes after a version byte do. A
+// crash, a sanitizer report or a failed check is a finding.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -21,6 +22,7 @@
 namespace {
 
 using nimbus::engine::AppendLogEntry;
+using nimbus::engine::DecodeLegacyLogRecord;
 using nimbus::engine::DecodeLogRecord;
 using nimbus::engine::Sample;
 using nimbus::engine::StartLogRecord;
@@ -73,9 +75,11 @@ void FuzzBytes(absl::string_view bytes) {
     FUZZ_CHECK(s.code() == absl::StatusCode::kDataLoss);
     return;
   }
+  FUZZ_CHECK(!bytes.empty());
+  FUZZ_CHECK(static_cast<uint8_t>(bytes[0]) ==
+             nimbus::engine::kLogRecordVersion);
   // A record ends with its last entry: no shorter prefix is one.
   std::vector<Entry> ignored;
-  FUZZ_CHECK(!bytes.empty());
   FUZZ_CHECK(!Decode(bytes.substr(0, bytes.size() - 1), &ignored).ok());
 
   const std::string once = Encode(entries);
@@ -97,6 +101,24 @@ void FuzzBytes(absl::string_view bytes) {
     FUZZ_CHECK(stopped.code() == absl::StatusCode::kAborted);
     FUZZ_CHECK(calls == entries.size());
   }
+}
+
+// A record of a version-2 store is the same bytes without the version
+// byte: it decodes where, and to what, the version-1 record does.
+void FuzzLegacy(absl::string_view bytes) {
+  std::vector<Entry> legacy, current;
+  const absl::Status l = DecodeLegacyLogRecord(
+      bytes, [&legacy](uint64_t id, const std::vector<Sample>& samples) {
+        legacy.push_back({id, samples});
+        return absl::OkStatus();
+      });
+  const absl::Status c = Decode(
+      std::string(1, static_cast<char>(nimbus::engine::kLogRecordVersion)) +
+          std::string(bytes),
+      &current);
+  FUZZ_CHECK(l.ok() == c.ok());
+  if (!l.ok()) FUZZ_CHECK(l.code() == absl::StatusCode::kDataLoss);
+  FUZZ_CHECK(SameEntries(legacy, current));
 }
 
 void FuzzBuild(const uint8_t* data, size_t size) {
@@ -128,6 +150,7 @@ void FuzzBuild(const uint8_t* data, size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const nimbus::fuzz::ExactCopy copy(data, size);
   FuzzBytes(copy.view());
+  FuzzLegacy(copy.view());
   FuzzBuild(data, size);
   return 0;
 }
