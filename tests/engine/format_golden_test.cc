@@ -3,11 +3,15 @@
 // the format's description, then decodes those bytes back. A failure here
 // is a format change: it takes a new version number, and readers keep
 // reading the old one.
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "engine/head_buffer.h"
+#include "engine/ingest_log.h"
 #include "engine/quantile_sketch.h"
 #include "engine/rollup.h"
 #include "engine/series_key.h"
@@ -202,6 +206,108 @@ TEST(FormatGolden, SeriesKeyDimensionsAreSortedByNameAndLengthsAreVarints) {
                          "01 62 c8 01"),   // "b", a 200-byte value
                    std::string(200, 'v'));
   EXPECT_EQ(Hex(key.Encode()), Hex(golden));
+}
+
+// ---------------------------------------------------------------------------
+// Ingest-log record, version 1.
+
+TEST(FormatGolden, IngestLogRecordOfTwoEntries) {
+  const Sample a[] = {{1000, 1.5}, {3000, -2}};
+  const Sample b[] = {{-5, 0}};
+  std::string record;
+  StartLogRecord(2, &record);
+  AppendLogEntry(7, a, 2, &record);
+  AppendLogEntry(300, b, 1, &record);
+  const std::string golden = Bytes(
+      "01"                           // version 1
+      "02"                           // two entries
+      "07 02"                        // series 7, two points
+      "  d0 0f"                      //   zvarint 1000 (from 0)
+      "  00 00 00 00 00 00 f8 3f"    //   1.5
+      "  a0 1f"                      //   zvarint 2000 (to 3000)
+      "  00 00 00 00 00 00 00 c0"    //   -2.0
+      "ac 02 01"                     // series 300, one point
+      "  09"                         //   zvarint -5
+      "  00 00 00 00 00 00 00 00");  //   0.0
+  EXPECT_EQ(Hex(record), Hex(golden));
+  std::vector<std::pair<uint64_t, std::vector<int64_t>>> seen;
+  ASSERT_TRUE(
+      DecodeLogRecord(golden, [&](uint64_t id, const std::vector<Sample>& s) {
+        std::vector<int64_t> ts;
+        for (const Sample& x : s) ts.push_back(x.ts_ms);
+        seen.push_back({id, ts});
+        return absl::OkStatus();
+      }).ok());
+  EXPECT_EQ(seen, (std::vector<std::pair<uint64_t, std::vector<int64_t>>>{
+                      {7, {1000, 3000}}, {300, {-5}}}));
+}
+
+TEST(FormatGolden, IngestLogRecordOfTheFormatsExample) {
+  // storage/FORMAT.md: series 7 with points (1000, 1.5) and (1010, 2.0).
+  const Sample points[] = {{1000, 1.5}, {1010, 2.0}};
+  std::string record;
+  StartLogRecord(1, &record);
+  AppendLogEntry(7, points, 2, &record);
+  EXPECT_EQ(Hex(record),
+            "01 01 07 02 d0 0f 00 00 00 00 00 00 f8 3f 14 00 00 00 00 00 00 "
+            "00 40");
+}
+
+TEST(FormatGolden, EmptyIngestLogRecord) {
+  std::string record;
+  StartLogRecord(0, &record);
+  EXPECT_EQ(Hex(record), "01 00");
+}
+
+TEST(FormatGolden,
+     IngestLogRecordOfAnotherVersionOrWithTrailingBytesIsDataLoss) {
+  auto decode = [](const std::string& bytes) {
+    return DecodeLogRecord(bytes,
+                           [](uint64_t, const std::vector<Sample>&) {
+                             return absl::OkStatus();
+                           })
+        .code();
+  };
+  EXPECT_EQ(decode(Bytes("01 00")), absl::StatusCode::kOk);
+  EXPECT_EQ(decode(Bytes("02 00")), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(decode(Bytes("01 00 00")), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(decode(""), absl::StatusCode::kDataLoss);
+}
+
+// ---------------------------------------------------------------------------
+// Dirty record, version 1.
+
+TEST(FormatGolden, DirtyRecordListsSeriesAndHourIndexes) {
+  const int64_t hour = 3'600'000;
+  const std::string golden = Bytes(
+      "01"          // version 1
+      "02"          // two pairs
+      "05 04"       // series 5, zvarint hour index 2
+      "ac 02 01");  // series 300, zvarint hour index -1
+  EXPECT_EQ(Hex(EncodeDirtyRecord({{5, 2 * hour}, {300, -hour}})), Hex(golden));
+  std::vector<DirtyHour> decoded;
+  ASSERT_TRUE(DecodeDirtyRecord(golden, &decoded).ok());
+  EXPECT_EQ(decoded, (std::vector<DirtyHour>{{5, 2 * hour}, {300, -hour}}));
+  EXPECT_EQ(Hex(EncodeDirtyRecord({})), "01 00");
+  EXPECT_EQ(DecodeDirtyRecord(Bytes("02 00"), &decoded).code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST(FormatGolden, VersionTwoStoreRecordsHaveNoVersionByte) {
+  std::vector<DirtyHour> decoded;
+  ASSERT_TRUE(DecodeLegacyDirtyRecord(Bytes("01 05 04"), &decoded).ok());
+  EXPECT_EQ(decoded, (std::vector<DirtyHour>{{5, 2 * 3'600'000}}));
+  size_t entries = 0;
+  ASSERT_TRUE(
+      DecodeLegacyLogRecord(Bytes("01 07 01 d0 0f 00 00 00 00 00 00 f8 3f"),
+                            [&](uint64_t id, const std::vector<Sample>& s) {
+                              EXPECT_EQ(id, 7u);
+                              EXPECT_EQ(s.size(), 1u);
+                              ++entries;
+                              return absl::OkStatus();
+                            })
+          .ok());
+  EXPECT_EQ(entries, 1u);
 }
 
 }  // namespace
