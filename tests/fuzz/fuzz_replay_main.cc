@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -63,6 +64,9 @@ int main(int argc, char** argv) {
       for (const auto& e : std::filesystem::directory_iterator(argv[i])) {
         files.push_back(e.path());
       }
+      // By name: directory order depends on the filesystem, and the
+      // mutations below depend on the order of the inputs.
+      std::sort(files.begin(), files.end());
     } else {
       files.push_back(argv[i]);
     }
