@@ -232,6 +232,18 @@ absl::Status Engine::Impl::RunRollupsUntilCaughtUp() {
 
 absl::Status Engine::Impl::MigrateFromVersion2() {
   NIMBUS_RETURN_IF_ERROR(sweeper->Run(/*max_age_ms=*/0));
+  {
+    // Every head is sealed and the log trimmed: no record of the old form
+    // may survive into a version-3 store, whose decoder would misread it.
+    auto log = store->NewIterator(Column::kIngestLog);
+    log->SeekToFirst();
+    NIMBUS_RETURN_IF_ERROR(log->status());
+    if (log->Valid()) {
+      return absl::InternalError(
+          "migrating from store format version 2: the ingest log is not "
+          "empty after sealing every head");
+    }
+  }
   storage::WriteBatch batch;
   std::vector<DirtyHour> hours;
   auto it = store->NewIterator(Column::kRollupDirty);
@@ -259,11 +271,14 @@ Engine::~Engine() {
   impl_->closing.store(true);
   impl_->sweep_thread.reset();
   impl_->rollup_thread.reset();
-  impl_->sealer.reset();  // stops its thread
+  impl_->sealer->Stop();
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
                                                      Clock& clock) {
+  if (options.max_seal_backlog == 0) {
+    return absl::InvalidArgumentError("max_seal_backlog: must be at least 1");
+  }
   if (options.raw_retention_ms != 0 &&
       options.raw_retention_ms < kMaxPastMs + 3 * kHourMs) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -370,8 +385,8 @@ absl::Status Engine::Write(std::vector<SeriesWrite>& writes) {
     if (!writes[i].samples.empty()) {
       w.items.push_back({series[i], &writes[i].samples});
       // A log entry: ids and counts, then per point a varint timestamp
-      // delta and eight value bytes.
-      w.bytes += 20 + writes[i].samples.size() * 12;
+      // delta (up to ten bytes) and eight value bytes.
+      w.bytes += 20 + writes[i].samples.size() * 18;
     }
     for (const StatisticSet& st : writes[i].statistic_sets) {
       w.sets.push_back({series[i], &st});

@@ -52,9 +52,10 @@ void HeadStore::Snapshot(Series* s, std::vector<Sample>* head,
                          uint64_t* sealed_seq,
                          std::shared_ptr<const SealInFlight>* sealing,
                          absl::FunctionRef<void()> open_iterators) {
-  // The iterators are opened under the lock: a seal marks its series under
-  // it before writing, so a copy without a mark is older than the write,
-  // and so is the view of iterators opened before the lock is let go.
+  // The iterators are opened under the lock: a seal that replaces a chunk
+  // marks its series under it before writing, so for such a seal a copy
+  // without a mark is older than the write, and so is the view of iterators
+  // opened before the lock is let go.
   absl::MutexLock l(&mu_);
   s->head.DecodeTo(head);
   *sealed_seq = s->sealed_seq;

@@ -2,15 +2,15 @@
 // memory (engine/head_buffer.h), in log order.
 //
 // HeadStore guards every series' head state (the head fields of Series).
-// No lock is held across a store write: a seal marks the series it is
-// sealing (BeginSeal), writes its chunks with no lock held, then drops the
-// sealed points from the heads (PublishSeal). A reader copies a head, the
-// sealed sequence and the in-flight mark and opens its store iterators in
-// one step (Snapshot). Chunks written by a seal carry a sequence above the
-// sealed one the reader copied, so it skips them and reads the head's copy
-// instead; a chunk the seal replaces is skipped too and read from the mark's
-// copy of its points. Either way the reader sees each point once, whether
-// or not its iterators see the seal's write.
+// No lock is held across a store write: a seal that replaces a series'
+// newest chunk marks the series (BeginSeal), any seal writes its chunks with
+// no lock held, then drops the sealed points from the heads (PublishSeal). A
+// reader copies a head, the sealed sequence and the in-flight mark and opens
+// its store iterators in one step (Snapshot). Chunks written by a seal carry a
+// sequence above the sealed one the reader copied, so it skips them and reads
+// the head's copy instead; a chunk the seal replaces is skipped too and read
+// from the mark's copy of its points. Either way the reader sees each point
+// once, whether or not its iterators see the seal's write.
 #ifndef NIMBUS_ENGINE_HEAD_STORE_H_
 #define NIMBUS_ENGINE_HEAD_STORE_H_
 
@@ -47,8 +47,10 @@ class HeadStore {
   void SetAppliedSeq(uint64_t seq);
 
   // Copies the head of `s` into *head, its sealed sequence into *sealed_seq
-  // and its in-flight seal into *sealing, and calls open_iterators(), in one
-  // step with respect to seals. open_iterators must not block.
+  // and its in-flight mark into *sealing, and calls open_iterators(), in one
+  // step with respect to seals. open_iterators must not block. (A seal that
+  // replaces no chunk sets no mark: its chunks carry a sequence above the
+  // copied one, and the reader skips them whatever its view.)
   void Snapshot(Series* s, std::vector<Sample>* head, uint64_t* sealed_seq,
                 std::shared_ptr<const SealInFlight>* sealing,
                 absl::FunctionRef<void()> open_iterators);

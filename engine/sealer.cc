@@ -25,7 +25,9 @@ Sealer::Sealer(storage::Store& store, HeadStore& heads, Clock& clock,
   if (options_.background) thread_ = std::thread([this] { Loop(); });
 }
 
-Sealer::~Sealer() {
+Sealer::~Sealer() { Stop(); }
+
+void Sealer::Stop() {
   {
     absl::MutexLock l(&queue_mu_);
     stopping_ = true;

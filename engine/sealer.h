@@ -49,8 +49,12 @@ class Sealer {
  public:
   Sealer(storage::Store& store, HeadStore& heads, Clock& clock,
          SealerOptions options);
-  // Stops the background thread; what is unsealed stays in the log.
+  // Stop().
   ~Sealer();
+
+  // Stops the background thread (what is unsealed stays in the log) and
+  // lets writers waiting in AwaitBacklogBelow go. Idempotent.
+  void Stop();
   Sealer(const Sealer&) = delete;
   Sealer& operator=(const Sealer&) = delete;
 

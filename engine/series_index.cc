@@ -118,20 +118,23 @@ absl::StatusOr<std::vector<Series*>> SeriesIndex::Resolve(
     storage::PutBigEndian64(&id_be, next_id_ + j);
     batch.Put(Column::kSeries, storage::EncodeSeriesIndexKey(fresh[j]), id_be);
   }
+  // Ids are not reused even when the write fails: a write reported failed
+  // may still have reached the log and come back on the next open.
+  const uint64_t first_id = next_id_;
+  next_id_ += fresh.size();
   NIMBUS_RETURN_IF_ERROR(store_.Write(batch));
   std::vector<Series*> created(fresh.size());
   {
     absl::MutexLock l(&mu_);
     for (size_t j = 0; j < fresh.size(); ++j) {
       Series& s = series_.emplace_back();
-      s.id = next_id_ + j;
+      s.id = first_id + j;
       s.encoded = std::move(fresh[j]);
       by_key_[s.encoded] = &s;
       by_id_[s.id] = &s;
       created[j] = &s;
     }
   }
-  next_id_ += fresh.size();
   for (const auto& [i, j] : wants) out[i] = created[j];
   return out;
 }

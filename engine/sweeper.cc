@@ -1,6 +1,7 @@
 #include "engine/sweeper.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,7 +16,9 @@ namespace nimbus::engine {
 
 absl::Status Sweeper::Run(int64_t max_age_ms) {
   absl::MutexLock one_run(&mu_);
-  const int64_t cutoff = clock_.NowMs() - max_age_ms;
+  // Every head for 0, whatever the clock did since its first point.
+  const int64_t cutoff = max_age_ms == 0 ? std::numeric_limits<int64_t>::max()
+                                         : clock_.NowMs() - max_age_ms;
   // A failed seal is logged and counted by the sealer.
   NIMBUS_RETURN_IF_ERROR(sealer_.Seal(heads_.Aged(index_, cutoff)));
   const uint64_t keep_from = heads_.KeepFrom(index_);

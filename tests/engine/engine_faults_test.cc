@@ -380,5 +380,24 @@ TEST_F(EngineFaultsTest, SweepsDoNotOverlap) {
   EXPECT_EQ(CountAndSum(Key("b")), std::make_pair(3.0, 3.0));
 }
 
+TEST_F(EngineFaultsTest, AZeroSealBacklogIsRefusedRatherThanHangingWriters) {
+  options_.background_sealing = true;
+  options_.max_seal_backlog = 0;
+  auto e = Engine::Open(options_, clock_);
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("max_seal_backlog"), std::string::npos);
+}
+
+// SealAllHeads (and the version-2 migration, which relies on it) seals every
+// head even when the clock stepped back since the head's first point.
+TEST_F(EngineFaultsTest, SealAllHeadsSealsEveryHeadWhenTheClockSteppedBack) {
+  Open();
+  ASSERT_TRUE(Put(Key("a"), Points(3, kNow - 60'000)).ok());
+  clock_.Advance(-60'000);
+  ASSERT_TRUE(engine_->SealAllHeads().ok());
+  EXPECT_EQ(engine_->Stats().head_points, 0);
+  EXPECT_EQ(CountAndSum(Key("a")), std::make_pair(3.0, 3.0));
+}
+
 }  // namespace
 }  // namespace nimbus::engine
