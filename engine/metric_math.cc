@@ -533,18 +533,21 @@ absl::StatusOr<MathValue> Binary(const MathNode& n, const MathValue& l,
   out.kind = (l.kind == VKind::kArray || r.kind == VKind::kArray)
                  ? VKind::kArray
                  : VKind::kSeries;
-  const MathValue& many =
-      l.kind == VKind::kScalar ? r : l;  // the side with series
-  const bool many_left = l.kind != VKind::kScalar;
-  const MathValue& other = many_left ? r : l;
   if (l.kind == VKind::kSeries && r.kind == VKind::kSeries) {
     out.series.push_back(Combine(l.series[0], r.series[0], op));
     return out;
   }
+  // One side is an array (of any number of series, none included) or a
+  // series beside a number; the other is a number or one series. Each
+  // series of the first side is combined with the other side.
+  const bool many_left = l.kind == VKind::kArray ||
+                         (l.kind == VKind::kSeries && r.kind == VKind::kScalar);
+  const MathValue& many = many_left ? l : r;
+  const MathValue& other = many_left ? r : l;
   for (const MathSeries& s : many.series) {
     if (other.kind == VKind::kScalar) {
       out.series.push_back(WithScalar(s, other.scalar, !many_left, op));
-    } else {  // an array with one series
+    } else {  // one series
       out.series.push_back(many_left ? Combine(s, other.series[0], op)
                                      : Combine(other.series[0], s, op));
     }

@@ -65,6 +65,9 @@ bool GetCount(const char** p, const char* limit, double* c) {
   uint64_t v;
   if (!GetVarint64(p, limit, &v)) return false;
   if ((v & 1) == 0) {
+    // The short form holds integral counts below 2^52 only (PutCount):
+    // another reading would give one sketch two encodings.
+    if (v / 2 >= (uint64_t{1} << 52)) return false;
     *c = static_cast<double>(v / 2);
     return true;
   }
@@ -247,16 +250,21 @@ double QuantileSketch::Quantile(double q) const {
   double cumulative = 0;
   // Ascending values: negatives from the largest magnitude down, zero,
   // positives from the smallest magnitude up.
+  // The largest value seen so far: what rounding, leaving the target just
+  // above the sum of the weights, returns.
+  double last = std::numeric_limits<double>::quiet_NaN();
   for (size_t i = negative_.counts.size(); i-- > 0;) {
     const double c = negative_.counts[i];
+    if (c <= 0) continue;
     cumulative += c;
-    if (c > 0 && cumulative >= target) {
-      return -ValueOf(negative_.offset + static_cast<int32_t>(i));
-    }
+    last = -ValueOf(negative_.offset + static_cast<int32_t>(i));
+    if (cumulative >= target) return last;
   }
   cumulative += zero_count_;
-  if (zero_count_ > 0 && cumulative >= target) return 0;
-  double last = 0;
+  if (zero_count_ > 0) {
+    last = 0;
+    if (cumulative >= target) return 0;
+  }
   for (size_t i = 0; i < positive_.counts.size(); ++i) {
     const double c = positive_.counts[i];
     if (c <= 0) continue;
@@ -350,8 +358,10 @@ absl::StatusOr<QuantileSketch> QuantileSketch::Parse(absl::string_view bytes) {
       return bad("truncated store");
     }
     const int64_t offset = ZigZagDecode(zz);
+    // The whole span, not only its first bucket, within the indexes
+    // version 2 can hold.
     if (n > static_cast<uint64_t>(kMaxBuckets) || offset < -(1 << 20) ||
-        offset > (1 << 20)) {
+        offset + static_cast<int64_t>(n) - 1 > (1 << 20)) {
       return bad("store out of range");
     }
     s->offset = static_cast<int32_t>(offset);

@@ -52,10 +52,15 @@ bool SeriesKey::Decode(absl::string_view bytes, SeriesKey* key) {
     return false;
   }
   key->dimensions.resize(n);
-  for (Dimension& d : key->dimensions) {
+  for (size_t i = 0; i < n; ++i) {
+    Dimension& d = key->dimensions[i];
     if (!GetString(&p, limit, &d.name) || !GetString(&p, limit, &d.value)) {
       return false;
     }
+    // Encode() writes dimensions sorted by name, names unique: other bytes
+    // would decode to a key that encodes differently, and one key could
+    // then be stored under two encodings.
+    if (i > 0 && !(key->dimensions[i - 1].name < d.name)) return false;
   }
   return p == limit;
 }

@@ -29,7 +29,8 @@ struct SeriesKey {
   // equal bytes and different keys to different bytes. Fields are
   // length-prefixed, so byte order is not alphabetical order.
   std::string Encode() const;
-  // Returns false if `bytes` is not an encoding.
+  // Returns false if `bytes` is not an encoding Encode() writes (dimensions
+  // out of name order or with a repeated name included).
   static bool Decode(absl::string_view bytes, SeriesKey* key);
   // "Namespace/MetricName{name=value,...} [unit]", for messages.
   std::string DebugString() const;

@@ -137,6 +137,19 @@ std::string Points(const MathValue& v) {
   return out;
 }
 
+// Found by metric_math_fuzz: a series combined with an array took the
+// array's first series only (m1 * METRICS() was m1 * m1), and with an empty
+// array read past its end.
+TEST(MetricMathEval, ASeriesCombinesWithEverySeriesOfAnArrayOnEitherSide) {
+  EXPECT_EQ(Points(Eval("m1 * METRICS()")),
+            "0:1 60:4 | 0:0 60:20 120:0 180:0 | ");
+  EXPECT_EQ(Points(Eval("METRICS() * m1")),
+            "0:1 60:4 | 0:0 60:20 120:0 180:0 | ");
+  EXPECT_EQ(Points(Eval("m1 + METRICS('nomatch')")), "");
+  EXPECT_EQ(Points(Eval("METRICS('nomatch') - m2")), "");
+  EXPECT_EQ(Eval("m1 + METRICS('nomatch')").kind, MathValue::Kind::kArray);
+}
+
 TEST(MetricMathEval, MissingValuesCountAsZeroInArithmetic) {
   EXPECT_EQ(Points(Eval("m1 + m2")), "0:1 60:12 120:0 180:5 | ");
   EXPECT_EQ(Points(Eval("m2 - m1")), "0:-1 60:8 120:0 180:5 | ");

@@ -209,3 +209,44 @@ TEST(QuantileSketch, ParsesVersionOne) {
 
 }  // namespace
 }  // namespace nimbus::engine
+
+namespace nimbus::engine {
+namespace {
+
+// Found by quantile_sketch_fuzz: with only negative values and fractional
+// weights, the running sum could end just short of the total, and the top
+// quantile answered 0, a value not in the data.
+TEST(QuantileSketch,
+     TheTopQuantileOfNegativeFractionalWeightsIsTheLargestValue) {
+  QuantileSketch s;
+  s.Add(-8, 0.1);
+  s.Add(-4, 0.2);
+  s.Add(-2, 0.3);
+  const double top = s.Quantile(1.0);
+  EXPECT_LT(top, 0);
+  EXPECT_NEAR(top, -2, 2 * QuantileSketch::kRelativeAccuracy);
+}
+
+// Found by quantile_sketch_fuzz: the short count form was read beyond
+// 2^52, and a version-1 store's span was checked by its first bucket only.
+TEST(QuantileSketch, ParseRefusesNonCanonicalCountsAndStoresPastTheIndexRange) {
+  // Version 2, zero count 2^52 in the short form (varint of 2^53).
+  std::string big = {2};
+  uint64_t v = uint64_t{1} << 53;
+  while (v >= 0x80) {
+    big.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  big.push_back(static_cast<char>(v));
+  big += std::string("\x00\x00", 2);
+  EXPECT_EQ(QuantileSketch::Parse(big).status().code(),
+            absl::StatusCode::kDataLoss);
+  // Version 1: a positive store at offset 2^20 with two buckets, so its
+  // last index is 2^20 + 1. zigzag(2^20) = 2^21 = varint 80 80 80 01.
+  const std::string v1("\x01\x00\x80\x80\x80\x01\x02\x02\x02\x00\x00", 11);
+  EXPECT_EQ(QuantileSketch::Parse(v1).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace nimbus::engine

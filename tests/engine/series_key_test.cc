@@ -215,3 +215,37 @@ TEST(SeriesKey, SortDimensionsIsStableForDuplicates) {
 
 }  // namespace
 }  // namespace nimbus::engine
+
+namespace nimbus::engine {
+namespace {
+
+// Found by series_key_fuzz: bytes with dimensions out of order, or a name
+// twice, decoded to a key whose encoding differs from those bytes.
+TEST(SeriesKey, DecodeRefusesDimensionsOutOfOrderOrRepeated) {
+  SeriesKey key;
+  key.namespace_name = "NS";
+  key.metric_name = "M";
+  key.unit = "None";
+  key.dimensions = {{"a", "2"}, {"b", "1"}};
+  const std::string good = key.Encode();
+  SeriesKey out;
+  ASSERT_TRUE(SeriesKey::Decode(good, &out));
+  key.dimensions = {{"b", "1"}, {"a", "2"}};  // Encode() never writes this
+  std::string unsorted;
+  for (const char* part : {"NS", "M", "None"}) {
+    unsorted.push_back(static_cast<char>(std::string(part).size()));
+    unsorted += part;
+  }
+  unsorted.push_back(2);
+  for (const char* part : {"b", "1", "a", "2"}) {
+    unsorted.push_back(1);
+    unsorted += part;
+  }
+  EXPECT_FALSE(SeriesKey::Decode(unsorted, &out));
+  std::string repeated = unsorted;
+  repeated[repeated.size() - 4] = 'b';  // b=1, b=2
+  EXPECT_FALSE(SeriesKey::Decode(repeated, &out));
+}
+
+}  // namespace
+}  // namespace nimbus::engine
