@@ -9,6 +9,14 @@
 
 namespace nimbus::engine {
 
+inline constexpr int64_t kHourMs = 3'600'000;
+
+// v rounded down to a multiple of step (> 0), towards minus infinity.
+inline int64_t FloorTo(int64_t v, int64_t step) {
+  const int64_t q = v / step;
+  return (v % step < 0 ? q - 1 : q) * step;
+}
+
 // Thread-safe.
 class Clock {
  public:

@@ -2,21 +2,11 @@
 
 #include <algorithm>
 
+#include "engine/clock.h"
 #include "storage/keys.h"
 #include "storage/status_macros.h"
 
 namespace nimbus::engine {
-namespace {
-
-constexpr int64_t kHourMs = 3'600'000;
-
-int64_t FloorTo(int64_t v, int64_t step) {
-  const int64_t q = v / step;
-  return (v % step < 0 ? q - 1 : q) * step;
-}
-
-}  // namespace
-
 absl::StatusOr<uint64_t> DirtyHourIndex::Load(storage::Store& store,
                                               bool legacy) {
   auto it = store.NewIterator(storage::Column::kRollupDirty);

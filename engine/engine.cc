@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/clock.h"
 #include "engine/commit_queue.h"
 #include "engine/dirty_hours.h"
 #include "engine/head_store.h"
@@ -25,13 +26,6 @@ namespace nimbus::engine {
 namespace {
 
 using storage::Column;
-
-constexpr int64_t kHourMs = 3'600'000;
-
-int64_t FloorTo(int64_t v, int64_t step) {
-  const int64_t q = v / step;
-  return (v % step < 0 ? q - 1 : q) * step;
-}
 
 }  // namespace
 

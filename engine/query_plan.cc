@@ -2,17 +2,10 @@
 
 #include <algorithm>
 
+#include "engine/clock.h"
 #include "engine/rollup.h"
 
 namespace nimbus::engine {
-namespace {
-
-int64_t FloorTo(int64_t v, int64_t step) {
-  const int64_t q = v / step;
-  return (v % step < 0 ? q - 1 : q) * step;
-}
-
-}  // namespace
 
 int64_t RoundStartTime(int64_t now_ms, int64_t start_ms, int64_t period_ms) {
   constexpr int64_t kDay = 24 * 3600'000;

@@ -7,6 +7,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/strings/str_cat.h"
+#include "engine/clock.h"
 #include "engine/rollup.h"
 #include "storage/keys.h"
 #include "storage/status_macros.h"
@@ -18,16 +19,10 @@ using storage::Column;
 
 using storage::kMetaRollupWatermark;
 constexpr int64_t kMinuteMs = 60'000;
-constexpr int64_t kHourMs = 3'600'000;
 // A pass writes its records in batches of about this many. With 16384
 // (about 1.5 MB) the store's copying of each batch into growing buffers
 // cost a tenth of a pass (bench/rollup_bench.cc); 4096 stay in cache.
 constexpr size_t kBatchRecords = 4096;
-
-int64_t FloorTo(int64_t v, int64_t step) {
-  const int64_t q = v / step;
-  return (v % step < 0 ? q - 1 : q) * step;
-}
 
 }  // namespace
 

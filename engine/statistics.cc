@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "engine/clock.h"
 #include "engine/quantile_sketch.h"
 #include "engine/rollup.h"
 #include "storage/keys.h"
@@ -13,13 +14,6 @@
 
 namespace nimbus::engine {
 namespace {
-
-constexpr int64_t kHourMs = 3'600'000;
-
-int64_t FloorTo(int64_t v, int64_t step) {
-  const int64_t q = v / step;
-  return (v % step < 0 ? q - 1 : q) * step;
-}
 
 // A value and how many samples have it (1 for a raw point; an exact
 // statistic set's count, which may be fractional).
