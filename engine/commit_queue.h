@@ -28,7 +28,8 @@ namespace nimbus::engine {
 struct CommitWriter {
   struct Item {
     Series* series;
-    const std::vector<Sample>* samples;
+    const Sample* samples;
+    size_t count;  // at least one
   };
   struct Set {
     Series* series;

@@ -112,17 +112,18 @@ absl::Status Engine::Impl::ApplyGroup(const CommitGroup& group) {
   storage::WriteBatch batch;
   std::string record;
   size_t entries = 0;
+  size_t points = 0;
   for (const CommitWriter* w : group.writers) {
-    for (const CommitWriter::Item& it : w->items) {
-      entries += !it.samples->empty();
-    }
+    entries += w->items.size();
+    for (const CommitWriter::Item& it : w->items) points += it.count;
   }
+  // A log entry: ids and counts, then per point a varint timestamp delta
+  // (up to ten bytes) and eight value bytes.
+  record.reserve(16 + entries * 20 + points * 18);
   StartLogRecord(entries, &record);
   for (const CommitWriter* w : group.writers) {
     for (const CommitWriter::Item& it : w->items) {
-      if (it.samples->empty()) continue;
-      AppendLogEntry(it.series->id, it.samples->data(), it.samples->size(),
-                     &record);
+      AppendLogEntry(it.series->id, it.samples, it.count, &record);
     }
   }
   batch.Put(Column::kIngestLog, storage::EncodeLogKey(group.seq), record);
@@ -131,9 +132,10 @@ absl::Status Engine::Impl::ApplyGroup(const CommitGroup& group) {
   absl::flat_hash_set<std::pair<uint64_t, int64_t>> late;
   for (const CommitWriter* w : group.writers) {
     for (const CommitWriter::Item& it : w->items) {
-      for (const Sample& p : *it.samples) {
-        if (p.ts_ms < group.late_before_ms) {
-          late.insert({it.series->id, FloorTo(p.ts_ms, kHourMs)});
+      for (size_t k = 0; k < it.count; ++k) {
+        const int64_t ts = it.samples[k].ts_ms;
+        if (ts < group.late_before_ms) {
+          late.insert({it.series->id, FloorTo(ts, kHourMs)});
         }
       }
     }
@@ -164,12 +166,8 @@ absl::Status Engine::Impl::ApplyGroup(const CommitGroup& group) {
   if (!dirty_hours.empty()) dirty.Mark(dirty_hours, group.seq);
   std::vector<Series*> full;
   heads->AppendGroup(group, clock.NowMs(), &full);
-  for (const CommitWriter* w : group.writers) {
-    for (const CommitWriter::Item& it : w->items) {
-      points_accepted.fetch_add(static_cast<int64_t>(it.samples->size()),
-                                std::memory_order_relaxed);
-    }
-  }
+  points_accepted.fetch_add(static_cast<int64_t>(points),
+                            std::memory_order_relaxed);
   if (!full.empty()) sealer->Queue(std::move(full));
   return absl::OkStatus();
 }
@@ -359,39 +357,54 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
-absl::Status Engine::Write(std::vector<SeriesWrite>& writes) {
-  // Encodings: the caller's, or made here into `made` (which is sized up
-  // front, so views into it stay valid).
-  std::vector<std::string> made(writes.size());
-  std::vector<absl::string_view> encoded(writes.size());
-  for (size_t i = 0; i < writes.size(); ++i) {
-    if (writes[i].encoded_key.empty()) {
-      made[i] = writes[i].key.Encode();
-      encoded[i] = made[i];
-    } else {
-      encoded[i] = writes[i].encoded_key;
-    }
-  }
+absl::Status Engine::Write(const IngestBatch& batch) {
+  std::vector<absl::string_view> keys(batch.runs.size());
+  for (size_t i = 0; i < batch.runs.size(); ++i) keys[i] = batch.runs[i].key;
   NIMBUS_ASSIGN_OR_RETURN(std::vector<Series*> series,
-                          impl_->index->Resolve(encoded));
+                          impl_->index->Resolve(keys));
   CommitWriter w;
-  for (size_t i = 0; i < writes.size(); ++i) {
-    if (!writes[i].samples.empty()) {
-      w.items.push_back({series[i], &writes[i].samples});
-      // A log entry: ids and counts, then per point a varint timestamp
+  w.items.reserve(batch.runs.size());
+  for (size_t i = 0; i < batch.runs.size(); ++i) {
+    const IngestBatch::Run& run = batch.runs[i];
+    if (run.sample_count > 0) {
+      w.items.push_back({series[i], run.samples, run.sample_count});
+      // Its log entry: ids and counts, then per point a varint timestamp
       // delta (up to ten bytes) and eight value bytes.
-      w.bytes += 20 + writes[i].samples.size() * 18;
+      w.bytes += 20 + run.sample_count * 18;
     }
-    for (const StatisticSet& st : writes[i].statistic_sets) {
-      w.sets.push_back({series[i], &st});
+    for (size_t k = 0; k < run.set_count; ++k) {
+      w.sets.push_back({series[i], &run.sets[k]});
       w.bytes += storage::kStatSetKeySize + storage::kStatSetValueSize;
     }
   }
+  if (w.items.empty() && w.sets.empty()) return absl::OkStatus();
   Impl* e = impl_.get();
   // Heads push back when the sealer lags.
   e->sealer->AwaitBacklogBelow(e->options.max_seal_backlog);
   return e->commits.Commit(
       &w, [e](const CommitGroup& g) { return e->ApplyGroup(g); });
+}
+
+absl::Status Engine::Write(std::vector<SeriesWrite>& writes) {
+  // Encodings: the caller's, or made here into `made` (which is sized up
+  // front, so views into it stay valid).
+  std::vector<std::string> made(writes.size());
+  IngestBatch batch;
+  batch.runs.resize(writes.size());
+  for (size_t i = 0; i < writes.size(); ++i) {
+    IngestBatch::Run& run = batch.runs[i];
+    if (writes[i].encoded_key.empty()) {
+      made[i] = writes[i].key.Encode();
+      run.key = made[i];
+    } else {
+      run.key = writes[i].encoded_key;
+    }
+    run.samples = writes[i].samples.data();
+    run.sample_count = writes[i].samples.size();
+    run.sets = writes[i].statistic_sets.data();
+    run.set_count = writes[i].statistic_sets.size();
+  }
+  return Write(batch);
 }
 
 absl::StatusOr<std::vector<StatisticsDatapoint>> Engine::GetStatistics(

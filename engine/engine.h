@@ -45,6 +45,20 @@
 
 namespace nimbus::engine {
 
+// Validated points to store, as runs by series. Nothing is copied: the keys
+// and the points a run names must stay valid during Write(). A series may
+// have several runs; its points are appended in run order.
+struct IngestBatch {
+  struct Run {
+    absl::string_view key;  // SeriesKey encoding (engine/series_key.h)
+    const Sample* samples = nullptr;
+    size_t sample_count = 0;
+    const StatisticSet* sets = nullptr;
+    size_t set_count = 0;
+  };
+  std::vector<Run> runs;
+};
+
 // Validated points of one series.
 struct SeriesWrite {
   SeriesKey key;
@@ -135,6 +149,9 @@ class Engine {
   // and points must be valid (engine/validation.h). Returns the store's error
   // (Unavailable, DataLoss, Internal) if the write failed; nothing of the
   // call is then acknowledged, though new series may have been created.
+  absl::Status Write(const IngestBatch& batch);
+  // The same for writes by series (each key encoded here if the write does
+  // not carry its encoding).
   absl::Status Write(std::vector<SeriesWrite>& writes);
 
   // One datapoint per period that has data, oldest first. Served per

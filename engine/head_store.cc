@@ -26,8 +26,7 @@ void HeadStore::AppendGroup(const CommitGroup& group, int64_t now_ms,
       st.series->last_write_ms.store(now_ms, std::memory_order_relaxed);
     }
     for (const CommitWriter::Item& it : w->items) {
-      Append(it.series, it.samples->data(), it.samples->size(), group.seq,
-             now_ms);
+      Append(it.series, it.samples, it.count, group.seq, now_ms);
       if (it.series->head.size() >= seal_points_ && !it.series->seal_queued) {
         it.series->seal_queued = true;
         full->push_back(it.series);

@@ -28,16 +28,27 @@ bool GetString(const char** p, const char* limit, std::string* s) {
 
 }  // namespace
 
-std::string SeriesKey::Encode() const {
-  std::string out;
-  PutString(&out, namespace_name);
-  PutString(&out, metric_name);
-  PutString(&out, unit);
-  PutVarint64(&out, dimensions.size());
-  for (const Dimension& d : dimensions) {
-    PutString(&out, d.name);
-    PutString(&out, d.value);
+void AppendSeriesKeyEncoding(absl::string_view namespace_name,
+                             absl::string_view metric_name,
+                             absl::string_view unit,
+                             absl::Span<const DimensionView> dims,
+                             std::string* out) {
+  PutString(out, namespace_name);
+  PutString(out, metric_name);
+  PutString(out, unit);
+  PutVarint64(out, dims.size());
+  for (const DimensionView& d : dims) {
+    PutString(out, d.name);
+    PutString(out, d.value);
   }
+}
+
+std::string SeriesKey::Encode() const {
+  std::vector<DimensionView> dims;
+  dims.reserve(dimensions.size());
+  for (const Dimension& d : dimensions) dims.push_back({d.name, d.value});
+  std::string out;
+  AppendSeriesKeyEncoding(namespace_name, metric_name, unit, dims, &out);
   return out;
 }
 

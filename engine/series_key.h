@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace nimbus::engine {
 
@@ -14,6 +15,12 @@ struct Dimension {
   std::string name;
   std::string value;
   bool operator==(const Dimension&) const = default;
+};
+
+// A dimension whose bytes live elsewhere (a request being decoded).
+struct DimensionView {
+  absl::string_view name;
+  absl::string_view value;
 };
 
 struct SeriesKey {
@@ -35,6 +42,14 @@ struct SeriesKey {
   // "Namespace/MetricName{name=value,...} [unit]", for messages.
   std::string DebugString() const;
 };
+
+// Appends SeriesKey::Encode() of the key with these fields to *out, without
+// building the key. `dims` must be sorted by name, names unique.
+void AppendSeriesKeyEncoding(absl::string_view namespace_name,
+                             absl::string_view metric_name,
+                             absl::string_view unit,
+                             absl::Span<const DimensionView> dims,
+                             std::string* out);
 
 // Sorts dimensions by name. Returns false (and the index of the second one in
 // *duplicate) if two have the same name.

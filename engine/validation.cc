@@ -118,48 +118,82 @@ std::optional<Rejection> ValidateMetricName(absl::string_view name) {
   return std::nullopt;
 }
 
-std::optional<Rejection> ValidateDimensions(std::vector<Dimension>* dims) {
-  if (dims->size() > kMaxDimensions) {
-    return Reject(RejectReason::kTooManyDimensions,
-                  absl::StrCat("dimensions: ", dims->size(), " given, at most ",
-                               kMaxDimensions));
+namespace {
+
+std::optional<Rejection> TooManyDimensions(size_t n) {
+  if (n <= kMaxDimensions) return std::nullopt;
+  return Reject(
+      RejectReason::kTooManyDimensions,
+      absl::StrCat("dimensions: ", n, " given, at most ", kMaxDimensions));
+}
+
+// The rules for dimension i; the message is built only on failure.
+std::optional<Rejection> CheckDimension(absl::string_view name,
+                                        absl::string_view value, size_t i) {
+  if (name.empty() || name.size() > 255) {
+    return Reject(
+        RejectReason::kInvalidDimension,
+        absl::StrCat("dimensions[", i, "].name: must be 1 to 255 characters"));
   }
-  for (size_t i = 0; i < dims->size(); ++i) {
-    const Dimension& d = (*dims)[i];
-    const std::string where = absl::StrCat("dimensions[", i, "]");
-    if (d.name.empty() || d.name.size() > 255) {
-      return Reject(RejectReason::kInvalidDimension,
-                    absl::StrCat(where, ".name: must be 1 to 255 characters"));
-    }
-    if (d.name[0] == ':' || !IsAscii(d.name) || HasControl(d.name) ||
-        AllBlank(d.name)) {
-      return Reject(RejectReason::kInvalidDimension,
-                    absl::StrCat(where,
-                                 ".name: must be printable ASCII, not blank, "
-                                 "not starting with ':'"));
-    }
-    if (d.value.empty() || d.value.size() > 1024) {
-      return Reject(
-          RejectReason::kInvalidDimension,
-          absl::StrCat(where, ".value: must be 1 to 1024 characters"));
-    }
-    if (!IsAscii(d.value) || HasControl(d.value) || AllBlank(d.value)) {
-      return Reject(RejectReason::kInvalidDimension,
-                    absl::StrCat(where,
-                                 ".value: must be printable ASCII, "
-                                 "not blank"));
-    }
+  if (name[0] == ':' || !IsAscii(name) || HasControl(name) || AllBlank(name)) {
+    return Reject(RejectReason::kInvalidDimension,
+                  absl::StrCat("dimensions[", i,
+                               "].name: must be printable ASCII, not blank, "
+                               "not starting with ':'"));
   }
-  size_t dup = 0;
-  if (!SortDimensions(dims, &dup)) {
-    return Reject(RejectReason::kDuplicateDimension,
-                  absl::StrCat("dimensions: name '", (*dims)[dup].name,
-                               "' appears more than once"));
+  if (value.empty() || value.size() > 1024) {
+    return Reject(RejectReason::kInvalidDimension,
+                  absl::StrCat("dimensions[", i,
+                               "].value: must be 1 to 1024 characters"));
+  }
+  if (!IsAscii(value) || HasControl(value) || AllBlank(value)) {
+    return Reject(RejectReason::kInvalidDimension,
+                  absl::StrCat("dimensions[", i,
+                               "].value: must be printable ASCII, not blank"));
   }
   return std::nullopt;
 }
 
-std::optional<Rejection> ValidateUnit(std::string* unit) {
+Rejection DuplicateDimension(absl::string_view name) {
+  return Reject(RejectReason::kDuplicateDimension,
+                absl::StrCat("dimensions: name '", name,
+                             "' appears more than once"));
+}
+
+}  // namespace
+
+std::optional<Rejection> ValidateDimensions(std::vector<Dimension>* dims) {
+  if (auto r = TooManyDimensions(dims->size())) return r;
+  for (size_t i = 0; i < dims->size(); ++i) {
+    if (auto r = CheckDimension((*dims)[i].name, (*dims)[i].value, i)) return r;
+  }
+  size_t dup = 0;
+  if (!SortDimensions(dims, &dup)) return DuplicateDimension((*dims)[dup].name);
+  return std::nullopt;
+}
+
+std::optional<Rejection> ValidateDimensionViews(
+    absl::Span<DimensionView> dims) {
+  if (auto r = TooManyDimensions(dims.size())) return r;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (auto r = CheckDimension(dims[i].name, dims[i].value, i)) return r;
+  }
+  // Insertion sort, stable: at most 30 entries, usually sorted already.
+  for (size_t i = 1; i < dims.size(); ++i) {
+    const DimensionView d = dims[i];
+    size_t j = i;
+    for (; j > 0 && d.name < dims[j - 1].name; --j) dims[j] = dims[j - 1];
+    dims[j] = d;
+  }
+  for (size_t i = 1; i < dims.size(); ++i) {
+    if (dims[i].name == dims[i - 1].name) {
+      return DuplicateDimension(dims[i].name);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Rejection> ValidateUnitView(absl::string_view* unit) {
   if (unit->empty()) {
     *unit = "None";
     return std::nullopt;
@@ -171,6 +205,13 @@ std::optional<Rejection> ValidateUnit(std::string* unit) {
                 absl::StrCat("unit: '", *unit,
                              "' is not a CloudWatch unit (e.g. Seconds, "
                              "Bytes, Percent, Count, Count/Second, None)"));
+}
+
+std::optional<Rejection> ValidateUnit(std::string* unit) {
+  absl::string_view view = *unit;
+  if (auto r = ValidateUnitView(&view)) return r;
+  if (unit->empty()) *unit = std::string(view);
+  return std::nullopt;
 }
 
 std::optional<Rejection> ValidateStorageResolution(int32_t* resolution) {

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "engine/series_key.h"
 
 namespace nimbus::engine {
@@ -98,6 +99,12 @@ std::optional<Rejection> ValidateDimensions(std::vector<Dimension>* dims);
 // One of CloudWatch's unit names; an empty unit becomes "None".
 std::optional<Rejection> ValidateUnit(std::string* unit);
 
+// The same rules for fields that are views into a request, allocating only
+// for a rejection's message: ValidateDimensionViews sorts *dims by name;
+// ValidateUnitView points an empty unit at "None".
+std::optional<Rejection> ValidateDimensionViews(absl::Span<DimensionView> dims);
+std::optional<Rejection> ValidateUnitView(absl::string_view* unit);
+
 // 1 or 60; 0 becomes 60.
 std::optional<Rejection> ValidateStorageResolution(int32_t* resolution);
 
@@ -106,6 +113,10 @@ std::optional<Rejection> ValidateTimestamp(int64_t ts_ms, int64_t now_ms);
 
 // Finite and within +-2^360. `field` names the value in the message.
 std::optional<Rejection> ValidateValue(double v, absl::string_view field);
+// The same test without a message: when it fails, ValidateValue says why.
+inline bool IsAcceptedValue(double v) {
+  return v >= -0x1p360 && v <= 0x1p360;  // false for NaN
+}
 
 }  // namespace nimbus::engine
 

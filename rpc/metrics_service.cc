@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/metric_data.h"
 #include "engine/query_plan.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "rpc/datum_wire.h"
 #include "rpc/status_convert.h"
 
 namespace nimbus::rpc {
@@ -34,13 +36,16 @@ grpc::Status InvalidArgument(std::string message) {
 }
 
 // Milliseconds of a Timestamp, or nullopt if it is outside the valid range.
-std::optional<int64_t> ToMillis(const google::protobuf::Timestamp& t) {
-  if (t.seconds() < kMinTimestampSeconds ||
-      t.seconds() > kMaxTimestampSeconds || t.nanos() < 0 ||
-      t.nanos() > 999'999'999) {
+std::optional<int64_t> ToMillis(int64_t seconds, int32_t nanos) {
+  if (seconds < kMinTimestampSeconds || seconds > kMaxTimestampSeconds ||
+      nanos < 0 || nanos > 999'999'999) {
     return std::nullopt;
   }
-  return t.seconds() * 1000 + t.nanos() / 1'000'000;
+  return seconds * 1000 + nanos / 1'000'000;
+}
+
+std::optional<int64_t> ToMillis(const google::protobuf::Timestamp& t) {
+  return ToMillis(t.seconds(), t.nanos());
 }
 
 void ToTimestamp(int64_t ms, google::protobuf::Timestamp* t) {
@@ -173,49 +178,156 @@ void MetricsService::CountRejection(RejectReason reason, int64_t points) {
                                                 std::memory_order_relaxed);
 }
 
-grpc::Status MetricsService::PutMetricData(grpc::ServerContext*,
-                                           const v1::PutMetricDataRequest* req,
-                                           v1::PutMetricDataResponse* resp) {
-  const size_t bytes = req->ByteSizeLong();
+MetricsService::MetricsService(engine::Engine& engine, engine::Clock& clock,
+                               int ingest_threads)
+    : engine_(engine),
+      clock_(clock),
+      ingest_pool_(std::make_unique<WorkPool>(std::max(1, ingest_threads))) {}
+
+grpc::ServerUnaryReactor* MetricsService::PutMetricData(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
+    grpc::ByteBuffer* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // The request and response live until Finish().
+  ingest_pool_->Submit(
+      [this, req, resp, reactor] { reactor->Finish(PutData(*req, resp)); });
+  return reactor;
+}
+
+namespace {
+
+// What PutMetricData reuses from request to request on one thread: the
+// request's bytes (when gRPC gave them in pieces), its decoded form, and the
+// batch's buffers. After the first requests a datum costs no allocation.
+struct DatumScratch {
+  void Clear() {
+    wire.clear();
+    slices.clear();
+    keys.clear();
+    samples.clear();
+    sets.clear();
+    runs.clear();
+    batch.runs.clear();
+  }
+
+  // Offsets into keys, samples and sets: the vectors may still grow while
+  // the runs are collected.
+  struct RunAt {
+    size_t key_begin, key_end;
+    size_t sample_begin, sample_end;
+    size_t set_begin, set_end;
+  };
+
+  std::string wire;
+  std::vector<grpc::Slice> slices;
+  PutMetricDataView request;
+  std::string keys;  // the runs' encoded keys, back to back
+  std::vector<engine::Sample> samples;
+  std::vector<engine::StatisticSet> sets;
+  std::vector<RunAt> runs;
+  engine::IngestBatch batch;
+};
+
+DatumScratch& ThreadDatumScratch() {
+  thread_local DatumScratch scratch;
+  return scratch;
+}
+
+}  // namespace
+
+grpc::Status MetricsService::PutData(const grpc::ByteBuffer& req,
+                                     grpc::ByteBuffer* resp) {
+  // The limit applies to the bytes received: no need to measure the parsed
+  // request again.
+  const size_t bytes = req.Length();
   if (bytes > engine::kMaxRequestBytes) {
     return InvalidArgument(absl::StrCat(
         "request: ", bytes, " bytes exceeds the limit of ",
         engine::kMaxRequestBytes, " bytes (1 MB) for PutMetricData"));
   }
-  if (absl::Status s =
-          engine::ValidateNamespace(req->namespace_(), "namespace");
+  DatumScratch& x = ThreadDatumScratch();
+  x.Clear();
+  if (grpc::Status s = req.Dump(&x.slices); !s.ok()) return s;
+  const char* data = nullptr;
+  size_t size = 0;
+  if (x.slices.size() == 1) {
+    data = reinterpret_cast<const char*>(x.slices[0].begin());
+    size = x.slices[0].size();
+  } else {
+    for (const grpc::Slice& slice : x.slices) {
+      x.wire.append(reinterpret_cast<const char*>(slice.begin()),
+                    slice.size());
+    }
+    data = x.wire.data();
+    size = x.wire.size();
+  }
+  grpc::Status status;
+  if (!DecodePutMetricDataRequest(absl::string_view(data, size),
+                                  &x.request)) {
+    status = InvalidArgument(
+        "request: not a valid nimbus.v1.PutMetricDataRequest message");
+  } else {
+    v1::PutMetricDataResponse response;
+    status = PutDatums(x.request, &response);
+    if (status.ok()) {
+      const std::string out = response.SerializeAsString();
+      grpc::Slice slice(out);
+      *resp = grpc::ByteBuffer(&slice, 1);
+    }
+  }
+  x.slices.clear();  // the views into them are not used after this
+  return status;
+}
+
+grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
+                                       v1::PutMetricDataResponse* resp) {
+  if (absl::Status s = engine::ValidateNamespace(req.namespace_name, "namespace");
       !s.ok()) {
     return ToGrpcStatus(s);
   }
-  if (req->metric_data_size() == 0) {
+  if (req.datums.empty()) {
     return InvalidArgument("metric_data: at least one datum is required");
   }
-  if (static_cast<size_t>(req->metric_data_size()) >
-      engine::kMaxDatumsPerRequest) {
+  if (req.datums.size() > engine::kMaxDatumsPerRequest) {
     return InvalidArgument(absl::StrCat(
-        "metric_data: ", req->metric_data_size(), " datums, at most ",
+        "metric_data: ", req.datums.size(), " datums, at most ",
         engine::kMaxDatumsPerRequest, " per request"));
   }
+  DatumScratch& x = ThreadDatumScratch();
+  const absl::string_view ns = req.namespace_name;
   const int64_t now = clock_.NowMs();
-  WriteSet set(static_cast<size_t>(req->metric_data_size()));
   int64_t accepted = 0;
-  for (int i = 0; i < req->metric_data_size(); ++i) {
-    const v1::MetricDatum& d = req->metric_data(i);
+  for (size_t di = 0; di < req.datums.size(); ++di) {
+    const DatumView& d = req.datums[di];
+    const int i = static_cast<int>(di);
     auto reject = [&](const Rejection& r) {
       AddRejection(resp, i, -1, r);
       CountRejection(r.reason, 1);
     };
-    engine::SeriesKey key;
-    key.namespace_name = req->namespace_();
-    int32_t resolution = d.storage_resolution();
-    if (auto r = ValidateIdentity(d.metric_name(), d.dimensions(), d.unit(),
-                                  &resolution, &key)) {
+    // Identity, checked on views of the request.
+    if (auto r = engine::ValidateMetricName(d.metric_name)) {
+      reject(*r);
+      continue;
+    }
+    const absl::Span<engine::DimensionView> dims =
+        absl::MakeSpan(req.dims).subspan(d.dims_begin, d.dims_size());
+    if (auto r = engine::ValidateDimensionViews(dims)) {
+      reject(*r);
+      continue;
+    }
+    absl::string_view unit = d.unit;
+    if (auto r = engine::ValidateUnitView(&unit)) {
+      reject(*r);
+      continue;
+    }
+    int32_t resolution = d.storage_resolution;
+    if (auto r = engine::ValidateStorageResolution(&resolution)) {
       reject(*r);
       continue;
     }
     int64_t ts = now;
-    if (d.has_timestamp()) {
-      auto ms = ToMillis(d.timestamp());
+    if (d.has_timestamp) {
+      auto ms = ToMillis(d.timestamp_seconds, d.timestamp_nanos);
       if (!ms) {
         reject({RejectReason::kTimestampTooOld,
                 "timestamp: outside the range of google.protobuf.Timestamp"});
@@ -227,8 +339,10 @@ grpc::Status MetricsService::PutMetricData(grpc::ServerContext*,
       reject(*r);
       continue;
     }
-    const int kinds = (d.has_value() ? 1 : 0) + (d.values_size() > 0 ? 1 : 0) +
-                      (d.has_statistic_values() ? 1 : 0);
+    const size_t n_values = d.values_size();
+    const size_t n_counts = d.counts_size();
+    const int kinds = (d.has_value ? 1 : 0) + (n_values > 0 ? 1 : 0) +
+                      (d.has_statistic_values ? 1 : 0);
     if (kinds == 0) {
       reject({RejectReason::kNoValue,
               "value: one of value, values or statistic_values is required"});
@@ -239,29 +353,34 @@ grpc::Status MetricsService::PutMetricData(grpc::ServerContext*,
               "value: give only one of value, values or statistic_values"});
       continue;
     }
-    std::vector<engine::Sample> samples;
-    std::vector<engine::StatisticSet> sets;
+    // The datum's points go to the ends of samples and sets; a rejection
+    // takes them back.
+    const size_t sample_begin = x.samples.size();
+    const size_t set_begin = x.sets.size();
     std::optional<Rejection> bad;
-    if (d.has_value()) {
-      bad = engine::ValidateValue(d.value(), "value");
-      samples.push_back({ts, d.value()});
-    } else if (d.values_size() > 0) {
-      if (static_cast<size_t>(d.values_size()) > engine::kMaxValuesPerDatum) {
-        bad = Rejection{
-            RejectReason::kTooManyValues,
-            absl::StrCat("values: ", d.values_size(), " given, at most ",
-                         engine::kMaxValuesPerDatum)};
-      } else if (d.counts_size() != 0 && d.counts_size() != d.values_size()) {
+    if (d.has_value) {
+      bad = engine::ValidateValue(d.value, "value");
+      x.samples.push_back({ts, d.value});
+    } else if (n_values > 0) {
+      const double* values = req.values.data() + d.values_begin;
+      const double* counts = req.counts.data() + d.counts_begin;
+      if (n_values > engine::kMaxValuesPerDatum) {
+        bad = Rejection{RejectReason::kTooManyValues,
+                        absl::StrCat("values: ", n_values, " given, at most ",
+                                     engine::kMaxValuesPerDatum)};
+      } else if (n_counts != 0 && n_counts != n_values) {
         bad = Rejection{RejectReason::kValuesCountsMismatch,
-                        absl::StrCat("counts: ", d.counts_size(), " given for ",
-                                     d.values_size(),
+                        absl::StrCat("counts: ", n_counts, " given for ",
+                                     n_values,
                                      " values; give none or one per value")};
       }
-      for (int k = 0; !bad && k < d.values_size(); ++k) {
-        const double v = d.values(k);
-        bad = engine::ValidateValue(v, absl::StrCat("values[", k, "]"));
-        if (bad) break;
-        const double c = d.counts_size() ? d.counts(k) : 1.0;
+      for (size_t k = 0; !bad && k < n_values; ++k) {
+        const double v = values[k];
+        if (!engine::IsAcceptedValue(v)) {
+          bad = engine::ValidateValue(v, absl::StrCat("values[", k, "]"));
+          break;
+        }
+        const double c = n_counts ? counts[k] : 1.0;
         if (!std::isfinite(c) || c < 0) {
           bad = Rejection{RejectReason::kInvalidCount,
                           absl::StrCat("counts[", k,
@@ -271,48 +390,78 @@ grpc::Status MetricsService::PutMetricData(grpc::ServerContext*,
           break;
         }
         if (c == 1) {
-          samples.push_back({ts, v});
+          x.samples.push_back({ts, v});
         } else if (c > 0) {
-          if (auto r = engine::ValidateValue(
-                  v * c, absl::StrCat("values[", k, "] x counts[", k, "]"))) {
-            bad = Rejection{RejectReason::kInvalidCount, r->message};
+          if (!engine::IsAcceptedValue(v * c)) {
+            bad = Rejection{
+                RejectReason::kInvalidCount,
+                engine::ValidateValue(v * c, absl::StrCat("values[", k,
+                                                          "] x counts[", k,
+                                                          "]"))
+                    ->message};
             break;
           }
-          sets.push_back({ts, c, v * c, v, v});
+          x.sets.push_back({ts, c, v * c, v, v});
         }
       }
     } else {
-      const v1::StatisticSet& st = d.statistic_values();
       for (auto [name, v] :
-           {std::pair{"statistic_values.sample_count", st.sample_count()},
-            std::pair{"statistic_values.sum", st.sum()},
-            std::pair{"statistic_values.minimum", st.minimum()},
-            std::pair{"statistic_values.maximum", st.maximum()}}) {
+           {std::pair{"statistic_values.sample_count", d.sample_count},
+            std::pair{"statistic_values.sum", d.sum},
+            std::pair{"statistic_values.minimum", d.minimum},
+            std::pair{"statistic_values.maximum", d.maximum}}) {
         if ((bad = engine::ValidateValue(v, name))) break;
       }
-      if (!bad && !(st.sample_count() > 0)) {
+      if (!bad && !(d.sample_count > 0)) {
         bad = Rejection{RejectReason::kInvalidStatisticSet,
                         "statistic_values.sample_count: must be > 0"};
-      } else if (!bad && st.minimum() > st.maximum()) {
+      } else if (!bad && d.minimum > d.maximum) {
         bad = Rejection{RejectReason::kInvalidStatisticSet,
                         "statistic_values: minimum must not exceed maximum"};
       }
       if (!bad) {
-        sets.push_back(
-            {ts, st.sample_count(), st.sum(), st.minimum(), st.maximum()});
+        x.sets.push_back({ts, d.sample_count, d.sum, d.minimum, d.maximum});
       }
     }
     if (bad) {
+      x.samples.resize(sample_begin);
+      x.sets.resize(set_begin);
       reject(*bad);
       continue;
     }
-    engine::SeriesWrite& w = set.For(std::move(key));
-    accepted += static_cast<int64_t>(samples.size() + sets.size());
-    w.samples.insert(w.samples.end(), samples.begin(), samples.end());
-    w.statistic_sets.insert(w.statistic_sets.end(), sets.begin(), sets.end());
+    accepted += static_cast<int64_t>(x.samples.size() - sample_begin +
+                                     x.sets.size() - set_begin);
+    const size_t key_begin = x.keys.size();
+    engine::AppendSeriesKeyEncoding(ns, d.metric_name, unit, dims, &x.keys);
+    const size_t key_end = x.keys.size();
+    // A datum of the same series as the one before extends its run.
+    if (!x.runs.empty()) {
+      DatumScratch::RunAt& last = x.runs.back();
+      const absl::string_view keys = x.keys;
+      if (keys.substr(last.key_begin, last.key_end - last.key_begin) ==
+          keys.substr(key_begin, key_end - key_begin)) {
+        x.keys.resize(key_begin);
+        last.sample_end = x.samples.size();
+        last.set_end = x.sets.size();
+        continue;
+      }
+    }
+    x.runs.push_back({key_begin, key_end, sample_begin, x.samples.size(),
+                      set_begin, x.sets.size()});
   }
-  if (!set.writes().empty()) {
-    if (absl::Status s = engine_.Write(set.writes()); !s.ok()) {
+  if (!x.runs.empty()) {
+    x.batch.runs.resize(x.runs.size());
+    for (size_t r = 0; r < x.runs.size(); ++r) {
+      const DatumScratch::RunAt& at = x.runs[r];
+      engine::IngestBatch::Run& run = x.batch.runs[r];
+      run.key = absl::string_view(x.keys).substr(at.key_begin,
+                                                 at.key_end - at.key_begin);
+      run.samples = x.samples.data() + at.sample_begin;
+      run.sample_count = at.sample_end - at.sample_begin;
+      run.sets = x.sets.data() + at.set_begin;
+      run.set_count = at.set_end - at.set_begin;
+    }
+    if (absl::Status s = engine_.Write(x.batch); !s.ok()) {
       return ToGrpcStatus(s);
     }
   }

@@ -5,23 +5,34 @@
 
 #include <array>
 #include <atomic>
+#include <memory>
 
 #include "engine/clock.h"
 #include "engine/engine.h"
 #include "engine/validation.h"
 #include "nimbus/v1/metrics.grpc.pb.h"
+#include "rpc/datum_wire.h"
+#include "rpc/work_pool.h"
 
 namespace nimbus::rpc {
 
 // Thread-safe; borrows the engine and the clock.
-class MetricsService final : public nimbus::v1::MetricsService::Service {
+//
+// PutMetricData is the hot path of datum ingest: it is served through the
+// callback API on raw bytes, and each request is decoded in place (rpc/datum_wire.h) on a thread of the service's pool (the write waits
+// for its group commit, which gRPC's callback threads must not do). The
+// other methods use the synchronous API.
+class MetricsService final
+    : public nimbus::v1::MetricsService::WithRawCallbackMethod_PutMetricData<
+          nimbus::v1::MetricsService::Service> {
  public:
-  MetricsService(engine::Engine& engine, engine::Clock& clock)
-      : engine_(engine), clock_(clock) {}
+  // `ingest_threads`: threads that serve PutMetricData (at least 1).
+  MetricsService(engine::Engine& engine, engine::Clock& clock,
+                 int ingest_threads);
 
-  grpc::Status PutMetricData(grpc::ServerContext* ctx,
-                             const nimbus::v1::PutMetricDataRequest* req,
-                             nimbus::v1::PutMetricDataResponse* resp) override;
+  grpc::ServerUnaryReactor* PutMetricData(grpc::CallbackServerContext* ctx,
+                                          const grpc::ByteBuffer* req,
+                                          grpc::ByteBuffer* resp) override;
   grpc::Status PutMetricSeries(
       grpc::ServerContext* ctx, const nimbus::v1::PutMetricSeriesRequest* req,
       nimbus::v1::PutMetricDataResponse* resp) override;
@@ -45,6 +56,11 @@ class MetricsService final : public nimbus::v1::MetricsService::Service {
       nimbus::v1::GetServerStatsResponse* resp) override;
 
  private:
+  // PutMetricData on the request's bytes; fills *resp with the response's.
+  grpc::Status PutData(const grpc::ByteBuffer& req, grpc::ByteBuffer* resp);
+  // Sorts the dimensions of each datum in place.
+  grpc::Status PutDatums(PutMetricDataView& req,
+                         nimbus::v1::PutMetricDataResponse* resp);
   grpc::Status PutSeries(const nimbus::v1::PutMetricSeriesRequest& req,
                          nimbus::v1::PutMetricDataResponse* resp);
   void CountRejection(engine::RejectReason reason, int64_t points);
@@ -52,6 +68,8 @@ class MetricsService final : public nimbus::v1::MetricsService::Service {
   engine::Engine& engine_;
   engine::Clock& clock_;
   std::array<std::atomic<int64_t>, engine::kRejectReasonCount> rejected_{};
+  // Last member: destroyed (running what is queued) before the others.
+  std::unique_ptr<WorkPool> ingest_pool_;
 };
 
 }  // namespace nimbus::rpc

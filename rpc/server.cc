@@ -1,6 +1,8 @@
 #include "rpc/server.h"
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -40,7 +42,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   auto impl = std::make_unique<Impl>();
   NIMBUS_ASSIGN_OR_RETURN(impl->engine,
                           engine::Engine::Open(options.engine, clock));
-  impl->metrics = std::make_unique<MetricsService>(*impl->engine, clock);
+  int threads = options.ingest_threads;
+  if (threads <= 0) {
+    threads = std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+  }
+  impl->metrics =
+      std::make_unique<MetricsService>(*impl->engine, clock, threads);
 
   // Referencing a health message keeps grpc.health.v1's descriptors linked,
   // so reflection lists the health service.

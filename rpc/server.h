@@ -20,6 +20,9 @@ struct ServerOptions {
   // The largest request the server reads, in bytes. Default 16 MiB: room for
   // a large PutMetricSeries; PutMetricData has its own 1 MB limit.
   int max_receive_message_bytes = 16 << 20;
+  // Threads that serve PutMetricData; 0 picks twice the cores, at least 4,
+  // so that concurrent requests share group commits.
+  int ingest_threads = 0;
   engine::EngineOptions engine;
 };
 
