@@ -6,6 +6,8 @@
 #   tools/install-deps.sh           # build + test dependencies
 #   tools/install-deps.sh --clang   # also clang (for `make tsa`)
 #   tools/install-deps.sh --fuzz    # also clang and libFuzzer (for `make fuzz`)
+#   tools/install-deps.sh --bench   # also VictoriaMetrics, perf and curl (for
+#                                   # bench/peer_compare.sh)
 set -euo pipefail
 
 packages=(
@@ -18,7 +20,8 @@ for arg in "$@"; do
   case "$arg" in
     --clang) packages+=(clang) ;;
     --fuzz) packages+=(clang libclang-rt-dev) ;;
-    *) echo "install-deps: unknown option $arg (use --clang or --fuzz)" >&2; exit 2 ;;
+    --bench) packages+=(victoria-metrics linux-perf curl) ;;
+    *) echo "install-deps: unknown option $arg (use --clang, --fuzz or --bench)" >&2; exit 2 ;;
   esac
 done
 

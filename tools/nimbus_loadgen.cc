@@ -9,6 +9,9 @@
 //                  [--start=2026-11-29T10:00:00Z] [--seed=42]
 //                  [--replay=FILE.csv --namespace_name=NS] [--verify]
 //                  [--mode=ingest|query --run_time=30s] [--json=FILE]
+//                  [--labels=host|realistic]
+//   nimbus-loadgen --write_dataset=PREFIX --series=10000 --duration=1h
+//                  --interval=10s [--start=...] [--prom_lines_per_file=100000]
 //
 // Ingest: every series' points are generated up front (tools/shapes.h), then
 // `--concurrency` workers, each on its own channel, send requests and wait
@@ -20,11 +23,38 @@
 // A progress line goes to stderr when it is a terminal. --json writes the
 // final report; --verify reads back a sample of series and exits 1 on any
 // mismatch.
+//
+// Labels (--labels): series i has shape kAllShapes[i % 8] (its snake_case name
+// is the metric name) and belongs to host number h = i / 8. 'host' (the
+// default when sending) gives the one dimension Host=host-<h>; 'realistic'
+// (the default with --write_dataset) gives three, host=host-<h+1, 4 digits>,
+// region (one of 6, such as us-east-1) and service (one of 20, such as
+// checkout), both derived from the host: every host has one region and one
+// service, so 10,000 series are 1,250 hosts x 8 metrics.
+//
+// Datasets (--write_dataset=PREFIX): instead of sending, writes the generated
+// data in time-major order (every series' point at t0, then every series'
+// point at t1, ...) twice, and exits 0 without contacting a server:
+//   PREFIX.csv       the --replay format: a header line, then rows
+//                    series_key,timestamp_ms,value with series_key
+//                    metric|dim=value|... (dimensions in name order);
+//   PREFIX.prom.NNN  Prometheus text exposition lines, as VictoriaMetrics'
+//                    /api/v1/import/prometheus reads them,
+//                    metric{host="..",region="..",service=".."} value ts_ms,
+//                    --prom_lines_per_file lines a file (.000, .001, ...).
+// Values are printed in the shortest form that reads back as the same double,
+// so both files carry exactly the same points. A summary line goes to stdout:
+//   dataset: series=S points_per_series=P rows=R first_ms=F last_ms=L
+//            prom_files=N csv=PREFIX.csv
+// `--replay=PREFIX.csv` then sends the rows in file order: with
+// --rpc=PutMetricData each request holds --points_per_request consecutive rows,
+// so one point each of that many different series.
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -87,6 +117,19 @@ ABSL_FLAG(int, query_batch, 1,
           "call, issued one after another, and the latency is the batch's");
 ABSL_FLAG(std::string, json, "",
           "write the final report to this file ('-' for stdout)");
+ABSL_FLAG(std::string, labels, "",
+          "dimensions of generated series: 'host' (one dimension Host=host-N) "
+          "or 'realistic' (host=host-0001..., region: one of 6, service: one "
+          "of 20, region and service derived from the host); empty: 'host', "
+          "or 'realistic' with --write_dataset");
+ABSL_FLAG(std::string, write_dataset, "",
+          "write the generated data in time-major order to PREFIX.csv (the "
+          "--replay format) and PREFIX.prom.000, .001, ... (Prometheus text "
+          "exposition lines with millisecond timestamps, for VictoriaMetrics' "
+          "/api/v1/import/prometheus), print a 'dataset:' summary line and "
+          "exit without sending");
+ABSL_FLAG(int, prom_lines_per_file, 100000,
+          "--write_dataset: lines in each PREFIX.prom.NNN file");
 
 namespace v1 = ::nimbus::v1;
 using google::protobuf::util::TimeUtil;
@@ -130,9 +173,34 @@ bool Fail(const std::string& msg) {
   return false;
 }
 
-// Generated data: series i has shape kAllShapes[i % 8], Host=host-(i / 8).
+// The dimensions of host number `h` (series 8h..8h+7) with --labels=realistic.
+std::vector<Dim> RealisticDims(int h) {
+  static constexpr const char* kRegions[] = {"us-east-1",    "us-east-2",
+                                             "us-west-2",    "eu-west-1",
+                                             "eu-central-1", "ap-southeast-1"};
+  static constexpr const char* kServices[] = {
+      "api",      "auth",     "billing",  "cart",        "catalog",
+      "checkout", "frontend", "gateway",  "inventory",   "mailer",
+      "notifier", "orders",   "payments", "recommender", "search",
+      "sessions", "shipping", "storage",  "users",       "worker"};
+  // splitmix64 of the host number: region and service independent of each
+  // other and of the host's position.
+  uint64_t x = static_cast<uint64_t>(h) + 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  char host[32];
+  std::snprintf(host, sizeof host, "host-%04d", h + 1);
+  return {{"host", host},
+          {"region", kRegions[x % std::size(kRegions)]},
+          {"service", kServices[(x >> 32) % std::size(kServices)]}};
+}
+
+// Generated data: series i has shape kAllShapes[i % 8] and belongs to host
+// i / 8: Host=host-(i / 8), or with `realistic` the three dimensions of
+// RealisticDims.
 std::vector<LoadSeries> Generate(int n, int64_t start_ms, int64_t interval_ms,
-                                 int points, uint64_t seed) {
+                                 int points, uint64_t seed, bool realistic) {
   std::vector<LoadSeries> out(n);
   for (int i = 0; i < n; ++i) {
     const auto shape = nimbus::tools::kAllShapes[i % 8];
@@ -140,7 +208,11 @@ std::vector<LoadSeries> Generate(int n, int64_t start_ms, int64_t interval_ms,
         nimbus::tools::GenerateSeries(shape, nimbus::tools::SeriesSeed(seed, i),
                                       start_ms, interval_ms, points);
     out[i].metric = std::string(nimbus::tools::ShapeName(shape));
-    out[i].dims = {{"Host", "host-" + std::to_string(i / 8)}};
+    if (realistic) {
+      out[i].dims = RealisticDims(i / 8);
+    } else {
+      out[i].dims = {{"Host", "host-" + std::to_string(i / 8)}};
+    }
     out[i].ts = std::move(d.timestamps_ms);
     out[i].values = std::move(d.values);
   }
@@ -189,6 +261,143 @@ bool ReadReplay(const std::string& path, std::vector<LoadSeries>* series,
     s.ts.push_back(ts);
     s.values.push_back(v);
   }
+  return true;
+}
+
+// Buffered writing of one output file; every failure is reported once.
+class OutFile {
+ public:
+  bool Open(const std::string& path) {
+    path_ = path;
+    f_ = std::fopen(path.c_str(), "wb");
+    buf_.clear();
+    return f_ != nullptr || Fail("cannot create " + path);
+  }
+  std::string& buf() { return buf_; }
+  // Writes the buffer out once it holds more than `above` bytes.
+  bool Drain(size_t above = 4 << 20) {
+    if (buf_.size() <= above) return true;
+    const bool ok = std::fwrite(buf_.data(), 1, buf_.size(), f_) == buf_.size();
+    buf_.clear();
+    return ok || Fail("write failed: " + path_);
+  }
+  bool Close() {
+    if (f_ == nullptr) return true;
+    bool ok = Drain(0);
+    ok = (std::fclose(f_) == 0 || Fail("close failed: " + path_)) && ok;
+    f_ = nullptr;
+    return ok;
+  }
+  ~OutFile() { Close(); }
+
+ private:
+  std::string path_;
+  std::FILE* f_ = nullptr;
+  std::string buf_;
+};
+
+void AppendInt(std::string* out, int64_t v) {
+  char b[24];
+  auto r = std::to_chars(b, b + sizeof b, v);
+  out->append(b, r.ptr);
+}
+
+// Shortest text that parses back to exactly `v`.
+void AppendDouble(std::string* out, double v) {
+  char b[32];
+  auto r = std::to_chars(b, b + sizeof b, v);
+  out->append(b, r.ptr);
+}
+
+// Prometheus label value escaping: backslash, double quote, newline.
+std::string PromEscape(const std::string& v) {
+  std::string o;
+  for (char c : v) {
+    if (c == '\\' || c == '"') o += '\\';
+    if (c == '\n') {
+      o += "\\n";
+      continue;
+    }
+    o += c;
+  }
+  return o;
+}
+
+// --write_dataset: PREFIX.csv and PREFIX.prom.NNN in time-major order (see
+// the header comment). Prints the summary line on stdout.
+bool WriteDataset(const std::vector<LoadSeries>& series,
+                  const std::string& prefix, int lines_per_file) {
+  if (lines_per_file < 1) return Fail("--prom_lines_per_file must be >= 1");
+  // Each series' CSV key and Prometheus line start, built once.
+  std::vector<std::string> csv_key(series.size()), prom_key(series.size());
+  size_t max_points = 0;
+  int64_t first_ms = INT64_MAX, last_ms = INT64_MIN;
+  for (size_t i = 0; i < series.size(); ++i) {
+    const LoadSeries& s = series[i];
+    std::vector<Dim> dims = s.dims;
+    std::sort(dims.begin(), dims.end(),
+              [](const Dim& a, const Dim& b) { return a.name < b.name; });
+    std::string& c = csv_key[i];
+    std::string& p = prom_key[i];
+    c = s.metric;
+    p = s.metric + "{";
+    for (size_t k = 0; k < dims.size(); ++k) {
+      for (const std::string* t : {&dims[k].name, &dims[k].value}) {
+        if (t->find_first_of(",|=\n") != std::string::npos) {
+          return Fail("dimension '" + *t + "' cannot be written to the CSV");
+        }
+      }
+      absl::StrAppend(&c, "|", dims[k].name, "=", dims[k].value);
+      absl::StrAppend(&p, k ? "," : "", dims[k].name, "=\"",
+                      PromEscape(dims[k].value), "\"");
+    }
+    c += ',';
+    p += "} ";
+    max_points = std::max(max_points, s.ts.size());
+    for (int64_t t : s.ts) {
+      first_ms = std::min(first_ms, t);
+      last_ms = std::max(last_ms, t);
+    }
+  }
+  OutFile csv, prom;
+  if (!csv.Open(prefix + ".csv")) return false;
+  csv.buf() = "series_key,timestamp_ms,value\n";
+  int files = 0;
+  int64_t rows = 0, in_file = lines_per_file;
+  for (size_t p = 0; p < max_points; ++p) {
+    for (size_t i = 0; i < series.size(); ++i) {
+      const LoadSeries& s = series[i];
+      if (p >= s.ts.size()) continue;
+      std::string& cb = csv.buf();
+      cb += csv_key[i];
+      AppendInt(&cb, s.ts[p]);
+      cb += ',';
+      AppendDouble(&cb, s.values[p]);
+      cb += '\n';
+      if (in_file == lines_per_file) {
+        char name[24];
+        std::snprintf(name, sizeof name, ".prom.%03d", files++);
+        if (!prom.Close() || !prom.Open(prefix + name)) return false;
+        in_file = 0;
+      }
+      std::string& pb = prom.buf();
+      pb += prom_key[i];
+      AppendDouble(&pb, s.values[p]);
+      pb += ' ';
+      AppendInt(&pb, s.ts[p]);
+      pb += '\n';
+      ++in_file;
+      ++rows;
+      if (!csv.Drain() || !prom.Drain()) return false;
+    }
+  }
+  if (!csv.Close() || !prom.Close()) return false;
+  std::printf(
+      "dataset: series=%zu points_per_series=%zu rows=%lld first_ms=%lld "
+      "last_ms=%lld prom_files=%d csv=%s.csv\n",
+      series.size(), max_points, static_cast<long long>(rows),
+      static_cast<long long>(rows ? first_ms : 0),
+      static_cast<long long>(rows ? last_ms : 0), files, prefix.c_str());
   return true;
 }
 
@@ -628,6 +837,14 @@ int main(int argc, char** argv) {
            2;
   }
 
+  const std::string dataset = absl::GetFlag(FLAGS_write_dataset);
+  std::string labels = absl::GetFlag(FLAGS_labels);
+  if (labels.empty()) labels = dataset.empty() ? "host" : "realistic";
+  if (labels != "host" && labels != "realistic")
+    return Fail("--labels must be host or realistic"), 2;
+  if (!dataset.empty() && !absl::GetFlag(FLAGS_replay).empty())
+    return Fail("--write_dataset writes generated data: drop --replay"), 2;
+
   std::vector<LoadSeries> series;
   std::vector<std::pair<int, int>> order;
   if (!absl::GetFlag(FLAGS_replay).empty()) {
@@ -653,7 +870,13 @@ int main(int argc, char** argv) {
     }
     start_ms = start_ms / 1000 * 1000;
     series = Generate(absl::GetFlag(FLAGS_series), start_ms, interval_ms,
-                      points, absl::GetFlag(FLAGS_seed));
+                      points, absl::GetFlag(FLAGS_seed), labels == "realistic");
+    if (!dataset.empty()) {
+      return WriteDataset(series, dataset,
+                          absl::GetFlag(FLAGS_prom_lines_per_file))
+                 ? 0
+                 : 1;
+    }
     // Time-major order: every series' first point, then every second one...
     for (int p = 0; p < points; ++p) {
       for (int i = 0; i < static_cast<int>(series.size()); ++i)
