@@ -1,16 +1,22 @@
 // The points of one series that are not sealed yet, in arrival order, kept
-// compact: each timestamp as a zigzag varint of its difference from the one
-// before (one to three bytes for a regular series), each value as its eight
-// raw bytes. About 10 bytes a point instead of 16.
+// compact because every active series holds one: a bit stream in the manner
+// of Gorilla (Pelkonen et al., VLDB 2015), as Prometheus keeps its head
+// chunks. A timestamp is its delta-of-delta (one bit for a regular series,
+// a few bits for jitter, 64 for anything else: arrival order is free); a
+// value is its XOR with the value before (one bit when unchanged, else its
+// meaningful bits, reusing the previous leading/trailing-zero window when
+// they fit). In memory only: sealing encodes chunks (storage/chunk_codec.h),
+// and the ingest log has its own record format.
+//
+// The buffer grows by half its size (not doubling), so that a head of a few
+// hundred bytes wastes little.
 #ifndef NIMBUS_ENGINE_HEAD_BUFFER_H_
 #define NIMBUS_ENGINE_HEAD_BUFFER_H_
 
-#include <bit>
+#include <cstddef>
 #include <cstdint>
-#include <string>
+#include <memory>
 #include <vector>
-
-#include "storage/internal/coding.h"
 
 namespace nimbus::engine {
 
@@ -22,60 +28,40 @@ struct Sample {
 // Thread-compatible.
 class HeadBuffer {
  public:
-  void Append(int64_t ts_ms, double value) {
-    // Differences wrap modulo 2^64, so any pair of int64 timestamps works.
-    const int64_t delta = static_cast<int64_t>(
-        static_cast<uint64_t>(ts_ms) - static_cast<uint64_t>(last_ts_ms_));
-    storage::internal::PutVarint64(&bytes_,
-                                   storage::internal::ZigZagEncode(delta));
-    storage::internal::PutFixed64(&bytes_, std::bit_cast<uint64_t>(value));
-    last_ts_ms_ = ts_ms;
-    ++count_;
-  }
+  HeadBuffer() = default;
+  HeadBuffer(const HeadBuffer&) = delete;
+  HeadBuffer& operator=(const HeadBuffer&) = delete;
+
+  void Append(int64_t ts_ms, double value);
 
   size_t size() const { return count_; }
   bool empty() const { return count_ == 0; }
+  // Bytes allocated for the points (for memory accounting and tests).
+  size_t capacity_bytes() const { return capacity_; }
 
   // Appends the points, oldest first, to *out.
-  void DecodeTo(std::vector<Sample>* out) const {
-    const char* p = bytes_.data();
-    const char* limit = p + bytes_.size();
-    int64_t ts = 0;
-    for (uint32_t i = 0; i < count_; ++i) {
-      uint64_t zz = 0;
-      storage::internal::GetVarint64(&p, limit, &zz);  // written by Append
-      ts = static_cast<int64_t>(
-          static_cast<uint64_t>(ts) +
-          static_cast<uint64_t>(storage::internal::ZigZagDecode(zz)));
-      out->push_back(
-          {ts, std::bit_cast<double>(storage::internal::LoadLE64(p))});
-      p += 8;
-    }
-  }
+  void DecodeTo(std::vector<Sample>* out) const;
 
   // Drops the oldest n points. REQUIRES: n <= size().
-  void DropFront(size_t n) {
-    if (n == count_) {
-      Clear();
-      return;
-    }
-    std::vector<Sample> all;
-    DecodeTo(&all);
-    Clear();
-    for (size_t i = n; i < all.size(); ++i) Append(all[i].ts_ms, all[i].value);
-  }
+  void DropFront(size_t n);
 
   // Empties the buffer and releases its memory.
-  void Clear() {
-    std::string().swap(bytes_);
-    count_ = 0;
-    last_ts_ms_ = 0;
-  }
+  void Clear();
 
  private:
-  std::string bytes_;
+  // Room for `bits` more bits, zeroed.
+  void Reserve(size_t bits);
+  void Write(uint64_t v, int n);  // the low n bits of v, n <= 64
+
+  std::unique_ptr<uint8_t[]> bytes_;
+  uint32_t bit_size_ = 0;  // bits used
+  uint32_t capacity_ = 0;  // bytes allocated
   uint32_t count_ = 0;
+  uint8_t lead_ = 0;       // the XOR window of the last value written
+  uint8_t length_ = 0;     // its width in bits; 0: no window yet
   int64_t last_ts_ms_ = 0;
+  int64_t last_delta_ = 0;
+  uint64_t last_bits_ = 0;
 };
 
 }  // namespace nimbus::engine

@@ -1,8 +1,10 @@
 #include "engine/series_index.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "engine/validation.h"
@@ -40,7 +42,7 @@ absl::StatusOr<std::unique_ptr<SeriesIndex>> SeriesIndex::Load(
     if (!k.empty() && k[0] == storage::kSeriesKeyTag && v.size() == 8) {
       Series& s = index->series_.emplace_back();
       s.id = storage::GetBigEndian64(v.data());
-      s.encoded = std::string(k.substr(1));
+      s.encoded = index->StoreKey(k.substr(1));
       SeriesKey check;
       if (!SeriesKey::Decode(s.encoded, &check)) {
         return absl::DataLossError(
@@ -58,8 +60,10 @@ absl::StatusOr<std::unique_ptr<SeriesIndex>> SeriesIndex::Load(
   }
   NIMBUS_RETURN_IF_ERROR(it->status());
   index->next_id_ = max_id + 1;
+  index->by_id_.assign(max_id + 1, nullptr);
+  index->by_key_.reserve(index->series_.size());
   for (Series& s : index->series_) {
-    index->by_key_[s.encoded] = &s;
+    index->by_key_.insert(&s);
     index->by_id_[s.id] = &s;
     auto f = sealed.find(s.id);
     if (f != sealed.end()) s.sealed_seq = f->second;
@@ -81,7 +85,7 @@ absl::StatusOr<std::vector<Series*>> SeriesIndex::Resolve(
     for (size_t i = 0; i < encoded.size(); ++i) {
       auto f = by_key_.find(encoded[i]);
       if (f != by_key_.end()) {
-        out[i] = f->second;
+        out[i] = *f;
       } else {
         missing = true;
       }
@@ -103,7 +107,7 @@ absl::StatusOr<std::vector<Series*>> SeriesIndex::Resolve(
       if (out[i] != nullptr) continue;
       auto f = by_key_.find(encoded[i]);
       if (f != by_key_.end()) {  // created meanwhile
-        out[i] = f->second;
+        out[i] = *f;
         continue;
       }
       auto [g, inserted] = fresh_index.try_emplace(encoded[i], fresh.size());
@@ -129,8 +133,9 @@ absl::StatusOr<std::vector<Series*>> SeriesIndex::Resolve(
     for (size_t j = 0; j < fresh.size(); ++j) {
       Series& s = series_.emplace_back();
       s.id = first_id + j;
-      s.encoded = std::move(fresh[j]);
-      by_key_[s.encoded] = &s;
+      s.encoded = StoreKey(fresh[j]);
+      by_key_.insert(&s);
+      if (by_id_.size() <= s.id) by_id_.resize(s.id + 1, nullptr);
       by_id_[s.id] = &s;
       created[j] = &s;
     }
@@ -139,26 +144,45 @@ absl::StatusOr<std::vector<Series*>> SeriesIndex::Resolve(
   return out;
 }
 
+absl::string_view SeriesIndex::StoreKey(absl::string_view key) {
+  if (key.size() > kKeyBlock) {
+    // A block of its own, slipped in below the current one, which goes on.
+    key_blocks_.emplace_back(new char[key.size()]);
+    std::memcpy(key_blocks_.back().get(), key.data(), key.size());
+    const absl::string_view stored(key_blocks_.back().get(), key.size());
+    const size_t n = key_blocks_.size();
+    if (key_block_left_ > 0) std::swap(key_blocks_[n - 1], key_blocks_[n - 2]);
+    return stored;
+  }
+  if (key.size() > key_block_left_) {
+    key_blocks_.emplace_back(new char[kKeyBlock]);
+    key_block_left_ = kKeyBlock;
+  }
+  char* at = key_blocks_.back().get() + (kKeyBlock - key_block_left_);
+  if (!key.empty()) std::memcpy(at, key.data(), key.size());
+  key_block_left_ -= key.size();
+  return absl::string_view(at, key.size());
+}
+
 Series* SeriesIndex::Find(uint64_t id) {
   absl::ReaderMutexLock l(&mu_);
-  auto f = by_id_.find(id);
-  return f == by_id_.end() ? nullptr : f->second;
+  return id < by_id_.size() ? by_id_[id] : nullptr;
 }
 
 std::vector<Series*> SeriesIndex::Match(const SeriesKey& key) {
   std::vector<Series*> out;
   absl::ReaderMutexLock l(&mu_);
   if (!key.unit.empty()) {
-    auto f = by_key_.find(key.Encode());
-    if (f != by_key_.end()) out.push_back(f->second);
+    auto f = by_key_.find(absl::string_view(key.Encode()));
+    if (f != by_key_.end()) out.push_back(*f);
     return out;
   }
   // Any unit: look the key up under each unit name.
   SeriesKey k = key;
   for (absl::string_view unit : kUnitNames) {
     k.unit = std::string(unit);
-    auto f = by_key_.find(k.Encode());
-    if (f != by_key_.end()) out.push_back(f->second);
+    auto f = by_key_.find(absl::string_view(k.Encode()));
+    if (f != by_key_.end()) out.push_back(*f);
   }
   return out;
 }

@@ -18,7 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,7 +46,8 @@ struct SealInFlight {
 // query needs its fields), and the index maps views of it.
 struct Series {
   uint64_t id = 0;
-  std::string encoded;  // SeriesKey::Encode()
+  // SeriesKey::Encode(), in the index's key arena.
+  absl::string_view encoded;
   SeriesKey Key() const;
 
   // When a point or statistic set was last written (ms since the epoch).
@@ -119,15 +121,44 @@ class SeriesIndex {
  private:
   explicit SeriesIndex(storage::Store& store) : store_(store) {}
 
+  // Copies `key` into the key arena, whose bytes never move or go away.
+  absl::string_view StoreKey(absl::string_view key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(create_mu_);
+
   storage::Store& store_;
   // Serializes series creation; taken before mu_.
   absl::Mutex create_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(create_mu_) = 1;
+  // Every series' encoded key, back to back in blocks of kKeyBlock bytes (a
+  // larger key gets a block of its own): no allocation and no string header
+  // per series.
+  static constexpr size_t kKeyBlock = size_t{64} << 10;
+  std::vector<std::unique_ptr<char[]>> key_blocks_ ABSL_GUARDED_BY(create_mu_);
+  size_t key_block_left_ ABSL_GUARDED_BY(create_mu_) = 0;
   absl::Mutex mu_;
-  // Keys are views of Series::encoded, which never moves (deque elements).
-  absl::flat_hash_map<absl::string_view, Series*> by_key_ ABSL_GUARDED_BY(mu_);
+  // Series by encoded key, looked up by the key's bytes: a set of pointers
+  // (8 bytes a slot) rather than a map from a view (24).
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(absl::string_view k) const {
+      return absl::Hash<absl::string_view>{}(k);
+    }
+    size_t operator()(const Series* s) const { return (*this)(s->encoded); }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    static absl::string_view K(absl::string_view k) { return k; }
+    static absl::string_view K(const Series* s) { return s->encoded; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return K(a) == K(b);
+    }
+  };
+  absl::flat_hash_set<Series*, KeyHash, KeyEq> by_key_ ABSL_GUARDED_BY(mu_);
+  // Series never move (deque elements).
   std::deque<Series> series_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, Series*> by_id_ ABSL_GUARDED_BY(mu_);
+  // By id; ids are dense (a failed creation leaves a null slot).
+  std::vector<Series*> by_id_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace nimbus::engine

@@ -1,6 +1,7 @@
 #include "engine/series_key.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "storage/internal/coding.h"
@@ -9,12 +10,6 @@ namespace nimbus::engine {
 namespace {
 
 using storage::internal::GetVarint64;
-using storage::internal::PutVarint64;
-
-void PutString(std::string* out, absl::string_view s) {
-  PutVarint64(out, s.size());
-  out->append(s.data(), s.size());
-}
 
 bool GetString(const char** p, const char* limit, std::string* s) {
   uint64_t n;
@@ -28,18 +23,50 @@ bool GetString(const char** p, const char* limit, std::string* s) {
 
 }  // namespace
 
+namespace {
+
+size_t StringLength(absl::string_view s) {
+  return storage::internal::VarintLength(s.size()) + s.size();
+}
+
+char* WriteVarint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+char* WriteString(char* p, absl::string_view s) {
+  p = WriteVarint(p, s.size());
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+}  // namespace
+
 void AppendSeriesKeyEncoding(absl::string_view namespace_name,
                              absl::string_view metric_name,
                              absl::string_view unit,
                              absl::Span<const DimensionView> dims,
                              std::string* out) {
-  PutString(out, namespace_name);
-  PutString(out, metric_name);
-  PutString(out, unit);
-  PutVarint64(out, dims.size());
+  // Sized first and written in place: this runs once per datum ingested.
+  size_t n = StringLength(namespace_name) + StringLength(metric_name) +
+             StringLength(unit) + storage::internal::VarintLength(dims.size());
   for (const DimensionView& d : dims) {
-    PutString(out, d.name);
-    PutString(out, d.value);
+    n += StringLength(d.name) + StringLength(d.value);
+  }
+  const size_t at = out->size();
+  out->resize(at + n);
+  char* p = out->data() + at;
+  p = WriteString(p, namespace_name);
+  p = WriteString(p, metric_name);
+  p = WriteString(p, unit);
+  p = WriteVarint(p, dims.size());
+  for (const DimensionView& d : dims) {
+    p = WriteString(p, d.name);
+    p = WriteString(p, d.value);
   }
 }
 

@@ -11,15 +11,24 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "engine/periodic_thread.h"
 #include "rpc/metrics_service.h"
 #include "storage/status_macros.h"
 
 namespace nimbus::rpc {
 
+// gperftools' tcmalloc, when the binary links it, keeps freed pages for
+// reuse; handing them back keeps resident memory near what is in use after a
+// burst (a backfill, a flood of new series). Weak: binaries without tcmalloc
+// skip it.
+extern "C" void MallocExtension_ReleaseFreeMemory() __attribute__((weak));
+constexpr int64_t kReleaseFreeMemoryMs = 5000;
+
 struct Server::Impl {
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<MetricsService> metrics;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<engine::PeriodicThread> release_memory;
   int port = 0;
 };
 
@@ -68,6 +77,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   if (impl->server == nullptr || impl->port == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen_address));
+  }
+  if (MallocExtension_ReleaseFreeMemory != nullptr) {
+    impl->release_memory = std::make_unique<engine::PeriodicThread>(
+        kReleaseFreeMemoryMs, [] { MallocExtension_ReleaseFreeMemory(); });
   }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

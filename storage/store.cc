@@ -196,11 +196,18 @@ class RocksStore : public Store {
           cf.compaction_filter = rollup_filters_[i].get();
         }
       }
+      if (std::string(name) == "series") {
+        // Written once per series, read back only on open: flushed soon
+        // rather than held in memory (64 MB by default).
+        cf.write_buffer_size = 2 << 20;
+      }
       if (std::string(name) == "ingest_log") {
         // Log records repeat points the engine also holds in its heads, and
         // are deleted once sealed: a small memtable keeps that second copy
         // from costing memory per active series.
         cf.write_buffer_size = 8 << 20;
+        // Short-lived, and eight raw bytes a value: not worth compressing.
+        cf.compression = rocksdb::kNoCompression;
       }
       cfs.emplace_back(name, cf);
     }

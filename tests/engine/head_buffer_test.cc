@@ -41,6 +41,28 @@ TEST(HeadBuffer, KeepsPointsInArrivalOrderBitForBit) {
   ExpectSame(Decode(h), want);
 }
 
+TEST(HeadBuffer, EveryDeltaOfDeltaClassAndValueWindowRoundTrips) {
+  // Deltas-of-deltas at each class edge (2^6, 2^11, 2^19 and beyond, both
+  // signs), and values that reuse the XOR window, widen it and leave it.
+  std::vector<Sample> want;
+  HeadBuffer h;
+  int64_t t = 1'795'950'000'000, delta = 10'000;
+  const double values[] = {1.0, 1.0, 1.5, 1.25, -1e300, 4096.0, 4097.0,
+                           0.0, -0.0, 1e-300, 3.0};
+  int i = 0;
+  for (int64_t edge : {int64_t{1} << 6, int64_t{1} << 11, int64_t{1} << 19,
+                       int64_t{1} << 40}) {
+    for (int64_t dod : {edge - 1, edge, -edge, -edge - 1, int64_t{0}}) {
+      delta += dod;
+      t += delta;
+      const double v = values[i++ % 11];
+      h.Append(t, v);
+      want.push_back({t, v});
+    }
+  }
+  ExpectSame(Decode(h), want);
+}
+
 TEST(HeadBuffer, HandlesTheInt64Extremes) {
   HeadBuffer h;
   const int64_t lo = std::numeric_limits<int64_t>::min();
@@ -65,6 +87,43 @@ TEST(HeadBuffer, DropFrontKeepsTheRest) {
   h.DropFront(h.size());
   EXPECT_TRUE(h.empty());
   EXPECT_TRUE(Decode(h).empty());
+}
+
+// Bytes a point costs once the buffer holds `points` points of `shape` at
+// 10 s, with the allocation's slack.
+double BytesPerPoint(tools::Shape shape, int points) {
+  const tools::SeriesData d = tools::GenerateSeries(
+      shape, /*seed=*/7, /*start_ms=*/1'795'950'000'000, /*interval_ms=*/10'000,
+      points);
+  HeadBuffer h;
+  std::vector<Sample> want;
+  for (int i = 0; i < points; ++i) {
+    h.Append(d.timestamps_ms[i], d.values[i]);
+    want.push_back({d.timestamps_ms[i], d.values[i]});
+  }
+  ExpectSame(Decode(h), want);
+  return static_cast<double>(h.capacity_bytes()) / points;
+}
+
+TEST(HeadBuffer, RegularSeriesCostFewBytesAPoint) {
+  // The head of every active series is in memory: timestamps at a steady
+  // interval take one byte, unchanged values one, and even full-precision
+  // noise stays under the 16 bytes of a plain (timestamp, value) pair.
+  EXPECT_LE(BytesPerPoint(tools::Shape::kMemTotalBytes, 60), 2.0 * 1.5);
+  EXPECT_LE(BytesPerPoint(tools::Shape::kQueueDepth, 60), 4.0 * 1.5);
+  EXPECT_LE(BytesPerPoint(tools::Shape::kRequestCount, 60), 6.0 * 1.5);
+  EXPECT_LE(BytesPerPoint(tools::Shape::kLatencyMs, 60), 10.0 * 1.5);
+}
+
+TEST(HeadBuffer, ClearReleasesTheMemory) {
+  HeadBuffer h;
+  for (int i = 0; i < 100; ++i) h.Append(i * 1000, i * 0.5);
+  EXPECT_GT(h.capacity_bytes(), 0u);
+  h.Clear();
+  EXPECT_EQ(h.capacity_bytes(), 0u);
+  EXPECT_TRUE(h.empty());
+  h.Append(7, 8);
+  ExpectSame(Decode(h), {{7, 8}});
 }
 
 }  // namespace

@@ -1,0 +1,198 @@
+#include "engine/head_buffer.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include "storage/internal/coding.h"
+
+namespace nimbus::engine {
+namespace {
+
+using storage::internal::ZigZagDecode;
+using storage::internal::ZigZagEncode;
+
+// The most bits a point takes: a 4-bit prefix and 64 bits of timestamp, two
+// control bits, a 12-bit window and 64 bits of value.
+constexpr size_t kMaxPointBits = 4 + 64 + 2 + 12 + 64;
+
+// Delta-of-delta classes: prefix, prefix bits, payload bits (zigzag).
+//   0                       dod 0
+//   10   + 7 bits           |dod| < 2^6
+//   110  + 12 bits          |dod| < 2^11
+//   1110 + 20 bits          |dod| < 2^19
+//   1111 + 64 bits          anything
+constexpr int kDodBits[] = {7, 12, 20};
+
+// Differences wrap modulo 2^64, so any int64 timestamps work.
+int64_t WrapSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) -
+                              static_cast<uint64_t>(b));
+}
+int64_t WrapAdd(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) +
+                              static_cast<uint64_t>(b));
+}
+
+// Reads what HeadBuffer::Write wrote: least significant bit first.
+class BitReader {
+ public:
+  explicit BitReader(const uint8_t* bytes) : bytes_(bytes) {}
+
+  uint64_t Read(int n) {
+    uint64_t v = 0;
+    int got = 0;
+    while (got < n) {
+      const int off = static_cast<int>(pos_ & 7);
+      const int k = std::min(n - got, 8 - off);
+      const uint64_t byte = bytes_[pos_ >> 3] >> off;
+      v |= (byte & ((uint64_t{1} << k) - 1)) << got;
+      got += k;
+      pos_ += static_cast<size_t>(k);
+    }
+    return v;
+  }
+  bool Bit() {
+    const bool b = (bytes_[pos_ >> 3] >> (pos_ & 7)) & 1;
+    ++pos_;
+    return b;
+  }
+
+ private:
+  const uint8_t* bytes_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+void HeadBuffer::Reserve(size_t bits) {
+  const size_t need = (bit_size_ + bits + 7) / 8;
+  if (need <= capacity_) return;
+  // Half again, at least 32 bytes: a head of 64 points takes a handful of
+  // growths, each a copy of a few hundred bytes at most.
+  const size_t want =
+      std::max<size_t>({need, capacity_ + capacity_ / 2, size_t{32}});
+  std::unique_ptr<uint8_t[]> grown(new uint8_t[want]);
+  const size_t used = (bit_size_ + 7) / 8;
+  if (used > 0) std::memcpy(grown.get(), bytes_.get(), used);
+  std::memset(grown.get() + used, 0, want - used);
+  bytes_ = std::move(grown);
+  capacity_ = static_cast<uint32_t>(want);
+}
+
+void HeadBuffer::Write(uint64_t v, int n) {
+  while (n > 0) {
+    const int off = static_cast<int>(bit_size_ & 7);
+    const int k = std::min(n, 8 - off);
+    bytes_[bit_size_ >> 3] |=
+        static_cast<uint8_t>((v & ((uint64_t{1} << k) - 1)) << off);
+    v >>= k;
+    n -= k;
+    bit_size_ += static_cast<uint32_t>(k);
+  }
+}
+
+void HeadBuffer::Append(int64_t ts_ms, double value) {
+  Reserve(kMaxPointBits);
+  const int64_t delta = WrapSub(ts_ms, last_ts_ms_);
+  const uint64_t zz = ZigZagEncode(WrapSub(delta, last_delta_));
+  if (count_ == 0) {
+    Write(static_cast<uint64_t>(ts_ms), 64);
+  } else if (zz == 0) {
+    Write(0, 1);
+  } else {
+    int cls = 0;
+    while (cls < 3 && zz >= (uint64_t{1} << kDodBits[cls])) ++cls;
+    // Prefix: a one, cls more ones, then a zero unless cls is the last.
+    Write(1, 1);
+    Write((uint64_t{1} << cls) - 1, cls);
+    if (cls < 3) {
+      Write(0, 1);
+      Write(zz, kDodBits[cls]);
+    } else {
+      Write(zz, 64);
+    }
+  }
+  const uint64_t bits = std::bit_cast<uint64_t>(value);
+  const uint64_t x = bits ^ last_bits_;
+  if (count_ == 0) {
+    Write(bits, 64);
+  } else if (x == 0) {
+    Write(0, 1);
+  } else {
+    Write(1, 1);
+    const int lead = std::countl_zero(x);
+    const int trail = std::countr_zero(x);
+    if (length_ > 0 && lead >= lead_ && 64 - lead_ - length_ <= trail) {
+      // Fits the previous window.
+      Write(0, 1);
+      Write(x >> (64 - lead_ - length_), length_);
+    } else {
+      const int length = 64 - lead - trail;
+      Write(1, 1);
+      Write(static_cast<uint64_t>(lead), 6);
+      Write(static_cast<uint64_t>(length - 1), 6);
+      Write(x >> trail, length);
+      lead_ = static_cast<uint8_t>(lead);
+      length_ = static_cast<uint8_t>(length);
+    }
+  }
+  last_ts_ms_ = ts_ms;
+  last_delta_ = delta;
+  last_bits_ = bits;
+  ++count_;
+}
+
+void HeadBuffer::DecodeTo(std::vector<Sample>* out) const {
+  if (count_ == 0) return;
+  BitReader r(bytes_.get());
+  out->reserve(out->size() + count_);
+  int64_t ts = 0, delta = 0;
+  uint64_t bits = 0;
+  int lead = 0, length = 0;
+  for (uint32_t i = 0; i < count_; ++i) {
+    // Written by Append: well formed.
+    if (i == 0) {
+      ts = static_cast<int64_t>(r.Read(64));
+      delta = ts;
+      bits = r.Read(64);
+    } else {
+      if (r.Bit()) {
+        int cls = 0;
+        while (cls < 3 && r.Bit()) ++cls;  // consumes the closing zero
+        const uint64_t zz = r.Read(cls < 3 ? kDodBits[cls] : 64);
+        delta = WrapAdd(delta, ZigZagDecode(zz));
+      }
+      ts = WrapAdd(ts, delta);
+      if (r.Bit()) {
+        if (r.Bit()) {
+          lead = static_cast<int>(r.Read(6));
+          length = static_cast<int>(r.Read(6)) + 1;
+        }
+        bits ^= r.Read(length) << (64 - lead - length);
+      }
+    }
+    out->push_back({ts, std::bit_cast<double>(bits)});
+  }
+}
+
+void HeadBuffer::DropFront(size_t n) {
+  if (n == count_) {
+    Clear();
+    return;
+  }
+  std::vector<Sample> all;
+  DecodeTo(&all);
+  Clear();
+  for (size_t i = n; i < all.size(); ++i) Append(all[i].ts_ms, all[i].value);
+}
+
+void HeadBuffer::Clear() {
+  bytes_.reset();
+  bit_size_ = capacity_ = count_ = 0;
+  lead_ = length_ = 0;
+  last_ts_ms_ = last_delta_ = 0;
+  last_bits_ = 0;
+}
+
+}  // namespace nimbus::engine
