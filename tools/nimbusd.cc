@@ -52,6 +52,9 @@ ABSL_FLAG(
     int, head_seal_points, 64,
     "seal a series' in-memory points into a chunk once it holds this many "
     "(more: fewer, larger seals and more to replay after a crash)");
+ABSL_FLAG(int, ingest_threads, 0,
+          "threads that serve PutMetricData (0: twice the cores, at least 4); "
+          "concurrent requests share group commits");
 ABSL_FLAG(bool, compact, false,
           "do not serve: seal every head into chunks, compact the store, print "
           "what it holds, and exit");
@@ -64,6 +67,11 @@ int main(int argc, char** argv) {
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.insecure = absl::GetFlag(FLAGS_insecure);
   options.engine.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (absl::GetFlag(FLAGS_ingest_threads) < 0) {
+    std::fprintf(stderr, "nimbusd: --ingest_threads must be 0 or more\n");
+    return 2;
+  }
+  options.ingest_threads = absl::GetFlag(FLAGS_ingest_threads);
   if (absl::GetFlag(FLAGS_head_seal_points) < 1) {
     std::fprintf(stderr, "nimbusd: --head_seal_points must be at least 1\n");
     return 2;

@@ -1,0 +1,149 @@
+// PutMetricData's serving path against a real nimbusd: requests decoded in
+// place on the ingest pool (rpc/metrics_service.h), runs of points by series,
+// and the --ingest_threads flag.
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "nimbus/v1/metrics.grpc.pb.h"
+#include "tests/rpc/nimbusd_process.h"
+
+namespace nimbus {
+namespace {
+
+namespace v1 = ::nimbus::v1;
+using google::protobuf::util::TimeUtil;
+using nimbus::testing::NimbusdProcess;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+v1::MetricDatum* Add(v1::PutMetricDataRequest* req, const std::string& metric,
+                     std::vector<std::pair<std::string, std::string>> dims,
+                     int64_t ts_ms) {
+  auto* d = req->add_metric_data();
+  d->set_metric_name(metric);
+  for (auto& [name, value] : dims) {
+    auto* x = d->add_dimensions();
+    x->set_name(name);
+    x->set_value(value);
+  }
+  *d->mutable_timestamp() = TimeUtil::MillisecondsToTimestamp(ts_ms);
+  return d;
+}
+
+// SampleCount and Sum of the series over the hour holding ts_ms.
+std::pair<double, double> CountAndSum(
+    v1::MetricsService::Stub& stub, const std::string& metric,
+    std::vector<std::pair<std::string, std::string>> dims, int64_t ts_ms) {
+  v1::GetMetricStatisticsRequest req;
+  req.set_namespace_("App");
+  req.set_metric_name(metric);
+  for (auto& [name, value] : dims) {
+    auto* x = req.add_dimensions();
+    x->set_name(name);
+    x->set_value(value);
+  }
+  const int64_t hour = ts_ms / 3600'000 * 3600'000;
+  *req.mutable_start_time() = TimeUtil::MillisecondsToTimestamp(hour);
+  *req.mutable_end_time() = TimeUtil::MillisecondsToTimestamp(hour + 3600'000);
+  req.set_period(3600);
+  req.add_statistics("SampleCount");
+  req.add_statistics("Sum");
+  v1::GetMetricStatisticsResponse resp;
+  grpc::ClientContext ctx;
+  const grpc::Status s = stub.GetMetricStatistics(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  if (resp.datapoints_size() != 1) return {0, 0};
+  return {resp.datapoints(0).sample_count(), resp.datapoints(0).sum()};
+}
+
+TEST(PutMetricData, RefusesANegativeIngestThreadCount) {
+  NimbusdProcess server;
+  EXPECT_FALSE(server.Start({"--ingest_threads=-1"}).ok());
+  EXPECT_FALSE(server.running());
+}
+
+TEST(PutMetricData, OneIngestThreadServesManyConcurrentClients) {
+  NimbusdProcess server;
+  ASSERT_TRUE(server.Start({"--ingest_threads=1"}).ok());
+  const int64_t ts = NowMs() - 60'000;
+  constexpr int kClients = 8, kRequests = 20, kDatums = 100;
+  std::vector<std::thread> clients;
+  std::vector<int> failures(kClients, 0);
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = server.Stub();
+      for (int r = 0; r < kRequests; ++r) {
+        v1::PutMetricDataRequest req;
+        req.set_namespace_("App");
+        for (int d = 0; d < kDatums; ++d) {
+          Add(&req, "Requests", {{"Client", std::to_string(c)}, {"N", std::to_string(d)}},
+              ts)
+              ->set_value(r);
+        }
+        v1::PutMetricDataResponse resp;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() +
+                         testing::kWaitBound);
+        const grpc::Status s = stub->PutMetricData(&ctx, req, &resp);
+        failures[c] += !s.ok() || resp.accepted_points() != kDatums;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (int c = 0; c < kClients; ++c) EXPECT_EQ(failures[c], 0) << c;
+  auto stats = server.ServerStats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->points_accepted(), kClients * kRequests * kDatums);
+  EXPECT_EQ(stats->series_count(), kClients * kDatums);
+  auto stub = server.Stub();
+  // Values 0..19, one a request.
+  EXPECT_EQ(CountAndSum(*stub, "Requests", {{"Client", "3"}, {"N", "42"}}, ts),
+            std::make_pair(20.0, 190.0));
+}
+
+TEST(PutMetricData, DatumsOfOneSeriesKeepEveryPointWhateverTheirPlace) {
+  NimbusdProcess server;
+  ASSERT_TRUE(server.Start().ok());
+  auto stub = server.Stub();
+  const int64_t ts = NowMs() - 60'000;
+  const std::vector<std::pair<std::string, std::string>> ab = {{"A", "1"},
+                                                               {"B", "2"}};
+  const std::vector<std::pair<std::string, std::string>> ba = {{"B", "2"},
+                                                               {"A", "1"}};
+  v1::PutMetricDataRequest req;
+  req.set_namespace_("App");
+  Add(&req, "M", ab, ts)->set_value(1);      // a run ...
+  Add(&req, "M", ba, ts + 1)->set_value(2);  // ... the same series, unsorted
+  Add(&req, "M", ab, ts + 2)->set_value(std::nan(""));  // rejected
+  Add(&req, "M", ab, ts + 3)->set_value(4);  // extends the run past it
+  Add(&req, "Other", ab, ts)->set_value(100);
+  Add(&req, "M", ab, ts + 4)->add_values(8);  // a new run of M
+  auto* sets = Add(&req, "M", ab, ts + 5);    // with a statistic set
+  sets->mutable_statistic_values()->set_sample_count(2);
+  sets->mutable_statistic_values()->set_sum(32);
+  sets->mutable_statistic_values()->set_minimum(16);
+  sets->mutable_statistic_values()->set_maximum(16);
+  v1::PutMetricDataResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->PutMetricData(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.accepted_points(), 6);
+  ASSERT_EQ(resp.rejected_size(), 1);
+  EXPECT_EQ(resp.rejected(0).index(), 2);
+  EXPECT_EQ(resp.rejected(0).reason(), "ValueNotFinite");
+  EXPECT_EQ(CountAndSum(*stub, "M", ab, ts), std::make_pair(6.0, 47.0));
+  EXPECT_EQ(CountAndSum(*stub, "Other", ba, ts), std::make_pair(1.0, 100.0));
+  auto stats = server.ServerStats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->series_count(), 2);
+}
+
+}  // namespace
+}  // namespace nimbus
