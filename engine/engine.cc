@@ -386,8 +386,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
         std::make_unique<PeriodicThread>(e.options.rollup_interval_ms, [&e] {
           // Logged and counted by RunRollupsUntilCaughtUp; the next pass
           // does it again. Hours a backfill is still touching wait.
-          absl::Status s =
-              e.RunRollupsUntilCaughtUp(/*redo_busy_hours=*/false);
+          absl::Status s = e.RunRollupsUntilCaughtUp(/*redo_busy_hours=*/false);
           (void)s;
         });
   }

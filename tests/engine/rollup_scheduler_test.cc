@@ -226,8 +226,8 @@ class RollupTest : public ::testing::Test {
     q.period_ms = end - start;
     auto r = engine_->GetStatistics(q);
     ASSERT_TRUE(r.ok()) << r.status();
-    SCOPED_TRACE(testing::Message() << host << " [" << start << ", " << end
-                                    << ")");
+    SCOPED_TRACE(testing::Message()
+                 << host << " [" << start << ", " << end << ")");
     if (e.count == 0) {
       EXPECT_TRUE(r->empty());
       return;

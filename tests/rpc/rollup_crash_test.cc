@@ -41,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/rollup_scheduler.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/rpc/nimbusd_process.h"
@@ -53,6 +54,15 @@ namespace v1 = ::nimbus::v1;
 using google::protobuf::util::TimeUtil;
 using nimbus::testing::kWaitBound;
 using nimbus::testing::NimbusdProcess;
+
+// nimbusd redoes a late hour only once no point has arrived in it for the
+// engine's default RollupOptions::dirty_quiet_ms (it has no flag to set
+// it), so waiting for no late hour pending takes that much longer.
+std::chrono::milliseconds LateHourWaitBound() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             nimbus::testing::kWaitBound) +
+         std::chrono::milliseconds(engine::RollupOptions{}.dirty_quiet_ms);
+}
 
 constexpr int kThreads = 4;
 constexpr int kOwnSeriesPerThread = 6;     // per cycle, metric "Cycle<n>"
@@ -479,7 +489,8 @@ TEST_P(RollupCrash, RollupsSurviveKillNineDuringPasses) {
                  rolled.rollup_passes() >= writes_done->rollup_passes() + 2;
         },
         "the watermark past the hour, no late hour pending, and two rollup "
-        "passes after the last write");
+        "passes after the last write",
+        LateHourWaitBound());
     ASSERT_TRUE(caught_up.ok())
         << caught_up << "; at the last write " << Describe(*writes_done)
         << "; now " << Describe(rolled);
