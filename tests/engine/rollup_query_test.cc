@@ -348,8 +348,9 @@ TEST_F(RollupQueryTest, ALatePointShowsAtOnceAndAfterThePass) {
     ASSERT_TRUE(engine_->RunRollups().ok());
     EXPECT_EQ(engine_->Stats().rollup_watermark_ms, w);
     // Both late points are in hour 0: one (series, hour) pair.
-    if (pass == 0)
+    if (pass == 0) {
       EXPECT_EQ(engine_->Stats().rollups.dirty_hours_redone, redone + 1);
+    }
   }
 }
 
