@@ -25,8 +25,10 @@ absl::Status CommitQueue::Commit(
                                          writers_.begin() + n);
   const uint64_t seq = next_seq_++;
   const int64_t late_before = late_watermark_;
+  const uint64_t last_boundary = last_boundary_;
   mu_.Unlock();
-  const absl::Status status = apply(CommitGroup{group, seq, late_before});
+  const absl::Status status =
+      apply(CommitGroup{group, seq, late_before, last_boundary});
   mu_.Lock();
   completed_seq_ = seq;
   for (size_t g = 0; g < n; ++g) {
@@ -59,6 +61,7 @@ uint64_t CommitQueue::RaiseLateWatermark(int64_t watermark_ms) {
   absl::MutexLock l(&mu_);
   late_watermark_ = std::max(late_watermark_, watermark_ms);
   const uint64_t boundary = next_seq_;
+  last_boundary_ = boundary;
   // Leaders run one at a time in sequence order: once the commit before the
   // boundary is complete, all are.
   struct Arg {

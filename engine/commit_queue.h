@@ -47,12 +47,17 @@ struct CommitWriter {
   absl::CondVar cv;
 };
 
-// A group of writers led by one commit, with its sequence and the late
-// watermark the commit read.
+// A group of writers led by one commit, with its sequence, the late
+// watermark the commit read, and the last boundary RaiseLateWatermark had
+// returned when the commit took its sequence (0 if none): every rollup pass
+// with a higher boundary waits for this commit, so a late hour already
+// marked by a commit at or above it need not be marked again
+// (engine/dirty_hours.h).
 struct CommitGroup {
   const std::vector<CommitWriter*>& writers;
   uint64_t seq;
   int64_t late_before_ms;
+  uint64_t last_boundary;
 };
 
 // A group holds at most this many writers, and stops growing once it holds
@@ -89,6 +94,8 @@ class CommitQueue {
   // Every commit up to this sequence is applied (or failed).
   uint64_t completed_seq_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t late_watermark_ ABSL_GUARDED_BY(mu_) = 0;
+  // The boundary the last RaiseLateWatermark returned.
+  uint64_t last_boundary_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace nimbus::engine

@@ -36,7 +36,7 @@ struct Engine::Impl : public RollupSource {
   absl::Status Replay();
   // Applies one commit group: one store write, then dirty marks and heads.
   absl::Status ApplyGroup(const CommitGroup& group);
-  absl::Status RunRollupsUntilCaughtUp();
+  absl::Status RunRollupsUntilCaughtUp(bool redo_busy_hours);
   // A version-2 store's ingest-log and dirty records have no version byte:
   // seals every head (emptying the log), rewrites the dirty records, and
   // marks the store version 3, in that order, so that a crash part way
@@ -51,6 +51,10 @@ struct Engine::Impl : public RollupSource {
                     const std::vector<DirtyHour>& retry) override {
     dirty.Handled(boundary, retry);
   }
+  void LastTouched(const std::vector<DirtyHour>& hours,
+                   std::vector<int64_t>* touched_ms) override {
+    dirty.LastTouched(hours, touched_ms);
+  }
   std::vector<uint64_t> SeriesWithPointsSince(int64_t start_ms) override;
   absl::Status ReadRaw(
       uint64_t series_id, int64_t start_ms, int64_t end_ms,
@@ -64,6 +68,9 @@ struct Engine::Impl : public RollupSource {
   std::atomic<int64_t> points_accepted{0};
   std::atomic<bool> closing{false};
   std::atomic<int64_t> rollup_failures{0};
+  // Dirty records written by commits, and the pairs they listed.
+  std::atomic<int64_t> dirty_records_written{0};
+  std::atomic<int64_t> dirty_pairs_written{0};
 
   // Declared in dependency order: each is destroyed before what it uses.
   std::unique_ptr<storage::Store> store;
@@ -128,14 +135,22 @@ absl::Status Engine::Impl::ApplyGroup(const CommitGroup& group) {
   }
   batch.Put(Column::kIngestLog, storage::EncodeLogKey(group.seq), record);
   // Late points: their hours are rolled up again. Written with the points,
-  // so that a crash cannot keep one without the other.
+  // so that a crash cannot keep one without the other; but only the pairs
+  // that no record a pass has yet to take lists already (TouchLate), so
+  // that a backfill writes each pair about once per pass, not per commit.
+  const int64_t now = clock.NowMs();
   absl::flat_hash_set<std::pair<uint64_t, int64_t>> late;
   for (const CommitWriter* w : group.writers) {
     for (const CommitWriter::Item& it : w->items) {
+      // A series' points mostly come in time order: one insert per run of
+      // points in the same hour.
+      int64_t last_hour = std::numeric_limits<int64_t>::min();
       for (size_t k = 0; k < it.count; ++k) {
         const int64_t ts = it.samples[k].ts_ms;
         if (ts < group.late_before_ms) {
-          late.insert({it.series->id, FloorTo(ts, kHourMs)});
+          const int64_t hour = FloorTo(ts, kHourMs);
+          if (hour != last_hour) late.insert({it.series->id, hour});
+          last_hour = hour;
         }
       }
     }
@@ -147,7 +162,11 @@ absl::Status Engine::Impl::ApplyGroup(const CommitGroup& group) {
   }
   std::vector<DirtyHour> dirty_hours;
   if (!late.empty()) {
+    dirty_hours.reserve(late.size());
     for (const auto& [id, hour] : late) dirty_hours.push_back({id, hour});
+    dirty.TouchLate(now, group.last_boundary, &dirty_hours);
+  }
+  if (!dirty_hours.empty()) {
     batch.Put(Column::kRollupDirty, storage::EncodeLogKey(group.seq),
               EncodeDirtyRecord(dirty_hours));
   }
@@ -162,10 +181,17 @@ absl::Status Engine::Impl::ApplyGroup(const CommitGroup& group) {
   }
   NIMBUS_RETURN_IF_ERROR(store->Write(batch));
   // Before any point of the commit is acknowledged: from here on, queries
-  // read these hours raw until a pass rolls them up again.
-  if (!dirty_hours.empty()) dirty.Mark(dirty_hours, group.seq);
+  // read these hours raw until a pass rolls them up again (the pairs left
+  // out of the record are pending already). Only now: a mark lets later
+  // commits leave the pair out, so it must name a durable record.
+  if (!dirty_hours.empty()) {
+    dirty.Mark(dirty_hours, group.seq, now);
+    dirty_records_written.fetch_add(1, std::memory_order_relaxed);
+    dirty_pairs_written.fetch_add(static_cast<int64_t>(dirty_hours.size()),
+                                  std::memory_order_relaxed);
+  }
   std::vector<Series*> full;
-  heads->AppendGroup(group, clock.NowMs(), &full);
+  heads->AppendGroup(group, now, &full);
   points_accepted.fetch_add(static_cast<int64_t>(points),
                             std::memory_order_relaxed);
   if (!full.empty()) sealer->Queue(std::move(full));
@@ -203,12 +229,12 @@ absl::Status Engine::Impl::ReadRaw(
   return reader->Read(s, start_ms, end_ms, sample, set);
 }
 
-absl::Status Engine::Impl::RunRollupsUntilCaughtUp() {
+absl::Status Engine::Impl::RunRollupsUntilCaughtUp(bool redo_busy_hours) {
   absl::MutexLock one(&rollup_mu);
   // A catch-up of many passes stops at a pass boundary when the engine
   // closes; the next open resumes it.
   while (!closing.load(std::memory_order_relaxed)) {
-    absl::StatusOr<bool> behind = rollups->RunPass();
+    absl::StatusOr<bool> behind = rollups->RunPass(redo_busy_hours);
     if (!behind.ok()) {
       rollup_failures.fetch_add(1, std::memory_order_relaxed);
       Log(LogLevel::kError, "rollups",
@@ -278,6 +304,13 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
         " ms is shorter than 14 days + 3 hours; points are accepted 14 days "
         "back and a late point's hour is rolled up again from raw points"));
   }
+  if (options.rollup.dirty_quiet_ms < 0 ||
+      options.rollup.dirty_quiet_ms > kHourMs) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rollup dirty_quiet_ms: ", options.rollup.dirty_quiet_ms,
+        " ms is not within [0, 1 hour]; a late hour must be redone before "
+        "its raw points may expire"));
+  }
   options.reach.raw_ms = options.raw_retention_ms == 0
                              ? std::numeric_limits<int64_t>::max()
                              : options.raw_retention_ms;
@@ -309,7 +342,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
   // it, so that no commit's record can replace it.
   NIMBUS_ASSIGN_OR_RETURN(
       const uint64_t newest_dirty,
-      e.dirty.Load(*e.store, /*legacy=*/e.store->format_version() == 2));
+      e.dirty.Load(*e.store, /*legacy=*/e.store->format_version() == 2,
+                   clock.NowMs()));
   e.commits.ResumeAbove(newest_dirty);
   RollupOptions ro = e.options.rollup;
   ro.raw_retention_ms = e.options.raw_retention_ms;
@@ -349,8 +383,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
     e.rollup_thread =
         std::make_unique<PeriodicThread>(e.options.rollup_interval_ms, [&e] {
           // Logged and counted by RunRollupsUntilCaughtUp; the next pass
-          // does it again.
-          absl::Status s = e.RunRollupsUntilCaughtUp();
+          // does it again. Hours a backfill is still touching wait.
+          absl::Status s = e.RunRollupsUntilCaughtUp(/*redo_busy_hours=*/false);
           (void)s;
         });
   }
@@ -432,10 +466,14 @@ EngineStats Engine::Stats() {
   s.rollup_failures = impl_->rollup_failures.load();
   s.writes_throttled = impl_->sealer->throttled();
   s.dirty_hours_pending = impl_->dirty.size();
+  s.dirty_records_written = impl_->dirty_records_written.load();
+  s.dirty_pairs_written = impl_->dirty_pairs_written.load();
   return s;
 }
 
-absl::Status Engine::RunRollups() { return impl_->RunRollupsUntilCaughtUp(); }
+absl::Status Engine::RunRollups(bool redo_busy_hours) {
+  return impl_->RunRollupsUntilCaughtUp(redo_busy_hours);
+}
 
 absl::Status Engine::Compact() { return impl_->store->CompactAll(); }
 

@@ -133,6 +133,12 @@ struct EngineStats {
   int64_t writes_throttled = 0;
   // (series, hour) pairs with late points waiting for a rollup pass.
   int64_t dirty_hours_pending = 0;
+  // Since open: rollup_dirty records commits wrote, and the (series, hour)
+  // pairs they listed. A commit lists only pairs not already pending in a
+  // record that a later pass will take, so these grow with distinct pairs
+  // per pass, not with late points or commits.
+  int64_t dirty_records_written = 0;
+  int64_t dirty_pairs_written = 0;
 };
 
 // Thread-safe.
@@ -176,8 +182,11 @@ class Engine {
   absl::Status SealAllHeads();
 
   // Runs rollup passes until the watermark has caught up with the settled
-  // minutes and the dirty hours are redone. For tests and tools.
-  absl::Status RunRollups();
+  // minutes and the dirty hours are redone. For tests and tools. With
+  // redo_busy_hours false it runs them as the background thread does:
+  // dirty hours that commits touched within rollup.dirty_quiet_ms are left
+  // pending, read raw, for a later pass (engine/rollup_scheduler.h).
+  absl::Status RunRollups(bool redo_busy_hours = true);
 
   // Flushes and compacts the whole store now; retention is applied by
   // compaction. For tests and maintenance tools.

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "engine/clock.h"
 #include "engine/rollup.h"
@@ -66,17 +67,19 @@ RollupStats RollupScheduler::stats() const {
   s.raw_points_read = raw_points_read_.load();
   s.records_written = records_written_.load();
   s.dirty_hours_redone = dirty_hours_redone_.load();
+  s.dirty_hours_deferred = dirty_hours_deferred_.load();
   s.stale_marks_dropped = stale_marks_dropped_.load();
   s.series_failed = series_failed_.load();
   return s;
 }
 
-absl::StatusOr<bool> RollupScheduler::RunPass() {
+absl::StatusOr<bool> RollupScheduler::RunPass(bool redo_busy_hours) {
   const int64_t now = clock_.NowMs();
   const int64_t w = watermark();
   int64_t stale_marks = 0;
   int64_t failed = 0;
-  std::vector<DirtyHour> retry;  // the hours of failed series
+  // The hours of failed series, and those deferred.
+  std::vector<DirtyHour> retry;
   // Whole hours: the records of an hour are written once it has settled.
   const int64_t settled = FloorTo(now - options_.settle_ms, kHourMs);
   const int64_t next = std::max(
@@ -86,11 +89,15 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
 
   // The work: per series, the intervals to roll up.
   absl::btree_map<uint64_t, std::vector<Interval>> work;
-  int64_t handled = 0;  // dirty pairs read
+  // The distinct pairs of the records read, but those too old to redo.
+  std::vector<DirtyHour> pending;
   // The records read, [first_record, end_record) by log sequence: deleted by
   // the pass's last write.
   std::string first_record, end_record;
   {
+    // A pair may be listed by several records (a retry record and a commit
+    // after it): redone and counted once.
+    absl::flat_hash_set<std::pair<uint64_t, int64_t>> seen;
     auto it = store_.NewIterator(Column::kRollupDirty);
     std::vector<DirtyHour> hours;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -107,7 +114,7 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
         continue;
       }
       for (const DirtyHour& h : hours) {
-        ++handled;
+        if (!seen.insert({h.series_id, h.hour_ms}).second) continue;
         if (options_.raw_retention_ms > 0 &&
             h.hour_ms < now - options_.raw_retention_ms) {
           // Some of the hour's raw points may be gone: redoing it would
@@ -117,10 +124,30 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
           ++stale_marks;
           continue;
         }
-        work[h.series_id].push_back({h.hour_ms, h.hour_ms + kHourMs});
+        pending.push_back(h);
       }
     }
     NIMBUS_RETURN_IF_ERROR(it->status());
+  }
+  // A backfill touches its hours commit after commit: redoing them now
+  // would be done again by the next pass, and the next. Busy ones go into
+  // the retry record instead (so their records can be deleted), and queries
+  // read them raw meanwhile. Hours in the watermark's new range are rolled
+  // up by this pass anyway.
+  const bool defer_busy = !redo_busy_hours && options_.dirty_quiet_ms > 0;
+  std::vector<int64_t> touched;
+  if (defer_busy && !pending.empty()) source_.LastTouched(pending, &touched);
+  int64_t redone = 0, deferred = 0;
+  for (size_t i = 0; i < pending.size(); ++i) {
+    const DirtyHour& h = pending[i];
+    if (defer_busy && touched[i] > now - options_.dirty_quiet_ms &&
+        !(h.hour_ms >= w && h.hour_ms < next)) {
+      retry.push_back(h);
+      ++deferred;
+      continue;
+    }
+    ++redone;
+    work[h.series_id].push_back({h.hour_ms, h.hour_ms + kHourMs});
   }
   if (next > w) {
     for (uint64_t id : source_.SeriesWithPointsSince(w)) {
@@ -205,7 +232,8 @@ absl::StatusOr<bool> RollupScheduler::RunPass() {
   source_.DirtyHandled(boundary, retry);
   watermark_.store(next, std::memory_order_release);
   passes_.fetch_add(1);
-  dirty_hours_redone_.fetch_add(handled - stale_marks);
+  dirty_hours_redone_.fetch_add(redone);
+  dirty_hours_deferred_.fetch_add(deferred);
   stale_marks_dropped_.fetch_add(stale_marks);
   series_failed_.fetch_add(failed);
   return next < settled;

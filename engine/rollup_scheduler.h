@@ -17,6 +17,17 @@
 // the old one (RollupSource::RaiseLateWatermark), so every point is either
 // visible to the pass or marked for a later one.
 //
+// A backfill sends late points into the same hours commit after commit. Its
+// bookkeeping grows with the (series, hour) pairs, not with the commits: a
+// commit leaves out of its dirty record the pairs already listed by a record
+// no pass has taken yet (one at or above the last pass boundary; every pass
+// that can take it waits for the commit, engine/dirty_hours.h). And a pass
+// does not redo an hour while commits keep touching it: a pending pair
+// touched within RollupOptions::dirty_quiet_ms is deferred (its record is
+// replaced by the pass's retry record, and queries keep reading the hour
+// raw) until it has been quiet that long. Engine::RunRollups() redoes busy
+// hours too.
+//
 // Every record is recomputed whole from the tier below, never incremented:
 // a pass cut short (crash, error) is simply done again, and nothing is
 // counted twice. The watermark and the deletion of handled marks are the
@@ -48,10 +59,14 @@ class RollupSource {
   // of lower sequences are complete.
   virtual uint64_t RaiseLateWatermark(int64_t watermark_ms) = 0;
   // The scheduler has handled the late hours of every commit below
-  // `boundary` (and written `retry` to be handled again): queries may read
-  // their blocks again.
+  // `boundary` (and written `retry`, the hours it failed or deferred, to be
+  // handled again): queries may read their blocks again.
   virtual void DirtyHandled(uint64_t boundary,
                             const std::vector<DirtyHour>& retry) = 0;
+  // Replaces *touched_ms with, per pair of `hours`, when a commit last had
+  // late points in it (INT64_MIN if unknown: quiet).
+  virtual void LastTouched(const std::vector<DirtyHour>& hours,
+                           std::vector<int64_t>* touched_ms) = 0;
   // The series that may have points at or after `start_ms`.
   virtual std::vector<uint64_t> SeriesWithPointsSince(int64_t start_ms) = 0;
   // Visits every raw sample and statistic set of the series in [start, end),
@@ -77,6 +92,13 @@ struct RollupOptions {
   // Raw points older than this are gone (0: kept forever); late hours that
   // old are not rolled up again. The engine sets it.
   int64_t raw_retention_ms = 0;
+  // A pending late hour is redone only once no commit has had late points
+  // in it for this long, so that a backfill's hours are redone once it has
+  // moved on, not by every pass while it goes on; meanwhile queries read
+  // them raw. 0 redoes them at once. At most an hour (the engine refuses
+  // more): an hour must be redone before its raw points may expire.
+  // Default 60 seconds.
+  int64_t dirty_quiet_ms = 60'000;
   // Called after each write of rollup records; a non-OK status ends the pass
   // there, as a crash would. For tests.
   std::function<absl::Status()> after_write_for_testing;
@@ -86,7 +108,11 @@ struct RollupStats {
   int64_t passes = 0;
   int64_t raw_points_read = 0;
   int64_t records_written = 0;
+  // Distinct (series, hour) pairs redone from dirty records.
   int64_t dirty_hours_redone = 0;
+  // Pending pairs a pass left for a later one because commits were still
+  // touching them (dirty_quiet_ms); counted once per pass that deferred.
+  int64_t dirty_hours_deferred = 0;
   // Dirty marks dropped because raw points of their hour may have expired.
   int64_t stale_marks_dropped = 0;
   // Series whose raw points could not be read (DataLoss) in a pass; their
@@ -105,8 +131,11 @@ class RollupScheduler {
   absl::StatusOr<int64_t> Load();
 
   // One pass. Returns true if the watermark is still behind the settled
-  // minutes (another pass would advance it further).
-  absl::StatusOr<bool> RunPass();
+  // minutes (another pass would advance it further). With redo_busy_hours
+  // false, pending late hours touched within dirty_quiet_ms are deferred;
+  // true redoes every pending hour (for tests and tools that want them
+  // done now).
+  absl::StatusOr<bool> RunPass(bool redo_busy_hours);
 
   // Every hour below this has been rolled up (late points excepted until
   // their hour is redone). Safe to read from any thread.
@@ -137,7 +166,8 @@ class RollupScheduler {
   PeriodStatistics hour_;
   std::string block_;
   std::atomic<int64_t> passes_{0}, raw_points_read_{0}, records_written_{0},
-      dirty_hours_redone_{0}, stale_marks_dropped_{0}, series_failed_{0};
+      dirty_hours_redone_{0}, dirty_hours_deferred_{0}, stale_marks_dropped_{0},
+      series_failed_{0};
 };
 
 }  // namespace nimbus::engine

@@ -820,6 +820,9 @@ grpc::Status MetricsService::GetServerStats(grpc::ServerContext*,
   resp->set_rollup_failures(s.rollup_failures);
   resp->set_writes_throttled(s.writes_throttled);
   resp->set_rollup_dirty_hours_pending(s.dirty_hours_pending);
+  resp->set_rollup_dirty_records_written(s.dirty_records_written);
+  resp->set_rollup_dirty_pairs_written(s.dirty_pairs_written);
+  resp->set_rollup_hours_deferred(s.rollups.dirty_hours_deferred);
   resp->set_heap_bytes_in_use(HeapBytesInUse());
   if (FILE* f = std::fopen("/proc/self/statm", "r")) {
     long size = 0, resident = 0;

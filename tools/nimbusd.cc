@@ -40,6 +40,9 @@ ABSL_FLAG(absl::Duration, high_resolution_reach, absl::Hours(3),
           "how far back periods under 60 s answer queries");
 ABSL_FLAG(absl::Duration, rollup_interval, absl::Seconds(10),
           "how often the rollup scheduler runs a pass");
+ABSL_FLAG(absl::Duration, rollup_quiet, absl::Seconds(60),
+          "a late hour is rolled up again once no point has arrived in it "
+          "for this long (0 to 1h); until then queries read it raw");
 ABSL_FLAG(bool, rollups, true,
           "run rollup passes; --norollups runs none, so that the watermark "
           "stays where the store has it and queries read raw points above "
@@ -99,6 +102,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!absl::GetFlag(FLAGS_rollups)) options.engine.rollup_interval_ms = 0;
+  // Its range (0 to 1 h) is checked by the engine, which names the rule.
+  options.engine.rollup.dirty_quiet_ms =
+      absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_rollup_quiet));
   const std::string sync = absl::GetFlag(FLAGS_sync);
   if (sync == "process") {
     options.engine.sync = nimbus::storage::SyncMode::kProcessCrash;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -82,6 +83,31 @@ TEST(CommitQueue, GroupsStopGrowingAtTheirWriterBound) {
   GroupRecorder rec;
   RunGroups(std::vector<size_t>(1 + kMaxGroupWriters + 3, 10), rec);
   EXPECT_EQ(rec.sizes(), (std::vector<size_t>{1, kMaxGroupWriters, 3}));
+}
+
+// A commit carries the last boundary RaiseLateWatermark returned (0 before
+// any): at most its own sequence, and every later boundary is above it.
+TEST(CommitQueue, ACommitCarriesTheLastPassBoundary) {
+  CommitQueue q;
+  std::vector<std::pair<uint64_t, uint64_t>> got;  // seq, last boundary
+  auto commit = [&] {
+    CommitWriter w;
+    EXPECT_TRUE(q.Commit(&w, [&](const CommitGroup& g) {
+                   got.push_back({g.seq, g.last_boundary});
+                   return absl::OkStatus();
+                 }).ok());
+  };
+  commit();
+  const uint64_t b1 = q.RaiseLateWatermark(1000);
+  EXPECT_EQ(b1, 2u);
+  commit();
+  commit();
+  // No commit in between: the same boundary again.
+  EXPECT_EQ(q.RaiseLateWatermark(2000), 4u);
+  EXPECT_EQ(q.RaiseLateWatermark(2000), 4u);
+  commit();
+  EXPECT_EQ(got, (std::vector<std::pair<uint64_t, uint64_t>>{
+                     {1, 0}, {2, 2}, {3, 2}, {4, 4}}));
 }
 
 }  // namespace

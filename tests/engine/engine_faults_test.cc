@@ -221,6 +221,56 @@ TEST_F(EngineFaultsTest, AFailedRollupWriteIsRetriedAndCounted) {
   EXPECT_EQ((*r)[0].sum, 90);
 }
 
+// A late commit whose write fails marks nothing: a mark would let the next
+// commit into the same hour leave it out of its dirty record, and after a
+// restart the hour would be served from blocks without that commit's
+// points. Statistics of the late hour are exact before and after the
+// restart and the pass.
+TEST_F(EngineFaultsTest, AFailedLateCommitMarksNothing) {
+  // The store is new: its watermark is the hour it opened in (kNow), so
+  // points of the hour before are late.
+  Open();
+  const SeriesKey k = Key("a");
+  const int64_t hour = kNow - 3'600'000;
+  auto hour_stats = [&]() -> std::pair<double, double> {
+    StatisticsQuery q;
+    q.key = k;
+    q.start_ms = hour;
+    q.end_ms = kNow;
+    q.period_ms = 3'600'000;  // served from rollup_3600 once redone
+    auto r = engine_->GetStatistics(q);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok() || r->size() != 1) return {-1, -1};
+    return {(*r)[0].sample_count, (*r)[0].sum};
+  };
+  ASSERT_TRUE(Put(k, Points(2, hour + 60'000, 1)).ok());
+  clock_.Advance(3 * 3'600'000);
+  ASSERT_TRUE(engine_->RunRollups().ok());
+  ASSERT_EQ(engine_->Stats().dirty_hours_pending, 0);
+  ASSERT_EQ(hour_stats(), std::make_pair(2.0, 2.0));
+  const int64_t written = engine_->Stats().dirty_pairs_written;
+
+  faults_->FailWrites(Column::kIngestLog, 1, absl::UnavailableError("disk"));
+  EXPECT_FALSE(Put(k, Points(3, hour + 120'000, 10)).ok());
+  EXPECT_EQ(engine_->Stats().dirty_hours_pending, 0);
+  EXPECT_EQ(hour_stats(), std::make_pair(2.0, 2.0));
+  // The next late commit into the hour writes the pair.
+  ASSERT_TRUE(Put(k, Points(1, hour + 180'000, 5)).ok());
+  EXPECT_EQ(engine_->Stats().dirty_pairs_written, written + 1);
+  EXPECT_EQ(engine_->Stats().dirty_hours_pending, 1);
+  EXPECT_EQ(hour_stats(), std::make_pair(3.0, 7.0));
+  // A failed commit into the pending hour changes nothing either.
+  faults_->FailWrites(Column::kIngestLog, 1, absl::UnavailableError("disk"));
+  EXPECT_FALSE(Put(k, Points(3, hour + 240'000, 10)).ok());
+  EXPECT_EQ(hour_stats(), std::make_pair(3.0, 7.0));
+  Open();
+  EXPECT_EQ(engine_->Stats().dirty_hours_pending, 1);
+  EXPECT_EQ(hour_stats(), std::make_pair(3.0, 7.0));
+  ASSERT_TRUE(engine_->RunRollups().ok());
+  EXPECT_EQ(engine_->Stats().dirty_hours_pending, 0);
+  EXPECT_EQ(hour_stats(), std::make_pair(3.0, 7.0));
+}
+
 // Creating a series writes to the store (an fsync under --sync=power);
 // writers and readers of existing series must not wait behind it.
 TEST_F(EngineFaultsTest, QueriesAndOtherWritersDoNotWaitForASeriesCreation) {

@@ -751,7 +751,9 @@ namespace {
 // hour come from rollup records, whatever the time of day.
 TEST(ServerRollups, ServeALateHourFromRollupRecordsOnceAPassRedidIt) {
   NimbusdProcess server;
-  const absl::Status started = server.Start({"--rollup_interval=50ms"});
+  // Late hours are redone as soon as a pass sees them (no quiet time).
+  const absl::Status started =
+      server.Start({"--rollup_interval=50ms", "--rollup_quiet=0s"});
   ASSERT_TRUE(started.ok()) << started;
   auto stub = server.Stub();
   const auto opened = server.ServerStats();
@@ -797,6 +799,10 @@ TEST(ServerRollups, ServeALateHourFromRollupRecordsOnceAPassRedidIt) {
                            << " passes, " << now.rollup_dirty_hours_pending()
                            << " late hours pending)";
   EXPECT_GE(now.rollup_hours_redone(), 1);
+  // One record listed the late hour; nothing was put off (--rollup_quiet=0s).
+  EXPECT_GE(now.rollup_dirty_records_written(), 1);
+  EXPECT_GE(now.rollup_dirty_pairs_written(), 1);
+  EXPECT_EQ(now.rollup_hours_deferred(), 0);
   EXPECT_GE(now.rollup_points_read(), 120);
   EXPECT_EQ(now.rollup_series_failed(), 0);
   ASSERT_GE(TimeUtil::TimestampToMilliseconds(now.rollup_watermark()),

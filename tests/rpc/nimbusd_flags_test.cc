@@ -1,0 +1,32 @@
+// nimbusd refuses flag values outside their documented ranges
+// (docs/operations.md) rather than serving with them.
+#include "gtest/gtest.h"
+#include "tests/rpc/nimbusd_process.h"
+
+namespace nimbus {
+namespace {
+
+using nimbus::testing::NimbusdProcess;
+
+TEST(NimbusdFlags, RefusesANegativeIngestThreadCount) {
+  NimbusdProcess server;
+  EXPECT_FALSE(server.Start({"--ingest_threads=-1"}).ok());
+  EXPECT_FALSE(server.running());
+}
+
+TEST(NimbusdFlags, RefusesARollupQuietTimeBeyondAnHour) {
+  NimbusdProcess server;
+  EXPECT_FALSE(server.Start({"--rollup_quiet=61m"}).ok());
+  EXPECT_FALSE(server.running());
+  NimbusdProcess negative;
+  EXPECT_FALSE(negative.Start({"--rollup_quiet=-1s"}).ok());
+}
+
+TEST(NimbusdFlags, ServesWithTheirEdgeValues) {
+  NimbusdProcess server;
+  ASSERT_TRUE(server.Start({"--ingest_threads=1", "--rollup_quiet=1h"}).ok());
+  EXPECT_TRUE(server.ServerStats().ok());
+}
+
+}  // namespace
+}  // namespace nimbus
