@@ -1,6 +1,5 @@
 // PutMetricData's serving path against a real nimbusd: requests decoded in
-// place on the ingest pool (rpc/metrics_service.h), runs of points by series,
-// and the --ingest_threads flag.
+// place on the ingest pool (rpc/metrics_service.h), runs of points by series.
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -62,12 +61,6 @@ std::pair<double, double> CountAndSum(
   EXPECT_TRUE(s.ok()) << s.error_message();
   if (resp.datapoints_size() != 1) return {0, 0};
   return {resp.datapoints(0).sample_count(), resp.datapoints(0).sum()};
-}
-
-TEST(PutMetricData, RefusesANegativeIngestThreadCount) {
-  NimbusdProcess server;
-  EXPECT_FALSE(server.Start({"--ingest_threads=-1"}).ok());
-  EXPECT_FALSE(server.running());
 }
 
 TEST(PutMetricData, OneIngestThreadServesManyConcurrentClients) {
