@@ -84,13 +84,13 @@ struct Reader {
     return false;  // an eleventh byte would follow
   }
 
-  // A tag: at most five bytes, within 32 bits.
+  // A tag: at most five bytes; bits beyond 32 are dropped, as protobuf
+  // does.
   bool Tag(uint32_t* tag) {
     uint32_t result = 0;
     for (int i = 0; i < 5; ++i) {
       if (p == limit) return false;
       const uint32_t byte = static_cast<unsigned char>(*p++);
-      if (i == 4 && byte >= 0x10) return false;
       result |= (byte & 0x7F) << (7 * i);
       if (byte < 0x80) {
         *tag = result;
@@ -267,6 +267,7 @@ bool DecodeStatisticSet(absl::string_view bytes, int depth, DatumView* d) {
 // Packed doubles: a whole number of eight-byte values.
 bool AppendPacked(absl::string_view bytes, std::vector<double>* out) {
   if (bytes.size() % 8 != 0) return false;
+  if (bytes.empty()) return true;
   const size_t n = bytes.size() / 8;
   const size_t at = out->size();
   out->resize(at + n);
