@@ -218,7 +218,7 @@ bool DecodeTimestamp(absl::string_view bytes, int depth, DatumView* d) {
   while (!r.done()) {
     uint32_t tag;
     if (!r.Field(&tag)) return false;
-    uint64_t v;
+    uint64_t v = 0;
     bool ok;
     switch (tag) {
       case T(1, kVarint):
@@ -285,8 +285,8 @@ bool DecodeDatum(absl::string_view bytes, int depth, PutMetricDataView* out,
     uint32_t tag;
     if (!r.Field(&tag)) return false;
     absl::string_view sub;
-    uint64_t v;
-    double x;
+    uint64_t v = 0;
+    double x = 0;
     bool ok;
     switch (tag) {
       case T(1, kLengthDelimited):

@@ -619,7 +619,7 @@ grpc::Status MetricsService::GetMetricStatistics(
     return InvalidArgument(r->message);
   }
   if (unit.empty()) q.key.unit.clear();  // any unit
-  int64_t start_ms, end_ms;
+  int64_t start_ms = 0, end_ms = 0;
   if (grpc::Status s = ReadTimeRange(*req, &start_ms, &end_ms); !s.ok()) {
     return s;
   }
