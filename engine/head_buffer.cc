@@ -15,6 +15,11 @@ using storage::internal::ZigZagEncode;
 // The most bits a point takes: a 4-bit prefix and 64 bits of timestamp, two
 // control bits, a 12-bit window and 64 bits of value.
 constexpr size_t kMaxPointBits = 4 + 64 + 2 + 12 + 64;
+// Zeroed bytes kept past the last bit, so that a write or read may touch
+// the nine bytes from its first one (little-endian words).
+constexpr size_t kSlackBytes = 8;
+static_assert(std::endian::native == std::endian::little,
+              "the bit stream is read and written in little-endian words");
 
 // Delta-of-delta classes: prefix, prefix bits, payload bits (zigzag).
 //   0                       dod 0
@@ -34,23 +39,21 @@ int64_t WrapAdd(int64_t a, int64_t b) {
                               static_cast<uint64_t>(b));
 }
 
-// Reads what HeadBuffer::Write wrote: least significant bit first.
+// Reads what HeadBuffer::Write wrote: least significant bit first, a word
+// at a time (the buffer keeps kSlackBytes readable past its last bit).
 class BitReader {
  public:
   explicit BitReader(const uint8_t* bytes) : bytes_(bytes) {}
 
-  uint64_t Read(int n) {
-    uint64_t v = 0;
-    int got = 0;
-    while (got < n) {
-      const int off = static_cast<int>(pos_ & 7);
-      const int k = std::min(n - got, 8 - off);
-      const uint64_t byte = bytes_[pos_ >> 3] >> off;
-      v |= (byte & ((uint64_t{1} << k) - 1)) << got;
-      got += k;
-      pos_ += static_cast<size_t>(k);
-    }
-    return v;
+  uint64_t Read(int n) {  // 1 <= n <= 64
+    const uint8_t* at = bytes_ + (pos_ >> 3);
+    const int off = static_cast<int>(pos_ & 7);
+    uint64_t w;
+    std::memcpy(&w, at, 8);
+    uint64_t v = w >> off;
+    if (off + n > 64) v |= uint64_t{at[8]} << (64 - off);
+    pos_ += static_cast<size_t>(n);
+    return n == 64 ? v : v & ((uint64_t{1} << n) - 1);
   }
   bool Bit() {
     const bool b = (bytes_[pos_ >> 3] >> (pos_ & 7)) & 1;
@@ -66,7 +69,7 @@ class BitReader {
 }  // namespace
 
 void HeadBuffer::Reserve(size_t bits) {
-  const size_t need = (bit_size_ + bits + 7) / 8;
+  const size_t need = (bit_size_ + bits + 7) / 8 + kSlackBytes;
   if (need <= capacity_) return;
   // Half again, at least 32 bytes: a head of 64 points takes a handful of
   // growths, each a copy of a few hundred bytes at most.
@@ -81,15 +84,16 @@ void HeadBuffer::Reserve(size_t bits) {
 }
 
 void HeadBuffer::Write(uint64_t v, int n) {
-  while (n > 0) {
-    const int off = static_cast<int>(bit_size_ & 7);
-    const int k = std::min(n, 8 - off);
-    bytes_[bit_size_ >> 3] |=
-        static_cast<uint8_t>((v & ((uint64_t{1} << k) - 1)) << off);
-    v >>= k;
-    n -= k;
-    bit_size_ += static_cast<uint32_t>(k);
-  }
+  if (n < 64) v &= (uint64_t{1} << n) - 1;
+  uint8_t* at = bytes_.get() + (bit_size_ >> 3);
+  const int off = static_cast<int>(bit_size_ & 7);
+  // Bits past bit_size_ are zero: OR the value in a word at a time.
+  uint64_t w;
+  std::memcpy(&w, at, 8);
+  w |= v << off;
+  std::memcpy(at, &w, 8);
+  if (off + n > 64) at[8] |= static_cast<uint8_t>(v >> (64 - off));
+  bit_size_ += static_cast<uint32_t>(n);
 }
 
 void HeadBuffer::Append(int64_t ts_ms, double value) {
