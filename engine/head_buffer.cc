@@ -142,7 +142,9 @@ void HeadBuffer::Append(int64_t ts_ms, double value) {
     }
   }
   last_ts_ms_ = ts_ms;
-  last_delta_ = delta;
+  // The first point's "delta" from 0 is no delta: the second point's
+  // delta-of-delta is its delta.
+  last_delta_ = count_ == 0 ? 0 : delta;
   last_bits_ = bits;
   ++count_;
 }
@@ -158,7 +160,7 @@ void HeadBuffer::DecodeTo(std::vector<Sample>* out) const {
     // Written by Append: well formed.
     if (i == 0) {
       ts = static_cast<int64_t>(r.Read(64));
-      delta = ts;
+      delta = 0;
       bits = r.Read(64);
     } else {
       if (r.Bit()) {

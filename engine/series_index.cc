@@ -59,6 +59,14 @@ absl::StatusOr<std::unique_ptr<SeriesIndex>> SeriesIndex::Load(
     }
   }
   NIMBUS_RETURN_IF_ERROR(it->status());
+  // Ids are dense (a failed creation leaves a gap of its batch), and
+  // by_id_ is a vector of them: an id far beyond the series stored is a
+  // damaged record, not a reason to allocate for it.
+  if (max_id > 2 * index->series_.size() + (uint64_t{1} << 24)) {
+    return absl::DataLossError(absl::StrCat(
+        "series id ", max_id, " is far beyond the ", index->series_.size(),
+        " series stored: a damaged series record"));
+  }
   index->next_id_ = max_id + 1;
   index->by_id_.assign(max_id + 1, nullptr);
   index->by_key_.reserve(index->series_.size());

@@ -179,18 +179,58 @@ void MetricsService::CountRejection(RejectReason reason, int64_t points) {
 }
 
 MetricsService::MetricsService(engine::Engine& engine, engine::Clock& clock,
-                               int ingest_threads)
+                               int ingest_threads, size_t max_queued_bytes)
     : engine_(engine),
       clock_(clock),
+      max_queued_bytes_(max_queued_bytes),
       ingest_pool_(std::make_unique<WorkPool>(std::max(1, ingest_threads))) {}
+
+namespace {
+
+grpc::Status TooLarge(size_t bytes) {
+  return InvalidArgument(absl::StrCat(
+      "request: ", bytes, " bytes exceeds the limit of ",
+      engine::kMaxRequestBytes, " bytes (1 MB) for PutMetricData"));
+}
+
+}  // namespace
 
 grpc::ServerUnaryReactor* MetricsService::PutMetricData(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
     grpc::ByteBuffer* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // The limit applies to the bytes received (gRPC has counted them): no
+  // need to measure the parsed request, nor to queue one that is refused.
+  const size_t bytes = req->Length();
+  if (bytes > engine::kMaxRequestBytes) {
+    reactor->Finish(TooLarge(bytes));
+    return reactor;
+  }
+  // Requests wait for a pool thread with their bytes; past the bound the
+  // server answers at once rather than let the queue grow.
+  const size_t queued =
+      queued_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  if (queued > max_queued_bytes_) {
+    queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("server busy: ", queued - bytes,
+                     " bytes of PutMetricData requests are waiting (at most ",
+                     max_queued_bytes_, "); retry with backoff")));
+    return reactor;
+  }
   // The request and response live until Finish().
-  ingest_pool_->Submit(
-      [this, req, resp, reactor] { reactor->Finish(PutData(*req, resp)); });
+  ingest_pool_->Submit([this, ctx, req, resp, reactor, bytes] {
+    queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    // A call whose client gave up (deadline, cancellation, shutdown) is not
+    // written: the client saw an error and may send it again.
+    if (ctx->IsCancelled()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                                   "the call ended before it was served"));
+      return;
+    }
+    reactor->Finish(PutData(*req, resp));
+  });
   return reactor;
 }
 
@@ -208,6 +248,27 @@ struct DatumScratch {
     sets.clear();
     runs.clear();
     batch.runs.clear();
+  }
+
+  // A thread keeps what its buffers grew to, except after a request far
+  // larger than usual (a 1 MB request of many values): then it lets go.
+  void ShrinkIfLarge() {
+    constexpr size_t kKeep = size_t{256} << 10;
+    auto shrink = [](auto& v) {
+      if (v.capacity() * sizeof(v[0]) > kKeep) {
+        std::remove_reference_t<decltype(v)>().swap(v);
+      }
+    };
+    shrink(wire);
+    shrink(keys);
+    shrink(samples);
+    shrink(sets);
+    shrink(runs);
+    shrink(batch.runs);
+    shrink(request.datums);
+    shrink(request.dims);
+    shrink(request.values);
+    shrink(request.counts);
   }
 
   // Offsets into keys, samples and sets: the vectors may still grow while
@@ -237,14 +298,8 @@ DatumScratch& ThreadDatumScratch() {
 
 grpc::Status MetricsService::PutData(const grpc::ByteBuffer& req,
                                      grpc::ByteBuffer* resp) {
-  // The limit applies to the bytes received: no need to measure the parsed
-  // request again.
   const size_t bytes = req.Length();
-  if (bytes > engine::kMaxRequestBytes) {
-    return InvalidArgument(absl::StrCat(
-        "request: ", bytes, " bytes exceeds the limit of ",
-        engine::kMaxRequestBytes, " bytes (1 MB) for PutMetricData"));
-  }
+  if (bytes > engine::kMaxRequestBytes) return TooLarge(bytes);
   DatumScratch& x = ThreadDatumScratch();
   x.Clear();
   if (grpc::Status s = req.Dump(&x.slices); !s.ok()) return s;
@@ -276,6 +331,7 @@ grpc::Status MetricsService::PutData(const grpc::ByteBuffer& req,
     }
   }
   x.slices.clear();  // the views into them are not used after this
+  x.ShrinkIfLarge();
   return status;
 }
 

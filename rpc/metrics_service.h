@@ -26,9 +26,11 @@ class MetricsService final
     : public nimbus::v1::MetricsService::WithRawCallbackMethod_PutMetricData<
           nimbus::v1::MetricsService::Service> {
  public:
-  // `ingest_threads`: threads that serve PutMetricData (at least 1).
+  // `ingest_threads`: threads that serve PutMetricData (at least 1);
+  // `max_queued_bytes`: PutMetricData bytes that may wait for one, beyond
+  // which requests are answered RESOURCE_EXHAUSTED.
   MetricsService(engine::Engine& engine, engine::Clock& clock,
-                 int ingest_threads);
+                 int ingest_threads, size_t max_queued_bytes);
 
   grpc::ServerUnaryReactor* PutMetricData(grpc::CallbackServerContext* ctx,
                                           const grpc::ByteBuffer* req,
@@ -68,6 +70,8 @@ class MetricsService final
   engine::Engine& engine_;
   engine::Clock& clock_;
   std::array<std::atomic<int64_t>, engine::kRejectReasonCount> rejected_{};
+  const size_t max_queued_bytes_;
+  std::atomic<size_t> queued_bytes_{0};
   // Last member: destroyed (running what is queued) before the others.
   std::unique_ptr<WorkPool> ingest_pool_;
 };

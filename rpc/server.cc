@@ -11,6 +11,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "engine/commit_queue.h"
 #include "engine/periodic_thread.h"
 #include "rpc/metrics_service.h"
 #include "storage/status_macros.h"
@@ -21,8 +22,24 @@ namespace nimbus::rpc {
 // reuse; handing them back keeps resident memory near what is in use after a
 // burst (a backfill, a flood of new series). Weak: binaries without tcmalloc
 // skip it.
-extern "C" void MallocExtension_ReleaseFreeMemory() __attribute__((weak));
+extern "C" void MallocExtension_ReleaseToSystem(size_t bytes)
+    __attribute__((weak));
+extern "C" int MallocExtension_GetNumericProperty(const char* property,
+                                                  size_t* value)
+    __attribute__((weak));
 constexpr int64_t kReleaseFreeMemoryMs = 5000;
+// Released only past this much, so that steady ingest, which reuses what it
+// frees, does not give pages back only to fault them in again.
+constexpr size_t kReleaseAboveBytes = size_t{4} << 20;
+
+void ReleaseFreeMemory() {
+  size_t free_bytes = 0;
+  if (MallocExtension_GetNumericProperty("tcmalloc.pageheap_free_bytes",
+                                         &free_bytes) &&
+      free_bytes > kReleaseAboveBytes) {
+    MallocExtension_ReleaseToSystem(free_bytes);
+  }
+}
 
 struct Server::Impl {
   std::unique_ptr<engine::Engine> engine;
@@ -51,12 +68,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   auto impl = std::make_unique<Impl>();
   NIMBUS_ASSIGN_OR_RETURN(impl->engine,
                           engine::Engine::Open(options.engine, clock));
-  int threads = options.ingest_threads;
-  if (threads <= 0) {
-    threads = std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
-  }
-  impl->metrics =
-      std::make_unique<MetricsService>(*impl->engine, clock, threads);
+  const int threads = options.ingest_threads > 0
+                          ? options.ingest_threads
+                          : static_cast<int>(engine::kMaxGroupWriters);
+  impl->metrics = std::make_unique<MetricsService>(
+      *impl->engine, clock, threads, options.max_queued_ingest_bytes);
 
   // Referencing a health message keeps grpc.health.v1's descriptors linked,
   // so reflection lists the health service.
@@ -78,9 +94,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen_address));
   }
-  if (MallocExtension_ReleaseFreeMemory != nullptr) {
+  if (MallocExtension_ReleaseToSystem != nullptr &&
+      MallocExtension_GetNumericProperty != nullptr) {
     impl->release_memory = std::make_unique<engine::PeriodicThread>(
-        kReleaseFreeMemoryMs, [] { MallocExtension_ReleaseFreeMemory(); });
+        kReleaseFreeMemoryMs, ReleaseFreeMemory);
   }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

@@ -20,9 +20,13 @@ struct ServerOptions {
   // The largest request the server reads, in bytes. Default 16 MiB: room for
   // a large PutMetricSeries; PutMetricData has its own 1 MB limit.
   int max_receive_message_bytes = 16 << 20;
-  // Threads that serve PutMetricData; 0 picks twice the cores, at least 4,
-  // so that concurrent requests share group commits.
+  // Threads that serve PutMetricData; 0 picks 64. Each waits for its
+  // request's group commit, so this many requests can share one commit
+  // (engine/commit_queue.h holds up to 64 writers a group).
   int ingest_threads = 0;
+  // PutMetricData bytes that may wait for an ingest thread; beyond it a
+  // request is answered RESOURCE_EXHAUSTED at once. Default 256 MiB.
+  size_t max_queued_ingest_bytes = size_t{256} << 20;
   engine::EngineOptions engine;
 };
 

@@ -197,9 +197,11 @@ class RocksStore : public Store {
         }
       }
       if (std::string(name) == "series") {
-        // Written once per series, read back only on open: flushed soon
-        // rather than held in memory (64 MB by default).
-        cf.write_buffer_size = 2 << 20;
+        // Series keys, sealed sequences and last-write times: small records,
+        // read back only on open, so flushed soon rather than held in
+        // memory (64 MB by default), yet not so small that a sweep's batch
+        // of last-write records flushes it again and again.
+        cf.write_buffer_size = 4 << 20;
       }
       if (std::string(name) == "ingest_log") {
         // Log records repeat points the engine also holds in its heads, and

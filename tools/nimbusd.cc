@@ -56,8 +56,11 @@ ABSL_FLAG(
     "seal a series' in-memory points into a chunk once it holds this many "
     "(more: fewer, larger seals and more to replay after a crash)");
 ABSL_FLAG(int, ingest_threads, 0,
-          "threads that serve PutMetricData (0: twice the cores, at least 4); "
-          "concurrent requests share group commits");
+          "threads that serve PutMetricData (0: 64); each waits for its "
+          "request's group commit, so this many requests can share one");
+ABSL_FLAG(int64_t, ingest_queue_bytes, int64_t{256} << 20,
+          "PutMetricData bytes that may wait for an ingest thread; beyond "
+          "it requests are answered RESOURCE_EXHAUSTED at once");
 ABSL_FLAG(bool, compact, false,
           "do not serve: seal every head into chunks, compact the store, print "
           "what it holds, and exit");
@@ -75,6 +78,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.ingest_threads = absl::GetFlag(FLAGS_ingest_threads);
+  if (absl::GetFlag(FLAGS_ingest_queue_bytes) < 1) {
+    std::fprintf(stderr, "nimbusd: --ingest_queue_bytes must be at least 1\n");
+    return 2;
+  }
+  options.max_queued_ingest_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_ingest_queue_bytes));
   if (absl::GetFlag(FLAGS_head_seal_points) < 1) {
     std::fprintf(stderr, "nimbusd: --head_seal_points must be at least 1\n");
     return 2;

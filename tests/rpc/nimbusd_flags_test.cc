@@ -14,6 +14,12 @@ TEST(NimbusdFlags, RefusesANegativeIngestThreadCount) {
   EXPECT_FALSE(server.running());
 }
 
+TEST(NimbusdFlags, RefusesAnEmptyIngestQueue) {
+  NimbusdProcess server;
+  EXPECT_FALSE(server.Start({"--ingest_queue_bytes=0"}).ok());
+  EXPECT_FALSE(server.running());
+}
+
 TEST(NimbusdFlags, RefusesARollupQuietTimeBeyondAnHour) {
   NimbusdProcess server;
   EXPECT_FALSE(server.Start({"--rollup_quiet=61m"}).ok());

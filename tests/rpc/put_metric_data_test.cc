@@ -1,8 +1,12 @@
 // PutMetricData's serving path against a real nimbusd: requests decoded in
 // place on the ingest pool (rpc/metrics_service.h), runs of points by series.
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "grpcpp/generic/generic_stub.h"
 
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
@@ -61,6 +65,68 @@ std::pair<double, double> CountAndSum(
   EXPECT_TRUE(s.ok()) << s.error_message();
   if (resp.datapoints_size() != 1) return {0, 0};
   return {resp.datapoints(0).sample_count(), resp.datapoints(0).sum()};
+}
+
+// PutMetricData on raw bytes, through the generic stub.
+grpc::Status CallRaw(const NimbusdProcess& server, const std::string& body) {
+  grpc::GenericStub generic(server.Channel());
+  grpc::Slice slice(body);
+  grpc::ByteBuffer request(&slice, 1), response;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + testing::kWaitBound);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  generic.UnaryCall(&ctx, "/nimbus.v1.MetricsService/PutMetricData",
+                    grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) {
+                      std::lock_guard<std::mutex> l(mu);
+                      status = s;
+                      done = true;
+                      cv.notify_one();
+                    });
+  std::unique_lock<std::mutex> l(mu);
+  cv.wait(l, [&] { return done; });
+  return status;
+}
+
+TEST(PutMetricData, BytesThatAreNotARequestAreInvalidArgument) {
+  NimbusdProcess server;
+  ASSERT_TRUE(server.Start().ok());
+  // A namespace field whose length runs past the end.
+  const grpc::Status s = CallRaw(server, std::string("\x0a\x7f" "App", 5));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "request: not a valid nimbus.v1.PutMetricDataRequest message");
+}
+
+TEST(PutMetricData, AFullIngestQueueAnswersAtOnceAndTooLargeComesFirst) {
+  NimbusdProcess server;
+  // Room for no request at all.
+  ASSERT_TRUE(server.Start({"--ingest_queue_bytes=10"}).ok());
+  v1::PutMetricDataRequest req;
+  req.set_namespace_("App");
+  Add(&req, "M", {{"Host", "a"}}, NowMs())->set_value(1);
+  auto stub = server.Stub();
+  v1::PutMetricDataResponse resp;
+  grpc::ClientContext ctx;
+  const grpc::Status busy = stub->PutMetricData(&ctx, req, &resp);
+  EXPECT_EQ(busy.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(busy.error_message().find("server busy"), std::string::npos)
+      << busy.error_message();
+  // Over 1 MB: refused for its size, whatever the queue.
+  std::string big = req.SerializeAsString();
+  big += std::string("\x12\x00", 2);  // empty datums (field 2) as padding
+  while (big.size() <= (size_t{1} << 20)) big += std::string("\x12\x00", 2);
+  const grpc::Status large = CallRaw(server, big);
+  EXPECT_EQ(large.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(large.error_message().find("exceeds the limit of 1048576 bytes"),
+            std::string::npos)
+      << large.error_message();
+  auto stats = server.ServerStats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->points_accepted(), 0);
 }
 
 TEST(PutMetricData, OneIngestThreadServesManyConcurrentClients) {
