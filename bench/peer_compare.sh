@@ -66,12 +66,18 @@ targets=()
 if [[ ! -x "$loadgen" ]] || ! grep -q write_dataset <<<"$("$loadgen" --helpfull 2>&1 || true)"; then
   targets+=(nimbus_loadgen)
 fi
+# What the binaries are: the tree's commit when this script builds them;
+# otherwise the tree's commit now and when nimbusd was built (it may be older).
+commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then commit+="+changes"; fi
 if [[ ${#targets[@]} -gt 0 ]]; then
   say "building ${targets[*]} (Release) in $build"
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
   cmake --build "$build" --target "${targets[@]}"
 fi
-commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ " ${targets[*]} " != *" nimbusd "* ]]; then
+  commit="nimbusd built $(date -u -r "$nimbusd" +%Y-%m-%dT%H:%MZ), tree now at $commit"
+fi
 # (The Debian build prints an empty -version.)
 vm_version="VictoriaMetrics $(dpkg-query -W -f='${Version}' victoria-metrics 2>/dev/null || echo '(version unknown)')"
 
@@ -256,7 +262,7 @@ run_nimbus() {  # run_nimbus CASE PREFIX RPC
   rm -rf "$dir"
 }
 
-say "Nimbus $commit ($build), $vm_version, $(nproc) cores, CLK_TCK $hz, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+say "Nimbus ($commit; $build), $vm_version, $(nproc) cores, CLK_TCK $hz, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 dur_s="$(seconds "$DURATION")"
 for case in current backfill; do
   start=""
@@ -307,7 +313,7 @@ $(for k in "${!R[@]}"; do echo "  '$k': ${R[$k]},"; done)
 def rate(x): return '%.3f M' % (x / 1e6)
 def ratio(n, v): return '%.2f' % (n / v) if v else '-'
 print()
-print('Nimbus %s vs %s; %s series x %s at %s (realistic labels, time-major), '
+print('Nimbus (%s) vs %s; %s series x %s at %s (realistic labels, time-major), '
       'one run each, client and server on the same 2 cores' % (commit, vm, series, duration, interval))
 print()
 print('| measure | VictoriaMetrics | Nimbus | ratio |')
