@@ -55,6 +55,11 @@ class NimbusdProcess {
   int port_ = 0;
 };
 
+// A unary call of `method` ("/nimbus.v1.MetricsService/PutMetricData") with
+// `body` as the request's bytes, whatever they are; waits at most kWaitBound.
+grpc::Status CallRaw(const std::shared_ptr<grpc::Channel>& channel,
+                     const std::string& method, const std::string& body);
+
 // Describes a wait status from waitpid: "exited with status 1", "killed by
 // signal 9".
 std::string DescribeWaitStatus(int status);

@@ -1,12 +1,8 @@
 // PutMetricData's serving path against a real nimbusd: requests decoded in
 // place on the ingest pool (rpc/metrics_service.h), runs of points by series.
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <vector>
-
-#include "grpcpp/generic/generic_stub.h"
 
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
@@ -69,26 +65,8 @@ std::pair<double, double> CountAndSum(
 
 // PutMetricData on raw bytes, through the generic stub.
 grpc::Status CallRaw(const NimbusdProcess& server, const std::string& body) {
-  grpc::GenericStub generic(server.Channel());
-  grpc::Slice slice(body);
-  grpc::ByteBuffer request(&slice, 1), response;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + testing::kWaitBound);
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  grpc::Status status;
-  generic.UnaryCall(&ctx, "/nimbus.v1.MetricsService/PutMetricData",
-                    grpc::StubOptions(), &request, &response,
-                    [&](grpc::Status s) {
-                      std::lock_guard<std::mutex> l(mu);
-                      status = s;
-                      done = true;
-                      cv.notify_one();
-                    });
-  std::unique_lock<std::mutex> l(mu);
-  cv.wait(l, [&] { return done; });
-  return status;
+  return testing::CallRaw(server.Channel(),
+                          "/nimbus.v1.MetricsService/PutMetricData", body);
 }
 
 TEST(PutMetricData, BytesThatAreNotARequestAreInvalidArgument) {

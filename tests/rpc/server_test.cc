@@ -686,7 +686,6 @@ TEST_F(ServerTest, SurvivesGarbageBytesAndFuzzedProtobuf) {
     (void)!write(fd, junk.data(), junk.size());
     close(fd);
   }
-  grpc::GenericStub generic(server_.Channel());
   const char* methods[] = {"/nimbus.v1.MetricsService/PutMetricData",
                            "/nimbus.v1.MetricsService/PutMetricSeries",
                            "/nimbus.v1.MetricsService/GetMetricStatistics",
@@ -708,24 +707,8 @@ TEST_F(ServerTest, SurvivesGarbageBytesAndFuzzedProtobuf) {
             static_cast<char>(rng.Next());
       }
     }
-    grpc::Slice slice(body);
-    grpc::ByteBuffer request(&slice, 1), response;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::seconds(10));
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    grpc::Status status;
-    generic.UnaryCall(&ctx, methods[i % 4], grpc::StubOptions(), &request,
-                      &response, [&](grpc::Status s) {
-                        std::lock_guard<std::mutex> l(mu);
-                        status = s;
-                        done = true;
-                        cv.notify_one();
-                      });
-    std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return done; });
+    const grpc::Status status =
+        testing::CallRaw(server_.Channel(), methods[i % 4], body);
     errors += !status.ok();
     EXPECT_NE(status.error_code(), grpc::StatusCode::UNAVAILABLE)
         << "server down at " << i;
