@@ -57,8 +57,8 @@ class HeadBuffer {
   uint32_t bit_size_ = 0;  // bits used
   uint32_t capacity_ = 0;  // bytes allocated
   uint32_t count_ = 0;
-  uint8_t lead_ = 0;       // the XOR window of the last value written
-  uint8_t length_ = 0;     // its width in bits; 0: no window yet
+  uint8_t lead_ = 0;    // the XOR window of the last value written
+  uint8_t length_ = 0;  // its width in bits; 0: no window yet
   int64_t last_ts_ms_ = 0;
   int64_t last_delta_ = 0;
   uint64_t last_bits_ = 0;

@@ -160,9 +160,9 @@ std::optional<Rejection> CheckDimension(absl::string_view name,
 }
 
 Rejection DuplicateDimension(absl::string_view name) {
-  return Reject(RejectReason::kDuplicateDimension,
-                absl::StrCat("dimensions: name '", name,
-                             "' appears more than once"));
+  return Reject(
+      RejectReason::kDuplicateDimension,
+      absl::StrCat("dimensions: name '", name, "' appears more than once"));
 }
 
 }  // namespace

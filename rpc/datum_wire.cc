@@ -327,8 +327,8 @@ bool DecodeDatum(absl::string_view bytes, int depth, PutMetricDataView* out,
         break;
       case T(7, kLengthDelimited):
         d->has_statistic_values = true;
-        ok = r.Bytes(&sub) && depth > 0 &&
-             DecodeStatisticSet(sub, depth - 1, d);
+        ok =
+            r.Bytes(&sub) && depth > 0 && DecodeStatisticSet(sub, depth - 1, d);
         break;
       case T(8, kLengthDelimited):
         ok = r.String(&d->unit);
@@ -369,8 +369,8 @@ bool DecodePutMetricDataRequest(absl::string_view bytes,
         ok = r.String(&out->namespace_name);
         break;
       case T(2, kLengthDelimited):
-        ok = r.Bytes(&sub) && DecodeDatum(sub, depth - 1, out,
-                                          &out->datums.emplace_back());
+        ok = r.Bytes(&sub) &&
+             DecodeDatum(sub, depth - 1, out, &out->datums.emplace_back());
         break;
       default:
         ok = r.Skip(tag, depth);

@@ -53,7 +53,8 @@ struct PutMetricDataView {
 
 // Decodes `bytes` into *out, whose views point into `bytes`. Returns false
 // if protobuf would not parse `bytes` as a PutMetricDataRequest.
-bool DecodePutMetricDataRequest(absl::string_view bytes, PutMetricDataView* out);
+bool DecodePutMetricDataRequest(absl::string_view bytes,
+                                PutMetricDataView* out);
 
 }  // namespace nimbus::rpc
 

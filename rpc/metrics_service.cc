@@ -310,15 +310,13 @@ grpc::Status MetricsService::PutData(const grpc::ByteBuffer& req,
     size = x.slices[0].size();
   } else {
     for (const grpc::Slice& slice : x.slices) {
-      x.wire.append(reinterpret_cast<const char*>(slice.begin()),
-                    slice.size());
+      x.wire.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
     }
     data = x.wire.data();
     size = x.wire.size();
   }
   grpc::Status status;
-  if (!DecodePutMetricDataRequest(absl::string_view(data, size),
-                                  &x.request)) {
+  if (!DecodePutMetricDataRequest(absl::string_view(data, size), &x.request)) {
     status = InvalidArgument(
         "request: not a valid nimbus.v1.PutMetricDataRequest message");
   } else {
@@ -337,7 +335,8 @@ grpc::Status MetricsService::PutData(const grpc::ByteBuffer& req,
 
 grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
                                        v1::PutMetricDataResponse* resp) {
-  if (absl::Status s = engine::ValidateNamespace(req.namespace_name, "namespace");
+  if (absl::Status s =
+          engine::ValidateNamespace(req.namespace_name, "namespace");
       !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -345,9 +344,9 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
     return InvalidArgument("metric_data: at least one datum is required");
   }
   if (req.datums.size() > engine::kMaxDatumsPerRequest) {
-    return InvalidArgument(absl::StrCat(
-        "metric_data: ", req.datums.size(), " datums, at most ",
-        engine::kMaxDatumsPerRequest, " per request"));
+    return InvalidArgument(
+        absl::StrCat("metric_data: ", req.datums.size(), " datums, at most ",
+                     engine::kMaxDatumsPerRequest, " per request"));
   }
   DatumScratch& x = ThreadDatumScratch();
   const absl::string_view ns = req.namespace_name;
@@ -425,10 +424,10 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
                         absl::StrCat("values: ", n_values, " given, at most ",
                                      engine::kMaxValuesPerDatum)};
       } else if (n_counts != 0 && n_counts != n_values) {
-        bad = Rejection{RejectReason::kValuesCountsMismatch,
-                        absl::StrCat("counts: ", n_counts, " given for ",
-                                     n_values,
-                                     " values; give none or one per value")};
+        bad = Rejection{
+            RejectReason::kValuesCountsMismatch,
+            absl::StrCat("counts: ", n_counts, " given for ", n_values,
+                         " values; give none or one per value")};
       }
       for (size_t k = 0; !bad && k < n_values; ++k) {
         const double v = values[k];
@@ -451,9 +450,8 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
           if (!engine::IsAcceptedValue(v * c)) {
             bad = Rejection{
                 RejectReason::kInvalidCount,
-                engine::ValidateValue(v * c, absl::StrCat("values[", k,
-                                                          "] x counts[", k,
-                                                          "]"))
+                engine::ValidateValue(
+                    v * c, absl::StrCat("values[", k, "] x counts[", k, "]"))
                     ->message};
             break;
           }

@@ -19,9 +19,10 @@ namespace nimbus::rpc {
 // Thread-safe; borrows the engine and the clock.
 //
 // PutMetricData is the hot path of datum ingest: it is served through the
-// callback API on raw bytes, and each request is decoded in place (rpc/datum_wire.h) on a thread of the service's pool (the write waits
-// for its group commit, which gRPC's callback threads must not do). The
-// other methods use the synchronous API.
+// callback API on raw bytes, and each request is decoded in place
+// (rpc/datum_wire.h) on a thread of the service's pool (the write waits for its
+// group commit, which gRPC's callback threads must not do). The other methods
+// use the synchronous API.
 class MetricsService final
     : public nimbus::v1::MetricsService::WithRawCallbackMethod_PutMetricData<
           nimbus::v1::MetricsService::Service> {

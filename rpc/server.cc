@@ -7,12 +7,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/commit_queue.h"
+#include "engine/periodic_thread.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "engine/commit_queue.h"
-#include "engine/periodic_thread.h"
 #include "rpc/metrics_service.h"
 #include "storage/status_macros.h"
 

@@ -47,8 +47,8 @@ TEST(HeadBuffer, EveryDeltaOfDeltaClassAndValueWindowRoundTrips) {
   std::vector<Sample> want;
   HeadBuffer h;
   int64_t t = 1'795'950'000'000, delta = 10'000;
-  const double values[] = {1.0, 1.0, 1.5, 1.25, -1e300, 4096.0, 4097.0,
-                           0.0, -0.0, 1e-300, 3.0};
+  const double values[] = {1.0,    1.0, 1.5,  1.25,   -1e300, 4096.0,
+                           4097.0, 0.0, -0.0, 1e-300, 3.0};
   int i = 0;
   for (int64_t edge : {int64_t{1} << 6, int64_t{1} << 11, int64_t{1} << 19,
                        int64_t{1} << 40}) {
@@ -92,9 +92,9 @@ TEST(HeadBuffer, DropFrontKeepsTheRest) {
 // Bytes a point costs once the buffer holds `points` points of `shape` at
 // 10 s, with the allocation's slack.
 double BytesPerPoint(tools::Shape shape, int points) {
-  const tools::SeriesData d = tools::GenerateSeries(
-      shape, /*seed=*/7, /*start_ms=*/1'795'950'000'000, /*interval_ms=*/10'000,
-      points);
+  const tools::SeriesData d =
+      tools::GenerateSeries(shape, /*seed=*/7, /*start_ms=*/1'795'950'000'000,
+                            /*interval_ms=*/10'000, points);
   HeadBuffer h;
   std::vector<Sample> want;
   for (int i = 0; i < points; ++i) {

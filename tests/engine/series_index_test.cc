@@ -1,10 +1,11 @@
 // The series index on open: ids beyond reason are a damaged store, and the
 // key arena keeps every key, however many and however large.
+#include "engine/series_index.h"
+
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "engine/series_index.h"
 #include "gtest/gtest.h"
 #include "storage/keys.h"
 #include "storage/store.h"
@@ -36,7 +37,8 @@ class SeriesIndexTest : public ::testing::Test {
     k.namespace_name = "Test";
     k.metric_name = "M";
     k.dimensions = {{"Host", host}};
-    if (value_size > 0) k.dimensions.push_back({"Z", std::string(value_size, 'z')});
+    if (value_size > 0)
+      k.dimensions.push_back({"Z", std::string(value_size, 'z')});
     k.unit = "None";
     return k.Encode();
   }
@@ -66,7 +68,8 @@ TEST_F(SeriesIndexTest, KeysOfEverySizeSurviveAndReload) {
   // block (64 KiB) in between.
   std::vector<std::string> keys;
   for (int i = 0; i < 5000; ++i) {
-    keys.push_back(Key("host-" + std::to_string(i), i % 1000 == 7 ? 70'000 : 0));
+    keys.push_back(
+        Key("host-" + std::to_string(i), i % 1000 == 7 ? 70'000 : 0));
   }
   std::vector<absl::string_view> views(keys.begin(), keys.end());
   auto series = (*index)->Resolve(views);

@@ -73,7 +73,9 @@ TEST(PutMetricData, BytesThatAreNotARequestAreInvalidArgument) {
   NimbusdProcess server;
   ASSERT_TRUE(server.Start().ok());
   // A namespace field whose length runs past the end.
-  const grpc::Status s = CallRaw(server, std::string("\x0a\x7f" "App", 5));
+  const grpc::Status s = CallRaw(server, std::string("\x0a\x7f"
+                                                     "App",
+                                                     5));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(),
             "request: not a valid nimbus.v1.PutMetricDataRequest message");
@@ -121,8 +123,8 @@ TEST(PutMetricData, OneIngestThreadServesManyConcurrentClients) {
         v1::PutMetricDataRequest req;
         req.set_namespace_("App");
         for (int d = 0; d < kDatums; ++d) {
-          Add(&req, "Requests", {{"Client", std::to_string(c)}, {"N", std::to_string(d)}},
-              ts)
+          Add(&req, "Requests",
+              {{"Client", std::to_string(c)}, {"N", std::to_string(d)}}, ts)
               ->set_value(r);
         }
         v1::PutMetricDataResponse resp;
