@@ -76,35 +76,30 @@ struct Reader {
 
   bool done() const { return p == limit; }
 
-  // Up to ten bytes; bits beyond 64 are dropped, as protobuf does.
-  bool Varint(uint64_t* v) {
+  // A varint of at most max_bytes bytes; bits beyond 64 are dropped, as
+  // protobuf does.
+  bool VarintOf(int max_bytes, uint64_t* v) {
     uint64_t result = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
+    for (int i = 0; i < max_bytes; ++i) {
       if (p == limit) return false;
       const uint64_t byte = static_cast<unsigned char>(*p++);
-      result |= (byte & 0x7F) << shift;
+      result |= (byte & 0x7F) << (7 * i);
       if (byte < 0x80) {
         *v = result;
         return true;
       }
     }
-    return false;  // an eleventh byte would follow
+    return false;  // a longer one would follow
   }
 
-  // A tag: at most five bytes; bits beyond 32 are dropped, as protobuf
-  // does.
+  bool Varint(uint64_t* v) { return VarintOf(10, v); }
+
+  // A tag: at most five bytes; bits beyond 32 are dropped, as protobuf does.
   bool Tag(uint32_t* tag) {
-    uint32_t result = 0;
-    for (int i = 0; i < 5; ++i) {
-      if (p == limit) return false;
-      const uint32_t byte = static_cast<unsigned char>(*p++);
-      result |= (byte & 0x7F) << (7 * i);
-      if (byte < 0x80) {
-        *tag = result;
-        return true;
-      }
-    }
-    return false;
+    uint64_t v;
+    if (!VarintOf(5, &v)) return false;
+    *tag = static_cast<uint32_t>(v);
+    return true;
   }
 
   bool Fixed64(uint64_t* v) {
@@ -124,20 +119,7 @@ struct Reader {
   }
 
   // A length: at most five bytes, below 2 GiB, as protobuf reads sizes.
-  bool Size(uint64_t* n) {
-    uint64_t result = 0;
-    for (int i = 0; i < 5; ++i) {
-      if (p == limit) return false;
-      const uint64_t byte = static_cast<unsigned char>(*p++);
-      if (i == 4 && byte >= 0x08) return false;
-      result |= (byte & 0x7F) << (7 * i);
-      if (byte < 0x80) {
-        *n = result;
-        return true;
-      }
-    }
-    return false;
-  }
+  bool Size(uint64_t* n) { return VarintOf(5, n) && *n < (uint64_t{1} << 31); }
 
   // The payload of a length-delimited field.
   bool Bytes(absl::string_view* out) {

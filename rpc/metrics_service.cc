@@ -1,6 +1,5 @@
 #include "rpc/metrics_service.h"
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include "engine/query_plan.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "rpc/datum_wire.h"
+#include "rpc/malloc_stats.h"
 #include "rpc/status_convert.h"
 
 namespace nimbus::rpc {
@@ -152,23 +152,6 @@ std::optional<engine::Statistic> ParseStatistic(absl::string_view s) {
   if (s == "Minimum") return engine::Statistic::kMinimum;
   if (s == "Maximum") return engine::Statistic::kMaximum;
   return std::nullopt;
-}
-
-// gperftools' tcmalloc, when the binary links it, answers for its heap; the
-// declaration is weak so that binaries without it fall back to glibc.
-extern "C" int MallocExtension_GetNumericProperty(const char* property,
-                                                  size_t* value)
-    __attribute__((weak));
-
-int64_t HeapBytesInUse() {
-  size_t bytes = 0;
-  if (MallocExtension_GetNumericProperty != nullptr &&
-      MallocExtension_GetNumericProperty("generic.current_allocated_bytes",
-                                         &bytes)) {
-    return static_cast<int64_t>(bytes);
-  }
-  const struct mallinfo2 mi = mallinfo2();
-  return static_cast<int64_t>(mi.uordblks + mi.hblkhd);
 }
 
 }  // namespace

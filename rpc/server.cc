@@ -13,33 +13,17 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "rpc/malloc_stats.h"
 #include "rpc/metrics_service.h"
 #include "storage/status_macros.h"
 
 namespace nimbus::rpc {
 
-// gperftools' tcmalloc, when the binary links it, keeps freed pages for
-// reuse; handing them back keeps resident memory near what is in use after a
-// burst (a backfill, a flood of new series). Weak: binaries without tcmalloc
-// skip it.
-extern "C" void MallocExtension_ReleaseToSystem(size_t bytes)
-    __attribute__((weak));
-extern "C" int MallocExtension_GetNumericProperty(const char* property,
-                                                  size_t* value)
-    __attribute__((weak));
+// tcmalloc keeps freed pages for reuse; handing them back keeps resident
+// memory near what is in use after a burst (a backfill, a flood of new
+// series).
 constexpr int64_t kReleaseFreeMemoryMs = 5000;
-// Released only past this much, so that steady ingest, which reuses what it
-// frees, does not give pages back only to fault them in again.
 constexpr size_t kReleaseAboveBytes = size_t{4} << 20;
-
-void ReleaseFreeMemory() {
-  size_t free_bytes = 0;
-  if (MallocExtension_GetNumericProperty("tcmalloc.pageheap_free_bytes",
-                                         &free_bytes) &&
-      free_bytes > kReleaseAboveBytes) {
-    MallocExtension_ReleaseToSystem(free_bytes);
-  }
-}
 
 struct Server::Impl {
   std::unique_ptr<engine::Engine> engine;
@@ -94,10 +78,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen_address));
   }
-  if (MallocExtension_ReleaseToSystem != nullptr &&
-      MallocExtension_GetNumericProperty != nullptr) {
+  if (CanReleaseFreeMemory()) {
     impl->release_memory = std::make_unique<engine::PeriodicThread>(
-        kReleaseFreeMemoryMs, ReleaseFreeMemory);
+        kReleaseFreeMemoryMs,
+        [] { ReleaseFreeMemoryAbove(kReleaseAboveBytes); });
   }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
