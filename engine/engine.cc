@@ -391,11 +391,36 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
+void Engine::FindSeries(absl::Span<const IdentityView> ids,
+                        absl::Span<const uint64_t> hashes, Series** out) {
+  impl_->index->FindByIdentity(ids, hashes, out);
+}
+
 absl::Status Engine::Write(const IngestBatch& batch) {
-  std::vector<absl::string_view> keys(batch.runs.size());
-  for (size_t i = 0; i < batch.runs.size(); ++i) keys[i] = batch.runs[i].key;
-  NIMBUS_ASSIGN_OR_RETURN(std::vector<Series*> series,
-                          impl_->index->Resolve(keys));
+  // Series the caller found already, and the keys of the others.
+  std::vector<Series*> series(batch.runs.size());
+  std::vector<absl::string_view> keys;
+  std::vector<size_t> keyed;  // the runs of keys[j]
+  for (size_t i = 0; i < batch.runs.size(); ++i) {
+    series[i] = batch.runs[i].series;
+    if (series[i] == nullptr) {
+      keys.push_back(batch.runs[i].key);
+      keyed.push_back(i);
+    }
+  }
+  if (!keys.empty()) {
+    NIMBUS_ASSIGN_OR_RETURN(std::vector<Series*> resolved,
+                            impl_->index->Resolve(keys));
+    std::vector<std::pair<uint64_t, Series*>> remembered;
+    for (size_t j = 0; j < keyed.size(); ++j) {
+      const size_t i = keyed[j];
+      series[i] = resolved[j];
+      if (batch.runs[i].identity_hash != 0) {
+        remembered.push_back({batch.runs[i].identity_hash, resolved[j]});
+      }
+    }
+    impl_->index->RememberIdentities(remembered);
+  }
   CommitWriter w;
   w.items.reserve(batch.runs.size());
   for (size_t i = 0; i < batch.runs.size(); ++i) {

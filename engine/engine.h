@@ -51,6 +51,12 @@ namespace nimbus::engine {
 struct IngestBatch {
   struct Run {
     absl::string_view key;  // SeriesKey encoding (engine/series_key.h)
+    // The run's series if the caller has it (FindSeries); key is then
+    // unused.
+    Series* series = nullptr;
+    // Nonzero: the hash of the identity the client sent for `key`, which
+    // Write() remembers for FindSeries once the key has resolved.
+    uint64_t identity_hash = 0;
     const Sample* samples = nullptr;
     size_t sample_count = 0;
     const StatisticSet* sets = nullptr;
@@ -87,8 +93,13 @@ struct EngineOptions {
   // How often a background thread runs rollup passes; 0 runs no thread
   // (tests call RunRollups()). Default 10 seconds.
   int64_t rollup_interval_ms = 10'000;
-  // A head is sealed into chunks when it holds this many points. Default 64.
-  size_t head_seal_points = 64;
+  // A head is sealed into chunks when it holds this many points. Default
+  // 120: each seal costs a few store operations whatever its size (a read
+  // of the newest chunk, its replacement, the sealed sequence), so larger
+  // seals cost less a point; a head of 120 points of the reference shapes
+  // takes about 540 bytes. Series written in real time at 10 s or slower
+  // are sealed by age (head_max_age_ms) first.
+  size_t head_seal_points = 120;
   // A head is sealed when its oldest point has waited this long, so that the
   // ingest log stays short. Default 10 minutes.
   int64_t head_max_age_ms = 10 * 60 * 1000;
@@ -156,6 +167,13 @@ class Engine {
   // (Unavailable, DataLoss, Internal) if the write failed; nothing of the
   // call is then acknowledged, though new series may have been created.
   absl::Status Write(const IngestBatch& batch);
+  // For each identity as a client sent it (hashes[i] = absl::Hash of
+  // ids[i]), the series an earlier Write() resolved it to, or nullptr: a
+  // datum with a series found needs no identity validation, no key encoding
+  // and no key lookup (IngestBatch::Run::series). Only identities that
+  // passed validation are remembered.
+  void FindSeries(absl::Span<const IdentityView> ids,
+                  absl::Span<const uint64_t> hashes, Series** out);
   // The same for writes by series (each key encoded here if the write does
   // not carry its encoding).
   absl::Status Write(std::vector<SeriesWrite>& writes);

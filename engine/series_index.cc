@@ -84,6 +84,37 @@ absl::StatusOr<std::unique_ptr<SeriesIndex>> SeriesIndex::Load(
   return index;
 }
 
+void SeriesIndex::FindByIdentity(absl::Span<const IdentityView> ids,
+                                 absl::Span<const uint64_t> hashes,
+                                 Series** out) {
+  absl::ReaderMutexLock l(&identity_mu_);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    out[i] = nullptr;
+    auto f = by_identity_.find(hashes[i]);
+    if (f == by_identity_.end()) continue;
+    const IdentityView& id = ids[i];
+    // What validation makes of an empty unit, as in the series' key.
+    const absl::string_view unit = id.unit.empty() ? "None" : id.unit;
+    if (SeriesKeyEncodingEquals(f->second->encoded, id.namespace_name,
+                                id.metric_name, unit, id.dims)) {
+      out[i] = f->second;
+    }
+  }
+}
+
+void SeriesIndex::RememberIdentities(
+    absl::Span<const std::pair<uint64_t, Series*>> remembered) {
+  if (remembered.empty()) return;
+  const size_t series = size();
+  absl::MutexLock l(&identity_mu_);
+  for (const auto& [hash, s] : remembered) {
+    if (by_identity_.size() >= 2 * series + kIdentitySlack) return;
+    // A colliding identity takes the slot over: either is still checked
+    // against its series' key before use.
+    by_identity_.insert_or_assign(hash, s);
+  }
+}
+
 absl::StatusOr<std::vector<Series*>> SeriesIndex::Resolve(
     absl::Span<const absl::string_view> encoded) {
   std::vector<Series*> out(encoded.size(), nullptr);

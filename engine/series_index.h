@@ -16,8 +16,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/hash/hash.h"
@@ -101,6 +103,21 @@ class SeriesIndex {
   absl::StatusOr<std::vector<Series*>> Resolve(
       absl::Span<const absl::string_view> encoded);
 
+  // Series by the identity a client sent, so that a datum of a series seen
+  // before skips validation, encoding and the key lookup: out[i] is the
+  // series an earlier Remember() recorded for exactly the bytes of ids[i]
+  // (whose hash is hashes[i]), or nullptr. A hit is checked against the
+  // series' key, never taken on the hash alone.
+  void FindByIdentity(absl::Span<const IdentityView> ids,
+                      absl::Span<const uint64_t> hashes, Series** out);
+  // Records that the identity of hash `hash` is series `s`; callers do so
+  // only for identities that passed validation and resolved to `s`. At most
+  // twice as many identities as series (plus kIdentitySlack) are kept, so a
+  // client that sends one series in many forms cannot grow it without bound.
+  void RememberIdentities(
+      absl::Span<const std::pair<uint64_t, Series*>> remembered);
+  static constexpr size_t kIdentitySlack = 1024;
+
   // nullptr if there is no series with that id.
   Series* Find(uint64_t id);
 
@@ -159,6 +176,11 @@ class SeriesIndex {
   std::deque<Series> series_ ABSL_GUARDED_BY(mu_);
   // By id; ids are dense (a failed creation leaves a null slot).
   std::vector<Series*> by_id_ ABSL_GUARDED_BY(mu_);
+  // Series by the hash of an identity as sent (FindByIdentity). Its own
+  // lock: ingest reads it once per request.
+  absl::Mutex identity_mu_;
+  absl::flat_hash_map<uint64_t, Series*> by_identity_
+      ABSL_GUARDED_BY(identity_mu_);
 };
 
 }  // namespace nimbus::engine

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/metric_data.h"
@@ -231,6 +232,9 @@ struct DatumScratch {
     sets.clear();
     runs.clear();
     batch.runs.clear();
+    ids.clear();
+    hashes.clear();
+    found.clear();
   }
 
   // A thread keeps what its buffers grew to, except after a request far
@@ -248,6 +252,9 @@ struct DatumScratch {
     shrink(sets);
     shrink(runs);
     shrink(batch.runs);
+    shrink(ids);
+    shrink(hashes);
+    shrink(found);
     shrink(request.datums);
     shrink(request.dims);
     shrink(request.values);
@@ -255,11 +262,14 @@ struct DatumScratch {
   }
 
   // Offsets into keys, samples and sets: the vectors may still grow while
-  // the runs are collected.
+  // the runs are collected. A run of a series found by its identity has no
+  // key.
   struct RunAt {
     size_t key_begin, key_end;
     size_t sample_begin, sample_end;
     size_t set_begin, set_end;
+    engine::Series* series;
+    uint64_t identity_hash;
   };
 
   std::string wire;
@@ -270,6 +280,11 @@ struct DatumScratch {
   std::vector<engine::StatisticSet> sets;
   std::vector<RunAt> runs;
   engine::IngestBatch batch;
+  // Per datum: its identity as sent, that identity's hash, and its series
+  // if the engine has seen the identity before.
+  std::vector<engine::IdentityView> ids;
+  std::vector<uint64_t> hashes;
+  std::vector<engine::Series*> found;
 };
 
 DatumScratch& ThreadDatumScratch() {
@@ -334,29 +349,49 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
   DatumScratch& x = ThreadDatumScratch();
   const absl::string_view ns = req.namespace_name;
   const int64_t now = clock_.NowMs();
+  // Series whose identity the engine has seen in exactly these bytes: one
+  // lookup for the request, before the identities are validated (and their
+  // dimensions sorted) in place.
+  const size_t n = req.datums.size();
+  x.ids.resize(n);
+  x.hashes.resize(n);
+  x.found.resize(n);
+  for (size_t di = 0; di < n; ++di) {
+    const DatumView& d = req.datums[di];
+    x.ids[di] = {
+        ns, d.metric_name, d.unit,
+        absl::MakeConstSpan(req.dims).subspan(d.dims_begin, d.dims_size())};
+    // Never 0, which IngestBatch::Run::identity_hash keeps for "none".
+    x.hashes[di] = absl::Hash<engine::IdentityView>{}(x.ids[di]) | 1;
+  }
+  engine_.FindSeries(x.ids, x.hashes, x.found.data());
   int64_t accepted = 0;
-  for (size_t di = 0; di < req.datums.size(); ++di) {
+  for (size_t di = 0; di < n; ++di) {
     const DatumView& d = req.datums[di];
     const int i = static_cast<int>(di);
     auto reject = [&](const Rejection& r) {
       AddRejection(resp, i, -1, r);
       CountRejection(r.reason, 1);
     };
-    // Identity, checked on views of the request.
-    if (auto r = engine::ValidateMetricName(d.metric_name)) {
-      reject(*r);
-      continue;
-    }
+    // Identity, checked on views of the request, unless the engine has a
+    // series for it: then it passed these checks before.
+    engine::Series* const found = x.found[di];
     const absl::Span<engine::DimensionView> dims =
         absl::MakeSpan(req.dims).subspan(d.dims_begin, d.dims_size());
-    if (auto r = engine::ValidateDimensionViews(dims)) {
-      reject(*r);
-      continue;
-    }
     absl::string_view unit = d.unit;
-    if (auto r = engine::ValidateUnitView(&unit)) {
-      reject(*r);
-      continue;
+    if (found == nullptr) {
+      if (auto r = engine::ValidateMetricName(d.metric_name)) {
+        reject(*r);
+        continue;
+      }
+      if (auto r = engine::ValidateDimensionViews(dims)) {
+        reject(*r);
+        continue;
+      }
+      if (auto r = engine::ValidateUnitView(&unit)) {
+        reject(*r);
+        continue;
+      }
     }
     int32_t resolution = d.storage_resolution;
     if (auto r = engine::ValidateStorageResolution(&resolution)) {
@@ -468,11 +503,22 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
     }
     accepted += static_cast<int64_t>(x.samples.size() - sample_begin +
                                      x.sets.size() - set_begin);
+    // A datum of the same series as the one before extends its run.
+    if (found != nullptr) {
+      if (!x.runs.empty() && x.runs.back().series == found) {
+        x.runs.back().sample_end = x.samples.size();
+        x.runs.back().set_end = x.sets.size();
+        continue;
+      }
+      const size_t at = x.keys.size();
+      x.runs.push_back({at, at, sample_begin, x.samples.size(), set_begin,
+                        x.sets.size(), found, 0});
+      continue;
+    }
     const size_t key_begin = x.keys.size();
     engine::AppendSeriesKeyEncoding(ns, d.metric_name, unit, dims, &x.keys);
     const size_t key_end = x.keys.size();
-    // A datum of the same series as the one before extends its run.
-    if (!x.runs.empty()) {
+    if (!x.runs.empty() && x.runs.back().series == nullptr) {
       DatumScratch::RunAt& last = x.runs.back();
       const absl::string_view keys = x.keys;
       if (keys.substr(last.key_begin, last.key_end - last.key_begin) ==
@@ -484,7 +530,7 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
       }
     }
     x.runs.push_back({key_begin, key_end, sample_begin, x.samples.size(),
-                      set_begin, x.sets.size()});
+                      set_begin, x.sets.size(), nullptr, x.hashes[di]});
   }
   if (!x.runs.empty()) {
     x.batch.runs.resize(x.runs.size());
@@ -497,6 +543,8 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
       run.sample_count = at.sample_end - at.sample_begin;
       run.sets = x.sets.data() + at.set_begin;
       run.set_count = at.set_end - at.set_begin;
+      run.series = at.series;
+      run.identity_hash = at.identity_hash;
     }
     if (absl::Status s = engine_.Write(x.batch); !s.ok()) {
       return ToGrpcStatus(s);

@@ -6,7 +6,7 @@
 //           [--retention_3600s=10920h] [--high_resolution_reach=3h]
 //           [--rollup_interval=10s] [--norollups] [--insecure]
 //           [--port_file=PATH]
-//           [--head_seal_points=64] [--compact]
+//           [--head_seal_points=120] [--compact]
 //
 // Flags, defaults, exit codes and operation: docs/operations.md.
 #include <csignal>
@@ -52,7 +52,7 @@ ABSL_FLAG(bool, insecure, false,
 ABSL_FLAG(std::string, port_file, "",
           "if set, write the bound port to this file once serving");
 ABSL_FLAG(
-    int, head_seal_points, 64,
+    int, head_seal_points, 120,
     "seal a series' in-memory points into a chunk once it holds this many "
     "(more: fewer, larger seals and more to replay after a crash)");
 ABSL_FLAG(int, ingest_threads, 0,

@@ -1,11 +1,14 @@
-// The series index on open: ids beyond reason are a damaged store, and the
-// key arena keeps every key, however many and however large.
+// The series index: ids beyond reason on open are a damaged store, the key
+// arena keeps every key, however many and however large, and the identity
+// cache answers only for the bytes it was given.
 #include "engine/series_index.h"
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/hash/hash.h"
 #include "gtest/gtest.h"
 #include "storage/keys.h"
 #include "storage/store.h"
@@ -88,6 +91,68 @@ TEST_F(SeriesIndexTest, KeysOfEverySizeSurviveAndReload) {
     ASSERT_EQ((*again)[i]->encoded, keys[i]) << i;
     ASSERT_EQ((*again)[i]->id, (*series)[i]->id) << i;
   }
+}
+
+// The identity cache: a hit only for the bytes remembered, checked against
+// the series' key whatever the hash says, and bounded.
+TEST_F(SeriesIndexTest, IdentitiesAreFoundOnlyForTheBytesRemembered) {
+  auto index = SeriesIndex::Load(*store_);
+  ASSERT_TRUE(index.ok()) << index.status();
+  const std::string k1 = Key("a"), k2 = Key("b");
+  const std::vector<absl::string_view> keys = {k1, k2};
+  auto series = (*index)->Resolve(keys);
+  ASSERT_TRUE(series.ok()) << series.status();
+  const std::vector<DimensionView> da = {{"Host", "a"}}, db = {{"Host", "b"}};
+  const IdentityView ia{"Test", "M", "", da}, ib{"Test", "M", "None", db};
+  const uint64_t ha = absl::Hash<IdentityView>{}(ia);
+  const uint64_t hb = absl::Hash<IdentityView>{}(ib);
+  Series* out[2] = {nullptr, nullptr};
+  const std::vector<IdentityView> ids = {ia, ib};
+  const std::vector<uint64_t> hashes = {ha, hb};
+  (*index)->FindByIdentity(ids, hashes, out);
+  EXPECT_EQ(out[0], nullptr);  // nothing remembered yet
+  EXPECT_EQ(out[1], nullptr);
+  const std::vector<std::pair<uint64_t, Series*>> remember = {
+      {ha, (*series)[0]}, {hb, (*series)[1]}};
+  (*index)->RememberIdentities(remember);
+  (*index)->FindByIdentity(ids, hashes, out);
+  EXPECT_EQ(out[0], (*series)[0]);  // "" is the unit None
+  EXPECT_EQ(out[1], (*series)[1]);
+  // A hash that names another identity's series is not taken on trust.
+  const std::vector<uint64_t> crossed = {hb, ha};
+  (*index)->FindByIdentity(ids, crossed, out);
+  EXPECT_EQ(out[0], nullptr);
+  EXPECT_EQ(out[1], nullptr);
+  // Another unit is another series, even under a remembered hash.
+  const IdentityView seconds{"Test", "M", "Seconds", da};
+  const std::vector<IdentityView> one = {seconds};
+  const std::vector<uint64_t> under_ha = {ha};
+  (*index)->FindByIdentity(one, under_ha, out);
+  EXPECT_EQ(out[0], nullptr);
+}
+
+TEST_F(SeriesIndexTest, RememberedIdentitiesAreBoundedBySeriesCount) {
+  auto index = SeriesIndex::Load(*store_);
+  ASSERT_TRUE(index.ok()) << index.status();
+  const std::string k = Key("a");
+  const std::vector<absl::string_view> keys = {k};
+  auto series = (*index)->Resolve(keys);
+  ASSERT_TRUE(series.ok()) << series.status();
+  // One series sent under many hashes: at most 2 + kIdentitySlack kept.
+  const size_t limit = 2 + SeriesIndex::kIdentitySlack;
+  std::vector<std::pair<uint64_t, Series*>> many;
+  for (uint64_t h = 1; h <= limit + 100; ++h) many.push_back({h, (*series)[0]});
+  (*index)->RememberIdentities(many);
+  const std::vector<DimensionView> da = {{"Host", "a"}};
+  const std::vector<IdentityView> ids(limit + 100,
+                                      IdentityView{"Test", "M", "None", da});
+  std::vector<uint64_t> hashes;
+  for (uint64_t h = 1; h <= limit + 100; ++h) hashes.push_back(h);
+  std::vector<Series*> out(ids.size());
+  (*index)->FindByIdentity(ids, hashes, out.data());
+  size_t found = 0;
+  for (Series* s : out) found += s != nullptr;
+  EXPECT_EQ(found, limit);
 }
 
 }  // namespace

@@ -37,12 +37,15 @@ v1::MetricDatum* Add(v1::PutMetricDataRequest* req, const std::string& metric,
   return d;
 }
 
-// SampleCount and Sum of the series over the hour holding ts_ms.
+// SampleCount and Sum of the series over the hour holding ts_ms (of every
+// unit unless one is given).
 std::pair<double, double> CountAndSum(
     v1::MetricsService::Stub& stub, const std::string& metric,
-    std::vector<std::pair<std::string, std::string>> dims, int64_t ts_ms) {
+    std::vector<std::pair<std::string, std::string>> dims, int64_t ts_ms,
+    const std::string& unit = "") {
   v1::GetMetricStatisticsRequest req;
   req.set_namespace_("App");
+  req.set_unit(unit);
   req.set_metric_name(metric);
   for (auto& [name, value] : dims) {
     auto* x = req.add_dimensions();
@@ -182,6 +185,68 @@ TEST(PutMetricData, DatumsOfOneSeriesKeepEveryPointWhateverTheirPlace) {
   auto stats = server.ServerStats();
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->series_count(), 2);
+}
+
+// A series seen before is found by the bytes of its identity (no validation,
+// no encoding, no key lookup); every other form of it, and everything that
+// merely looks like it, is still validated and keyed as the first time.
+TEST(PutMetricData, SeriesSeenBeforeAreFoundByTheirBytesAndNothingElse) {
+  NimbusdProcess server;
+  ASSERT_TRUE(server.Start().ok());
+  auto stub = server.Stub();
+  const int64_t ts = NowMs() - 60'000;
+  using Dims = std::vector<std::pair<std::string, std::string>>;
+  const Dims ab = {{"A", "1"}, {"B", "2"}}, ba = {{"B", "2"}, {"A", "1"}};
+  auto put = [&](const std::string& ns, const v1::PutMetricDataRequest& in) {
+    v1::PutMetricDataRequest req = in;
+    req.set_namespace_(ns);
+    v1::PutMetricDataResponse resp;
+    grpc::ClientContext ctx;
+    const grpc::Status s = stub->PutMetricData(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  };
+  v1::PutMetricDataRequest first;
+  Add(&first, "M", ab, ts)->set_value(1);
+  Add(&first, "M", ba, ts + 1)->set_value(2);
+  EXPECT_EQ(put("App", first).accepted_points(), 2);
+
+  v1::PutMetricDataRequest again;
+  Add(&again, "M", ab, ts + 2)->set_value(3);  // seen: found
+  auto* none = Add(&again, "M", ab, ts + 3);   // "None" is the unit "" was
+  none->set_unit("None");
+  none->set_value(4);
+  Add(&again, "M", ba, ts + 4)->set_value(5);  // seen unsorted too
+  Add(&again, "M", {{"A", "1"}, {"B", "2"}, {"A", "1"}}, ts)
+      ->set_value(100);  // 3: repeated name
+  Add(&again, "M", {{"A", "1"}, {"B", ""}}, ts)->set_value(100);  // 4: empty
+  auto* bogus = Add(&again, "M", ab, ts);  // 5: the same bytes but a bad unit
+  bogus->set_unit("Bogus");
+  bogus->set_value(100);
+  auto* seconds = Add(&again, "M", ab, ts + 5);  // another series
+  seconds->set_unit("Seconds");
+  seconds->set_value(6);
+  Add(&again, "M", ab, ts + 6)->set_value(7);  // found again after a miss
+  const v1::PutMetricDataResponse resp = put("App", again);
+  EXPECT_EQ(resp.accepted_points(), 5);
+  ASSERT_EQ(resp.rejected_size(), 3);
+  EXPECT_EQ(resp.rejected(0).index(), 3);
+  EXPECT_EQ(resp.rejected(0).reason(), "DuplicateDimension");
+  EXPECT_EQ(resp.rejected(1).index(), 4);
+  EXPECT_EQ(resp.rejected(1).reason(), "InvalidDimension");
+  EXPECT_EQ(resp.rejected(2).index(), 5);
+  EXPECT_EQ(resp.rejected(2).reason(), "InvalidUnit");
+  // The same bytes in another namespace are another series.
+  v1::PutMetricDataRequest other;
+  Add(&other, "M", ab, ts)->set_value(1000);
+  EXPECT_EQ(put("Other", other).accepted_points(), 1);
+
+  EXPECT_EQ(CountAndSum(*stub, "M", ab, ts, "None"), std::make_pair(6.0, 22.0));
+  EXPECT_EQ(CountAndSum(*stub, "M", ab, ts, "Seconds"),
+            std::make_pair(1.0, 6.0));
+  auto stats = server.ServerStats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->series_count(), 3);  // App M None, App M Seconds, Other M
 }
 
 }  // namespace
