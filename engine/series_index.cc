@@ -87,17 +87,29 @@ absl::StatusOr<std::unique_ptr<SeriesIndex>> SeriesIndex::Load(
 void SeriesIndex::FindByIdentity(absl::Span<const IdentityView> ids,
                                  absl::Span<const uint64_t> hashes,
                                  Series** out) {
+  // A request names a thousand series at random places in memory: each
+  // step is three cache misses (the slot, the series, its key) unless they
+  // are fetched ahead. Two passes, prefetching kAhead items ahead in each.
+  constexpr size_t kAhead = 8;
+  const size_t n = ids.size();
   absl::ReaderMutexLock l(&identity_mu_);
-  for (size_t i = 0; i < ids.size(); ++i) {
-    out[i] = nullptr;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) by_identity_.prefetch(hashes[i + kAhead]);
     auto f = by_identity_.find(hashes[i]);
-    if (f == by_identity_.end()) continue;
+    out[i] = f == by_identity_.end() ? nullptr : f->second;
+    if (out[i] != nullptr) __builtin_prefetch(&out[i]->encoded);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n && out[i + kAhead] != nullptr) {
+      __builtin_prefetch(out[i + kAhead]->encoded.data());
+    }
+    if (out[i] == nullptr) continue;
     const IdentityView& id = ids[i];
     // What validation makes of an empty unit, as in the series' key.
     const absl::string_view unit = id.unit.empty() ? "None" : id.unit;
-    if (SeriesKeyEncodingEquals(f->second->encoded, id.namespace_name,
-                                id.metric_name, unit, id.dims)) {
-      out[i] = f->second;
+    if (!SeriesKeyEncodingEquals(out[i]->encoded, id.namespace_name,
+                                 id.metric_name, unit, id.dims)) {
+      out[i] = nullptr;
     }
   }
 }
