@@ -6,6 +6,7 @@
 #define NIMBUS_ENGINE_SWEEPER_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/status/status.h"
@@ -37,6 +38,13 @@ class Sweeper {
 
   // Runs whose log-trim write failed (logged; done again by the next run).
   int64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+
+  // A series' persisted last-write time trails the true one by less than
+  // this (until a full sweep): ListMetrics' recently-active window is 3
+  // hours, and after a restart a series may leave it up to a minute early.
+  static constexpr int64_t kLastWriteStepMs = 60'000;
+  // Last-write records per store write.
+  static constexpr size_t kLastWriteBatch = 4096;
 
  private:
   storage::Store& store_;

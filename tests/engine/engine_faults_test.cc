@@ -12,8 +12,10 @@
 
 #include "absl/time/time.h"
 #include "engine/engine.h"
+#include "engine/sweeper.h"
 #include "gtest/gtest.h"
 #include "storage/fault_injection_store.h"
+#include "storage/keys.h"
 #include "storage/store.h"
 
 namespace nimbus::engine {
@@ -447,6 +449,58 @@ TEST_F(EngineFaultsTest, SealAllHeadsSealsEveryHeadWhenTheClockSteppedBack) {
   ASSERT_TRUE(engine_->SealAllHeads().ok());
   EXPECT_EQ(engine_->Stats().head_points, 0);
   EXPECT_EQ(CountAndSum(Key("a")), std::make_pair(3.0, 3.0));
+}
+
+// The persisted last-write time of series `id` (0 if none).
+int64_t PersistedLastWrite(storage::Store& store, uint64_t id) {
+  auto v = store.Get(Column::kSeries, storage::EncodeSeriesIdKey(
+                                          storage::kSeriesLastWriteTag, id));
+  EXPECT_TRUE(v.ok()) << v.status();
+  if (!v.ok() || !v->has_value() || (*v)->size() != 8) return 0;
+  return static_cast<int64_t>(storage::GetBigEndian64((*v)->data()));
+}
+
+// Background sweeps persist a series' last-write time when it has moved by
+// a step; a full sweep persists every change.
+TEST_F(EngineFaultsTest, LastWriteTimesArePersistedByTheStep) {
+  Open();
+  const SeriesKey k = Key("a");
+  ASSERT_TRUE(Put(k, Points(1, kNow - 60'000)).ok());
+  ASSERT_TRUE(engine_->SealAgedHeads().ok());
+  EXPECT_EQ(PersistedLastWrite(*faults_, 1), kNow);  // the first: at once
+  clock_.Advance(Sweeper::kLastWriteStepMs / 2);
+  ASSERT_TRUE(Put(k, Points(1, kNow - 50'000)).ok());
+  ASSERT_TRUE(engine_->SealAgedHeads().ok());
+  EXPECT_EQ(PersistedLastWrite(*faults_, 1), kNow);  // within the step
+  clock_.Advance(Sweeper::kLastWriteStepMs / 2);
+  ASSERT_TRUE(Put(k, Points(1, kNow - 40'000)).ok());
+  ASSERT_TRUE(engine_->SealAgedHeads().ok());
+  EXPECT_EQ(PersistedLastWrite(*faults_, 1), clock_.NowMs());
+  clock_.Advance(1000);
+  ASSERT_TRUE(Put(k, Points(1, kNow - 30'000)).ok());
+  ASSERT_TRUE(engine_->SealAllHeads().ok());  // a full sweep: exact
+  EXPECT_EQ(PersistedLastWrite(*faults_, 1), clock_.NowMs());
+}
+
+// Many series' last-write records go in several writes; a failed one
+// leaves its series (and the log trim, in the last write) for the next
+// sweep, and what was written before it stays written.
+TEST_F(EngineFaultsTest, LastWriteRecordsGoInBatchesThatFailAlone) {
+  Open();
+  const int n = static_cast<int>(Sweeper::kLastWriteBatch) + 100;
+  std::vector<SeriesWrite> w;
+  for (int i = 0; i < n; ++i) {
+    w.push_back({Key("h" + std::to_string(i)), {{kNow - 60'000, 1}}, {}});
+  }
+  ASSERT_TRUE(engine_->Write(w).ok());
+  faults_->FailWrites(Column::kIngestLog, 1, absl::UnavailableError("disk"));
+  EXPECT_FALSE(engine_->SealAllHeads().ok());
+  EXPECT_EQ(engine_->Stats().sweep_failures, 1);
+  EXPECT_EQ(PersistedLastWrite(*faults_, 1), kNow);  // the first batch
+  EXPECT_EQ(PersistedLastWrite(*faults_, n), 0);     // the last one failed
+  ASSERT_TRUE(engine_->SealAllHeads().ok());
+  EXPECT_EQ(PersistedLastWrite(*faults_, n), kNow);
+  EXPECT_EQ(engine_->Stats().sweep_failures, 1);
 }
 
 }  // namespace
