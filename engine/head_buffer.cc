@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "storage/internal/coding.h"
@@ -20,6 +21,37 @@ constexpr size_t kMaxPointBits = 4 + 64 + 2 + 12 + 64;
 constexpr size_t kSlackBytes = 8;
 static_assert(std::endian::native == std::endian::little,
               "the bit stream is read and written in little-endian words");
+
+// Decimal deltas (see IsDecimal): prefix, payload bits (zigzag).
+//   0    + 6 bits           |d| < 2^5
+//   10   + 12 bits          |d| < 2^11
+//   110  + 20 bits          |d| < 2^19
+//   111  + 32 bits          |d| < 2^31; larger ones are XORed
+constexpr int kDecimalBits[] = {6, 12, 20, 32};
+
+// The largest decimal scale tried, and how many values may fail to be
+// decimal at any scale before a head stops looking (a series of arbitrary
+// doubles then pays nothing for it).
+constexpr int kMaxScale = 6;
+constexpr int kMaxScaleMisses = 8;
+constexpr double kPow10[kMaxScale + 1] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+
+// Whether v is exactly the integer *n divided by 10^k, as the decoder
+// computes it: bit for bit (so -0.0, NaN and infinities never are).
+bool IsDecimal(double v, int k, int64_t* n) {
+  const double scaled = v * kPow10[k];
+  // Below 2^51 the integer is exact and the rounding trick below holds.
+  if (!(scaled > -0x1p51 && scaled < 0x1p51)) return false;
+  // Round to nearest: adding and removing 1.5 * 2^52 drops the fraction.
+  const double rounded = (scaled + 0x1.8p52) - 0x1.8p52;
+  const int64_t m = static_cast<int64_t>(rounded);
+  if (std::bit_cast<uint64_t>(static_cast<double>(m) / kPow10[k]) !=
+      std::bit_cast<uint64_t>(v)) {
+    return false;
+  }
+  *n = m;
+  return true;
+}
 
 // Delta-of-delta classes: prefix, prefix bits, payload bits (zigzag).
 //   0                       dod 0
@@ -71,10 +103,11 @@ class BitReader {
 void HeadBuffer::Reserve(size_t bits) {
   const size_t need = (bit_size_ + bits + 7) / 8 + kSlackBytes;
   if (need <= capacity_) return;
-  // Half again, at least 32 bytes: a head of 64 points takes a handful of
-  // growths, each a copy of a few hundred bytes at most.
+  // A quarter again, at least 32 bytes: a head of 120 points takes about ten
+  // growths, each a copy of a few hundred bytes at most, and wastes a tenth
+  // of its size on average.
   const size_t want =
-      std::max<size_t>({need, capacity_ + capacity_ / 2, size_t{32}});
+      std::max<size_t>({need, capacity_ + capacity_ / 4, size_t{32}});
   std::unique_ptr<uint8_t[]> grown(new uint8_t[want]);
   const size_t used = (bit_size_ + 7) / 8;
   if (used > 0) std::memcpy(grown.get(), bytes_.get(), used);
@@ -94,6 +127,21 @@ void HeadBuffer::Write(uint64_t v, int n) {
   std::memcpy(at, &w, 8);
   if (off + n > 64) at[8] |= static_cast<uint8_t>(v >> (64 - off));
   bit_size_ += static_cast<uint32_t>(n);
+}
+
+void HeadBuffer::AfterValue(double v) {
+  int64_t n;
+  if (scale_ >= 0 && IsDecimal(v, scale_, &n)) return;
+  if (scale_misses_ >= kMaxScaleMisses) return;
+  // Decimal at scale k means decimal at every larger one (the same rational
+  // number, correctly rounded), so the scale only grows.
+  for (int k = scale_ + 1; k <= kMaxScale; ++k) {
+    if (IsDecimal(v, k, &n)) {
+      scale_ = static_cast<int8_t>(k);
+      return;
+    }
+  }
+  ++scale_misses_;
 }
 
 void HeadBuffer::Append(int64_t ts_ms, double value) {
@@ -119,11 +167,38 @@ void HeadBuffer::Append(int64_t ts_ms, double value) {
   }
   const uint64_t bits = std::bit_cast<uint64_t>(value);
   const uint64_t x = bits ^ last_bits_;
+  int64_t n, last_n;
+  uint64_t dz = 0;
+  bool decimal =
+      count_ > 0 && x != 0 && scale_ >= 0 && IsDecimal(value, scale_, &n) &&
+      IsDecimal(std::bit_cast<double>(last_bits_), scale_, &last_n) &&
+      (dz = ZigZagEncode(n - last_n)) < (uint64_t{1} << 32);
+  int cls = 0;
+  if (decimal) {
+    while (cls < 3 && dz >= (uint64_t{1} << kDecimalBits[cls])) ++cls;
+    // Whichever is shorter: the difference, or the XOR (multiples of 4096,
+    // say, have long runs of zero bits at the end of their mantissas).
+    const int lead = std::countl_zero(x);
+    const int trail = std::countr_zero(x);
+    const int xor_bits =
+        length_ > 0 && lead >= lead_ && 64 - lead_ - length_ <= trail
+            ? 1 + length_
+            : 13 + (64 - lead - trail);
+    decimal = cls + (cls < 3 ? 1 : 0) + kDecimalBits[cls] <= xor_bits;
+  }
   if (count_ == 0) {
     Write(bits, 64);
   } else if (x == 0) {
     Write(0, 1);
+  } else if (decimal) {
+    // 1, 0, then the class prefix and the zigzagged difference.
+    Write(1, 1);
+    Write(0, 1);
+    Write((uint64_t{1} << cls) - 1, cls);
+    if (cls < 3) Write(0, 1);
+    Write(dz, kDecimalBits[cls]);
   } else {
+    Write(1, 1);
     Write(1, 1);
     const int lead = std::countl_zero(x);
     const int trail = std::countr_zero(x);
@@ -147,12 +222,15 @@ void HeadBuffer::Append(int64_t ts_ms, double value) {
   last_delta_ = count_ == 0 ? 0 : delta;
   last_bits_ = bits;
   ++count_;
+  AfterValue(value);
 }
 
 void HeadBuffer::DecodeTo(std::vector<Sample>* out) const {
   if (count_ == 0) return;
   BitReader r(bytes_.get());
   out->reserve(out->size() + count_);
+  // The decimal scale, followed as Append followed it.
+  HeadBuffer head;
   int64_t ts = 0, delta = 0;
   uint64_t bits = 0;
   int lead = 0, length = 0;
@@ -162,6 +240,7 @@ void HeadBuffer::DecodeTo(std::vector<Sample>* out) const {
       ts = static_cast<int64_t>(r.Read(64));
       delta = 0;
       bits = r.Read(64);
+      head.AfterValue(std::bit_cast<double>(bits));
     } else {
       if (r.Bit()) {
         int cls = 0;
@@ -171,11 +250,23 @@ void HeadBuffer::DecodeTo(std::vector<Sample>* out) const {
       }
       ts = WrapAdd(ts, delta);
       if (r.Bit()) {
-        if (r.Bit()) {
-          lead = static_cast<int>(r.Read(6));
-          length = static_cast<int>(r.Read(6)) + 1;
+        if (!r.Bit()) {
+          int cls = 0;
+          while (cls < 3 && r.Bit()) ++cls;  // consumes the closing zero
+          int64_t last_n = 0;
+          // Append wrote this only for a decimal last value.
+          IsDecimal(std::bit_cast<double>(bits), head.scale_, &last_n);
+          const int64_t n = last_n + ZigZagDecode(r.Read(kDecimalBits[cls]));
+          bits = std::bit_cast<uint64_t>(static_cast<double>(n) /
+                                         kPow10[head.scale_]);
+        } else {
+          if (r.Bit()) {
+            lead = static_cast<int>(r.Read(6));
+            length = static_cast<int>(r.Read(6)) + 1;
+          }
+          bits ^= r.Read(length) << (64 - lead - length);
         }
-        bits ^= r.Read(length) << (64 - lead - length);
+        head.AfterValue(std::bit_cast<double>(bits));
       }
     }
     out->push_back({ts, std::bit_cast<double>(bits)});
@@ -197,6 +288,8 @@ void HeadBuffer::Clear() {
   bytes_.reset();
   bit_size_ = capacity_ = count_ = 0;
   lead_ = length_ = 0;
+  scale_ = -1;
+  scale_misses_ = 0;
   last_ts_ms_ = last_delta_ = 0;
   last_bits_ = 0;
 }

@@ -3,13 +3,16 @@
 // of Gorilla (Pelkonen et al., VLDB 2015), as Prometheus keeps its head
 // chunks. A timestamp is its delta-of-delta (one bit for a regular series,
 // a few bits for jitter, 64 for anything else: arrival order is free); a
-// value is its XOR with the value before (one bit when unchanged, else its
-// meaningful bits, reusing the previous leading/trailing-zero window when
-// they fit). In memory only: sealing encodes chunks (storage/chunk_codec.h),
+// value is one bit when unchanged; else, when it and the value before are
+// exact decimals at the head's scale (integers over 10^k, k <= 6, the scale
+// found from the values themselves), the difference of the two integers in
+// 8 to 35 bits; else its XOR with the value before (its meaningful bits,
+// reusing the previous leading/trailing-zero window when they fit). In
+// memory only: sealing encodes chunks (storage/chunk_codec.h),
 // and the ingest log has its own record format.
 //
-// The buffer grows by half its size (not doubling), so that a head of a few
-// hundred bytes wastes little.
+// The buffer grows by a quarter of its size (not doubling), so that a head of
+// a few hundred bytes wastes little.
 #ifndef NIMBUS_ENGINE_HEAD_BUFFER_H_
 #define NIMBUS_ENGINE_HEAD_BUFFER_H_
 
@@ -49,6 +52,9 @@ class HeadBuffer {
   void Clear();
 
  private:
+  // Follows the decimal scale after value v: the one v is an exact decimal
+  // at, raised if need be, or a miss.
+  void AfterValue(double v);
   // Room for `bits` more bits, zeroed.
   void Reserve(size_t bits);
   void Write(uint64_t v, int n);  // the low n bits of v, n <= 64
@@ -57,8 +63,10 @@ class HeadBuffer {
   uint32_t bit_size_ = 0;  // bits used
   uint32_t capacity_ = 0;  // bytes allocated
   uint32_t count_ = 0;
-  uint8_t lead_ = 0;    // the XOR window of the last value written
-  uint8_t length_ = 0;  // its width in bits; 0: no window yet
+  uint8_t lead_ = 0;          // the XOR window of the last value written
+  uint8_t length_ = 0;        // its width in bits; 0: no window yet
+  int8_t scale_ = -1;         // the decimal scale; -1: none yet
+  uint8_t scale_misses_ = 0;  // values decimal at no scale
   int64_t last_ts_ms_ = 0;
   int64_t last_delta_ = 0;
   uint64_t last_bits_ = 0;

@@ -807,7 +807,8 @@ std::string JsonReport(Report& r, const std::string& mode,
       << ", \"bytes_on_disk\": " << server->bytes_on_disk()
       << ", \"bytes_per_point\": " << bpp
       << ", \"resident_bytes\": " << server->resident_bytes()
-      << ", \"heap_bytes_in_use\": " << server->heap_bytes_in_use() << "}";
+      << ", \"heap_bytes_in_use\": " << server->heap_bytes_in_use()
+      << ", \"memtable_bytes\": " << server->memtable_bytes() << "}";
   }
   o << "\n}\n";
   return o.str();
