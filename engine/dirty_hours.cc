@@ -9,6 +9,25 @@
 
 namespace nimbus::engine {
 
+DirtyHourIndex::Entry* DirtyHourIndex::Find(HourList& hours, int64_t hour_ms) {
+  for (auto& [hour, e] : hours) {
+    if (hour == hour_ms) return &e;
+    if (hour > hour_ms) break;
+  }
+  return nullptr;
+}
+
+std::pair<DirtyHourIndex::Entry*, bool> DirtyHourIndex::FindOrAdd(
+    HourList& hours, int64_t hour_ms, Entry e) {
+  auto at = std::lower_bound(hours.begin(), hours.end(), hour_ms,
+                             [](const std::pair<int64_t, Entry>& h, int64_t t) {
+                               return h.first < t;
+                             });
+  if (at != hours.end() && at->first == hour_ms) return {&at->second, false};
+  at = hours.insert(at, {hour_ms, e});
+  return {&at->second, true};
+}
+
 absl::StatusOr<uint64_t> DirtyHourIndex::Load(storage::Store& store,
                                               bool legacy, int64_t now_ms) {
   auto it = store.NewIterator(storage::Column::kRollupDirty);
@@ -27,7 +46,8 @@ absl::StatusOr<uint64_t> DirtyHourIndex::Load(storage::Store& store,
     last = std::max(last, seq);
     // Keys ascend: the newest record of a pair comes last.
     for (const DirtyHour& h : hours) {
-      dirty_[h.series_id][h.hour_ms] = Entry{seq, now_ms};
+      *FindOrAdd(dirty_[h.series_id], h.hour_ms, Entry{seq, now_ms}).first =
+          Entry{seq, now_ms};
     }
   }
   NIMBUS_RETURN_IF_ERROR(it->status());
@@ -44,10 +64,9 @@ void DirtyHourIndex::TouchLate(int64_t now_ms, uint64_t last_boundary,
     bool pending = false;
     auto f = dirty_.find(h.series_id);
     if (f != dirty_.end()) {
-      auto e = f->second.find(h.hour_ms);
-      if (e != f->second.end()) {
-        e->second.touched_ms = std::max(e->second.touched_ms, now_ms);
-        pending = e->second.seq >= last_boundary;
+      if (Entry* e = Find(f->second, h.hour_ms)) {
+        e->touched_ms = std::max(e->touched_ms, now_ms);
+        pending = e->seq >= last_boundary;
       }
     }
     if (!pending) (*hours)[kept++] = h;
@@ -60,10 +79,10 @@ void DirtyHourIndex::Mark(const std::vector<DirtyHour>& hours, uint64_t seq,
   absl::MutexLock l(&mu_);
   for (const DirtyHour& h : hours) {
     auto [e, added] =
-        dirty_[h.series_id].try_emplace(h.hour_ms, Entry{seq, now_ms});
+        FindOrAdd(dirty_[h.series_id], h.hour_ms, Entry{seq, now_ms});
     if (!added) {
-      e->second.seq = std::max(e->second.seq, seq);
-      e->second.touched_ms = std::max(e->second.touched_ms, now_ms);
+      e->seq = std::max(e->seq, seq);
+      e->touched_ms = std::max(e->touched_ms, now_ms);
     }
   }
 }
@@ -75,8 +94,9 @@ void DirtyHourIndex::LastTouched(const std::vector<DirtyHour>& hours,
   for (size_t i = 0; i < hours.size(); ++i) {
     auto f = dirty_.find(hours[i].series_id);
     if (f == dirty_.end()) continue;
-    auto e = f->second.find(hours[i].hour_ms);
-    if (e != f->second.end()) (*touched_ms)[i] = e->second.touched_ms;
+    if (Entry* e = Find(f->second, hours[i].hour_ms)) {
+      (*touched_ms)[i] = e->touched_ms;
+    }
   }
 }
 
@@ -86,9 +106,10 @@ std::vector<int64_t> DirtyHourIndex::Hours(uint64_t series_id, int64_t start_ms,
   absl::MutexLock l(&mu_);
   auto f = dirty_.find(series_id);
   if (f == dirty_.end()) return out;
-  for (auto h = f->second.lower_bound(FloorTo(start_ms, kHourMs));
-       h != f->second.end() && h->first < end_ms; ++h) {
-    out.push_back(h->first);
+  const int64_t from = FloorTo(start_ms, kHourMs);
+  for (const auto& [hour, e] : f->second) {
+    if (hour >= end_ms) break;
+    if (hour >= from) out.push_back(hour);
   }
   return out;
 }
@@ -104,12 +125,15 @@ void DirtyHourIndex::Handled(uint64_t boundary,
   for (size_t i = 0; i < retry.size(); ++i) {
     auto f = dirty_.find(retry[i].series_id);
     if (f == dirty_.end()) continue;
-    auto e = f->second.find(retry[i].hour_ms);
-    if (e != f->second.end()) touched[i] = e->second.touched_ms;
+    if (Entry* e = Find(f->second, retry[i].hour_ms)) {
+      touched[i] = e->touched_ms;
+    }
   }
   for (auto s = dirty_.begin(); s != dirty_.end();) {
-    absl::erase_if(s->second,
-                   [&](const auto& h) { return h.second.seq < boundary; });
+    s->second.erase(
+        std::remove_if(s->second.begin(), s->second.end(),
+                       [&](const auto& h) { return h.second.seq < boundary; }),
+        s->second.end());
     if (s->second.empty()) {
       dirty_.erase(s++);
     } else {
@@ -120,11 +144,11 @@ void DirtyHourIndex::Handled(uint64_t boundary,
     // A commit during the pass may have marked the pair again (seq >=
     // boundary, a record this pass did not read): the mark keeps naming
     // that newer record, so that later commits may still skip the pair.
-    auto [e, added] = dirty_[retry[i].series_id].try_emplace(
-        retry[i].hour_ms, Entry{retry_seq, touched[i]});
+    auto [e, added] = FindOrAdd(dirty_[retry[i].series_id], retry[i].hour_ms,
+                                Entry{retry_seq, touched[i]});
     if (!added) {
-      e->second.seq = std::max(e->second.seq, retry_seq);
-      e->second.touched_ms = std::max(e->second.touched_ms, touched[i]);
+      e->seq = std::max(e->seq, retry_seq);
+      e->touched_ms = std::max(e->touched_ms, touched[i]);
     }
   }
 }

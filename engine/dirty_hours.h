@@ -14,10 +14,11 @@
 #define NIMBUS_ENGINE_DIRTY_HOURS_H_
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
-#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/rollup.h"
@@ -78,10 +79,17 @@ class DirtyHourIndex {
     // When a commit last had late points in it.
     int64_t touched_ms;
   };
+  // A series' pending hours, ascending: mostly one (a series whose data
+  // crosses into a new hour), held inline, so that a pending series costs
+  // its map slot and no allocation.
+  using HourList = absl::InlinedVector<std::pair<int64_t, Entry>, 1>;
+  static Entry* Find(HourList& hours, int64_t hour_ms);
+  // The entry of hour_ms, inserted as `e` if missing; true if inserted.
+  static std::pair<Entry*, bool> FindOrAdd(HourList& hours, int64_t hour_ms,
+                                           Entry e);
+
   absl::Mutex mu_;
-  // series -> hour -> its entry.
-  absl::flat_hash_map<uint64_t, absl::btree_map<int64_t, Entry>> dirty_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, HourList> dirty_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace nimbus::engine

@@ -140,6 +140,15 @@ absl::Status Engine::Impl::ApplyGroup(const CommitGroup& group) {
   // that a backfill writes each pair about once per pass, not per commit.
   const int64_t now = clock.NowMs();
   absl::flat_hash_set<std::pair<uint64_t, int64_t>> late;
+  size_t runs = 0;  // the most distinct pairs one hour each could give
+  for (const CommitWriter* w : group.writers) {
+    runs += w->items.size() + w->sets.size();
+  }
+  // Sized once, at the first late point, rather than grown as they come.
+  auto add_late = [&](uint64_t id, int64_t hour) {
+    if (late.empty()) late.reserve(runs);
+    late.insert({id, hour});
+  };
   for (const CommitWriter* w : group.writers) {
     for (const CommitWriter::Item& it : w->items) {
       // A series' points mostly come in time order: one insert per run of
@@ -149,14 +158,14 @@ absl::Status Engine::Impl::ApplyGroup(const CommitGroup& group) {
         const int64_t ts = it.samples[k].ts_ms;
         if (ts < group.late_before_ms) {
           const int64_t hour = FloorTo(ts, kHourMs);
-          if (hour != last_hour) late.insert({it.series->id, hour});
+          if (hour != last_hour) add_late(it.series->id, hour);
           last_hour = hour;
         }
       }
     }
     for (const CommitWriter::Set& st : w->sets) {
       if (st.set->ts_ms < group.late_before_ms) {
-        late.insert({st.series->id, FloorTo(st.set->ts_ms, kHourMs)});
+        add_late(st.series->id, FloorTo(st.set->ts_ms, kHourMs));
       }
     }
   }
