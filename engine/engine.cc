@@ -144,9 +144,11 @@ absl::Status Engine::Impl::ApplyGroup(const CommitGroup& group) {
   for (const CommitWriter* w : group.writers) {
     runs += w->items.size() + w->sets.size();
   }
-  // Sized once, at the first late point, rather than grown as they come.
+  // Sized once, at the first late point, rather than grown as they come
+  // (up to a bound: one late point among a million statistic sets must not
+  // allocate a million slots).
   auto add_late = [&](uint64_t id, int64_t hour) {
-    if (late.empty()) late.reserve(runs);
+    if (late.empty()) late.reserve(std::min<size_t>(runs, 16384));
     late.insert({id, hour});
   };
   for (const CommitWriter* w : group.writers) {
@@ -211,8 +213,9 @@ std::vector<uint64_t> Engine::Impl::SeriesWithPointsSince(int64_t start_ms) {
   // A point is at most kMaxFutureMs ahead of the clock when written, so a
   // series last written before start - kMaxFutureMs has none at or after
   // start. Last-write times are exact for writes since the engine opened;
-  // those from before are what the sweeper last persisted, which a crash
-  // leaves behind by up to a sweep (or entirely, for a new series): while
+  // those from before are what the sweeper last persisted, which trail by
+  // up to Sweeper::kLastWriteStepMs plus a sweep (or are missing, for a new
+  // series): while
   // the range could hold points written before the open, every series is a
   // candidate.
   const int64_t since = start_ms - kMaxFutureMs;

@@ -167,16 +167,17 @@ class Engine {
   // (Unavailable, DataLoss, Internal) if the write failed; nothing of the
   // call is then acknowledged, though new series may have been created.
   absl::Status Write(const IngestBatch& batch);
-  // For each identity as a client sent it (hashes[i] = absl::Hash of
-  // ids[i]), the series an earlier Write() resolved it to, or nullptr: a
-  // datum with a series found needs no identity validation, no key encoding
-  // and no key lookup (IngestBatch::Run::series). Only identities that
-  // passed validation are remembered.
-  void FindSeries(absl::Span<const IdentityView> ids,
-                  absl::Span<const uint64_t> hashes, Series** out);
   // The same for writes by series (each key encoded here if the write does
   // not carry its encoding).
   absl::Status Write(std::vector<SeriesWrite>& writes);
+  // For each identity as a client sent it (hashes[i] its hash, computed the
+  // same way each time; IngestBatch::Run::identity_hash), the series an
+  // earlier Write() resolved it to, or nullptr: a datum with a series found
+  // needs no identity validation, no key encoding and no key lookup
+  // (IngestBatch::Run::series). Only identities that passed validation are
+  // remembered.
+  void FindSeries(absl::Span<const IdentityView> ids,
+                  absl::Span<const uint64_t> hashes, Series** out);
 
   // One datapoint per period that has data, oldest first. Served per
   // PlanStatisticsQuery (engine/query_plan.h): rollups where they reach,

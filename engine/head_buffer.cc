@@ -13,9 +13,9 @@ namespace {
 using storage::internal::ZigZagDecode;
 using storage::internal::ZigZagEncode;
 
-// The most bits a point takes: a 4-bit prefix and 64 bits of timestamp, two
-// control bits, a 12-bit window and 64 bits of value.
-constexpr size_t kMaxPointBits = 4 + 64 + 2 + 12 + 64;
+// The most bits a point takes: a 4-bit prefix and 64 bits of timestamp,
+// three control bits, a 12-bit window and 64 bits of value.
+constexpr size_t kMaxPointBits = 4 + 64 + 3 + 12 + 64;
 // Zeroed bytes kept past the last bit, so that a write or read may touch
 // the nine bytes from its first one (little-endian words).
 constexpr size_t kSlackBytes = 8;
@@ -222,7 +222,10 @@ void HeadBuffer::Append(int64_t ts_ms, double value) {
   last_delta_ = count_ == 0 ? 0 : delta;
   last_bits_ = bits;
   ++count_;
-  AfterValue(value);
+  // Only for a first or changed value: the decoder follows the scale on the
+  // values it decodes, and an unchanged one is a single bit to it (a repeat
+  // would otherwise count a miss here and not there).
+  if (count_ == 1 || x != 0) AfterValue(value);
 }
 
 void HeadBuffer::DecodeTo(std::vector<Sample>* out) const {

@@ -6,7 +6,7 @@
 // value is one bit when unchanged; else, when it and the value before are
 // exact decimals at the head's scale (integers over 10^k, k <= 6, the scale
 // found from the values themselves), the difference of the two integers in
-// 8 to 35 bits; else its XOR with the value before (its meaningful bits,
+// 9 to 37 bits; else its XOR with the value before (its meaningful bits,
 // reusing the previous leading/trailing-zero window when they fit). In
 // memory only: sealing encodes chunks (storage/chunk_codec.h),
 // and the ingest log has its own record format.

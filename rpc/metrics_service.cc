@@ -379,7 +379,14 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
     const absl::Span<engine::DimensionView> dims =
         absl::MakeSpan(req.dims).subspan(d.dims_begin, d.dims_size());
     absl::string_view unit = d.unit;
+    // Only an identity whose dimensions came sorted is remembered: the check
+    // of a hit compares them in the order sent with the series' key, which
+    // has them sorted, so another order could never hit.
+    bool rememberable = true;
     if (found == nullptr) {
+      for (size_t k = 1; k < dims.size() && rememberable; ++k) {
+        rememberable = dims[k - 1].name < dims[k].name;
+      }
       if (auto r = engine::ValidateMetricName(d.metric_name)) {
         reject(*r);
         continue;
@@ -530,7 +537,8 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
       }
     }
     x.runs.push_back({key_begin, key_end, sample_begin, x.samples.size(),
-                      set_begin, x.sets.size(), nullptr, x.hashes[di]});
+                      set_begin, x.sets.size(), nullptr,
+                      rememberable ? x.hashes[di] : 0});
   }
   if (!x.runs.empty()) {
     x.batch.runs.resize(x.runs.size());

@@ -201,13 +201,13 @@ class RocksStore : public Store {
         // read back only on open, so flushed soon rather than held in
         // memory (64 MB by default), yet not so small that a sweep's batch
         // of last-write records flushes it again and again.
-        cf.write_buffer_size = 4 << 20;
+        cf.write_buffer_size = 2 << 20;
       }
       if (std::string(name) == "ingest_log") {
         // Log records repeat points the engine also holds in its heads, and
         // are deleted once sealed: a small memtable keeps that second copy
         // from costing memory per active series.
-        cf.write_buffer_size = 8 << 20;
+        cf.write_buffer_size = 4 << 20;
         // Short-lived, and eight raw bytes a value: not worth compressing.
         cf.compression = rocksdb::kNoCompression;
       }

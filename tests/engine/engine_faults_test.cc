@@ -501,6 +501,20 @@ TEST_F(EngineFaultsTest, LastWriteRecordsGoInBatchesThatFailAlone) {
   ASSERT_TRUE(engine_->SealAllHeads().ok());
   EXPECT_EQ(PersistedLastWrite(*faults_, n), kNow);
   EXPECT_EQ(engine_->Stats().sweep_failures, 1);
+  // A failure in the first batch writes nothing and stops the sweep (a
+  // background sweep: the heads are too young to seal, the times have moved
+  // by a step).
+  clock_.Advance(Sweeper::kLastWriteStepMs);
+  for (auto& x : w) x.samples = {{kNow - 50'000, 2}};
+  ASSERT_TRUE(engine_->Write(w).ok());
+  faults_->FailWrites(Column::kSeries, 1, absl::UnavailableError("disk"));
+  EXPECT_FALSE(engine_->SealAgedHeads().ok());
+  EXPECT_EQ(engine_->Stats().sweep_failures, 2);
+  EXPECT_EQ(PersistedLastWrite(*faults_, 1), kNow);
+  EXPECT_EQ(PersistedLastWrite(*faults_, n), kNow);
+  ASSERT_TRUE(engine_->SealAgedHeads().ok());
+  EXPECT_EQ(PersistedLastWrite(*faults_, 1), clock_.NowMs());
+  EXPECT_EQ(PersistedLastWrite(*faults_, n), clock_.NowMs());
 }
 
 }  // namespace
