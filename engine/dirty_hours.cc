@@ -59,7 +59,13 @@ void DirtyHourIndex::TouchLate(int64_t now_ms, uint64_t last_boundary,
   absl::MutexLock l(&mu_);
   // A loop, not remove_if: a lambda would be analysed without the lock.
   size_t kept = 0;
+  // A commit's pairs name series at random places in the map: fetched
+  // ahead, as the identity lookup does.
+  constexpr size_t kAhead = 8;
   for (size_t i = 0; i < hours->size(); ++i) {
+    if (i + kAhead < hours->size()) {
+      dirty_.prefetch((*hours)[i + kAhead].series_id);
+    }
     const DirtyHour h = (*hours)[i];
     bool pending = false;
     auto f = dirty_.find(h.series_id);

@@ -38,10 +38,10 @@ class DirtyHourIndex {
   absl::StatusOr<uint64_t> Load(storage::Store& store, bool legacy,
                                 int64_t now_ms);
 
-  // For a commit about to write, with `hours` the distinct pairs of its
-  // late points and `last_boundary` its CommitGroup::last_boundary: marks
-  // every pair touched at `now_ms`, and removes from `hours` the pairs that
-  // need not go into the commit's dirty record. Those are the pairs marked
+  // For a commit about to write, with `hours` the pairs of its late points
+  // (a pair may repeat) and `last_boundary` its CommitGroup::last_boundary:
+  // marks every pair touched at `now_ms`, and removes from `hours` the pairs
+  // that need not go into the commit's dirty record. Those are the pairs marked
   // by a record of sequence >= last_boundary: only a pass of a higher
   // boundary can handle that record, and such a pass waits for this commit,
   // so it reads this commit's points too. One lock for the whole commit.

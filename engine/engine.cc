@@ -139,43 +139,45 @@ absl::Status Engine::Impl::ApplyGroup(const CommitGroup& group) {
   // that no record a pass has yet to take lists already (TouchLate), so
   // that a backfill writes each pair about once per pass, not per commit.
   const int64_t now = clock.NowMs();
-  absl::flat_hash_set<std::pair<uint64_t, int64_t>> late;
-  size_t runs = 0;  // the most distinct pairs one hour each could give
-  for (const CommitWriter* w : group.writers) {
-    runs += w->items.size() + w->sets.size();
-  }
-  // Sized once, at the first late point, rather than grown as they come
-  // (up to a bound: one late point among a million statistic sets must not
-  // allocate a million slots).
-  auto add_late = [&](uint64_t id, int64_t hour) {
-    if (late.empty()) late.reserve(std::min<size_t>(runs, 16384));
-    late.insert({id, hour});
-  };
+  std::vector<DirtyHour> dirty_hours;
   for (const CommitWriter* w : group.writers) {
     for (const CommitWriter::Item& it : w->items) {
-      // A series' points mostly come in time order: one insert per run of
+      // A series' points mostly come in time order: one pair per run of
       // points in the same hour.
       int64_t last_hour = std::numeric_limits<int64_t>::min();
       for (size_t k = 0; k < it.count; ++k) {
         const int64_t ts = it.samples[k].ts_ms;
         if (ts < group.late_before_ms) {
           const int64_t hour = FloorTo(ts, kHourMs);
-          if (hour != last_hour) add_late(it.series->id, hour);
+          if (hour != last_hour) dirty_hours.push_back({it.series->id, hour});
           last_hour = hour;
         }
       }
     }
+    const Series* last_series = nullptr;
+    int64_t last_hour = 0;
     for (const CommitWriter::Set& st : w->sets) {
       if (st.set->ts_ms < group.late_before_ms) {
-        add_late(st.series->id, FloorTo(st.set->ts_ms, kHourMs));
+        const int64_t hour = FloorTo(st.set->ts_ms, kHourMs);
+        if (st.series != last_series || hour != last_hour) {
+          dirty_hours.push_back({st.series->id, hour});
+        }
+        last_series = st.series;
+        last_hour = hour;
       }
     }
   }
-  std::vector<DirtyHour> dirty_hours;
-  if (!late.empty()) {
-    dirty_hours.reserve(late.size());
-    for (const auto& [id, hour] : late) dirty_hours.push_back({id, hour});
+  if (!dirty_hours.empty()) {
     dirty.TouchLate(now, group.last_boundary, &dirty_hours);
+    // What is left (few pairs, once a backfill's hours are pending) may
+    // name a pair twice, from two runs of a series: once each.
+    std::sort(dirty_hours.begin(), dirty_hours.end(),
+              [](const DirtyHour& a, const DirtyHour& b) {
+                return a.series_id != b.series_id ? a.series_id < b.series_id
+                                                  : a.hour_ms < b.hour_ms;
+              });
+    dirty_hours.erase(std::unique(dirty_hours.begin(), dirty_hours.end()),
+                      dirty_hours.end());
   }
   if (!dirty_hours.empty()) {
     batch.Put(Column::kRollupDirty, storage::EncodeLogKey(group.seq),
