@@ -307,6 +307,39 @@ TEST_F(RollupTest, LateAndOutOfOrderPointsMakeTheirHourRolledUpAgain) {
   ExpectRollupsEqualRaw(kT0 + 2 * kHour);
 }
 
+// One commit naming a late pair several times (a series in two runs, a
+// series' sets in one hour) lists it once in its dirty record.
+TEST_F(RollupTest, ACommitListsEachLatePairOnce) {
+  Open();
+  PutSamples("a", {{kT0 + 1'000, 1}});
+  clock_.Set(kT0 + kHour + 5 * 60'000);
+  ASSERT_TRUE(engine_->RunRollups().ok());
+  ASSERT_EQ(engine_->Stats().rollup_watermark_ms, kT0 + kHour);
+  std::vector<SeriesWrite> w = {
+      {Key("a"), {{kT0 + 2'000, 2}, {kT0 + 3'000, 3}}, {}},
+      {Key("b"), {}, {{kT0 + 4'000, 1, 1, 1, 1}, {kT0 + 5'000, 1, 2, 2, 2}}},
+      {Key("a"), {{kT0 + 6'000, 6}}, {}},
+      {Key("b"), {}, {{kT0 + 7'000, 1, 7, 7, 7}}}};
+  ASSERT_TRUE(engine_->Write(w).ok());
+  for (const Sample& x : w[0].samples)
+    raw_["a"].push_back({x.ts_ms, x.value, 1, 0});
+  for (const Sample& x : w[2].samples)
+    raw_["a"].push_back({x.ts_ms, x.value, 1, 0});
+  for (const auto* sets : {&w[1].statistic_sets, &w[3].statistic_sets}) {
+    for (const StatisticSet& st : *sets) {
+      raw_["b"].push_back(
+          {st.ts_ms, st.sum, st.sample_count, 1, st.minimum, st.maximum});
+    }
+  }
+  EXPECT_EQ(engine_->Stats().dirty_records_written, 1);
+  EXPECT_EQ(engine_->Stats().dirty_pairs_written, 2);  // (a, h0), (b, h0)
+  ExpectStatisticsExact("a", kT0, kT0 + kHour);
+  ExpectStatisticsExact("b", kT0, kT0 + kHour);
+  ASSERT_TRUE(engine_->RunRollups().ok());
+  EXPECT_EQ(engine_->Stats().rollups.dirty_hours_redone, 2);
+  ExpectRollupsEqualRaw(kT0 + kHour);
+}
+
 // A backfill: many commits of late points into the same few (series, hour)
 // pairs. The dirty records list each pair about once between two passes,
 // not once per commit (the bookkeeping grows with the pairs, not with the
