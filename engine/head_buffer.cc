@@ -129,19 +129,30 @@ void HeadBuffer::Write(uint64_t v, int n) {
   bit_size_ += static_cast<uint32_t>(n);
 }
 
-void HeadBuffer::AfterValue(double v) {
+// The integer of a value IsDecimal accepted at scale k (the same rounding).
+int64_t Scaled(double v, int k) {
+  return static_cast<int64_t>((v * kPow10[k] + 0x1.8p52) - 0x1.8p52);
+}
+
+void HeadBuffer::AfterValue(double v, int at_scale) {
   int64_t n;
-  if (scale_ >= 0 && IsDecimal(v, scale_, &n)) return;
-  if (scale_misses_ >= kMaxScaleMisses) return;
-  // Decimal at scale k means decimal at every larger one (the same rational
-  // number, correctly rounded), so the scale only grows.
-  for (int k = scale_ + 1; k <= kMaxScale; ++k) {
-    if (IsDecimal(v, k, &n)) {
-      scale_ = static_cast<int8_t>(k);
-      return;
-    }
+  last_decimal_ = true;
+  if (scale_ >= 0 &&
+      (at_scale >= 0 ? at_scale == 1 : IsDecimal(v, scale_, &n))) {
+    return;
   }
-  ++scale_misses_;
+  if (scale_misses_ < kMaxScaleMisses) {
+    // Decimal at scale k means decimal at every larger one (the same
+    // rational number, correctly rounded), so the scale only grows.
+    for (int k = scale_ + 1; k <= kMaxScale; ++k) {
+      if (IsDecimal(v, k, &n)) {
+        scale_ = static_cast<int8_t>(k);
+        return;
+      }
+    }
+    ++scale_misses_;
+  }
+  last_decimal_ = false;
 }
 
 void HeadBuffer::Append(int64_t ts_ms, double value) {
@@ -167,12 +178,18 @@ void HeadBuffer::Append(int64_t ts_ms, double value) {
   }
   const uint64_t bits = std::bit_cast<uint64_t>(value);
   const uint64_t x = bits ^ last_bits_;
-  int64_t n, last_n;
+  // Whether the value is a decimal at the scale: computed once, for the
+  // choice here and for AfterValue (-1: not computed).
+  int at_scale = -1;
+  int64_t n = 0;
+  if (count_ > 0 && x != 0 && scale_ >= 0) {
+    at_scale = IsDecimal(value, scale_, &n) ? 1 : 0;
+  }
   uint64_t dz = 0;
   bool decimal =
-      count_ > 0 && x != 0 && scale_ >= 0 && IsDecimal(value, scale_, &n) &&
-      IsDecimal(std::bit_cast<double>(last_bits_), scale_, &last_n) &&
-      (dz = ZigZagEncode(n - last_n)) < (uint64_t{1} << 32);
+      at_scale == 1 && last_decimal_ &&
+      (dz = ZigZagEncode(n - Scaled(std::bit_cast<double>(last_bits_),
+                                    scale_))) < (uint64_t{1} << 32);
   int cls = 0;
   if (decimal) {
     while (cls < 3 && dz >= (uint64_t{1} << kDecimalBits[cls])) ++cls;
@@ -225,7 +242,7 @@ void HeadBuffer::Append(int64_t ts_ms, double value) {
   // Only for a first or changed value: the decoder follows the scale on the
   // values it decodes, and an unchanged one is a single bit to it (a repeat
   // would otherwise count a miss here and not there).
-  if (count_ == 1 || x != 0) AfterValue(value);
+  if (count_ == 1 || x != 0) AfterValue(value, at_scale);
 }
 
 void HeadBuffer::DecodeTo(std::vector<Sample>* out) const {
@@ -256,10 +273,9 @@ void HeadBuffer::DecodeTo(std::vector<Sample>* out) const {
         if (!r.Bit()) {
           int cls = 0;
           while (cls < 3 && r.Bit()) ++cls;  // consumes the closing zero
-          int64_t last_n = 0;
           // Append wrote this only for a decimal last value.
-          IsDecimal(std::bit_cast<double>(bits), head.scale_, &last_n);
-          const int64_t n = last_n + ZigZagDecode(r.Read(kDecimalBits[cls]));
+          const int64_t n = Scaled(std::bit_cast<double>(bits), head.scale_) +
+                            ZigZagDecode(r.Read(kDecimalBits[cls]));
           bits = std::bit_cast<uint64_t>(static_cast<double>(n) /
                                          kPow10[head.scale_]);
         } else {
@@ -293,6 +309,7 @@ void HeadBuffer::Clear() {
   lead_ = length_ = 0;
   scale_ = -1;
   scale_misses_ = 0;
+  last_decimal_ = false;
   last_ts_ms_ = last_delta_ = 0;
   last_bits_ = 0;
 }

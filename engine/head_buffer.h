@@ -53,8 +53,9 @@ class HeadBuffer {
 
  private:
   // Follows the decimal scale after value v: the one v is an exact decimal
-  // at, raised if need be, or a miss.
-  void AfterValue(double v);
+  // at, raised if need be, or a miss. at_scale: 1 or 0 if the caller knows
+  // whether v is a decimal at the current scale, -1 if not.
+  void AfterValue(double v, int at_scale = -1);
   // Room for `bits` more bits, zeroed.
   void Reserve(size_t bits);
   void Write(uint64_t v, int n);  // the low n bits of v, n <= 64
@@ -63,10 +64,12 @@ class HeadBuffer {
   uint32_t bit_size_ = 0;  // bits used
   uint32_t capacity_ = 0;  // bytes allocated
   uint32_t count_ = 0;
-  uint8_t lead_ = 0;          // the XOR window of the last value written
-  uint8_t length_ = 0;        // its width in bits; 0: no window yet
-  int8_t scale_ = -1;         // the decimal scale; -1: none yet
-  uint8_t scale_misses_ = 0;  // values decimal at no scale
+  uint8_t lead_ = 0;              // the XOR window of the last value written
+  uint8_t length_ = 0;            // its width in bits; 0: no window yet
+  int8_t scale_ = -1;             // the decimal scale; -1: none yet
+  uint8_t scale_misses_ : 7 = 0;  // values decimal at no scale
+  // The last value is a decimal at scale_ (Append's state only).
+  bool last_decimal_ : 1 = false;
   int64_t last_ts_ms_ = 0;
   int64_t last_delta_ = 0;
   uint64_t last_bits_ = 0;
