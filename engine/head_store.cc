@@ -63,7 +63,7 @@ void HeadStore::Snapshot(Series* s, std::vector<Sample>* head,
 }
 
 bool HeadStore::TakeForSeal(Series* s, std::vector<Sample>* points,
-                            uint64_t* seq) {
+                            uint64_t* seq, uint64_t* sealed_seq) {
   // Appends happen under mu_ in log order, so every point in the head now
   // has a sequence <= head_last_seq and every later one >.
   absl::MutexLock l(&mu_);
@@ -72,6 +72,7 @@ bool HeadStore::TakeForSeal(Series* s, std::vector<Sample>* points,
   points->clear();
   s->head.DecodeTo(points);
   *seq = s->head_last_seq;
+  *sealed_seq = s->sealed_seq;
   return true;
 }
 

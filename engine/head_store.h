@@ -56,9 +56,11 @@ class HeadStore {
                 absl::FunctionRef<void()> open_iterators);
 
   // Clears the seal_queued mark of `s` and copies its head into *points
-  // with the sequence of its newest point. Returns false if the head is
-  // empty. Points appended later have higher sequences.
-  bool TakeForSeal(Series* s, std::vector<Sample>* points, uint64_t* seq);
+  // with the sequence of its newest point, and the series' sealed sequence
+  // into *sealed_seq. Returns false if the head is empty. Points appended
+  // later have higher sequences.
+  bool TakeForSeal(Series* s, std::vector<Sample>* points, uint64_t* seq,
+                   uint64_t* sealed_seq);
 
   struct Sealed {
     Series* series;

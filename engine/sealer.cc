@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -122,51 +123,96 @@ absl::Status Sealer::SealOnce(const std::vector<Series*>& to_seal_in) {
   std::vector<double> vs;
   std::string chunk;
   int64_t chunks = 0;
+  // What each sealed series' newest chunk becomes once the write succeeds.
+  struct NewestChunk {
+    Series* series = nullptr;
+    int64_t first_ms = 0;
+    uint32_t part = 0;
+    uint16_t points = 0;
+  };
+  std::vector<NewestChunk> newest_chunks;
   for (Series* s : to_seal) {
-    uint64_t seq;
-    if (!heads_.TakeForSeal(s, &pts, &seq)) continue;
-    std::stable_sort(
-        pts.begin(), pts.end(),
-        [](const Sample& a, const Sample& b) { return a.ts_ms < b.ts_ms; });
+    uint64_t seq, sealed_seq;
+    if (!heads_.TakeForSeal(s, &pts, &seq, &sealed_seq)) continue;
+    auto by_time = [](const Sample& a, const Sample& b) {
+      return a.ts_ms < b.ts_ms;
+    };
+    // Heads mostly arrive in time order: sorted only if they did not.
+    if (!std::is_sorted(pts.begin(), pts.end(), by_time)) {
+      std::stable_sort(pts.begin(), pts.end(), by_time);
+    }
     const size_t head_count = pts.size();
+    NewestChunk newest;
     // Extend the series' newest chunk if the new points belong at its end
-    // and the two fit in one chunk.
-    {
+    // and the two fit in one chunk. The newest chunk this process wrote is
+    // known (Series::newest_chunk_*: its key has the series' sealed
+    // sequence), and read only if it can take the points; otherwise, found
+    // by a reverse seek.
+    std::string last_key, last_value;
+    bool extend = false;
+    // The first timestamp of the newest chunk, if there is one.
+    std::optional<int64_t> newest_first;
+    if (s->newest_chunk_points > 0) {
+      newest_first = s->newest_chunk_first_ms;
+      if (pts.front().ts_ms >= *newest_first &&
+          pts.back().ts_ms - *newest_first <= storage::kMaxChunkSpanMs &&
+          s->newest_chunk_points + pts.size() <= kTargetChunkPoints) {
+        last_key = storage::EncodeChunkKey(
+            {s->id, *newest_first, sealed_seq, s->newest_chunk_part});
+        auto v = store_.Get(Column::kPoints, last_key);
+        if (!v.ok()) {
+          // Clears the marks set so far; nothing was written.
+          return heads_.PublishSeal(
+              sealed, [&] { return v.status(); }, clock_.NowMs());
+        }
+        // Gone only if retention dropped it: the points start a new chunk.
+        if (v->has_value()) {
+          last_value = std::move(**v);
+          extend = true;
+        }
+      }
+    } else if (s->newest_chunk_part != Series::kNoChunkPart) {
       auto it = store_.NewIterator(Column::kPoints);
       it->SeekForPrev(storage::ChunkKeyPrefix(s->id, INT64_MAX) +
                       std::string(12, '\xff'));
       storage::ChunkKey last;
       if (it->Valid() && storage::DecodeChunkKey(it->key(), &last) &&
-          last.series_id == s->id && pts.front().ts_ms >= last.first_ts_ms &&
-          pts.back().ts_ms - last.first_ts_ms <= storage::kMaxChunkSpanMs) {
-        std::vector<int64_t> old_ts;
-        std::vector<double> old_vs;
-        if (storage::DecodeChunk(it->value(), &old_ts, &old_vs).ok() &&
-            old_ts.size() + pts.size() <= kTargetChunkPoints) {
-          std::vector<Sample> merged;
-          merged.reserve(old_ts.size() + pts.size());
-          for (size_t i = 0; i < old_ts.size(); ++i)
-            merged.push_back({old_ts[i], old_vs[i]});
-          merged.insert(merged.end(), pts.begin(), pts.end());
-          std::stable_sort(merged.begin(), merged.end(),
-                           [](const Sample& a, const Sample& b) {
-                             return a.ts_ms < b.ts_ms;
-                           });
-          batch.Delete(Column::kPoints, it->key());
-          pts.swap(merged);
-          // Readers see the replaced chunk's points from here until the
-          // seal is published, whatever their view of the store.
-          auto in_flight = std::make_shared<SealInFlight>();
-          in_flight->replaced_key = std::string(it->key());
-          in_flight->replaced_ts = std::move(old_ts);
-          in_flight->replaced_values = std::move(old_vs);
-          heads_.BeginSeal(s, std::move(in_flight));
+          last.series_id == s->id) {
+        newest_first = last.first_ts_ms;
+        if (pts.front().ts_ms >= last.first_ts_ms &&
+            pts.back().ts_ms - last.first_ts_ms <= storage::kMaxChunkSpanMs) {
+          last_key = std::string(it->key());
+          last_value = std::string(it->value());
+          extend = true;
         }
       }
       if (!it->status().ok()) {
-        // Clears the marks set so far; nothing was written.
         return heads_.PublishSeal(
             sealed, [&] { return it->status(); }, clock_.NowMs());
+      }
+    }
+    if (extend) {
+      std::vector<int64_t> old_ts;
+      std::vector<double> old_vs;
+      if (storage::DecodeChunk(last_value, &old_ts, &old_vs).ok() &&
+          old_ts.size() + pts.size() <= kTargetChunkPoints) {
+        std::vector<Sample> merged;
+        merged.reserve(old_ts.size() + pts.size());
+        for (size_t i = 0; i < old_ts.size(); ++i)
+          merged.push_back({old_ts[i], old_vs[i]});
+        merged.insert(merged.end(), pts.begin(), pts.end());
+        // Both runs are sorted, and the new points mostly come after.
+        std::inplace_merge(merged.begin(), merged.begin() + old_ts.size(),
+                           merged.end(), by_time);
+        batch.Delete(Column::kPoints, last_key);
+        pts.swap(merged);
+        // Readers see the replaced chunk's points from here until the
+        // seal is published, whatever their view of the store.
+        auto in_flight = std::make_shared<SealInFlight>();
+        in_flight->replaced_key = last_key;
+        in_flight->replaced_ts = std::move(old_ts);
+        in_flight->replaced_values = std::move(old_vs);
+        heads_.BeginSeal(s, std::move(in_flight));
       }
     }
     // Chunks span at most kMaxChunkSpanMs and hold at most kMaxSealPoints.
@@ -193,11 +239,21 @@ absl::Status Sealer::SealOnce(const std::vector<Series*>& to_seal_in) {
             sealed, [&] { return encoded; }, clock_.NowMs());
       }
       batch.Put(Column::kPoints,
-                storage::EncodeChunkKey({s->id, ts.front(), seq, part++}),
-                chunk);
+                storage::EncodeChunkKey({s->id, ts.front(), seq, part}), chunk);
+      newest.part = part++;
+      newest.first_ms = ts.front();
+      newest.points = static_cast<uint16_t>(ts.size());
       ++chunks;
       begin = end;
     }
+    // The seal's last chunk is the series' newest unless the points were
+    // late (before the newest chunk's start): then its key no longer has
+    // the sealed sequence, and the next seal seeks.
+    newest.series = s;
+    if (newest_first.has_value() && newest.first_ms < *newest_first) {
+      newest.points = 0;
+    }
+    newest_chunks.push_back(newest);
     std::string seq_be;
     storage::PutBigEndian64(&seq_be, seq);
     batch.Put(Column::kSeries,
@@ -206,7 +262,7 @@ absl::Status Sealer::SealOnce(const std::vector<Series*>& to_seal_in) {
     sealed.push_back({s, seq, head_count});
   }
   if (sealed.empty()) return absl::OkStatus();
-  return heads_.PublishSeal(
+  const absl::Status st = heads_.PublishSeal(
       sealed,
       [&]() -> absl::Status {
         NIMBUS_RETURN_IF_ERROR(store_.Write(batch));
@@ -217,6 +273,15 @@ absl::Status Sealer::SealOnce(const std::vector<Series*>& to_seal_in) {
         return absl::OkStatus();
       },
       clock_.NowMs());
+  // Only once written: a failed seal left the old newest chunk in place.
+  if (st.ok()) {
+    for (const NewestChunk& n : newest_chunks) {
+      n.series->newest_chunk_first_ms = n.first_ms;
+      n.series->newest_chunk_part = n.part;
+      n.series->newest_chunk_points = n.points;
+    }
+  }
+  return st;
 }
 
 }  // namespace nimbus::engine

@@ -22,7 +22,7 @@ constexpr int64_t kRecentlyActiveMs = int64_t{3} * 3600 * 1000;
 
 SeriesKey Series::Key() const {
   SeriesKey k;
-  SeriesKey::Decode(encoded, &k);  // written by Encode(): always decodes
+  SeriesKey::Decode(encoded(), &k);  // written by Encode(): always decodes
   return k;
 }
 
@@ -42,9 +42,9 @@ absl::StatusOr<std::unique_ptr<SeriesIndex>> SeriesIndex::Load(
     if (!k.empty() && k[0] == storage::kSeriesKeyTag && v.size() == 8) {
       Series& s = index->series_.emplace_back();
       s.id = storage::GetBigEndian64(v.data());
-      s.encoded = index->StoreKey(k.substr(1));
+      s.encoded_at = index->StoreKey(k.substr(1));
       SeriesKey check;
-      if (!SeriesKey::Decode(s.encoded, &check)) {
+      if (!SeriesKey::Decode(s.encoded(), &check)) {
         return absl::DataLossError(
             absl::StrCat("series ", s.id, ": undecodable series key"));
       }
@@ -97,17 +97,17 @@ void SeriesIndex::FindByIdentity(absl::Span<const IdentityView> ids,
     if (i + kAhead < n) by_identity_.prefetch(hashes[i + kAhead]);
     auto f = by_identity_.find(hashes[i]);
     out[i] = f == by_identity_.end() ? nullptr : f->second;
-    if (out[i] != nullptr) __builtin_prefetch(&out[i]->encoded);
+    if (out[i] != nullptr) __builtin_prefetch(&out[i]->encoded_at);
   }
   for (size_t i = 0; i < n; ++i) {
     if (i + kAhead < n && out[i + kAhead] != nullptr) {
-      __builtin_prefetch(out[i + kAhead]->encoded.data());
+      __builtin_prefetch(out[i + kAhead]->encoded_at);
     }
     if (out[i] == nullptr) continue;
     const IdentityView& id = ids[i];
     // What validation makes of an empty unit, as in the series' key.
     const absl::string_view unit = id.unit.empty() ? "None" : id.unit;
-    if (!SeriesKeyEncodingEquals(out[i]->encoded, id.namespace_name,
+    if (!SeriesKeyEncodingEquals(out[i]->encoded(), id.namespace_name,
                                  id.metric_name, unit, id.dims)) {
       out[i] = nullptr;
     }
@@ -184,7 +184,8 @@ absl::StatusOr<std::vector<Series*>> SeriesIndex::Resolve(
     for (size_t j = 0; j < fresh.size(); ++j) {
       Series& s = series_.emplace_back();
       s.id = first_id + j;
-      s.encoded = StoreKey(fresh[j]);
+      s.encoded_at = StoreKey(fresh[j]);
+      s.newest_chunk_part = Series::kNoChunkPart;  // new: no chunk yet
       by_key_.insert(&s);
       if (by_id_.size() <= s.id) by_id_.resize(s.id + 1, nullptr);
       by_id_[s.id] = &s;
@@ -195,24 +196,32 @@ absl::StatusOr<std::vector<Series*>> SeriesIndex::Resolve(
   return out;
 }
 
-absl::string_view SeriesIndex::StoreKey(absl::string_view key) {
-  if (key.size() > kKeyBlock) {
+const char* SeriesIndex::StoreKey(absl::string_view key) {
+  char len[10];
+  char* end = len;
+  uint64_t v = key.size();
+  for (; v >= 0x80; v >>= 7) *end++ = static_cast<char>(v | 0x80);
+  *end++ = static_cast<char>(v);
+  const size_t prefix = static_cast<size_t>(end - len);
+  const size_t size = prefix + key.size();
+  char* at;
+  if (size > kKeyBlock) {
     // A block of its own, slipped in below the current one, which goes on.
-    key_blocks_.emplace_back(new char[key.size()]);
-    std::memcpy(key_blocks_.back().get(), key.data(), key.size());
-    const absl::string_view stored(key_blocks_.back().get(), key.size());
+    key_blocks_.emplace_back(new char[size]);
+    at = key_blocks_.back().get();
     const size_t n = key_blocks_.size();
     if (key_block_left_ > 0) std::swap(key_blocks_[n - 1], key_blocks_[n - 2]);
-    return stored;
+  } else {
+    if (size > key_block_left_) {
+      key_blocks_.emplace_back(new char[kKeyBlock]);
+      key_block_left_ = kKeyBlock;
+    }
+    at = key_blocks_.back().get() + (kKeyBlock - key_block_left_);
+    key_block_left_ -= size;
   }
-  if (key.size() > key_block_left_) {
-    key_blocks_.emplace_back(new char[kKeyBlock]);
-    key_block_left_ = kKeyBlock;
-  }
-  char* at = key_blocks_.back().get() + (kKeyBlock - key_block_left_);
-  if (!key.empty()) std::memcpy(at, key.data(), key.size());
-  key_block_left_ -= key.size();
-  return absl::string_view(at, key.size());
+  std::memcpy(at, len, prefix);
+  if (!key.empty()) std::memcpy(at + prefix, key.data(), key.size());
+  return at;
 }
 
 Series* SeriesIndex::Find(uint64_t id) {
@@ -256,7 +265,7 @@ absl::StatusOr<ListResult> SeriesIndex::List(const ListQuery& q,
     absl::ReaderMutexLock l(&mu_);
     for (const Series& s : series_) {
       if (q.recently_active && s.last_write_ms.load() < active_since) continue;
-      if (!after.empty() && s.encoded <= after) continue;
+      if (!after.empty() && s.encoded() <= after) continue;
       SeriesKey key = s.Key();
       if (!q.namespace_name.empty() && key.namespace_name != q.namespace_name)
         continue;
@@ -276,13 +285,13 @@ absl::StatusOr<ListResult> SeriesIndex::List(const ListQuery& q,
   }
   std::sort(matched.begin(), matched.end(),
             [](const Matched& a, const Matched& b) {
-              return a.series->encoded < b.series->encoded;
+              return a.series->encoded() < b.series->encoded();
             });
   ListResult r;
   const size_t n = std::min(matched.size(), q.page_size);
   for (size_t i = 0; i < n; ++i) r.series.push_back(std::move(matched[i].key));
   if (matched.size() > n) {
-    r.next_token = absl::WebSafeBase64Escape(matched[n - 1].series->encoded);
+    r.next_token = absl::WebSafeBase64Escape(matched[n - 1].series->encoded());
   }
   return r;
 }

@@ -386,7 +386,8 @@ TEST_F(EngineTest, ConcurrentWritersCreatingTheSameSeriesGetOneId) {
 // query that runs in between (old chunk gone, head not trimmed yet) must
 // neither wait for the seal nor count points twice or lose them
 // (engine/head_store.h).
-TEST_F(EngineTest, AQueryBetweenASealsWriteAndItsHeadTrimRunsAndSeesEachPointOnce) {
+TEST_F(EngineTest,
+       AQueryBetweenASealsWriteAndItsHeadTrimRunsAndSeesEachPointOnce) {
   const SeriesKey k = Key("M", "a");
   std::thread query;
   std::mutex mu;
@@ -441,6 +442,37 @@ TEST_F(EngineTest, SmallSealsGrowTheNewestChunk) {
   // 720 points (2 hours at 10 s would fit; here 1 s apart, the 720-point cap
   // binds), then the rest.
   EXPECT_EQ(sizes, (std::vector<size_t>{720, 280}));
+}
+
+// The sealer remembers each series' newest chunk (no seek a seal); after a
+// restart it finds it by a seek, and after late points (a chunk that starts
+// earlier) it seeks again: either way a seal extends the newest chunk.
+TEST_F(EngineTest, SealsExtendTheNewestChunkAcrossARestartAndLatePoints) {
+  Open();
+  const SeriesKey k = Key("M", "a");
+  const int64_t t0 = kNow - 3'600'000;
+  int next = 0;
+  auto put = [&](int n) {
+    for (int i = 0; i < n; ++i, ++next) {
+      Put(k, {{t0 + next * 1000, double(next % 5)}});
+    }
+  };
+  put(400);  // 8-point heads: 50 seals into one chunk
+  Open();    // forgets the newest chunk
+  put(200);
+  for (int i = 0; i < 8; ++i) Put(k, {{t0 - 100'000 + i, 1}});  // late
+  put(120);  // 600 + 120: the newest chunk, full
+  ASSERT_TRUE(engine_->SealAllHeads().ok());
+  EXPECT_EQ(Stats(k, t0 - 200'000, kNow, 3'800'000)[0].sample_count, 728);
+  engine_.reset();
+  auto store = storage::Store::Open({dir_.string()});
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::vector<size_t> sizes;
+  auto it = (*store)->NewIterator(storage::Column::kPoints);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    sizes.push_back(storage::ReadChunkHeader(it->value())->point_count);
+  }
+  EXPECT_EQ(sizes, (std::vector<size_t>{8, 720}));
 }
 
 TEST_F(EngineTest, QueriesSeeEveryPointOnceWhileTheSealerRuns) {

@@ -78,7 +78,7 @@ TEST_F(SeriesIndexTest, KeysOfEverySizeSurviveAndReload) {
   auto series = (*index)->Resolve(views);
   ASSERT_TRUE(series.ok()) << series.status();
   for (size_t i = 0; i < keys.size(); ++i) {
-    ASSERT_EQ((*series)[i]->encoded, keys[i]) << i;
+    ASSERT_EQ((*series)[i]->encoded(), keys[i]) << i;
     ASSERT_EQ((*index)->Find((*series)[i]->id), (*series)[i]) << i;
   }
   EXPECT_EQ((*index)->Find(1'000'000), nullptr);
@@ -88,7 +88,7 @@ TEST_F(SeriesIndexTest, KeysOfEverySizeSurviveAndReload) {
   auto again = (*reloaded)->Resolve(views);
   ASSERT_TRUE(again.ok()) << again.status();
   for (size_t i = 0; i < keys.size(); ++i) {
-    ASSERT_EQ((*again)[i]->encoded, keys[i]) << i;
+    ASSERT_EQ((*again)[i]->encoded(), keys[i]) << i;
     ASSERT_EQ((*again)[i]->id, (*series)[i]->id) << i;
   }
 }
