@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "engine/engine.h"
 #include "engine/sweeper.h"
@@ -490,7 +491,7 @@ TEST_F(EngineFaultsTest, LastWriteRecordsGoInBatchesThatFailAlone) {
   const int n = static_cast<int>(Sweeper::kLastWriteBatch) + 100;
   std::vector<SeriesWrite> w;
   for (int i = 0; i < n; ++i) {
-    w.push_back({Key("h" + std::to_string(i)), {{kNow - 60'000, 1}}, {}});
+    w.push_back({Key(absl::StrCat("h", i)), {{kNow - 60'000, 1}}, {}});
   }
   ASSERT_TRUE(engine_->Write(w).ok());
   faults_->FailWrites(Column::kIngestLog, 1, absl::UnavailableError("disk"));
