@@ -168,16 +168,27 @@ absl::Status Engine::Impl::ApplyGroup(const CommitGroup& group) {
     }
   }
   if (!dirty_hours.empty()) {
+    // A pair may repeat (two runs of a series, or many values of one datum
+    // alternating between two hours): made unique after TouchLate, when
+    // few are left once a backfill's hours are pending, or before it when
+    // there are many, so that the index's lock is held for the distinct
+    // pairs only.
+    auto unique = [&] {
+      std::sort(dirty_hours.begin(), dirty_hours.end(),
+                [](const DirtyHour& a, const DirtyHour& b) {
+                  return a.series_id != b.series_id ? a.series_id < b.series_id
+                                                    : a.hour_ms < b.hour_ms;
+                });
+      dirty_hours.erase(std::unique(dirty_hours.begin(), dirty_hours.end()),
+                        dirty_hours.end());
+    };
+    size_t runs = 0;
+    for (const CommitWriter* w : group.writers) {
+      runs += w->items.size() + w->sets.size();
+    }
+    if (dirty_hours.size() > runs) unique();
     dirty.TouchLate(now, group.last_boundary, &dirty_hours);
-    // What is left (few pairs, once a backfill's hours are pending) may
-    // name a pair twice, from two runs of a series: once each.
-    std::sort(dirty_hours.begin(), dirty_hours.end(),
-              [](const DirtyHour& a, const DirtyHour& b) {
-                return a.series_id != b.series_id ? a.series_id < b.series_id
-                                                  : a.hour_ms < b.hour_ms;
-              });
-    dirty_hours.erase(std::unique(dirty_hours.begin(), dirty_hours.end()),
-                      dirty_hours.end());
+    unique();
   }
   if (!dirty_hours.empty()) {
     batch.Put(Column::kRollupDirty, storage::EncodeLogKey(group.seq),

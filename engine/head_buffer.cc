@@ -53,6 +53,11 @@ bool IsDecimal(double v, int k, int64_t* n) {
   return true;
 }
 
+// The integer of a value IsDecimal accepted at scale k (the same rounding).
+int64_t Scaled(double v, int k) {
+  return static_cast<int64_t>((v * kPow10[k] + 0x1.8p52) - 0x1.8p52);
+}
+
 // Delta-of-delta classes: prefix, prefix bits, payload bits (zigzag).
 //   0                       dod 0
 //   10   + 7 bits           |dod| < 2^6
@@ -127,11 +132,6 @@ void HeadBuffer::Write(uint64_t v, int n) {
   std::memcpy(at, &w, 8);
   if (off + n > 64) at[8] |= static_cast<uint8_t>(v >> (64 - off));
   bit_size_ += static_cast<uint32_t>(n);
-}
-
-// The integer of a value IsDecimal accepted at scale k (the same rounding).
-int64_t Scaled(double v, int k) {
-  return static_cast<int64_t>((v * kPow10[k] + 0x1.8p52) - 0x1.8p52);
 }
 
 void HeadBuffer::AfterValue(double v, int at_scale) {

@@ -16,6 +16,8 @@ namespace nimbus::engine {
 using storage::Column;
 
 static_assert(kMaxSealPoints <= storage::kMaxChunkPoints);
+// Series::newest_chunk_points holds a chunk's count.
+static_assert(kTargetChunkPoints <= UINT16_MAX && kMaxSealPoints <= UINT16_MAX);
 
 Sealer::Sealer(storage::Store& store, HeadStore& heads, Clock& clock,
                SealerOptions options)
