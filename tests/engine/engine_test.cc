@@ -59,6 +59,21 @@ class EngineTest : public ::testing::Test {
     return k;
   }
 
+  // Closes the engine and returns the point count of every chunk, in key
+  // order.
+  std::vector<size_t> ChunkSizes() {
+    engine_.reset();
+    std::vector<size_t> sizes;
+    auto store = storage::Store::Open({dir_.string()});
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (!store.ok()) return sizes;
+    auto it = (*store)->NewIterator(storage::Column::kPoints);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      sizes.push_back(storage::ReadChunkHeader(it->value())->point_count);
+    }
+    return sizes;
+  }
+
   void Put(const SeriesKey& key, std::vector<Sample> samples) {
     std::vector<SeriesWrite> w = {{key, std::move(samples), {}}};
     ASSERT_TRUE(engine_->Write(w).ok());
@@ -431,17 +446,9 @@ TEST_F(EngineTest, SmallSealsGrowTheNewestChunk) {
     Put(k, {{kNow - 3'600'000 + i * 1000, double(i % 7)}});
   }
   EXPECT_EQ(Stats(k, kNow - 3'600'000, kNow, 3'600'000)[0].sample_count, 1000);
-  engine_.reset();
-  auto store = storage::Store::Open({dir_.string()});
-  ASSERT_TRUE(store.ok()) << store.status();
-  std::vector<size_t> sizes;
-  auto it = (*store)->NewIterator(storage::Column::kPoints);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    sizes.push_back(storage::ReadChunkHeader(it->value())->point_count);
-  }
   // 720 points (2 hours at 10 s would fit; here 1 s apart, the 720-point cap
   // binds), then the rest.
-  EXPECT_EQ(sizes, (std::vector<size_t>{720, 280}));
+  EXPECT_EQ(ChunkSizes(), (std::vector<size_t>{720, 280}));
 }
 
 // The sealer remembers each series' newest chunk (no seek a seal); after a
@@ -464,15 +471,7 @@ TEST_F(EngineTest, SealsExtendTheNewestChunkAcrossARestartAndLatePoints) {
   put(120);  // 600 + 120: the newest chunk, full
   ASSERT_TRUE(engine_->SealAllHeads().ok());
   EXPECT_EQ(Stats(k, t0 - 200'000, kNow, 3'800'000)[0].sample_count, 728);
-  engine_.reset();
-  auto store = storage::Store::Open({dir_.string()});
-  ASSERT_TRUE(store.ok()) << store.status();
-  std::vector<size_t> sizes;
-  auto it = (*store)->NewIterator(storage::Column::kPoints);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    sizes.push_back(storage::ReadChunkHeader(it->value())->point_count);
-  }
-  EXPECT_EQ(sizes, (std::vector<size_t>{8, 720}));
+  EXPECT_EQ(ChunkSizes(), (std::vector<size_t>{8, 720}));
 }
 
 TEST_F(EngineTest, QueriesSeeEveryPointOnceWhileTheSealerRuns) {
