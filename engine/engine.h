@@ -171,11 +171,11 @@ class Engine {
   // not carry its encoding).
   absl::Status Write(std::vector<SeriesWrite>& writes);
   // For each identity as a client sent it (hashes[i] its hash, computed the
-  // same way each time; IngestBatch::Run::identity_hash), the series an
-  // earlier Write() resolved it to, or nullptr: a datum with a series found
-  // needs no identity validation, no key encoding and no key lookup
-  // (IngestBatch::Run::series). Only identities that passed validation are
-  // remembered.
+  // same way each time, or 0 to skip it; IngestBatch::Run::identity_hash),
+  // the series an earlier Write() resolved it to, or nullptr: a datum with a
+  // series found needs no identity validation, no key encoding and no key
+  // lookup (IngestBatch::Run::series). Only identities that passed
+  // validation are remembered.
   void FindSeries(absl::Span<const IdentityView> ids,
                   absl::Span<const uint64_t> hashes, Series** out);
 

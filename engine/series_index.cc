@@ -95,8 +95,10 @@ void SeriesIndex::FindByIdentity(absl::Span<const IdentityView> ids,
   absl::ReaderMutexLock l(&identity_mu_);
   for (size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) by_identity_.prefetch(hashes[i + kAhead]);
+    out[i] = nullptr;
+    if (hashes[i] == 0) continue;  // not to be looked up
     auto f = by_identity_.find(hashes[i]);
-    out[i] = f == by_identity_.end() ? nullptr : f->second;
+    if (f != by_identity_.end()) out[i] = f->second;
     if (out[i] != nullptr) __builtin_prefetch(&out[i]->encoded_at);
   }
   for (size_t i = 0; i < n; ++i) {

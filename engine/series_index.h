@@ -126,8 +126,8 @@ class SeriesIndex {
   // Series by the identity a client sent, so that a datum of a series seen
   // before skips validation, encoding and the key lookup: out[i] is the
   // series an earlier RememberIdentities() recorded for exactly the bytes of
-  // ids[i] (whose hash is hashes[i]), or nullptr. A hit is checked against the
-  // series' key, never taken on the hash alone.
+  // ids[i] (whose hash is hashes[i]; 0: not looked up), or nullptr. A hit is
+  // checked against the series' key, never taken on the hash alone.
   void FindByIdentity(absl::Span<const IdentityView> ids,
                       absl::Span<const uint64_t> hashes, Series** out);
   // Records that the identity of hash `hash` is series `s`; callers do so

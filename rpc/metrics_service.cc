@@ -351,18 +351,25 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
   const int64_t now = clock_.NowMs();
   // Series whose identity the engine has seen in exactly these bytes: one
   // lookup for the request, before the identities are validated (and their
-  // dimensions sorted) in place.
+  // dimensions sorted) in place. Only identities whose dimensions came
+  // sorted are looked up and remembered: a hit is checked against the
+  // series' key, which has them sorted, so another order could never match.
+  // Their hash is 0 (IngestBatch::Run::identity_hash's "none").
   const size_t n = req.datums.size();
   x.ids.resize(n);
   x.hashes.resize(n);
   x.found.resize(n);
   for (size_t di = 0; di < n; ++di) {
     const DatumView& d = req.datums[di];
-    x.ids[di] = {
-        ns, d.metric_name, d.unit,
-        absl::MakeConstSpan(req.dims).subspan(d.dims_begin, d.dims_size())};
-    // Never 0, which IngestBatch::Run::identity_hash keeps for "none".
-    x.hashes[di] = absl::Hash<engine::IdentityView>{}(x.ids[di]) | 1;
+    const auto dims =
+        absl::MakeConstSpan(req.dims).subspan(d.dims_begin, d.dims_size());
+    x.ids[di] = {ns, d.metric_name, d.unit, dims};
+    bool sorted = true;
+    for (size_t k = 1; k < dims.size() && sorted; ++k) {
+      sorted = dims[k - 1].name < dims[k].name;
+    }
+    x.hashes[di] =
+        sorted ? absl::Hash<engine::IdentityView>{}(x.ids[di]) | 1 : 0;
   }
   engine_.FindSeries(x.ids, x.hashes, x.found.data());
   int64_t accepted = 0;
@@ -379,14 +386,7 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
     const absl::Span<engine::DimensionView> dims =
         absl::MakeSpan(req.dims).subspan(d.dims_begin, d.dims_size());
     absl::string_view unit = d.unit;
-    // Only an identity whose dimensions came sorted is remembered: the check
-    // of a hit compares them in the order sent with the series' key, which
-    // has them sorted, so another order could never hit.
-    bool rememberable = true;
     if (found == nullptr) {
-      for (size_t k = 1; k < dims.size() && rememberable; ++k) {
-        rememberable = dims[k - 1].name < dims[k].name;
-      }
       if (auto r = engine::ValidateMetricName(d.metric_name)) {
         reject(*r);
         continue;
@@ -537,8 +537,7 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
       }
     }
     x.runs.push_back({key_begin, key_end, sample_begin, x.samples.size(),
-                      set_begin, x.sets.size(), nullptr,
-                      rememberable ? x.hashes[di] : 0});
+                      set_begin, x.sets.size(), nullptr, x.hashes[di]});
   }
   if (!x.runs.empty()) {
     x.batch.runs.resize(x.runs.size());
