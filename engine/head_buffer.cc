@@ -36,26 +36,24 @@ constexpr int kMaxScale = 6;
 constexpr int kMaxScaleMisses = 8;
 constexpr double kPow10[kMaxScale + 1] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
 
+// v * 10^k rounded to the nearest integer: adding and removing 1.5 * 2^52
+// drops the fraction. REQUIRES: |v * 10^k| < 2^51, where it is exact.
+int64_t Scaled(double v, int k) {
+  return static_cast<int64_t>((v * kPow10[k] + 0x1.8p52) - 0x1.8p52);
+}
+
 // Whether v is exactly the integer *n divided by 10^k, as the decoder
 // computes it: bit for bit (so -0.0, NaN and infinities never are).
 bool IsDecimal(double v, int k, int64_t* n) {
   const double scaled = v * kPow10[k];
-  // Below 2^51 the integer is exact and the rounding trick below holds.
   if (!(scaled > -0x1p51 && scaled < 0x1p51)) return false;
-  // Round to nearest: adding and removing 1.5 * 2^52 drops the fraction.
-  const double rounded = (scaled + 0x1.8p52) - 0x1.8p52;
-  const int64_t m = static_cast<int64_t>(rounded);
+  const int64_t m = Scaled(v, k);
   if (std::bit_cast<uint64_t>(static_cast<double>(m) / kPow10[k]) !=
       std::bit_cast<uint64_t>(v)) {
     return false;
   }
   *n = m;
   return true;
-}
-
-// The integer of a value IsDecimal accepted at scale k (the same rounding).
-int64_t Scaled(double v, int k) {
-  return static_cast<int64_t>((v * kPow10[k] + 0x1.8p52) - 0x1.8p52);
 }
 
 // Delta-of-delta classes: prefix, prefix bits, payload bits (zigzag).
