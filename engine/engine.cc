@@ -505,6 +505,7 @@ EngineStats Engine::Stats() {
   EngineStats s;
   s.points_accepted = impl_->points_accepted.load();
   s.chunks_sealed = impl_->sealer->chunks_written();
+  s.chunks_merged = impl_->sealer->chunks_merged();
   s.head_points = impl_->heads->points();
   s.series_count = static_cast<int64_t>(impl_->index->size());
   s.bytes_on_disk = impl_->store->BytesOnDisk();

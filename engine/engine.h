@@ -94,11 +94,10 @@ struct EngineOptions {
   // (tests call RunRollups()). Default 10 seconds.
   int64_t rollup_interval_ms = 10'000;
   // A head is sealed into chunks when it holds this many points. Default
-  // 120: each seal costs a few store operations whatever its size (a read
-  // of the newest chunk, its replacement, the sealed sequence), so larger
-  // seals cost less a point; a head of 120 points of the reference shapes
-  // takes about 540 bytes. Series written in real time at 10 s or slower
-  // are sealed by age (head_max_age_ms) first.
+  // 120: each seal costs a few store operations whatever its size (a chunk,
+  // the sealed sequence), so larger seals cost less a point; a head of 120
+  // points of the reference shapes takes about 540 bytes. Series written in
+  // real time at 10 s or slower are sealed by age (head_max_age_ms) first.
   size_t head_seal_points = 120;
   // A head is sealed when its oldest point has waited this long, so that the
   // ingest log stays short. Default 10 minutes.
@@ -127,7 +126,9 @@ struct EngineOptions {
 struct EngineStats {
   int64_t points_accepted = 0;
   int64_t series_count = 0;
+  // Chunks written by seals, and by merges of a series' small chunks.
   int64_t chunks_sealed = 0;
+  int64_t chunks_merged = 0;
   int64_t head_points = 0;
   int64_t bytes_on_disk = 0;
   int64_t memtable_bytes = 0;

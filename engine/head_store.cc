@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "storage/status_macros.h"
+
 namespace nimbus::engine {
 
 void HeadStore::Append(Series* s, const Sample* samples, size_t n, uint64_t seq,
@@ -49,21 +51,17 @@ void HeadStore::SetAppliedSeq(uint64_t seq) {
 
 void HeadStore::Snapshot(Series* s, std::vector<Sample>* head,
                          uint64_t* sealed_seq,
-                         std::shared_ptr<const SealInFlight>* sealing,
                          absl::FunctionRef<void()> open_iterators) {
-  // The iterators are opened under the lock: a seal that replaces a chunk
-  // marks its series under it before writing, so for such a seal a copy
-  // without a mark is older than the write, and so is the view of iterators
-  // opened before the lock is let go.
+  // The iterators are opened under the lock, so that their view holds every
+  // chunk of a seal published before the copy.
   absl::MutexLock l(&mu_);
   s->head.DecodeTo(head);
   *sealed_seq = s->sealed_seq;
-  *sealing = s->sealing;
   open_iterators();
 }
 
 bool HeadStore::TakeForSeal(Series* s, std::vector<Sample>* points,
-                            uint64_t* seq, uint64_t* sealed_seq) {
+                            uint64_t* seq) {
   // Appends happen under mu_ in log order, so every point in the head now
   // has a sequence <= head_last_seq and every later one >.
   absl::MutexLock l(&mu_);
@@ -72,25 +70,16 @@ bool HeadStore::TakeForSeal(Series* s, std::vector<Sample>* points,
   points->clear();
   s->head.DecodeTo(points);
   *seq = s->head_last_seq;
-  *sealed_seq = s->sealed_seq;
   return true;
-}
-
-void HeadStore::BeginSeal(Series* s,
-                          std::shared_ptr<const SealInFlight> sealing) {
-  absl::MutexLock l(&mu_);
-  s->sealing = std::move(sealing);
 }
 
 absl::Status HeadStore::PublishSeal(const std::vector<Sealed>& sealed,
                                     absl::FunctionRef<absl::Status()> write,
                                     int64_t now_ms) {
-  const absl::Status st = write();
+  NIMBUS_RETURN_IF_ERROR(write());
   absl::MutexLock l(&mu_);
   for (const Sealed& x : sealed) {
     Series* s = x.series;
-    s->sealing.reset();
-    if (!st.ok()) continue;
     points_.fetch_sub(static_cast<int64_t>(x.count), std::memory_order_relaxed);
     s->head.DropFront(x.count);
     s->sealed_seq = x.seq;
@@ -102,7 +91,7 @@ absl::Status HeadStore::PublishSeal(const std::vector<Sealed>& sealed,
       s->head_first_wall_ms = now_ms;
     }
   }
-  return st;
+  return absl::OkStatus();
 }
 
 std::vector<Series*> HeadStore::Aged(SeriesIndex& index, int64_t cutoff_ms) {

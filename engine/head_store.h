@@ -2,21 +2,21 @@
 // memory (engine/head_buffer.h), in log order.
 //
 // HeadStore guards every series' head state (the head fields of Series).
-// No lock is held across a store write: a seal that replaces a series'
-// newest chunk marks the series (BeginSeal), any seal writes its chunks with
-// no lock held, then drops the sealed points from the heads (PublishSeal). A
-// reader copies a head, the sealed sequence and the in-flight mark and opens
-// its store iterators in one step (Snapshot). Chunks written by a seal carry a
-// sequence above the sealed one the reader copied, so it skips them and reads
-// the head's copy instead; a chunk the seal replaces is skipped too and read
-// from the mark's copy of its points. Either way the reader sees each point
-// once, whether or not its iterators see the seal's write.
+// No lock is held across a store write: a seal writes its chunks with no
+// lock held, then drops the sealed points from the heads and raises the
+// series' sealed sequence (PublishSeal). A reader copies a head and the
+// sealed sequence and opens its store iterators in one step (Snapshot).
+// Chunks written by a seal carry a sequence above the sealed one the reader
+// copied, so it skips them and reads the head's copy instead, whether or not
+// its iterators see the seal's write. A seal never rewrites a chunk whose
+// points are still in a head; the chunks it merges (engine/sealer.h) were
+// all published, and their merged chunk keeps the largest of their
+// sequences, so a reader sees either the parts or the merged chunk.
 #ifndef NIMBUS_ENGINE_HEAD_STORE_H_
 #define NIMBUS_ENGINE_HEAD_STORE_H_
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -46,32 +46,25 @@ class HeadStore {
   // Every record up to `seq` has been applied (on open).
   void SetAppliedSeq(uint64_t seq);
 
-  // Copies the head of `s` into *head, its sealed sequence into *sealed_seq
-  // and its in-flight mark into *sealing, and calls open_iterators(), in one
-  // step with respect to seals. open_iterators must not block. (A seal that
-  // replaces no chunk sets no mark: its chunks carry a sequence above the
-  // copied one, and the reader skips them whatever its view.)
+  // Copies the head of `s` into *head and its sealed sequence into
+  // *sealed_seq, and calls open_iterators(), in one step with respect to
+  // seals. open_iterators must not block.
   void Snapshot(Series* s, std::vector<Sample>* head, uint64_t* sealed_seq,
-                std::shared_ptr<const SealInFlight>* sealing,
                 absl::FunctionRef<void()> open_iterators);
 
   // Clears the seal_queued mark of `s` and copies its head into *points
-  // with the sequence of its newest point, and the series' sealed sequence
-  // into *sealed_seq. Returns false if the head is empty. Points appended
-  // later have higher sequences.
-  bool TakeForSeal(Series* s, std::vector<Sample>* points, uint64_t* seq,
-                   uint64_t* sealed_seq);
+  // with the sequence of its newest point. Returns false if the head is
+  // empty. Points appended later have higher sequences.
+  bool TakeForSeal(Series* s, std::vector<Sample>* points, uint64_t* seq);
 
   struct Sealed {
     Series* series;
     uint64_t seq;  // the head's newest sequence when taken
     size_t count;  // points taken
   };
-  // Marks `s` as having a seal in flight that replaces a chunk.
-  void BeginSeal(Series* s, std::shared_ptr<const SealInFlight> sealing);
   // Runs write() with no lock held; if it succeeds, drops the sealed points
-  // from their heads and raises the series' sealed sequences. Either way
-  // clears the in-flight marks. Returns write's status.
+  // from their heads and raises the series' sealed sequences. Returns
+  // write's status.
   absl::Status PublishSeal(const std::vector<Sealed>& sealed,
                            absl::FunctionRef<absl::Status()> write,
                            int64_t now_ms);

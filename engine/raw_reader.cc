@@ -20,25 +20,14 @@ absl::Status RawReader::Read(
     absl::FunctionRef<void(int64_t, double, double, double, double)> set) {
   std::vector<Sample> head;
   uint64_t sealed;
-  std::shared_ptr<const SealInFlight> sealing;
   std::unique_ptr<storage::StoreIterator> it, sit;
   // Iterators read the store as of their creation.
-  heads_.Snapshot(s, &head, &sealed, &sealing, [&] {
+  heads_.Snapshot(s, &head, &sealed, [&] {
     it = store_.NewIterator(Column::kPoints);
     sit = store_.NewIterator(Column::kStatSets);
   });
   for (const Sample& x : head) {
     if (x.ts_ms >= start_ms && x.ts_ms < end_ms) sample(x.ts_ms, x.value);
-  }
-  // A seal in flight replaces a chunk: its points come from the mark, and
-  // the chunk itself (if this view still has it) is skipped.
-  if (sealing != nullptr) {
-    for (size_t i = 0; i < sealing->replaced_ts.size(); ++i) {
-      const int64_t ts = sealing->replaced_ts[i];
-      if (ts >= start_ms && ts < end_ms) {
-        sample(ts, sealing->replaced_values[i]);
-      }
-    }
   }
   for (it->Seek(
            storage::ChunkKeyPrefix(s->id, start_ms - storage::kMaxChunkSpanMs));
@@ -49,7 +38,6 @@ absl::Status RawReader::Read(
       break;
     }
     if (k.seq > sealed) continue;  // still in the head we copied
-    if (sealing != nullptr && it->key() == sealing->replaced_key) continue;
     storage::ChunkIterator ci(it->value());
     for (; ci.Valid(); ci.Next()) {
       const int64_t ts = ci.timestamp_ms();

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <memory>
-#include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "engine/log.h"
 #include "storage/chunk_codec.h"
 #include "storage/status_macros.h"
@@ -16,8 +17,11 @@ namespace nimbus::engine {
 using storage::Column;
 
 static_assert(kMaxSealPoints <= storage::kMaxChunkPoints);
-// Series::newest_chunk_points holds a chunk's count.
+// Series::run_points holds a run's points: at most kTargetChunkPoints, or
+// one chunk of at most kMaxSealPoints. run_chunks is at most kMaxRunChunks,
+// below kRunUnknown.
 static_assert(kTargetChunkPoints <= UINT16_MAX && kMaxSealPoints <= UINT16_MAX);
+static_assert(kMaxRunChunks < Series::kRunUnknown);
 
 Sealer::Sealer(storage::Store& store, HeadStore& heads, Clock& clock,
                SealerOptions options)
@@ -93,7 +97,11 @@ void Sealer::Loop() {
 }
 
 absl::Status Sealer::Seal(const std::vector<Series*>& series) {
-  const absl::Status st = SealOnce(series);
+  absl::Status st;
+  {
+    absl::MutexLock one_sealer(&seal_mu_);
+    st = SealOnce(series);
+  }
   if (!st.ok()) {
     failures_.fetch_add(1, std::memory_order_relaxed);
     Log(LogLevel::kError, "sealer",
@@ -105,8 +113,143 @@ absl::Status Sealer::Seal(const std::vector<Series*>& series) {
   return st;
 }
 
+namespace {
+
+// Scratch space that one seal reuses for every chunk it encodes.
+struct Scratch {
+  std::vector<int64_t> ts;
+  std::vector<double> vs;
+  std::string chunk;
+};
+
+// Cuts points sorted by time into chunks of at most kMaxChunkSpanMs and
+// kMaxSealPoints, adds each to *batch under (series id, its first
+// timestamp, seq, part), and calls part(first_ms, last_ms, points) for each.
+// Returns the number of chunks added.
+absl::StatusOr<int64_t> AddChunks(
+    uint64_t id, absl::Span<const Sample> pts, uint64_t seq,
+    storage::WriteBatch* batch, Scratch* scratch,
+    absl::FunctionRef<void(int64_t, int64_t, size_t)> part) {
+  uint32_t number = 0;
+  size_t begin = 0;
+  while (begin < pts.size()) {
+    size_t end = begin + 1;
+    while (end < pts.size() && end - begin < kMaxSealPoints &&
+           pts[end].ts_ms - pts[begin].ts_ms <= storage::kMaxChunkSpanMs) {
+      ++end;
+    }
+    scratch->ts.clear();
+    scratch->vs.clear();
+    for (size_t i = begin; i < end; ++i) {
+      scratch->ts.push_back(pts[i].ts_ms);
+      scratch->vs.push_back(pts[i].value);
+    }
+    // Sorted and bounded above, so encoding cannot fail; if it did, nothing
+    // is written.
+    NIMBUS_RETURN_IF_ERROR(
+        storage::EncodeChunk(scratch->ts, scratch->vs, &scratch->chunk));
+    batch->Put(Column::kPoints,
+               storage::EncodeChunkKey({id, scratch->ts.front(), seq, number}),
+               scratch->chunk);
+    ++number;
+    part(scratch->ts.front(), scratch->ts.back(), end - begin);
+    begin = end;
+  }
+  return static_cast<int64_t>(number);
+}
+
+bool ByTime(const Sample& a, const Sample& b) { return a.ts_ms < b.ts_ms; }
+
+// Sorts points by time, keeping the order of equal timestamps; they mostly
+// come sorted already.
+void SortByTime(std::vector<Sample>* pts) {
+  if (!std::is_sorted(pts->begin(), pts->end(), ByTime)) {
+    std::stable_sort(pts->begin(), pts->end(), ByTime);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<Sealer::Run> Sealer::KnownRun(const Series& s) {
+  if (s.run_chunks != Series::kRunUnknown) {
+    return Run{s.run_first_ms, s.run_points, s.run_chunks};
+  }
+  // Not known since this process loaded the series: the newest chunks that
+  // would fit in one, read back from the newest.
+  Run run;
+  int64_t newest_first = 0;
+  auto it = store_.NewIterator(Column::kPoints);
+  for (it->SeekForPrev(storage::ChunkKeyPrefix(s.id, INT64_MAX) +
+                       std::string(12, '\xff'));
+       it->Valid() && run.chunks < kMaxRunChunks; it->Prev()) {
+    storage::ChunkKey k;
+    if (!storage::DecodeChunkKey(it->key(), &k) || k.series_id != s.id) break;
+    const auto header = storage::ReadChunkHeader(it->value());
+    if (!header.ok()) break;  // the merge would stop at it
+    if (run.chunks == 0) newest_first = k.first_ts_ms;
+    if (newest_first - k.first_ts_ms > storage::kMaxChunkSpanMs ||
+        run.points + header->point_count > kTargetChunkPoints) {
+      break;
+    }
+    run.first_ms = k.first_ts_ms;
+    run.points += header->point_count;
+    ++run.chunks;
+  }
+  NIMBUS_RETURN_IF_ERROR(it->status());
+  return run;
+}
+
+absl::Status Sealer::MergeRun(const Series& s, Run* run,
+                              storage::WriteBatch* batch, int64_t* merged) {
+  std::vector<std::string> keys;
+  std::vector<Sample> pts;
+  uint64_t max_seq = 0;
+  Scratch scratch;
+  auto it = store_.NewIterator(Column::kPoints);
+  for (it->Seek(storage::ChunkKeyPrefix(s.id, run->first_ms)); it->Valid();
+       it->Next()) {
+    storage::ChunkKey k;
+    if (!storage::DecodeChunkKey(it->key(), &k) || k.series_id != s.id) break;
+    const absl::Status d =
+        storage::DecodeChunk(it->value(), &scratch.ts, &scratch.vs);
+    if (!d.ok()) {
+      failures_.fetch_add(1, std::memory_order_relaxed);
+      Log(LogLevel::kError, "sealer",
+          absl::StrCat(
+              "series ", s.id, ": the chunk at ", k.first_ts_ms,
+              " does not decode, so its run is left unmerged: ", d.ToString()));
+      *run = Run{};
+      return absl::OkStatus();
+    }
+    keys.emplace_back(it->key());
+    max_seq = std::max(max_seq, k.seq);
+    for (size_t i = 0; i < scratch.ts.size(); ++i) {
+      pts.push_back({scratch.ts[i], scratch.vs[i]});
+    }
+  }
+  NIMBUS_RETURN_IF_ERROR(it->status());
+  *run = Run{};
+  if (keys.size() < 2) {
+    if (!keys.empty()) *run = Run{pts.front().ts_ms, pts.size(), 1};
+    return absl::OkStatus();
+  }
+  // Chunks come in key order, so equal timestamps keep their seal order.
+  SortByTime(&pts);
+  for (const std::string& key : keys) batch->Delete(Column::kPoints, key);
+  // The largest sequence of the parts, all published: a reader sees either
+  // the parts or their merge (engine/head_store.h). The puts come after the
+  // deletes, so a merged key equal to a part's is written, not deleted.
+  absl::StatusOr<int64_t> n =
+      AddChunks(s.id, pts, max_seq, batch, &scratch,
+                [&](int64_t first, int64_t, size_t points) {
+                  *run = Run{first, points, 1};
+                });
+  NIMBUS_RETURN_IF_ERROR(n.status());
+  *merged += *n;
+  return absl::OkStatus();
+}
+
 absl::Status Sealer::SealOnce(const std::vector<Series*>& to_seal_in) {
-  absl::MutexLock one_sealer(&seal_mu_);
   // A series can be listed twice (queued for the sealer, sealed by the aged
   // sweep meanwhile, queued again); sealing it twice in one pass would drop
   // its head's points twice.
@@ -120,170 +263,118 @@ absl::Status Sealer::SealOnce(const std::vector<Series*>& to_seal_in) {
   to_seal.erase(std::unique(to_seal.begin(), to_seal.end()), to_seal.end());
   storage::WriteBatch batch;
   std::vector<HeadStore::Sealed> sealed;
+  std::vector<std::pair<Series*, Run>> runs;
   std::vector<Sample> pts;
-  std::vector<int64_t> ts;
-  std::vector<double> vs;
-  std::string chunk;
-  int64_t chunks = 0;
-  // What each sealed series' newest chunk becomes once the write succeeds.
-  struct NewestChunk {
-    Series* series = nullptr;
-    int64_t first_ms = 0;
-    uint32_t part = 0;
-    uint16_t points = 0;
-  };
-  std::vector<NewestChunk> newest_chunks;
+  Scratch scratch;
+  int64_t chunks = 0, merged = 0;
   for (Series* s : to_seal) {
-    uint64_t seq, sealed_seq;
-    if (!heads_.TakeForSeal(s, &pts, &seq, &sealed_seq)) continue;
-    auto by_time = [](const Sample& a, const Sample& b) {
-      return a.ts_ms < b.ts_ms;
-    };
-    // Heads mostly arrive in time order: sorted only if they did not.
-    if (!std::is_sorted(pts.begin(), pts.end(), by_time)) {
-      std::stable_sort(pts.begin(), pts.end(), by_time);
+    uint64_t seq;
+    if (!heads_.TakeForSeal(s, &pts, &seq)) continue;
+    // Heads mostly arrive in time order.
+    SortByTime(&pts);
+    absl::StatusOr<Run> known = KnownRun(*s);
+    // Nothing is written, and the heads keep their points.
+    NIMBUS_RETURN_IF_ERROR(known.status());
+    Run run = *known;
+    const bool late = run.chunks > 0 && pts.front().ts_ms < run.first_ms;
+    if (!late) {
+      auto fits = [&] {
+        return run.chunks > 0 &&
+               pts.back().ts_ms - run.first_ms <= storage::kMaxChunkSpanMs &&
+               run.points + pts.size() <= kTargetChunkPoints;
+      };
+      if (run.chunks > 1 && (!fits() || run.chunks >= kMaxRunChunks)) {
+        NIMBUS_RETURN_IF_ERROR(MergeRun(*s, &run, &batch, &merged));
+      }
+      if (!fits()) run = Run{};  // the points start a new run
     }
-    const size_t head_count = pts.size();
-    NewestChunk newest;
-    // Extend the series' newest chunk if the new points belong at its end
-    // and the two fit in one chunk. The newest chunk this process wrote is
-    // known (Series::newest_chunk_*: its key has the series' sealed
-    // sequence), and read only if it can take the points; otherwise, found
-    // by a reverse seek.
-    std::string last_key, last_value;
-    bool extend = false;
-    // The first timestamp of the newest chunk, if there is one.
-    std::optional<int64_t> newest_first;
-    if (s->newest_chunk_points > 0) {
-      newest_first = s->newest_chunk_first_ms;
-      if (pts.front().ts_ms >= *newest_first &&
-          pts.back().ts_ms - *newest_first <= storage::kMaxChunkSpanMs &&
-          s->newest_chunk_points + pts.size() <= kTargetChunkPoints) {
-        last_key = storage::EncodeChunkKey(
-            {s->id, *newest_first, sealed_seq, s->newest_chunk_part});
-        auto v = store_.Get(Column::kPoints, last_key);
-        if (!v.ok()) {
-          // Clears the marks set so far; nothing was written.
-          return heads_.PublishSeal(
-              sealed, [&] { return v.status(); }, clock_.NowMs());
-        }
-        // Gone only if retention dropped it: the points start a new chunk.
-        if (v->has_value()) {
-          last_value = std::move(**v);
-          extend = true;
-        }
-      }
-    } else if (s->newest_chunk_part != Series::kNoChunkPart) {
-      auto it = store_.NewIterator(Column::kPoints);
-      it->SeekForPrev(storage::ChunkKeyPrefix(s->id, INT64_MAX) +
-                      std::string(12, '\xff'));
-      storage::ChunkKey last;
-      if (it->Valid() && storage::DecodeChunkKey(it->key(), &last) &&
-          last.series_id == s->id) {
-        newest_first = last.first_ts_ms;
-        if (pts.front().ts_ms >= last.first_ts_ms &&
-            pts.back().ts_ms - last.first_ts_ms <= storage::kMaxChunkSpanMs) {
-          last_key = std::string(it->key());
-          last_value = std::string(it->value());
-          extend = true;
-        }
-      }
-      if (!it->status().ok()) {
-        return heads_.PublishSeal(
-            sealed, [&] { return it->status(); }, clock_.NowMs());
-      }
-    }
-    if (extend) {
-      std::vector<int64_t> old_ts;
-      std::vector<double> old_vs;
-      if (storage::DecodeChunk(last_value, &old_ts, &old_vs).ok() &&
-          old_ts.size() + pts.size() <= kTargetChunkPoints) {
-        std::vector<Sample> merged;
-        merged.reserve(old_ts.size() + pts.size());
-        for (size_t i = 0; i < old_ts.size(); ++i)
-          merged.push_back({old_ts[i], old_vs[i]});
-        merged.insert(merged.end(), pts.begin(), pts.end());
-        // Both runs are sorted, and the new points mostly come after.
-        std::inplace_merge(merged.begin(), merged.begin() + old_ts.size(),
-                           merged.end(), by_time);
-        batch.Delete(Column::kPoints, last_key);
-        pts.swap(merged);
-        // Readers see the replaced chunk's points from here until the
-        // seal is published, whatever their view of the store.
-        auto in_flight = std::make_shared<SealInFlight>();
-        in_flight->replaced_key = last_key;
-        in_flight->replaced_ts = std::move(old_ts);
-        in_flight->replaced_values = std::move(old_vs);
-        heads_.BeginSeal(s, std::move(in_flight));
-      }
-    }
-    // Chunks span at most kMaxChunkSpanMs and hold at most kMaxSealPoints.
-    uint32_t part = 0;
-    size_t begin = 0;
-    while (begin < pts.size()) {
-      size_t end = begin + 1;
-      while (end < pts.size() && end - begin < kMaxSealPoints &&
-             pts[end].ts_ms - pts[begin].ts_ms <= storage::kMaxChunkSpanMs) {
-        ++end;
-      }
-      ts.clear();
-      vs.clear();
-      for (size_t i = begin; i < end; ++i) {
-        ts.push_back(pts[i].ts_ms);
-        vs.push_back(pts[i].value);
-      }
-      // Sorted and bounded above, so encoding cannot fail; if it did, the
-      // marks set so far are cleared and nothing is written.
-      const absl::Status encoded = storage::EncodeChunk(ts, vs, &chunk);
-      if (!encoded.ok()) {
-        sealed.push_back({s, seq, head_count});
-        return heads_.PublishSeal(
-            sealed, [&] { return encoded; }, clock_.NowMs());
-      }
-      batch.Put(Column::kPoints,
-                storage::EncodeChunkKey({s->id, ts.front(), seq, part}), chunk);
-      newest.part = part++;
-      newest.first_ms = ts.front();
-      newest.points = static_cast<uint16_t>(ts.size());
-      ++chunks;
-      begin = end;
-    }
-    // The seal's last chunk is the series' newest unless the points were
-    // late (before the newest chunk's start): then its key no longer has
-    // the sealed sequence, and the next seal seeks.
-    newest.series = s;
-    if (newest_first.has_value() && newest.first_ms < *newest_first) {
-      newest.points = 0;
-    }
-    newest_chunks.push_back(newest);
+    absl::StatusOr<int64_t> n =
+        AddChunks(s->id, pts, seq, &batch, &scratch,
+                  [&](int64_t first, int64_t last, size_t points) {
+                    if (late) return;  // outside the run
+                    if (run.chunks > 0 && run.chunks < kMaxRunChunks &&
+                        last - run.first_ms <= storage::kMaxChunkSpanMs &&
+                        run.points + points <= kTargetChunkPoints) {
+                      run.points += points;
+                      ++run.chunks;
+                    } else {
+                      run = Run{first, points, 1};
+                    }
+                  });
+    NIMBUS_RETURN_IF_ERROR(n.status());
+    chunks += *n;
+    runs.push_back({s, run});
     std::string seq_be;
     storage::PutBigEndian64(&seq_be, seq);
     batch.Put(Column::kSeries,
               storage::EncodeSeriesIdKey(storage::kSeriesSealedTag, s->id),
               seq_be);
-    sealed.push_back({s, seq, head_count});
+    sealed.push_back({s, seq, pts.size()});
   }
   if (sealed.empty()) return absl::OkStatus();
-  const absl::Status st = heads_.PublishSeal(
+  NIMBUS_RETURN_IF_ERROR(heads_.PublishSeal(
       sealed,
       [&]() -> absl::Status {
         NIMBUS_RETURN_IF_ERROR(store_.Write(batch));
         chunks_written_.fetch_add(chunks, std::memory_order_relaxed);
+        chunks_merged_.fetch_add(merged, std::memory_order_relaxed);
         if (options_.after_write_for_testing) {
           options_.after_write_for_testing();
         }
         return absl::OkStatus();
       },
-      clock_.NowMs());
-  // Only once written: a failed seal left the old newest chunk in place.
-  if (st.ok()) {
-    for (const NewestChunk& n : newest_chunks) {
-      n.series->newest_chunk_first_ms = n.first_ms;
-      n.series->newest_chunk_part = n.part;
-      n.series->newest_chunk_points = n.points;
+      clock_.NowMs()));
+  // Only once written: a failed write left the runs as they were.
+  for (const auto& [s, run] : runs) SetRun(s, run);
+  return absl::OkStatus();
+}
+
+absl::Status Sealer::MergeQuiet(SeriesIndex& index, int64_t cutoff_ms) {
+  absl::MutexLock one_sealer(&seal_mu_);
+  std::vector<Series*> quiet;
+  index.ForEach([&](Series& s) {
+    if (s.run_chunks != Series::kRunUnknown && s.run_chunks > 1 &&
+        s.last_write_ms.load(std::memory_order_relaxed) <= cutoff_ms) {
+      quiet.push_back(&s);
     }
+  });
+  std::sort(quiet.begin(), quiet.end(),
+            [](const Series* a, const Series* b) { return a->id < b->id; });
+  // In batches, so that a sweep after a busy hour never makes one huge
+  // write.
+  for (size_t next = 0; next < quiet.size();) {
+    const size_t end = std::min(quiet.size(), next + kMergeBatch);
+    storage::WriteBatch batch;
+    std::vector<std::pair<Series*, Run>> runs;
+    int64_t merged = 0;
+    absl::Status st;
+    for (size_t i = next; i < end && st.ok(); ++i) {
+      Run run{quiet[i]->run_first_ms, quiet[i]->run_points,
+              quiet[i]->run_chunks};
+      st = MergeRun(*quiet[i], &run, &batch, &merged);
+      runs.push_back({quiet[i], run});
+    }
+    if (st.ok()) st = store_.Write(batch);
+    if (!st.ok()) {
+      failures_.fetch_add(1, std::memory_order_relaxed);
+      Log(LogLevel::kError, "sealer",
+          absl::StrCat("merging the chunks of ", end - next,
+                       " quiet series failed; they stay as they are and "
+                       "the next sweep tries again: ",
+                       st.ToString()));
+      return st;
+    }
+    chunks_merged_.fetch_add(merged, std::memory_order_relaxed);
+    for (const auto& [s, run] : runs) SetRun(s, run);
+    next = end;
   }
-  return st;
+  return absl::OkStatus();
+}
+
+void Sealer::SetRun(Series* s, const Run& run) {
+  s->run_first_ms = run.first_ms;
+  s->run_points = static_cast<uint16_t>(run.points);
+  s->run_chunks = static_cast<uint16_t>(run.chunks);
 }
 
 }  // namespace nimbus::engine

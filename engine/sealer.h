@@ -1,9 +1,18 @@
 // The sealer: turns heads into chunks. A seal sorts a head's points, cuts
 // them into chunks of at most storage::kMaxChunkSpanMs and kMaxSealPoints,
-// extends the series' newest chunk when the points belong at its end and
-// the two fit in kTargetChunkPoints, and writes the chunks to `points` with
-// the series' new sealed log sequence, in one store write
-// (storage/FORMAT.md, "Chunk keys and spans").
+// and writes them to `points` with the series' new sealed log sequence, in
+// one store write (storage/FORMAT.md, "Chunk keys and spans"). Each point is
+// encoded once when sealed, never rewritten by later seals.
+//
+// Small seals would leave many small chunks, which pack worse and cost a
+// read each. So the chunks a series' seals wrote since its last merge (its
+// open run) are merged into one, once: when the next seal's points would
+// not fit with them in kTargetChunkPoints and storage::kMaxChunkSpanMs, when
+// the run reaches kMaxRunChunks chunks, and when the series has been quiet
+// for a sweep's age (MergeQuiet). A point is thus encoded about twice in
+// all, whatever the head size, where rewriting the newest chunk on every
+// seal encoded it up to kTargetChunkPoints / head size times. Points older
+// than the run's start (late points) get chunks of their own.
 //
 // Full heads are queued for a background thread, so writers never wait for
 // chunk encoding; the sweeper seals aged heads through Seal() directly.
@@ -18,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/clock.h"
 #include "engine/head_store.h"
@@ -31,16 +41,24 @@ namespace nimbus::engine {
 // send a million points at one timestamp) become several chunks.
 inline constexpr size_t kMaxSealPoints = 16384;
 
-// A seal extends the series' newest chunk while the two together hold at most
-// this many points (2 hours of 10-second data), so that chunks settle near
-// the size the codec packs best (bench/RESULTS.md) however small the heads.
+// A series' run is merged once it would exceed this many points (2 hours of
+// 10-second data), so that chunks settle near the size the codec packs best
+// (bench/RESULTS.md) however small the heads.
 inline constexpr size_t kTargetChunkPoints = 720;
+
+// A run of this many chunks is merged before the next joins it: slow series
+// (a head sealed by age every few points) keep few chunks while their run
+// fills.
+inline constexpr size_t kMaxRunChunks = 8;
+
+// Quiet series merged in one store write, at most.
+inline constexpr size_t kMergeBatch = 1024;
 
 struct SealerOptions {
   // Seal queued heads on a background thread; false seals inside Queue().
   bool background = true;
-  // Called by a seal after its chunk write, before its head trim, with
-  // readers locked out. Default: none.
+  // Called by a seal after its chunk write, before its head trim. Default:
+  // none.
   std::function<void()> after_write_for_testing;
 };
 
@@ -72,10 +90,19 @@ class Sealer {
   // sealer lags); returns at once without a background thread.
   void AwaitBacklogBelow(size_t max);
 
+  // Merges the open run of every series last written at or before
+  // cutoff_ms whose run holds more than one chunk. Returns the store's error
+  // (logged and counted); the chunks then stay as they were.
+  absl::Status MergeQuiet(SeriesIndex& index, int64_t cutoff_ms);
+
+  // Chunks written by seals, and chunks written by merges.
   int64_t chunks_written() const {
     return chunks_written_.load(std::memory_order_relaxed);
   }
-  // Seals that failed (logged, and their points kept).
+  int64_t chunks_merged() const {
+    return chunks_merged_.load(std::memory_order_relaxed);
+  }
+  // Seals and merges that failed (logged; their points kept).
   int64_t failures() const { return failures_.load(std::memory_order_relaxed); }
   // Calls of AwaitBacklogBelow that waited.
   int64_t throttled() const {
@@ -83,7 +110,26 @@ class Sealer {
   }
 
  private:
-  absl::Status SealOnce(const std::vector<Series*>& series);
+  // What a series' run becomes (Series::run_*), applied once written.
+  struct Run {
+    int64_t first_ms = 0;
+    size_t points = 0;
+    size_t chunks = 0;
+  };
+  absl::Status SealOnce(const std::vector<Series*>& series)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(seal_mu_);
+  // The run of `s` (read back from the store after a restart).
+  absl::StatusOr<Run> KnownRun(const Series& s)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(seal_mu_);
+  // Adds to *batch the deletion of every chunk of `s` from run->first_ms on
+  // and the chunks of their points merged, and sets *run to the last of
+  // those; adds the chunks written to *merged. A chunk that does not decode
+  // leaves the run's chunks as they are (logged) and closes the run.
+  absl::Status MergeRun(const Series& s, Run* run, storage::WriteBatch* batch,
+                        int64_t* merged)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(seal_mu_);
+  void SetRun(Series* s, const Run& run)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(seal_mu_);
   void Loop();
 
   storage::Store& store_;
@@ -97,6 +143,7 @@ class Sealer {
   // Series taken from the queue by the running seal.
   size_t in_progress_ ABSL_GUARDED_BY(queue_mu_) = 0;
   std::atomic<int64_t> chunks_written_{0};
+  std::atomic<int64_t> chunks_merged_{0};
   std::atomic<int64_t> failures_{0};
   std::atomic<int64_t> throttled_{0};
   std::thread thread_;

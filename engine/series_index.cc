@@ -187,7 +187,7 @@ absl::StatusOr<std::vector<Series*>> SeriesIndex::Resolve(
       Series& s = series_.emplace_back();
       s.id = first_id + j;
       s.encoded_at = StoreKey(fresh[j]);
-      s.newest_chunk_part = Series::kNoChunkPart;  // new: no chunk yet
+      s.run_chunks = 0;  // new: no chunk yet
       by_key_.insert(&s);
       if (by_id_.size() <= s.id) by_id_.resize(s.id + 1, nullptr);
       by_id_[s.id] = &s;

@@ -34,16 +34,6 @@
 
 namespace nimbus::engine {
 
-// A seal whose store write is in flight for a series that replaces the
-// series' newest chunk by a larger one: the replaced chunk's key and points,
-// so that a reader can see them whether or not its view of the store has the
-// write yet (engine/head_store.h).
-struct SealInFlight {
-  std::string replaced_key;
-  std::vector<int64_t> replaced_ts;
-  std::vector<double> replaced_values;
-};
-
 // One series. The key is held only in its encoded form (decoded when a
 // query needs its fields), and the index maps views of it.
 struct Series {
@@ -75,17 +65,15 @@ struct Series {
   int64_t head_first_wall_ms = 0;
   uint64_t sealed_seq = 0;   // every log record <= this is in chunks
   bool seal_queued = false;  // waiting for the sealer
-  // The newest chunk the sealer wrote for the series in this process (its
-  // key's log sequence is sealed_seq): its part and points, 0 points if not
-  // known, and its first timestamp. Sealer only (one seal at a time), and
-  // the index, which marks a series it creates as having none
-  // (kNoChunkPart).
-  static constexpr uint32_t kNoChunkPart = 0xffffffff;
-  uint16_t newest_chunk_points = 0;
-  uint32_t newest_chunk_part = 0;
-  int64_t newest_chunk_first_ms = 0;
-  // Set while a seal that replaces a chunk is writing; null otherwise.
-  std::shared_ptr<const SealInFlight> sealing;
+  // The series' open run: the chunks the sealer wrote for it since it last
+  // merged them into one (engine/sealer.h), all starting at or after
+  // run_first_ms, run_points points in all. Sealer only (one seal at a
+  // time), and the index, which marks a series it creates as having no
+  // chunk (0) and a series it loads as not known yet (kRunUnknown).
+  static constexpr uint16_t kRunUnknown = 0xffff;
+  uint16_t run_chunks = kRunUnknown;
+  uint16_t run_points = 0;
+  int64_t run_first_ms = 0;
 };
 
 struct ListQuery {

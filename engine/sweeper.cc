@@ -21,6 +21,10 @@ absl::Status Sweeper::Run(int64_t max_age_ms) {
                                          : clock_.NowMs() - max_age_ms;
   // A failed seal is logged and counted by the sealer.
   NIMBUS_RETURN_IF_ERROR(sealer_.Seal(heads_.Aged(index_, cutoff)));
+  // Quiet series' chunks merged into one: they would not be by a next seal.
+  // A failure (logged and counted by the sealer) loses nothing and is tried
+  // again by the next sweep, so the sweep goes on.
+  (void)sealer_.MergeQuiet(index_, cutoff);
   const uint64_t keep_from = heads_.KeepFrom(index_);
   // When each series was last written, persisted when it moved by a step
   // (every change on a full sweep, max_age_ms 0), in batches of at most

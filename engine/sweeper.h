@@ -1,6 +1,7 @@
 // The sweeper: seals heads whose oldest point has waited long enough, so
-// that the ingest log stays short, deletes the log records no head needs,
-// and persists when each series was last written (for ListMetrics'
+// that the ingest log stays short, merges the chunks of series that went
+// quiet (Sealer::MergeQuiet), deletes the log records no head needs, and
+// persists when each series was last written (for ListMetrics'
 // recently-active filter across restarts).
 #ifndef NIMBUS_ENGINE_SWEEPER_H_
 #define NIMBUS_ENGINE_SWEEPER_H_
@@ -32,8 +33,9 @@ class Sweeper {
         clock_(clock) {}
 
   // Seals heads whose oldest point has waited at least max_age_ms (every
-  // head for 0), then trims the log. Returns the first error; what failed
-  // is done again by the next run.
+  // head for 0), merges the chunks of series not written for as long (of
+  // every series for 0), then trims the log. Returns the first error; what
+  // failed is done again by the next run.
   absl::Status Run(int64_t max_age_ms);
 
   // Runs whose log-trim write failed (logged; done again by the next run).

@@ -899,6 +899,7 @@ grpc::Status MetricsService::GetServerStats(grpc::ServerContext*,
   resp->set_series_count(s.series_count);
   resp->set_bytes_on_disk(s.bytes_on_disk);
   resp->set_chunks_sealed(s.chunks_sealed);
+  resp->set_chunks_merged(s.chunks_merged);
   resp->set_head_points(s.head_points);
   resp->set_memtable_bytes(s.memtable_bytes);
   ToTimestamp(s.rollup_watermark_ms, resp->mutable_rollup_watermark());

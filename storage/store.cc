@@ -120,6 +120,7 @@ class RocksIterator : public StoreIterator {
   void SeekToFirst() override { it_->SeekToFirst(); }
   bool Valid() const override { return it_->Valid(); }
   void Next() override { it_->Next(); }
+  void Prev() override { it_->Prev(); }
   absl::string_view key() const override {
     const rocksdb::Slice k = it_->key();
     return absl::string_view(k.data(), k.size());

@@ -98,6 +98,7 @@ class StoreIterator {
   virtual void SeekToFirst() = 0;
   virtual bool Valid() const = 0;
   virtual void Next() = 0;
+  virtual void Prev() = 0;
   // REQUIRES: Valid(). Valid until the next move.
   virtual absl::string_view key() const = 0;
   virtual absl::string_view value() const = 0;

@@ -91,6 +91,14 @@ class EngineFaultsTest : public ::testing::Test {
     return {(*r)[0].sample_count, (*r)[0].sum};
   }
 
+  // `seals` heads of 8 points (one chunk each), 1 s apart from `first`.
+  void PutInSeals(const SeriesKey& key, int seals, int64_t first,
+                  double value) {
+    for (int i = 0; i < seals; ++i) {
+      ASSERT_TRUE(Put(key, Points(8, first + i * 8000, value)).ok());
+    }
+  }
+
   static std::vector<Sample> Points(int n, int64_t first, double value = 1) {
     std::vector<Sample> s;
     for (int i = 0; i < n; ++i) s.push_back({first + i * 1000, value});
@@ -155,6 +163,83 @@ TEST_F(EngineFaultsTest, AFailedSealKeepsThePointsAndIsRetriedAndCounted) {
   EXPECT_EQ(CountAndSum(k), std::make_pair(9.0, 18.0));
   Open();
   EXPECT_EQ(CountAndSum(k), std::make_pair(9.0, 18.0));
+}
+
+// The points chunks of every series, in key order.
+std::vector<std::string> ChunkKeys(storage::Store& store) {
+  std::vector<std::string> keys;
+  auto it = store.NewIterator(Column::kPoints);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    keys.emplace_back(it->key());
+  }
+  EXPECT_TRUE(it->status().ok()) << it->status();
+  return keys;
+}
+
+TEST_F(EngineFaultsTest, ASealWhoseMergeFailsKeepsEverythingAndMergesNextTime) {
+  Open();
+  const SeriesKey k = Key("a");
+  // 8-point heads: 8 seals make a run of 8 chunks.
+  PutInSeals(k, 8, kNow - 600'000, 1);
+  ASSERT_EQ(ChunkKeys(*faults_).size(), 8u);
+  // The ninth seal merges the run first, in the same write, which fails.
+  faults_->FailWrites(Column::kPoints, 1, absl::UnavailableError("disk"));
+  ASSERT_TRUE(Put(k, Points(8, kNow - 500'000, 3)).ok());
+  EXPECT_EQ(engine_->Stats().seal_failures, 1);
+  EXPECT_EQ(engine_->Stats().chunks_merged, 0);
+  EXPECT_EQ(engine_->Stats().head_points, 8);
+  EXPECT_EQ(ChunkKeys(*faults_).size(), 8u);
+  EXPECT_EQ(CountAndSum(k), std::make_pair(72.0, 88.0));
+  // The next point seals again: the run merged, then the head's chunk.
+  ASSERT_TRUE(Put(k, Points(1, kNow - 400'000, 5)).ok());
+  EXPECT_EQ(engine_->Stats().chunks_merged, 1);
+  EXPECT_EQ(engine_->Stats().head_points, 0);
+  EXPECT_EQ(ChunkKeys(*faults_).size(), 2u);
+  EXPECT_EQ(CountAndSum(k), std::make_pair(73.0, 93.0));
+  Open();
+  EXPECT_EQ(CountAndSum(k), std::make_pair(73.0, 93.0));
+}
+
+TEST_F(EngineFaultsTest, AFailedQuietMergeIsCountedAndDoneByTheNextSweep) {
+  Open();
+  const SeriesKey k = Key("a");
+  PutInSeals(k, 3, kNow - 600'000, 2);
+  ASSERT_EQ(ChunkKeys(*faults_).size(), 3u);
+  faults_->FailWrites(Column::kPoints, 1, absl::UnavailableError("disk"));
+  // The sweep goes on past the failed merge: it still trims the log.
+  EXPECT_TRUE(engine_->SealAllHeads().ok());
+  EXPECT_EQ(faults_->failed_writes(), 1);
+  EXPECT_EQ(engine_->Stats().seal_failures, 1);
+  EXPECT_EQ(engine_->Stats().chunks_merged, 0);
+  EXPECT_EQ(ChunkKeys(*faults_).size(), 3u);
+  EXPECT_EQ(CountAndSum(k), std::make_pair(24.0, 48.0));
+  ASSERT_TRUE(engine_->SealAllHeads().ok());
+  EXPECT_EQ(engine_->Stats().chunks_merged, 1);
+  EXPECT_EQ(ChunkKeys(*faults_).size(), 1u);
+  EXPECT_EQ(CountAndSum(k), std::make_pair(24.0, 48.0));
+}
+
+TEST_F(EngineFaultsTest, AChunkThatDoesNotDecodeIsNeverMergedAway) {
+  Open();
+  const SeriesKey bad = Key("bad"), good = Key("good");
+  PutInSeals(bad, 3, kNow - 600'000, 2);
+  PutInSeals(good, 3, kNow - 600'000, 2);
+  std::vector<std::string> keys = ChunkKeys(*faults_);
+  ASSERT_EQ(keys.size(), 6u);  // bad's first (its id is lower)
+  storage::WriteBatch damage;
+  damage.Put(Column::kPoints, keys[1], "not a chunk");
+  ASSERT_TRUE(faults_->Write(damage).ok());
+  ASSERT_TRUE(engine_->SealAllHeads().ok());
+  // Logged and counted; the damaged series keeps its three chunks, the
+  // other merges.
+  EXPECT_EQ(engine_->Stats().seal_failures, 1);
+  EXPECT_EQ(engine_->Stats().chunks_merged, 1);
+  keys = ChunkKeys(*faults_);
+  ASSERT_EQ(keys.size(), 4u);
+  auto v = faults_->Get(Column::kPoints, keys[1]);
+  ASSERT_TRUE(v.ok() && v->has_value());
+  EXPECT_EQ(**v, "not a chunk");
+  EXPECT_EQ(CountAndSum(good), std::make_pair(24.0, 48.0));
 }
 
 TEST_F(EngineFaultsTest, AFailedAgedSealIsCountedAndTheLogKeepsThePoints) {
@@ -305,14 +390,15 @@ TEST_F(EngineFaultsTest, QueriesAndOtherWritersDoNotWaitForASeriesCreation) {
   EXPECT_EQ(CountAndSum(Key("new")), std::make_pair(1.0, 1.0));
 }
 
-// A seal that grows the newest chunk deletes it and writes a larger one;
-// queries of that very series must neither wait for the write nor see the
-// points twice or not at all, before, during or after it.
+// A seal that merges the series' run deletes its chunks and writes their
+// merge and a chunk of the head's points; queries of that very series must
+// neither wait for the write nor see the points twice or not at all,
+// before, during or after it.
 TEST_F(EngineFaultsTest, QueriesDoNotWaitForASealAndSeeEveryPointOnce) {
   Open();
   const SeriesKey k = Key("a");
-  ASSERT_TRUE(Put(k, Points(8, kNow - 600'000, 1)).ok());  // sealed: chunk
-  ASSERT_EQ(engine_->Stats().chunks_sealed, 1);
+  PutInSeals(k, 8, kNow - 600'000, 1);  // a run of 8 chunks
+  ASSERT_EQ(engine_->Stats().chunks_sealed, 8);
   ASSERT_TRUE(Put(k, Points(5, kNow - 500'000, 2)).ok());  // head
   faults_->HoldWrites(Column::kPoints);
   std::thread sealer([&] { EXPECT_TRUE(engine_->SealAllHeads().ok()); });
@@ -332,16 +418,18 @@ TEST_F(EngineFaultsTest, QueriesDoNotWaitForASealAndSeeEveryPointOnce) {
   reader.join();
   sealer.join();
   EXPECT_TRUE(finished) << "a query waited for a seal's write";
-  EXPECT_EQ(seen, std::make_pair(13.0, 18.0));
-  EXPECT_EQ(CountAndSum(k), std::make_pair(14.0, 22.0));
+  EXPECT_EQ(seen, std::make_pair(69.0, 74.0));
+  // The seal's merge, then the sweep's (of the run it left: two chunks).
+  EXPECT_EQ(engine_->Stats().chunks_merged, 2);
+  EXPECT_EQ(CountAndSum(k), std::make_pair(70.0, 78.0));
   EXPECT_EQ(engine_->Stats().head_points, 1);
   Open();
-  EXPECT_EQ(CountAndSum(k), std::make_pair(14.0, 22.0));
+  EXPECT_EQ(CountAndSum(k), std::make_pair(70.0, 78.0));
 }
 
 // The same between a seal's write and its head trim: the store already
-// holds the larger chunk (and not the one it replaced), the head still holds
-// the sealed points.
+// holds the merged chunk (and not its parts) and the seal's chunk, the head
+// still holds the sealed points.
 TEST_F(EngineFaultsTest,
        AQueryBetweenASealsWriteAndItsHeadTrimSeesEachPointOnce) {
   const SeriesKey k = Key("a");
@@ -351,7 +439,7 @@ TEST_F(EngineFaultsTest,
   bool finished = false;
   std::thread reader;
   options_.after_seal_write_for_testing = [&] {
-    if (++seals != 2) return;  // the second seal grows the first chunk
+    if (++seals != 9) return;  // the ninth seal merges the first eight
     reader = std::thread([&] {
       seen = CountAndSum(k);
       done = true;
@@ -361,15 +449,16 @@ TEST_F(EngineFaultsTest,
     finished = done;
   };
   Open();
-  ASSERT_TRUE(Put(k, Points(8, kNow - 600'000, 1)).ok());  // first seal
+  PutInSeals(k, 8, kNow - 600'000, 1);
   ASSERT_TRUE(Put(k, Points(5, kNow - 500'000, 2)).ok());
-  ASSERT_TRUE(engine_->SealAllHeads().ok());  // second seal
+  ASSERT_TRUE(engine_->SealAllHeads().ok());  // the ninth seal
   ASSERT_TRUE(reader.joinable());
   reader.join();
-  EXPECT_EQ(seals, 2);
+  EXPECT_EQ(seals, 9);
+  EXPECT_EQ(engine_->Stats().chunks_merged, 2);  // the seal's, the sweep's
   EXPECT_TRUE(finished) << "a query waited for a seal's head trim";
-  EXPECT_EQ(seen, std::make_pair(13.0, 18.0));
-  EXPECT_EQ(CountAndSum(k), std::make_pair(13.0, 18.0));
+  EXPECT_EQ(seen, std::make_pair(69.0, 74.0));
+  EXPECT_EQ(CountAndSum(k), std::make_pair(69.0, 74.0));
 }
 
 // Heads push back: when the background sealer lags (here: its write is

@@ -397,10 +397,10 @@ TEST_F(EngineTest, ConcurrentWritersCreatingTheSameSeriesGetOneId) {
       800);
 }
 
-// A seal replaces the newest chunk by a larger one and trims the head; a
-// query that runs in between (old chunk gone, head not trimmed yet) must
-// neither wait for the seal nor count points twice or lose them
-// (engine/head_store.h).
+// A seal that merges the series' run of chunks deletes them, writes their
+// merge and its own chunk, then trims the head; a query that runs in between
+// (parts gone, head not trimmed yet) must neither wait for the seal nor
+// count points twice or lose them (engine/head_store.h).
 TEST_F(EngineTest,
        AQueryBetweenASealsWriteAndItsHeadTrimRunsAndSeesEachPointOnce) {
   const SeriesKey k = Key("M", "a");
@@ -412,7 +412,7 @@ TEST_F(EngineTest,
   double seen = -1;
   int seals = 0;
   options_.after_seal_write_for_testing = [&] {
-    if (++seals != 2) return;  // the second seal extends the first chunk
+    if (++seals != 9) return;  // the ninth seal merges the first eight
     query = std::thread([&] {
       const auto dps = Stats(k, kNow - 100'000, kNow, 100'000);
       std::lock_guard<std::mutex> l(mu);
@@ -427,34 +427,44 @@ TEST_F(EngineTest,
         cv.wait_for(l, std::chrono::seconds(30), [&] { return done; });
   };
   Open();
-  for (int i = 0; i < 16; ++i)
-    Put(k, {{kNow - 50'000 + i, 1}});  // seals at 8, 16
+  for (int i = 0; i < 72; ++i)
+    Put(k, {{kNow - 50'000 + i, 1}});  // seals at 8, 16, ..., 72
   ASSERT_TRUE(query.joinable());
   query.join();
-  EXPECT_EQ(seals, 2);
+  EXPECT_EQ(seals, 9);
+  EXPECT_EQ(engine_->Stats().chunks_merged, 1);
   EXPECT_TRUE(finished_inside);
-  EXPECT_EQ(seen, 16);
-  EXPECT_EQ(Stats(k, kNow - 100'000, kNow, 100'000)[0].sample_count, 16);
+  EXPECT_EQ(seen, 72);
+  EXPECT_EQ(Stats(k, kNow - 100'000, kNow, 100'000)[0].sample_count, 72);
 }
 
-// Small seals extend the series' newest chunk up to 720 points, so chunks
-// settle near the size the codec packs best.
-TEST_F(EngineTest, SmallSealsGrowTheNewestChunk) {
+// Small seals write small chunks, each point once; a series' run of them is
+// merged into one when it reaches 8 chunks, when the next seal would not fit
+// in 720 points, and when the series goes quiet, so chunks settle near the
+// size the codec packs best.
+TEST_F(EngineTest, SmallSealsAreMergedIntoChunksOf720Points) {
   Open();
   const SeriesKey k = Key("M", "a");
   for (int i = 0; i < 1000; ++i) {  // 8-point heads: 125 seals
     Put(k, {{kNow - 3'600'000 + i * 1000, double(i % 7)}});
   }
   EXPECT_EQ(Stats(k, kNow - 3'600'000, kNow, 3'600'000)[0].sample_count, 1000);
+  EXPECT_EQ(engine_->Stats().chunks_sealed, 125);
+  // Merges at seals 9, 16, ..., 86 (each run of 8 chunks, 12 of them), at
+  // seal 91 (720 points: 728 would not fit), then at 99, 106, 113 and 120.
+  EXPECT_EQ(engine_->Stats().chunks_merged, 17);
+  ASSERT_TRUE(engine_->SealAllHeads().ok());  // merges the quiet run
+  EXPECT_EQ(engine_->Stats().chunks_merged, 18);
+  EXPECT_EQ(Stats(k, kNow - 3'600'000, kNow, 3'600'000)[0].sample_count, 1000);
   // 720 points (2 hours at 10 s would fit; here 1 s apart, the 720-point cap
   // binds), then the rest.
   EXPECT_EQ(ChunkSizes(), (std::vector<size_t>{720, 280}));
 }
 
-// The sealer remembers each series' newest chunk (no seek a seal); after a
-// restart it finds it by a seek, and after late points (a chunk that starts
-// earlier) it seeks again: either way a seal extends the newest chunk.
-TEST_F(EngineTest, SealsExtendTheNewestChunkAcrossARestartAndLatePoints) {
+// The sealer remembers each series' run of chunks; after a restart it reads
+// the run back from the store, and late points (older than the run) get a
+// chunk of their own: either way the run's chunks merge into one.
+TEST_F(EngineTest, RunsMergeAcrossARestartAndLatePoints) {
   Open();
   const SeriesKey k = Key("M", "a");
   const int64_t t0 = kNow - 3'600'000;
@@ -464,8 +474,8 @@ TEST_F(EngineTest, SealsExtendTheNewestChunkAcrossARestartAndLatePoints) {
       Put(k, {{t0 + next * 1000, double(next % 5)}});
     }
   };
-  put(400);  // 8-point heads: 50 seals into one chunk
-  Open();    // forgets the newest chunk
+  put(400);  // 8-point heads: 50 seals, merged every 8 chunks
+  Open();    // forgets the run
   put(200);
   for (int i = 0; i < 8; ++i) Put(k, {{t0 - 100'000 + i, 1}});  // late
   put(120);  // 600 + 120: the newest chunk, full
