@@ -436,12 +436,13 @@ absl::Status Engine::Write(const IngestBatch& batch) {
   if (!keys.empty()) {
     NIMBUS_ASSIGN_OR_RETURN(std::vector<Series*> resolved,
                             impl_->index->Resolve(keys));
-    std::vector<std::pair<uint64_t, Series*>> remembered;
+    std::vector<SeriesIndex::RememberedIdentity> remembered;
     for (size_t j = 0; j < keyed.size(); ++j) {
       const size_t i = keyed[j];
       series[i] = resolved[j];
       if (batch.runs[i].identity_hash != 0) {
-        remembered.push_back({batch.runs[i].identity_hash, resolved[j]});
+        remembered.push_back(
+            {batch.runs[i].identity_hash, batch.runs[i].identity, resolved[j]});
       }
     }
     impl_->index->RememberIdentities(remembered);

@@ -54,9 +54,11 @@ struct IngestBatch {
     // The run's series if the caller has it (FindSeries); key is then
     // unused.
     Series* series = nullptr;
-    // Nonzero: the hash of the identity the client sent for `key`, which
-    // Write() remembers for FindSeries once the key has resolved.
+    // Nonzero: the hash of `identity`, what the client sent for `key`,
+    // which Write() remembers for FindSeries once the key has resolved. Its
+    // views must stay valid during Write().
     uint64_t identity_hash = 0;
+    IdentityView identity;
     const Sample* samples = nullptr;
     size_t sample_count = 0;
     const StatisticSet* sets = nullptr;

@@ -84,48 +84,88 @@ absl::StatusOr<std::unique_ptr<SeriesIndex>> SeriesIndex::Load(
   return index;
 }
 
+namespace {
+
+constexpr size_t kIdentityHeader = 3 * sizeof(uint32_t);
+
+// Whether `bytes` (IdentityEntry::bytes) holds exactly `id`.
+bool IdentityBytesEqual(const char* bytes, const IdentityView& id) {
+  uint32_t len[3];
+  std::memcpy(len, bytes, sizeof(len));
+  if (len[0] != id.namespace_name.size() || len[1] != id.fields.size() ||
+      len[2] != id.unit.size()) {
+    return false;
+  }
+  const char* p = bytes + kIdentityHeader;
+  return std::memcmp(p, id.namespace_name.data(), len[0]) == 0 &&
+         std::memcmp(p + len[0], id.fields.data(), len[1]) == 0 &&
+         std::memcmp(p + len[0] + len[1], id.unit.data(), len[2]) == 0;
+}
+
+std::unique_ptr<char[]> IdentityBytes(const IdentityView& id) {
+  const uint32_t len[3] = {static_cast<uint32_t>(id.namespace_name.size()),
+                           static_cast<uint32_t>(id.fields.size()),
+                           static_cast<uint32_t>(id.unit.size())};
+  auto bytes =
+      std::make_unique<char[]>(kIdentityHeader + len[0] + len[1] + len[2]);
+  char* p = bytes.get();
+  std::memcpy(p, len, sizeof(len));
+  p += kIdentityHeader;
+  // memcpy of an empty view's data() (possibly null) is not allowed.
+  for (absl::string_view part : {id.namespace_name, id.fields, id.unit}) {
+    if (!part.empty()) std::memcpy(p, part.data(), part.size());
+    p += part.size();
+  }
+  return bytes;
+}
+
+}  // namespace
+
 void SeriesIndex::FindByIdentity(absl::Span<const IdentityView> ids,
                                  absl::Span<const uint64_t> hashes,
                                  Series** out) {
   // A request names a thousand series at random places in memory: each
-  // step is three cache misses (the slot, the series, its key) unless they
+  // step is two cache misses (the slot, the remembered bytes) unless they
   // are fetched ahead. Two passes, prefetching kAhead items ahead in each.
   constexpr size_t kAhead = 8;
   const size_t n = ids.size();
+  thread_local std::vector<const char*> bytes;
+  bytes.assign(n, nullptr);
   absl::ReaderMutexLock l(&identity_mu_);
   for (size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) by_identity_.prefetch(hashes[i + kAhead]);
     out[i] = nullptr;
     if (hashes[i] == 0) continue;  // not to be looked up
     auto f = by_identity_.find(hashes[i]);
-    if (f != by_identity_.end()) out[i] = f->second;
-    if (out[i] != nullptr) __builtin_prefetch(&out[i]->encoded_at);
+    if (f == by_identity_.end()) continue;
+    out[i] = f->second.series;
+    bytes[i] = f->second.bytes.get();
+    __builtin_prefetch(bytes[i]);
   }
   for (size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n && out[i + kAhead] != nullptr) {
-      __builtin_prefetch(out[i + kAhead]->encoded_at);
-    }
-    if (out[i] == nullptr) continue;
-    const IdentityView& id = ids[i];
-    // What validation makes of an empty unit, as in the series' key.
-    const absl::string_view unit = id.unit.empty() ? "None" : id.unit;
-    if (!SeriesKeyEncodingEquals(out[i]->encoded(), id.namespace_name,
-                                 id.metric_name, unit, id.dims)) {
+    if (out[i] != nullptr && !IdentityBytesEqual(bytes[i], ids[i])) {
       out[i] = nullptr;
     }
   }
 }
 
 void SeriesIndex::RememberIdentities(
-    absl::Span<const std::pair<uint64_t, Series*>> remembered) {
+    absl::Span<const RememberedIdentity> remembered) {
   if (remembered.empty()) return;
   const size_t series = size();
   absl::MutexLock l(&identity_mu_);
-  for (const auto& [hash, s] : remembered) {
+  for (const RememberedIdentity& r : remembered) {
+    auto f = by_identity_.find(r.hash);
+    if (f != by_identity_.end()) {
+      // Remembered already (two writers missed it at once), or a colliding
+      // identity, which takes the slot over: a hit is checked either way.
+      if (!IdentityBytesEqual(f->second.bytes.get(), r.id)) {
+        f->second = {r.series, IdentityBytes(r.id)};
+      }
+      continue;
+    }
     if (by_identity_.size() >= 2 * series + kIdentitySlack) return;
-    // A colliding identity takes the slot over: either is still checked
-    // against its series' key before use.
-    by_identity_.insert_or_assign(hash, s);
+    by_identity_.emplace(r.hash, IdentityEntry{r.series, IdentityBytes(r.id)});
   }
 }
 

@@ -115,15 +115,20 @@ class SeriesIndex {
   // before skips validation, encoding and the key lookup: out[i] is the
   // series an earlier RememberIdentities() recorded for exactly the bytes of
   // ids[i] (whose hash is hashes[i]; 0: not looked up), or nullptr. A hit is
-  // checked against the series' key, never taken on the hash alone.
+  // checked against the remembered bytes, never taken on the hash alone.
   void FindByIdentity(absl::Span<const IdentityView> ids,
                       absl::Span<const uint64_t> hashes, Series** out);
-  // Records that the identity of hash `hash` is series `s`; callers do so
-  // only for identities that passed validation and resolved to `s`. At most
-  // twice as many identities as series (plus kIdentitySlack) are kept, so a
-  // client that sends one series in many forms cannot grow it without bound.
-  void RememberIdentities(
-      absl::Span<const std::pair<uint64_t, Series*>> remembered);
+  // Records that identity `id` (of hash `hash`) is series `s`, keeping a
+  // copy of its bytes; callers do so only for identities that passed
+  // validation and resolved to `s`. At most twice as many identities as
+  // series (plus kIdentitySlack) are kept, so a client that sends one series
+  // in many forms cannot grow it without bound.
+  struct RememberedIdentity {
+    uint64_t hash;
+    IdentityView id;
+    Series* series;
+  };
+  void RememberIdentities(absl::Span<const RememberedIdentity> remembered);
   static constexpr size_t kIdentitySlack = 1024;
 
   // nullptr if there is no series with that id.
@@ -188,7 +193,12 @@ class SeriesIndex {
   // Series by the hash of an identity as sent (FindByIdentity). Its own
   // lock: ingest reads it once per request.
   absl::Mutex identity_mu_;
-  absl::flat_hash_map<uint64_t, Series*> by_identity_
+  struct IdentityEntry {
+    Series* series;
+    // The identity's three field lengths (uint32_t each), then its bytes.
+    std::unique_ptr<char[]> bytes;
+  };
+  absl::flat_hash_map<uint64_t, IdentityEntry> by_identity_
       ABSL_GUARDED_BY(identity_mu_);
 };
 

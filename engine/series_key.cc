@@ -70,51 +70,6 @@ void AppendSeriesKeyEncoding(absl::string_view namespace_name,
   }
 }
 
-namespace {
-
-// Reads a length-prefixed string of `encoded` at *p as a view.
-bool NextString(const char** p, const char* limit, absl::string_view* out) {
-  uint64_t n;
-  if (!storage::internal::GetVarint64(p, limit, &n) ||
-      n > static_cast<uint64_t>(limit - *p)) {
-    return false;
-  }
-  *out = absl::string_view(*p, n);
-  *p += n;
-  return true;
-}
-
-bool NextStringEquals(const char** p, const char* limit,
-                      absl::string_view want) {
-  absl::string_view got;
-  return NextString(p, limit, &got) && got == want;
-}
-
-}  // namespace
-
-bool SeriesKeyEncodingEquals(absl::string_view encoded,
-                             absl::string_view namespace_name,
-                             absl::string_view metric_name,
-                             absl::string_view unit,
-                             absl::Span<const DimensionView> dims) {
-  const char* p = encoded.data();
-  const char* limit = p + encoded.size();
-  uint64_t n;
-  if (!NextStringEquals(&p, limit, namespace_name) ||
-      !NextStringEquals(&p, limit, metric_name) ||
-      !NextStringEquals(&p, limit, unit) ||
-      !storage::internal::GetVarint64(&p, limit, &n) || n != dims.size()) {
-    return false;
-  }
-  for (const DimensionView& d : dims) {
-    if (!NextStringEquals(&p, limit, d.name) ||
-        !NextStringEquals(&p, limit, d.value)) {
-      return false;
-    }
-  }
-  return p == limit;
-}
-
 std::string SeriesKey::Encode() const {
   std::vector<DimensionView> dims;
   dims.reserve(dimensions.size());

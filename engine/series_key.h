@@ -52,33 +52,20 @@ void AppendSeriesKeyEncoding(absl::string_view namespace_name,
                              absl::Span<const DimensionView> dims,
                              std::string* out);
 
-// A series identity as a client sent it, before validation: views of its
-// request, dimensions in the order sent, the unit as given ("" for None).
+// A series identity exactly as a client sent it, before validation: its
+// namespace, the wire bytes of its metric name and dimension fields, and its
+// unit as given ("" for None). Equal bytes parse to equal fields, so an
+// identity names one series whatever the order of its dimensions.
 struct IdentityView {
   absl::string_view namespace_name;
-  absl::string_view metric_name;
+  absl::string_view fields;
   absl::string_view unit;
-  absl::Span<const DimensionView> dims;
 
-  // Over every byte of every field, in order (dimension order counts).
   template <typename H>
   friend H AbslHashValue(H h, const IdentityView& v) {
-    h = H::combine(std::move(h), v.namespace_name, v.metric_name, v.unit,
-                   v.dims.size());
-    for (const DimensionView& d : v.dims) {
-      h = H::combine(std::move(h), d.name, d.value);
-    }
-    return h;
+    return H::combine(std::move(h), v.namespace_name, v.fields, v.unit);
   }
 };
-
-// Whether `encoded` is what AppendSeriesKeyEncoding writes for these fields
-// (the dimensions in the order given), without building it.
-bool SeriesKeyEncodingEquals(absl::string_view encoded,
-                             absl::string_view namespace_name,
-                             absl::string_view metric_name,
-                             absl::string_view unit,
-                             absl::Span<const DimensionView> dims);
 
 // Sorts dimensions by name. Returns false (and the index of the second one in
 // *duplicate) if two have the same name.

@@ -270,9 +270,20 @@ bool DecodeDatum(absl::string_view bytes, int depth, PutMetricDataView* out,
   d->dims_begin = d->dims_end = static_cast<uint32_t>(out->dims.size());
   d->values_begin = d->values_end = static_cast<uint32_t>(out->values.size());
   d->counts_begin = d->counts_end = static_cast<uint32_t>(out->counts.size());
+  // identity_fields: the leading run of name and dimension fields, unless
+  // one of those fields comes again after it.
+  const char* identity_end = r.p;
+  bool identity_open = true, identity_whole = true;
   while (!r.done()) {
     uint32_t tag;
     if (!r.Field(&tag)) return false;
+    const bool identity_tag =
+        tag == T(1, kLengthDelimited) || tag == T(2, kLengthDelimited);
+    if (!identity_tag) {
+      identity_open = false;
+    } else if (!identity_open) {
+      identity_whole = false;
+    }
     absl::string_view sub;
     uint64_t v = 0;
     double x = 0;
@@ -323,6 +334,11 @@ bool DecodeDatum(absl::string_view bytes, int depth, PutMetricDataView* out,
         ok = r.Skip(tag, depth);
     }
     if (!ok) return false;
+    if (identity_open) identity_end = r.p;
+  }
+  if (identity_whole) {
+    d->identity_fields =
+        absl::string_view(bytes.data(), identity_end - bytes.data());
   }
   d->dims_end = static_cast<uint32_t>(out->dims.size());
   d->values_end = static_cast<uint32_t>(out->values.size());

@@ -23,6 +23,12 @@ namespace nimbus::rpc {
 
 // One MetricDatum. Ranges index the vectors of its PutMetricDataView.
 struct DatumView {
+  // The datum's metric name and dimension fields exactly as sent, when they
+  // are all of its fields 1 and 2 and come first, before any other field
+  // (as every encoder writes them); empty otherwise. Equal bytes parse to
+  // an equal name and dimensions, so they can key a cache of series
+  // (engine::IdentityView).
+  absl::string_view identity_fields;
   absl::string_view metric_name;
   uint32_t dims_begin = 0, dims_end = 0;
   bool has_timestamp = false;

@@ -270,6 +270,7 @@ struct DatumScratch {
     size_t set_begin, set_end;
     engine::Series* series;
     uint64_t identity_hash;
+    size_t datum;  // whose identity identity_hash is the hash of
   };
 
   std::string wire;
@@ -351,25 +352,19 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
   const int64_t now = clock_.NowMs();
   // Series whose identity the engine has seen in exactly these bytes: one
   // lookup for the request, before the identities are validated (and their
-  // dimensions sorted) in place. Only identities whose dimensions came
-  // sorted are looked up and remembered: a hit is checked against the
-  // series' key, which has them sorted, so another order could never match.
-  // Their hash is 0 (IngestBatch::Run::identity_hash's "none").
+  // dimensions sorted) in place. A datum whose name and dimension fields
+  // are not one leading run of bytes (DatumView::identity_fields) is not
+  // looked up: its hash is 0 (IngestBatch::Run::identity_hash's "none").
   const size_t n = req.datums.size();
   x.ids.resize(n);
   x.hashes.resize(n);
   x.found.resize(n);
   for (size_t di = 0; di < n; ++di) {
     const DatumView& d = req.datums[di];
-    const auto dims =
-        absl::MakeConstSpan(req.dims).subspan(d.dims_begin, d.dims_size());
-    x.ids[di] = {ns, d.metric_name, d.unit, dims};
-    bool sorted = true;
-    for (size_t k = 1; k < dims.size() && sorted; ++k) {
-      sorted = dims[k - 1].name < dims[k].name;
-    }
-    x.hashes[di] =
-        sorted ? absl::Hash<engine::IdentityView>{}(x.ids[di]) | 1 : 0;
+    x.ids[di] = {ns, d.identity_fields, d.unit};
+    x.hashes[di] = d.identity_fields.empty()
+                       ? 0
+                       : absl::Hash<engine::IdentityView>{}(x.ids[di]) | 1;
   }
   engine_.FindSeries(x.ids, x.hashes, x.found.data());
   int64_t accepted = 0;
@@ -519,7 +514,7 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
       }
       const size_t at = x.keys.size();
       x.runs.push_back({at, at, sample_begin, x.samples.size(), set_begin,
-                        x.sets.size(), found, 0});
+                        x.sets.size(), found, 0, di});
       continue;
     }
     const size_t key_begin = x.keys.size();
@@ -537,7 +532,7 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
       }
     }
     x.runs.push_back({key_begin, key_end, sample_begin, x.samples.size(),
-                      set_begin, x.sets.size(), nullptr, x.hashes[di]});
+                      set_begin, x.sets.size(), nullptr, x.hashes[di], di});
   }
   if (!x.runs.empty()) {
     x.batch.runs.resize(x.runs.size());
@@ -552,6 +547,7 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
       run.set_count = at.set_end - at.set_begin;
       run.series = at.series;
       run.identity_hash = at.identity_hash;
+      run.identity = x.ids[at.datum];
     }
     if (absl::Status s = engine_.Write(x.batch); !s.ok()) {
       return ToGrpcStatus(s);

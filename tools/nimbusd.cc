@@ -17,6 +17,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/clock.h"
 #include "engine/engine.h"
@@ -66,6 +67,10 @@ ABSL_FLAG(bool, compact, false,
           "what it holds, and exit");
 
 int main(int argc, char** argv) {
+  // Debian builds Abseil without NDEBUG, so every Mutex::Lock would also
+  // check a process-wide lock graph for cycles, under a global lock: a debug
+  // aid (tests keep it), not for the server.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage("The Nimbus metrics server.");
   absl::ParseCommandLine(argc, argv);
 

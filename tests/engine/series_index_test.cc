@@ -4,11 +4,13 @@
 #include "engine/series_index.h"
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/keys.h"
 #include "storage/store.h"
@@ -94,7 +96,7 @@ TEST_F(SeriesIndexTest, KeysOfEverySizeSurviveAndReload) {
 }
 
 // The identity cache: a hit only for the bytes remembered, checked against
-// the series' key whatever the hash says, and bounded.
+// those bytes whatever the hash says, and bounded.
 TEST_F(SeriesIndexTest, IdentitiesAreFoundOnlyForTheBytesRemembered) {
   auto index = SeriesIndex::Load(*store_);
   ASSERT_TRUE(index.ok()) << index.status();
@@ -102,8 +104,11 @@ TEST_F(SeriesIndexTest, IdentitiesAreFoundOnlyForTheBytesRemembered) {
   const std::vector<absl::string_view> keys = {k1, k2};
   auto series = (*index)->Resolve(keys);
   ASSERT_TRUE(series.ok()) << series.status();
-  const std::vector<DimensionView> da = {{"Host", "a"}}, db = {{"Host", "b"}};
-  const IdentityView ia{"Test", "M", "", da}, ib{"Test", "M", "None", db};
+  // The views point into buffers that are gone once remembered: the index
+  // keeps copies.
+  auto ia_bytes = std::make_unique<std::string>("\x0a\x01Ma");
+  const IdentityView ia{"Test", *ia_bytes, ""},
+      ib{"Test", "\x0a\x01Mb", "None"};
   const uint64_t ha = absl::Hash<IdentityView>{}(ia);
   const uint64_t hb = absl::Hash<IdentityView>{}(ib);
   Series* out[2] = {nullptr, nullptr};
@@ -112,23 +117,45 @@ TEST_F(SeriesIndexTest, IdentitiesAreFoundOnlyForTheBytesRemembered) {
   (*index)->FindByIdentity(ids, hashes, out);
   EXPECT_EQ(out[0], nullptr);  // nothing remembered yet
   EXPECT_EQ(out[1], nullptr);
-  const std::vector<std::pair<uint64_t, Series*>> remember = {
-      {ha, (*series)[0]}, {hb, (*series)[1]}};
+  const std::vector<SeriesIndex::RememberedIdentity> remember = {
+      {ha, ia, (*series)[0]}, {hb, ib, (*series)[1]}};
   (*index)->RememberIdentities(remember);
-  (*index)->FindByIdentity(ids, hashes, out);
-  EXPECT_EQ(out[0], (*series)[0]);  // "" is the unit None
+  const std::string same = *ia_bytes;
+  ia_bytes->assign("xxxx");
+  const std::vector<IdentityView> again = {{"Test", same, ""}, ib};
+  (*index)->FindByIdentity(again, hashes, out);
+  EXPECT_EQ(out[0], (*series)[0]);
   EXPECT_EQ(out[1], (*series)[1]);
-  // A hash that names another identity's series is not taken on trust.
-  const std::vector<uint64_t> crossed = {hb, ha};
-  (*index)->FindByIdentity(ids, crossed, out);
+  // Hash 0: not looked up.
+  const std::vector<uint64_t> none = {0, 0};
+  (*index)->FindByIdentity(again, none, out);
   EXPECT_EQ(out[0], nullptr);
   EXPECT_EQ(out[1], nullptr);
-  // Another unit is another series, even under a remembered hash.
-  const IdentityView seconds{"Test", "M", "Seconds", da};
-  const std::vector<IdentityView> one = {seconds};
-  const std::vector<uint64_t> under_ha = {ha};
-  (*index)->FindByIdentity(one, under_ha, out);
+  // A hash that names another identity's series is not taken on trust.
+  const std::vector<uint64_t> crossed = {hb, ha};
+  (*index)->FindByIdentity(again, crossed, out);
   EXPECT_EQ(out[0], nullptr);
+  EXPECT_EQ(out[1], nullptr);
+  // Nor is one whose bytes differ in any field, or only where a field ends.
+  for (const IdentityView& other :
+       {IdentityView{"Test", same, "Seconds"}, IdentityView{"Tesu", same, ""},
+        IdentityView{"Test", "\x0a\x01Mc", ""},
+        IdentityView{"Tes", "t" + same, ""}}) {
+    const std::vector<IdentityView> one = {other};
+    const std::vector<uint64_t> under_ha = {ha};
+    (*index)->FindByIdentity(one, under_ha, out);
+    EXPECT_EQ(out[0], nullptr) << other.namespace_name << " " << other.unit;
+  }
+  // A colliding identity remembered under a taken hash takes the slot.
+  const IdentityView ic{"Test", "\x0a\x01Mc", ""};
+  const std::vector<SeriesIndex::RememberedIdentity> collide = {
+      {ha, ic, (*series)[1]}};
+  (*index)->RememberIdentities(collide);
+  const std::vector<IdentityView> c = {ic, again[0]};
+  const std::vector<uint64_t> both_ha = {ha, ha};
+  (*index)->FindByIdentity(c, both_ha, out);
+  EXPECT_EQ(out[0], (*series)[1]);
+  EXPECT_EQ(out[1], nullptr);
 }
 
 TEST_F(SeriesIndexTest, RememberedIdentitiesAreBoundedBySeriesCount) {
@@ -138,16 +165,19 @@ TEST_F(SeriesIndexTest, RememberedIdentitiesAreBoundedBySeriesCount) {
   const std::vector<absl::string_view> keys = {k};
   auto series = (*index)->Resolve(keys);
   ASSERT_TRUE(series.ok()) << series.status();
-  // One series sent under many hashes: at most 2 + kIdentitySlack kept.
+  // One series sent under many identities: at most 2 + kIdentitySlack kept.
   const size_t limit = 2 + SeriesIndex::kIdentitySlack;
-  std::vector<std::pair<uint64_t, Series*>> many;
-  for (uint64_t h = 1; h <= limit + 100; ++h) many.push_back({h, (*series)[0]});
-  (*index)->RememberIdentities(many);
-  const std::vector<DimensionView> da = {{"Host", "a"}};
-  const std::vector<IdentityView> ids(limit + 100,
-                                      IdentityView{"Test", "M", "None", da});
+  std::vector<std::string> units;
+  for (size_t i = 0; i < limit + 100; ++i) units.push_back(absl::StrCat(i));
+  std::vector<IdentityView> ids;
   std::vector<uint64_t> hashes;
-  for (uint64_t h = 1; h <= limit + 100; ++h) hashes.push_back(h);
+  std::vector<SeriesIndex::RememberedIdentity> many;
+  for (const std::string& u : units) {
+    ids.push_back({"Test", "\x0a\x01M", u});
+    hashes.push_back(absl::Hash<IdentityView>{}(ids.back()));
+    many.push_back({hashes.back(), ids.back(), (*series)[0]});
+  }
+  (*index)->RememberIdentities(many);
   std::vector<Series*> out(ids.size());
   (*index)->FindByIdentity(ids, hashes, out.data());
   size_t found = 0;

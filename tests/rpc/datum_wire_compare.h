@@ -72,6 +72,22 @@ inline std::string DiffDecoded(const nimbus::v1::PutMetricDataRequest& msg,
                             absl::CHexEscape(dm.value()), "\"");
       }
     }
+    // identity_fields, parsed alone, give this datum's name and dimensions
+    // (what makes them a sound key for the series cache).
+    if (!d.identity_fields.empty()) {
+      nimbus::v1::MetricDatum alone;
+      if (!alone.ParseFromString(std::string(d.identity_fields)) ||
+          alone.metric_name() != m.metric_name() ||
+          alone.dimensions_size() != m.dimensions_size()) {
+        return at + "identity_fields do not parse to the datum's identity";
+      }
+      for (int j = 0; j < m.dimensions_size(); ++j) {
+        if (alone.dimensions(j).name() != m.dimensions(j).name() ||
+            alone.dimensions(j).value() != m.dimensions(j).value()) {
+          return absl::StrCat(at, "identity_fields: dimension ", j, " differs");
+        }
+      }
+    }
     if (d.has_timestamp != m.has_timestamp() ||
         d.timestamp_seconds != m.timestamp().seconds() ||
         d.timestamp_nanos != m.timestamp().nanos()) {

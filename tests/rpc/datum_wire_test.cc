@@ -228,6 +228,42 @@ TEST(DatumWireTest, Typical1000DatumsWithThreeDimensions) {
   EXPECT_EQ(view.datums[999].dims_size(), 3u);
 }
 
+// identity_fields: the bytes of a leading run of name and dimension fields
+// that holds all of them, else nothing.
+TEST(DatumWireTest, IdentityFieldsAreTheLeadingNameAndDimensionFields) {
+  auto identity = [](const std::string& datum) {
+    const std::string bytes = Namespace("N") + Datum(datum);
+    const PutMetricDataView view = Decoded(bytes);
+    EXPECT_EQ(view.datums.size(), 1u);
+    return view.datums.empty() ? std::string("?")
+                               : std::string(view.datums[0].identity_fields);
+  };
+  // As protobuf writes a datum: name, dimensions, then the rest.
+  const std::string run = MetricName("M") + Dim("a", "1") + Dim("b", "2");
+  EXPECT_EQ(identity(run + DoubleField(4, 1.5) + Unit("Bytes")), run);
+  EXPECT_EQ(identity(run), run);
+  // What protobuf itself writes: the name and three dimensions, first.
+  const PutMetricDataRequest typical = Typical(1);
+  MetricDatum only_identity;
+  only_identity.set_metric_name(typical.metric_data(0).metric_name());
+  *only_identity.mutable_dimensions() = typical.metric_data(0).dimensions();
+  EXPECT_EQ(identity(typical.metric_data(0).SerializeAsString()),
+            only_identity.SerializeAsString());
+  // Any order within the run.
+  const std::string dims_first = Dim("a", "1") + MetricName("M");
+  EXPECT_EQ(identity(dims_first + DoubleField(4, 1)), dims_first);
+  // A name or dimension after another field: no identity bytes.
+  EXPECT_EQ(identity(MetricName("M") + DoubleField(4, 1) + Dim("a", "1")), "");
+  EXPECT_EQ(identity(run + Unit("Bytes") + MetricName("N")), "");
+  EXPECT_EQ(identity(MetricName("M") + VarintField(99, 1) + Dim("a", "1")), "");
+  // An unknown field, or a name field of another wire type, ends the run.
+  EXPECT_EQ(identity(MetricName("M") + VarintField(99, 1)), MetricName("M"));
+  EXPECT_EQ(identity(MetricName("M") + VarintField(1, 7) + DoubleField(4, 1)),
+            MetricName("M"));
+  // Neither name nor dimensions.
+  EXPECT_EQ(identity(DoubleField(4, 1)), "");
+}
+
 TEST(DatumWireTest, EveryFieldSet) {
   const PutMetricDataRequest req = AllFields();
   const std::string bytes = req.SerializeAsString();

@@ -216,7 +216,7 @@ TEST(PutMetricData, SeriesSeenBeforeAreFoundByTheirBytesAndNothingElse) {
   auto* none = Add(&again, "M", ab, ts + 3);   // "None" is the unit "" was
   none->set_unit("None");
   none->set_value(4);
-  Add(&again, "M", ba, ts + 4)->set_value(5);  // unsorted: keyed again
+  Add(&again, "M", ba, ts + 4)->set_value(5);  // other bytes, seen too
   Add(&again, "M", {{"A", "1"}, {"B", "2"}, {"A", "1"}}, ts)
       ->set_value(100);  // 3: repeated name
   Add(&again, "M", {{"A", "1"}, {"B", ""}}, ts)->set_value(100);  // 4: empty
