@@ -387,6 +387,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
   e.commits.RaiseLateWatermark(watermark);
   SealerOptions seal_options;
   seal_options.background = e.options.background_sealing;
+  seal_options.nice = e.options.background_nice;
   seal_options.after_write_for_testing = e.options.after_seal_write_for_testing;
   e.sealer = std::make_unique<Sealer>(*e.store, *e.heads, clock,
                                       std::move(seal_options));
@@ -396,22 +397,26 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
     NIMBUS_RETURN_IF_ERROR(e.MigrateFromVersion2());
   }
   if (e.options.sweep_interval_ms > 0) {
-    e.sweep_thread =
-        std::make_unique<PeriodicThread>(e.options.sweep_interval_ms, [&e] {
+    e.sweep_thread = std::make_unique<PeriodicThread>(
+        e.options.sweep_interval_ms,
+        [&e] {
           // Failures are logged and counted by the sealer and the
           // sweeper; the next sweep does the work again.
           absl::Status s = e.sweeper->Run(e.options.head_max_age_ms);
           (void)s;
-        });
+        },
+        e.options.background_nice);
   }
   if (e.options.rollup_interval_ms > 0) {
-    e.rollup_thread =
-        std::make_unique<PeriodicThread>(e.options.rollup_interval_ms, [&e] {
+    e.rollup_thread = std::make_unique<PeriodicThread>(
+        e.options.rollup_interval_ms,
+        [&e] {
           // Logged and counted by RunRollupsUntilCaughtUp; the next pass
           // does it again. Hours a backfill is still touching wait.
           absl::Status s = e.RunRollupsUntilCaughtUp(/*redo_busy_hours=*/false);
           (void)s;
-        });
+        },
+        e.options.background_nice);
   }
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }

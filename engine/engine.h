@@ -98,8 +98,9 @@ struct EngineOptions {
   // A head is sealed into chunks when it holds this many points. Default
   // 120: each seal costs a few store operations whatever its size (a chunk,
   // the sealed sequence), so larger seals cost less a point; a head of 120
-  // points of the reference shapes takes about 540 bytes. Series written in
-  // real time at 10 s or slower are sealed by age (head_max_age_ms) first.
+  // points of the reference shapes takes about 430 bytes (215 for 60,
+  // docs/architecture.md). Series written in real time at 10 s or slower
+  // are sealed by age (head_max_age_ms) first.
   size_t head_seal_points = 120;
   // A head is sealed when its oldest point has waited this long, so that the
   // ingest log stays short. Default 10 minutes.
@@ -111,6 +112,12 @@ struct EngineOptions {
   // chunk encoding. false seals inside the commit (deterministic, for tests).
   // Default true.
   bool background_sealing = true;
+  // The background threads (sealer, sweeper, rollups) run this many nice
+  // levels below the threads that serve requests (0-19), so that on a busy
+  // machine their work fills the gaps between requests rather than
+  // delaying them; max_seal_backlog still bounds how far sealing may fall
+  // behind. Default 10.
+  int background_nice = 10;
   // Writers wait while this many full heads are queued for (or being
   // sealed by) the background sealer, so that memory stays bounded when
   // sealing lags. Default 65536.

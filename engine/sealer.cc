@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "engine/log.h"
+#include "engine/periodic_thread.h"
 #include "storage/chunk_codec.h"
 #include "storage/status_macros.h"
 
@@ -73,6 +74,7 @@ void Sealer::AwaitBacklogBelow(size_t max) {
 }
 
 void Sealer::Loop() {
+  LowerThisThreadPriority(options_.nice);
   std::vector<Series*> batch;
   while (true) {
     {
@@ -184,8 +186,10 @@ absl::StatusOr<Sealer::Run> Sealer::KnownRun(const Series& s) {
        it->Valid() && run.chunks < kMaxRunChunks; it->Prev()) {
     storage::ChunkKey k;
     if (!storage::DecodeChunkKey(it->key(), &k) || k.series_id != s.id) break;
+    // A damaged chunk ends the run here; a merge that meets it (its body)
+    // leaves the run as it is.
     const auto header = storage::ReadChunkHeader(it->value());
-    if (!header.ok()) break;  // the merge would stop at it
+    if (!header.ok()) break;
     if (run.chunks == 0) newest_first = k.first_ts_ms;
     if (newest_first - k.first_ts_ms > storage::kMaxChunkSpanMs ||
         run.points + header->point_count > kTargetChunkPoints) {
@@ -230,10 +234,13 @@ absl::Status Sealer::MergeRun(const Series& s, Run* run,
   NIMBUS_RETURN_IF_ERROR(it->status());
   *run = Run{};
   if (keys.size() < 2) {
-    if (!keys.empty()) *run = Run{pts.front().ts_ms, pts.size(), 1};
+    // One chunk is the run, unless it is already full.
+    if (!keys.empty() && pts.size() <= kTargetChunkPoints) {
+      *run = Run{pts.front().ts_ms, pts.size(), 1};
+    }
     return absl::OkStatus();
   }
-  // Chunks come in key order, so equal timestamps keep their seal order.
+  // Equal timestamps stay in key order.
   SortByTime(&pts);
   for (const std::string& key : keys) batch->Delete(Column::kPoints, key);
   // The largest sequence of the parts, all published: a reader sees either
@@ -330,31 +337,45 @@ absl::Status Sealer::SealOnce(const std::vector<Series*>& to_seal_in) {
 }
 
 absl::Status Sealer::MergeQuiet(SeriesIndex& index, int64_t cutoff_ms) {
-  absl::MutexLock one_sealer(&seal_mu_);
+  // Candidates: quiet series whose run has several chunks, or is not known
+  // since this process loaded them (read back below, once).
   std::vector<Series*> quiet;
-  index.ForEach([&](Series& s) {
-    if (s.run_chunks != Series::kRunUnknown && s.run_chunks > 1 &&
-        s.last_write_ms.load(std::memory_order_relaxed) <= cutoff_ms) {
-      quiet.push_back(&s);
-    }
-  });
+  {
+    absl::MutexLock one_sealer(&seal_mu_);
+    index.ForEach([&](Series& s) {
+      if ((s.run_chunks == Series::kRunUnknown || s.run_chunks > 1) &&
+          s.last_write_ms.load(std::memory_order_relaxed) <= cutoff_ms) {
+        quiet.push_back(&s);
+      }
+    });
+  }
   std::sort(quiet.begin(), quiet.end(),
             [](const Series* a, const Series* b) { return a->id < b->id; });
-  // In batches, so that a sweep after a busy hour never makes one huge
-  // write.
+  // In batches, each a store write with seals held off only meanwhile, so
+  // that a sweep after a busy hour neither makes one huge write nor stalls
+  // the sealer for long.
   for (size_t next = 0; next < quiet.size();) {
     const size_t end = std::min(quiet.size(), next + kMergeBatch);
+    absl::MutexLock one_sealer(&seal_mu_);
     storage::WriteBatch batch;
     std::vector<std::pair<Series*, Run>> runs;
     int64_t merged = 0;
     absl::Status st;
     for (size_t i = next; i < end && st.ok(); ++i) {
-      Run run{quiet[i]->run_first_ms, quiet[i]->run_points,
-              quiet[i]->run_chunks};
-      st = MergeRun(*quiet[i], &run, &batch, &merged);
-      runs.push_back({quiet[i], run});
+      Series* s = quiet[i];
+      // Written (and perhaps sealed) since it was listed: not quiet.
+      if (s->last_write_ms.load(std::memory_order_relaxed) > cutoff_ms) {
+        continue;
+      }
+      absl::StatusOr<Run> run = KnownRun(*s);
+      if (!run.ok()) {
+        st = run.status();
+        break;
+      }
+      if (run->chunks > 1) st = MergeRun(*s, &*run, &batch, &merged);
+      runs.push_back({s, *run});
     }
-    if (st.ok()) st = store_.Write(batch);
+    if (st.ok() && batch.Count() > 0) st = store_.Write(batch);
     if (!st.ok()) {
       failures_.fetch_add(1, std::memory_order_relaxed);
       Log(LogLevel::kError, "sealer",

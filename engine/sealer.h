@@ -1,18 +1,21 @@
 // The sealer: turns heads into chunks. A seal sorts a head's points, cuts
 // them into chunks of at most storage::kMaxChunkSpanMs and kMaxSealPoints,
 // and writes them to `points` with the series' new sealed log sequence, in
-// one store write (storage/FORMAT.md, "Chunk keys and spans"). Each point is
-// encoded once when sealed, never rewritten by later seals.
+// one store write (storage/FORMAT.md, "Chunk keys and spans"). A seal
+// encodes only its own points: it never reads back a chunk to extend it.
 //
 // Small seals would leave many small chunks, which pack worse and cost a
 // read each. So the chunks a series' seals wrote since its last merge (its
-// open run) are merged into one, once: when the next seal's points would
-// not fit with them in kTargetChunkPoints and storage::kMaxChunkSpanMs, when
-// the run reaches kMaxRunChunks chunks, and when the series has been quiet
-// for a sweep's age (MergeQuiet). A point is thus encoded about twice in
-// all, whatever the head size, where rewriting the newest chunk on every
-// seal encoded it up to kTargetChunkPoints / head size times. Points older
-// than the run's start (late points) get chunks of their own.
+// open run) are merged into one: when the next seal's points would not fit
+// with them in kTargetChunkPoints and storage::kMaxChunkSpanMs (the run
+// closes), when the run holds kMaxRunChunks chunks (the merge starts the
+// run again), and when the series has been quiet for a sweep's age
+// (MergeQuiet). A merge rides in the write of the seal that triggers it. With
+// heads of h points a point is encoded about 1 + kTargetChunkPoints /
+// (7 h) times at most: about twice for the default 120-point heads, 2.7
+// times for a 60-second series sealed by age every 10 points (rewriting the
+// newest chunk on every seal had cost up to kTargetChunkPoints / h). Points
+// older than the run's start (late points) get chunks of their own.
 //
 // Full heads are queued for a background thread, so writers never wait for
 // chunk encoding; the sweeper seals aged heads through Seal() directly.
@@ -57,6 +60,9 @@ inline constexpr size_t kMergeBatch = 1024;
 struct SealerOptions {
   // Seal queued heads on a background thread; false seals inside Queue().
   bool background = true;
+  // How many nice levels below its creator the background thread runs
+  // (engine/periodic_thread.h, LowerThisThreadPriority).
+  int nice = 0;
   // Called by a seal after its chunk write, before its head trim. Default:
   // none.
   std::function<void()> after_write_for_testing;

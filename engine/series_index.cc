@@ -96,10 +96,11 @@ bool IdentityBytesEqual(const char* bytes, const IdentityView& id) {
       len[2] != id.unit.size()) {
     return false;
   }
+  // As views: an empty view's data() may be null, which memcmp may not get.
   const char* p = bytes + kIdentityHeader;
-  return std::memcmp(p, id.namespace_name.data(), len[0]) == 0 &&
-         std::memcmp(p + len[0], id.fields.data(), len[1]) == 0 &&
-         std::memcmp(p + len[0] + len[1], id.unit.data(), len[2]) == 0;
+  return absl::string_view(p, len[0]) == id.namespace_name &&
+         absl::string_view(p + len[0], len[1]) == id.fields &&
+         absl::string_view(p + len[0] + len[1], len[2]) == id.unit;
 }
 
 std::unique_ptr<char[]> IdentityBytes(const IdentityView& id) {

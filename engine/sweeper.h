@@ -34,8 +34,9 @@ class Sweeper {
 
   // Seals heads whose oldest point has waited at least max_age_ms (every
   // head for 0), merges the chunks of series not written for as long (of
-  // every series for 0), then trims the log. Returns the first error; what
-  // failed is done again by the next run.
+  // every series for 0), then trims the log. Returns the first error of a
+  // seal or of the trim; a failed merge is logged and counted by the sealer
+  // and the sweep goes on. What failed is done again by the next run.
   absl::Status Run(int64_t max_age_ms);
 
   // Runs whose log-trim write failed (logged; done again by the next run).

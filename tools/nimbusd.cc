@@ -6,7 +6,7 @@
 //           [--retention_3600s=10920h] [--high_resolution_reach=3h]
 //           [--rollup_interval=10s] [--norollups] [--insecure]
 //           [--port_file=PATH]
-//           [--head_seal_points=120] [--compact]
+//           [--head_seal_points=120] [--background_nice=10] [--compact]
 //
 // Flags, defaults, exit codes and operation: docs/operations.md.
 #include <csignal>
@@ -62,6 +62,10 @@ ABSL_FLAG(int, ingest_threads, 0,
 ABSL_FLAG(int64_t, ingest_queue_bytes, int64_t{256} << 20,
           "PutMetricData bytes that may wait for an ingest thread; beyond "
           "it requests are answered RESOURCE_EXHAUSTED at once");
+ABSL_FLAG(int, background_nice, 10,
+          "nice levels (0-19) below the serving threads at which sealing, "
+          "sweeps and rollup passes run, so that they fill idle time rather "
+          "than delay requests");
 ABSL_FLAG(bool, compact, false,
           "do not serve: seal every head into chunks, compact the store, print "
           "what it holds, and exit");
@@ -93,6 +97,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "nimbusd: --head_seal_points must be at least 1\n");
     return 2;
   }
+  if (absl::GetFlag(FLAGS_background_nice) < 0 ||
+      absl::GetFlag(FLAGS_background_nice) > 19) {
+    std::fprintf(stderr, "nimbusd: --background_nice must be 0 to 19\n");
+    return 2;
+  }
+  options.engine.background_nice = absl::GetFlag(FLAGS_background_nice);
   options.engine.head_seal_points =
       static_cast<size_t>(absl::GetFlag(FLAGS_head_seal_points));
   options.engine.raw_retention_ms =

@@ -484,6 +484,20 @@ TEST_F(EngineTest, RunsMergeAcrossARestartAndLatePoints) {
   EXPECT_EQ(ChunkSizes(), (std::vector<size_t>{8, 720}));
 }
 
+// A series that went quiet before a restart has a run the new process does
+// not know: the first sweep that finds it quiet reads it back and merges it.
+TEST_F(EngineTest, AQuietSeriesRunIsMergedAfterARestart) {
+  Open();
+  const SeriesKey k = Key("M", "a"), other = Key("M", "b");
+  for (int i = 0; i < 24; ++i) Put(k, {{kNow - 600'000 + i * 1000, 1}});
+  Put(other, {{kNow - 600'000, 1}});
+  Open();  // three 8-point chunks; the run is forgotten
+  ASSERT_TRUE(engine_->SealAllHeads().ok());
+  EXPECT_EQ(engine_->Stats().chunks_merged, 1);
+  EXPECT_EQ(Stats(k, kNow - 600'000, kNow, 600'000)[0].sample_count, 24);
+  EXPECT_EQ(ChunkSizes(), (std::vector<size_t>{24, 1}));
+}
+
 TEST_F(EngineTest, QueriesSeeEveryPointOnceWhileTheSealerRuns) {
   options_.background_sealing = true;
   options_.head_seal_points = 16;

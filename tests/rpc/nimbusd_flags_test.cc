@@ -28,10 +28,24 @@ TEST(NimbusdFlags, RefusesARollupQuietTimeBeyondAnHour) {
   EXPECT_FALSE(negative.Start({"--rollup_quiet=-1s"}).ok());
 }
 
+TEST(NimbusdFlags, RefusesABackgroundNiceOutsideZeroToNineteen) {
+  NimbusdProcess server;
+  EXPECT_FALSE(server.Start({"--background_nice=20"}).ok());
+  EXPECT_FALSE(server.running());
+  NimbusdProcess negative;
+  EXPECT_FALSE(negative.Start({"--background_nice=-1"}).ok());
+}
+
 TEST(NimbusdFlags, ServesWithTheirEdgeValues) {
   NimbusdProcess server;
-  ASSERT_TRUE(server.Start({"--ingest_threads=1", "--rollup_quiet=1h"}).ok());
+  ASSERT_TRUE(server
+                  .Start({"--ingest_threads=1", "--rollup_quiet=1h",
+                          "--background_nice=19"})
+                  .ok());
   EXPECT_TRUE(server.ServerStats().ok());
+  NimbusdProcess same_priority;
+  ASSERT_TRUE(same_priority.Start({"--background_nice=0"}).ok());
+  EXPECT_TRUE(same_priority.ServerStats().ok());
 }
 
 }  // namespace
