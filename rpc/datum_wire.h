@@ -30,18 +30,18 @@ struct DatumView {
   // (engine::IdentityView).
   absl::string_view identity_fields;
   absl::string_view metric_name;
+  absl::string_view unit;
   uint32_t dims_begin = 0, dims_end = 0;
-  bool has_timestamp = false;
-  int64_t timestamp_seconds = 0;
-  int32_t timestamp_nanos = 0;
-  bool has_value = false;
-  double value = 0;
   uint32_t values_begin = 0, values_end = 0;
   uint32_t counts_begin = 0, counts_end = 0;
-  bool has_statistic_values = false;
+  int64_t timestamp_seconds = 0;
+  double value = 0;
   double sample_count = 0, sum = 0, minimum = 0, maximum = 0;
-  absl::string_view unit;
+  int32_t timestamp_nanos = 0;
   int32_t storage_resolution = 0;
+  bool has_timestamp = false;
+  bool has_value = false;
+  bool has_statistic_values = false;
 
   size_t dims_size() const { return dims_end - dims_begin; }
   size_t values_size() const { return values_end - values_begin; }

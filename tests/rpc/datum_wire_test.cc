@@ -287,6 +287,22 @@ TEST(DatumWireTest, ViewReusedForASmallerRequest) {
   EXPECT_EQ(CompareWithProtobuf("", &view), "");
 }
 
+// Datums are reused, not rebuilt, from request to request: nothing of a
+// larger request, or of one refused halfway, shows through.
+TEST(DatumWireTest, ViewReusedAfterALargerAndARefusedRequest) {
+  PutMetricDataView view;
+  const std::string all = AllFields().SerializeAsString();
+  ASSERT_TRUE(DecodePutMetricDataRequest(all + all + all, &view));
+  ASSERT_EQ(view.datums.size(), 9u);
+  const std::string typical = Typical(2).SerializeAsString();
+  EXPECT_EQ(CompareWithProtobuf(typical, &view), "");
+  // A good datum, then one cut short: refused.
+  const std::string cut = typical + Datum(MetricName("M")).substr(0, 3);
+  EXPECT_FALSE(DecodePutMetricDataRequest(all + cut, &view));
+  EXPECT_EQ(CompareWithProtobuf(Typical(5).SerializeAsString(), &view), "");
+  EXPECT_EQ(CompareWithProtobuf(all, &view), "");
+}
+
 TEST(DatumWireTest, ValuesPackedUnpackedAndMixed) {
   const double nan_payload =
       std::bit_cast<double>(uint64_t{0x7FF4000000000123});
