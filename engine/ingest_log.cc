@@ -1,6 +1,7 @@
 #include "engine/ingest_log.h"
 
 #include <bit>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "storage/internal/coding.h"
@@ -10,6 +11,7 @@
 namespace nimbus::engine {
 
 using storage::Column;
+using storage::internal::EncodeVarint64;
 using storage::internal::GetVarint64;
 using storage::internal::PutFixed64;
 using storage::internal::PutVarint64;
@@ -23,17 +25,26 @@ void StartLogRecord(size_t entries, std::string* out) {
 
 void AppendLogEntry(uint64_t series_id, const Sample* samples, size_t n,
                     std::string* out) {
-  PutVarint64(out, series_id);
-  PutVarint64(out, n);
+  // Written in place into room for the longest entry (two ten-byte
+  // varints, then ten and eight bytes a point), then cut to size.
+  const size_t at = out->size();
+  out->resize(at + 20 + 18 * n);
+  char* const begin = out->data();
+  char* p = begin + at;
+  p = EncodeVarint64(p, series_id);
+  p = EncodeVarint64(p, n);
   int64_t prev = 0;
   for (size_t i = 0; i < n; ++i) {
     // Differences wrap modulo 2^64, like the head buffer's.
-    PutVarint64(out, ZigZagEncode(static_cast<int64_t>(
-                         static_cast<uint64_t>(samples[i].ts_ms) -
-                         static_cast<uint64_t>(prev))));
+    p = EncodeVarint64(p, ZigZagEncode(static_cast<int64_t>(
+                              static_cast<uint64_t>(samples[i].ts_ms) -
+                              static_cast<uint64_t>(prev))));
     prev = samples[i].ts_ms;
-    PutFixed64(out, std::bit_cast<uint64_t>(samples[i].value));
+    const uint64_t bits = std::bit_cast<uint64_t>(samples[i].value);
+    std::memcpy(p, &bits, 8);  // little-endian, as PutFixed64 writes
+    p += 8;
   }
+  out->resize(p - begin);
 }
 
 namespace {

@@ -50,15 +50,19 @@ inline int VarintLength(uint64_t v) {
   return 1 + (63 - std::countl_zero(v | 1)) / 7;
 }
 
-inline void PutVarint64(std::string* out, uint64_t v) {
-  char buf[10];
-  int n = 0;
+// Writes the varint of v at p (room for ten bytes) and returns its end.
+inline char* EncodeVarint64(char* p, uint64_t v) {
   while (v >= 0x80) {
-    buf[n++] = static_cast<char>(v | 0x80);
+    *p++ = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  buf[n++] = static_cast<char>(v);
-  out->append(buf, n);
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+inline void PutVarint64(std::string* out, uint64_t v) {
+  char buf[10];
+  out->append(buf, EncodeVarint64(buf, v) - buf);
 }
 
 // Parses a varint at *p (not past `limit`) into *v and advances *p. Returns
