@@ -137,10 +137,11 @@ TEST_F(SeriesIndexTest, IdentitiesAreFoundOnlyForTheBytesRemembered) {
   EXPECT_EQ(out[0], nullptr);
   EXPECT_EQ(out[1], nullptr);
   // Nor is one whose bytes differ in any field, or only where a field ends.
+  const std::string shifted = "t" + same;
   for (const IdentityView& other :
        {IdentityView{"Test", same, "Seconds"}, IdentityView{"Tesu", same, ""},
         IdentityView{"Test", "\x0a\x01Mc", ""},
-        IdentityView{"Tes", "t" + same, ""}}) {
+        IdentityView{"Tes", shifted, ""}}) {
     const std::vector<IdentityView> one = {other};
     const std::vector<uint64_t> under_ha = {ha};
     (*index)->FindByIdentity(one, under_ha, out);
