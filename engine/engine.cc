@@ -322,6 +322,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
   if (options.max_seal_backlog == 0) {
     return absl::InvalidArgumentError("max_seal_backlog: must be at least 1");
   }
+  if (options.background_nice < 0 || options.background_nice > 19) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("background_nice: ", options.background_nice,
+                     " is not within [0, 19] (a thread may only lower its "
+                     "priority)"));
+  }
   if (options.raw_retention_ms != 0 &&
       options.raw_retention_ms < kMaxPastMs + 3 * kHourMs) {
     return absl::InvalidArgumentError(absl::StrCat(

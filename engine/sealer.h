@@ -11,11 +11,13 @@
 // closes), when the run holds kMaxRunChunks chunks (the merge starts the
 // run again), and when the series has been quiet for a sweep's age
 // (MergeQuiet). A merge rides in the write of the seal that triggers it. With
-// heads of h points a point is encoded about 1 + kTargetChunkPoints /
-// (7 h) times at most: about twice for the default 120-point heads, 2.7
-// times for a 60-second series sealed by age every 10 points (rewriting the
-// newest chunk on every seal had cost up to kTargetChunkPoints / h). Points
-// older than the run's start (late points) get chunks of their own.
+// heads of h points and runs of at most R points (kTargetChunkPoints, or
+// what 2 hours hold at the series' interval) a point is encoded about
+// 1 + R / (7 h) times at most: about twice for the default 120-point heads
+// of 10-second data, 2.7 times for a 60-second series sealed by age every
+// 10 points (R = 120). Rewriting the newest chunk on every seal had cost up
+// to R / h. Points older than the run's start (late points) get chunks of
+// their own.
 //
 // Full heads are queued for a background thread, so writers never wait for
 // chunk encoding; the sweeper seals aged heads through Seal() directly.
@@ -97,8 +99,11 @@ class Sealer {
   void AwaitBacklogBelow(size_t max);
 
   // Merges the open run of every series last written at or before
-  // cutoff_ms whose run holds more than one chunk. Returns the store's error
-  // (logged and counted); the chunks then stay as they were.
+  // cutoff_ms whose run holds more than one chunk, reading back the run of
+  // a series not known since this process loaded it (once). Works in
+  // batches of kMergeBatch series, each one store write with seals held off
+  // only meanwhile. Returns the first store error (logged and counted); the
+  // batches written before it stay merged, the rest stay as they were.
   absl::Status MergeQuiet(SeriesIndex& index, int64_t cutoff_ms);
 
   // Chunks written by seals, and chunks written by merges.

@@ -48,7 +48,8 @@ struct DatumView {
   size_t counts_size() const { return counts_end - counts_begin; }
 };
 
-// A decoded request; reused from request to request (Decode clears it).
+// A decoded request; reused from request to request (Decode resets it: after
+// it, every vector holds this request's items only, accepted or not).
 struct PutMetricDataView {
   absl::string_view namespace_name;
   std::vector<DatumView> datums;

@@ -6,7 +6,7 @@
 //           [--retention_3600s=10920h] [--high_resolution_reach=3h]
 //           [--rollup_interval=10s] [--norollups] [--insecure]
 //           [--port_file=PATH]
-//           [--head_seal_points=120] [--background_nice=10] [--compact]
+//           [--head_seal_points=120] [--background_nice=0] [--compact]
 //
 // Flags, defaults, exit codes and operation: docs/operations.md.
 #include <csignal>
@@ -62,10 +62,9 @@ ABSL_FLAG(int, ingest_threads, 0,
 ABSL_FLAG(int64_t, ingest_queue_bytes, int64_t{256} << 20,
           "PutMetricData bytes that may wait for an ingest thread; beyond "
           "it requests are answered RESOURCE_EXHAUSTED at once");
-ABSL_FLAG(int, background_nice, 10,
+ABSL_FLAG(int, background_nice, 0,
           "nice levels (0-19) below the serving threads at which sealing, "
-          "sweeps and rollup passes run, so that they fill idle time rather "
-          "than delay requests");
+          "sweeps and rollup passes run (a smaller share of contended cores)");
 ABSL_FLAG(bool, compact, false,
           "do not serve: seal every head into chunks, compact the store, print "
           "what it holds, and exit");

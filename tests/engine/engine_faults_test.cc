@@ -530,6 +530,15 @@ TEST_F(EngineFaultsTest, AZeroSealBacklogIsRefusedRatherThanHangingWriters) {
   EXPECT_NE(e.status().message().find("max_seal_backlog"), std::string::npos);
 }
 
+TEST_F(EngineFaultsTest, ABackgroundNiceOutsideZeroToNineteenIsRefused) {
+  for (int nice : {-1, 20}) {
+    options_.background_nice = nice;
+    auto e = Engine::Open(options_, clock_);
+    EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument) << nice;
+    EXPECT_NE(e.status().message().find("background_nice"), std::string::npos);
+  }
+}
+
 // SealAllHeads (and the version-2 migration, which relies on it) seals every
 // head even when the clock stepped back since the head's first point.
 TEST_F(EngineFaultsTest, SealAllHeadsSealsEveryHeadWhenTheClockSteppedBack) {

@@ -301,6 +301,12 @@ TEST(DatumWireTest, ViewReusedAfterALargerAndARefusedRequest) {
   EXPECT_FALSE(DecodePutMetricDataRequest(all + cut, &view));
   EXPECT_EQ(CompareWithProtobuf(Typical(5).SerializeAsString(), &view), "");
   EXPECT_EQ(CompareWithProtobuf(all, &view), "");
+  // Refused at a tag (field number 0) after two datums: only those two are
+  // left, none of the nine before.
+  ASSERT_TRUE(DecodePutMetricDataRequest(all + all + all, &view));
+  EXPECT_FALSE(DecodePutMetricDataRequest(typical + std::string(1, '\0'),
+                                          &view));
+  EXPECT_EQ(view.datums.size(), 2u);
 }
 
 TEST(DatumWireTest, ValuesPackedUnpackedAndMixed) {
