@@ -304,8 +304,8 @@ TEST(DatumWireTest, ViewReusedAfterALargerAndARefusedRequest) {
   // Refused at a tag (field number 0) after two datums: only those two are
   // left, none of the nine before.
   ASSERT_TRUE(DecodePutMetricDataRequest(all + all + all, &view));
-  EXPECT_FALSE(DecodePutMetricDataRequest(typical + std::string(1, '\0'),
-                                          &view));
+  EXPECT_FALSE(
+      DecodePutMetricDataRequest(typical + std::string(1, '\0'), &view));
   EXPECT_EQ(view.datums.size(), 2u);
 }
 
