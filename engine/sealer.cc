@@ -162,6 +162,14 @@ absl::StatusOr<int64_t> AddChunks(
 
 bool ByTime(const Sample& a, const Sample& b) { return a.ts_ms < b.ts_ms; }
 
+// Whether `points` more, the last at last_ms, fit in one chunk with the run
+// of `first_ms` holding `run_points` (a run of `run_chunks` > 0 chunks).
+bool FitsRun(size_t run_chunks, int64_t first_ms, size_t run_points,
+             int64_t last_ms, size_t points) {
+  return run_chunks > 0 && last_ms - first_ms <= storage::kMaxChunkSpanMs &&
+         run_points + points <= kTargetChunkPoints;
+}
+
 // Sorts points by time, keeping the order of equal timestamps; they mostly
 // come sorted already.
 void SortByTime(std::vector<Sample>* pts) {
@@ -286,28 +294,26 @@ absl::Status Sealer::SealOnce(const std::vector<Series*>& to_seal_in) {
     const bool late = run.chunks > 0 && pts.front().ts_ms < run.first_ms;
     if (!late) {
       auto fits = [&] {
-        return run.chunks > 0 &&
-               pts.back().ts_ms - run.first_ms <= storage::kMaxChunkSpanMs &&
-               run.points + pts.size() <= kTargetChunkPoints;
+        return FitsRun(run.chunks, run.first_ms, run.points, pts.back().ts_ms,
+                       pts.size());
       };
       if (run.chunks > 1 && (!fits() || run.chunks >= kMaxRunChunks)) {
         NIMBUS_RETURN_IF_ERROR(MergeRun(*s, &run, &batch, &merged));
       }
       if (!fits()) run = Run{};  // the points start a new run
     }
-    absl::StatusOr<int64_t> n =
-        AddChunks(s->id, pts, seq, &batch, &scratch,
-                  [&](int64_t first, int64_t last, size_t points) {
-                    if (late) return;  // outside the run
-                    if (run.chunks > 0 && run.chunks < kMaxRunChunks &&
-                        last - run.first_ms <= storage::kMaxChunkSpanMs &&
-                        run.points + points <= kTargetChunkPoints) {
-                      run.points += points;
-                      ++run.chunks;
-                    } else {
-                      run = Run{first, points, 1};
-                    }
-                  });
+    absl::StatusOr<int64_t> n = AddChunks(
+        s->id, pts, seq, &batch, &scratch,
+        [&](int64_t first, int64_t last, size_t points) {
+          if (late) return;  // outside the run
+          if (run.chunks < kMaxRunChunks &&
+              FitsRun(run.chunks, run.first_ms, run.points, last, points)) {
+            run.points += points;
+            ++run.chunks;
+          } else {
+            run = Run{first, points, 1};
+          }
+        });
     NIMBUS_RETURN_IF_ERROR(n.status());
     chunks += *n;
     runs.push_back({s, run});
