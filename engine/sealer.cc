@@ -99,20 +99,41 @@ void Sealer::Loop() {
 }
 
 absl::Status Sealer::Seal(const std::vector<Series*>& series) {
-  absl::Status st;
-  {
-    absl::MutexLock one_sealer(&seal_mu_);
-    st = SealOnce(series);
+  // A series can be listed twice (queued for the sealer, sealed by the aged
+  // sweep meanwhile, queued again); sealing it twice in one pass would drop
+  // its head's points twice.
+  //
+  // Sorted by id, so that each batch's keys ascend in every column family:
+  // RocksDB's memtable skiplist then starts each insert from where the
+  // previous one ended instead of searching from the top.
+  std::vector<Series*> to_seal = series;
+  std::sort(to_seal.begin(), to_seal.end(),
+            [](const Series* a, const Series* b) { return a->id < b->id; });
+  to_seal.erase(std::unique(to_seal.begin(), to_seal.end()), to_seal.end());
+  absl::Status first;
+  size_t failed = 0;
+  for (size_t next = 0; next < to_seal.size(); next += kSealBatch) {
+    const absl::Span<Series* const> part =
+        absl::MakeConstSpan(to_seal).subspan(next, kSealBatch);
+    absl::Status st;
+    {
+      absl::MutexLock one_sealer(&seal_mu_);
+      st = SealOnce(part);
+    }
+    if (!st.ok()) {
+      failures_.fetch_add(1, std::memory_order_relaxed);
+      failed += part.size();
+      if (first.ok()) first = st;
+    }
   }
-  if (!st.ok()) {
-    failures_.fetch_add(1, std::memory_order_relaxed);
+  if (!first.ok()) {
     Log(LogLevel::kError, "sealer",
-        absl::StrCat("seal of ", series.size(),
+        absl::StrCat("seal of ", failed, " of ", to_seal.size(),
                      " series failed; their points stay in the heads and "
                      "the log and are sealed again: ",
-                     st.ToString()));
+                     first.ToString()));
   }
-  return st;
+  return first;
 }
 
 namespace {
@@ -264,18 +285,7 @@ absl::Status Sealer::MergeRun(const Series& s, Run* run,
   return absl::OkStatus();
 }
 
-absl::Status Sealer::SealOnce(const std::vector<Series*>& to_seal_in) {
-  // A series can be listed twice (queued for the sealer, sealed by the aged
-  // sweep meanwhile, queued again); sealing it twice in one pass would drop
-  // its head's points twice.
-  //
-  // Sorted by id, so that the batch's keys ascend in every column family:
-  // RocksDB's memtable skiplist then starts each insert from where the
-  // previous one ended instead of searching from the top.
-  std::vector<Series*> to_seal = to_seal_in;
-  std::sort(to_seal.begin(), to_seal.end(),
-            [](const Series* a, const Series* b) { return a->id < b->id; });
-  to_seal.erase(std::unique(to_seal.begin(), to_seal.end()), to_seal.end());
+absl::Status Sealer::SealOnce(absl::Span<Series* const> to_seal) {
   storage::WriteBatch batch;
   std::vector<HeadStore::Sealed> sealed;
   std::vector<std::pair<Series*, Run>> runs;

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "engine/engine.h"
+#include "engine/sealer.h"
 #include "engine/sweeper.h"
 #include "gtest/gtest.h"
 #include "storage/fault_injection_store.h"
@@ -163,6 +164,46 @@ TEST_F(EngineFaultsTest, AFailedSealKeepsThePointsAndIsRetriedAndCounted) {
   EXPECT_EQ(CountAndSum(k), std::make_pair(9.0, 18.0));
   Open();
   EXPECT_EQ(CountAndSum(k), std::make_pair(9.0, 18.0));
+}
+
+// A seal of many heads goes in store writes of kSealBatch series, so that a
+// commit never waits behind one large write; a failed write keeps its
+// batch's points in the heads (the next write to one of its series queues
+// it again) and the other batches are sealed.
+TEST_F(EngineFaultsTest, ManyHeadsAreSealedInBatchesThatFailAlone) {
+  int seal_writes = 0;
+  options_.after_seal_write_for_testing = [&] { ++seal_writes; };
+  Open();
+  const int n = static_cast<int>(2 * kSealBatch) + 44;
+  std::vector<SeriesWrite> w;
+  for (int i = 0; i < n; ++i) {
+    w.push_back(
+        {Key(absl::StrCat("h", i)), Points(8, kNow - 60'000, 1), {}, {}});
+  }
+  faults_->FailWrites(Column::kPoints, 1, absl::UnavailableError("disk"));
+  // All n heads fill in this one commit and are sealed together.
+  ASSERT_TRUE(engine_->Write(w).ok());
+  EXPECT_EQ(faults_->failed_writes(), 1);
+  EXPECT_EQ(seal_writes, 2);
+  EXPECT_EQ(engine_->Stats().seal_failures, 1);
+  EXPECT_EQ(engine_->Stats().chunks_sealed, n - static_cast<int>(kSealBatch));
+  EXPECT_EQ(engine_->Stats().head_points, 8 * static_cast<int>(kSealBatch));
+  for (int i = 0; i < n; ++i) {
+    EXPECT_EQ(CountAndSum(Key(absl::StrCat("h", i))), std::make_pair(8.0, 8.0))
+        << i;
+  }
+  // One more point for every series: the failed batch's heads are full and
+  // sealed now; the others hold the new point.
+  for (auto& x : w) x.samples = {{kNow - 30'000, 2}};
+  ASSERT_TRUE(engine_->Write(w).ok());
+  EXPECT_EQ(engine_->Stats().seal_failures, 1);
+  EXPECT_EQ(engine_->Stats().chunks_sealed, n);
+  EXPECT_EQ(engine_->Stats().head_points, n - static_cast<int>(kSealBatch));
+  Open();
+  for (int i = 0; i < n; ++i) {
+    EXPECT_EQ(CountAndSum(Key(absl::StrCat("h", i))), std::make_pair(9.0, 10.0))
+        << i;
+  }
 }
 
 // The points chunks of every series, in key order.
