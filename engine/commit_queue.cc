@@ -9,39 +9,76 @@ absl::Status CommitQueue::Commit(
     absl::FunctionRef<absl::Status(const CommitGroup&)> apply) {
   absl::MutexLock l(&mu_);
   writers_.push_back(w);
-  while (!w->done && w != writers_.front()) w->cv.Wait(&mu_);
-  if (w->done) return w->status;
+  // Until a leader has applied w's group, or w is at the front with no
+  // leader: then w leads.
+  while (!w->done && (w != writers_.front() || leading_)) w->cv.Wait(&mu_);
+  if (!w->done) Lead(w, apply);
+  return w->status;
+}
 
-  // Leader: take everyone queued now as one group, bounded by count and
-  // bytes.
-  size_t n = 1;
-  size_t bytes = w->bytes;
-  while (n < writers_.size() && n < kMaxGroupWriters &&
-         bytes + writers_[n]->bytes <= kMaxGroupBytes) {
-    bytes += writers_[n]->bytes;
-    ++n;
-  }
-  const std::vector<CommitWriter*> group(writers_.begin(),
-                                         writers_.begin() + n);
-  const uint64_t seq = next_seq_++;
-  const int64_t late_before = late_watermark_;
-  const uint64_t last_boundary = last_boundary_;
-  mu_.Unlock();
-  const absl::Status status =
-      apply(CommitGroup{group, seq, late_before, last_boundary});
-  mu_.Lock();
-  completed_seq_ = seq;
-  for (size_t g = 0; g < n; ++g) {
-    CommitWriter* x = writers_.front();
-    writers_.pop_front();
-    if (x != w) {
-      x->status = status;
-      x->done = true;
-      x->cv.Signal();
+void CommitQueue::CommitAsync(
+    CommitWriter* w, absl::FunctionRef<absl::Status(const CommitGroup&)> apply,
+    absl::AnyInvocable<void(absl::Status) &&> done) {
+  w->on_done = std::move(done);
+  absl::MutexLock l(&mu_);
+  writers_.push_back(w);
+  // A leader, or the waiting writer ahead of w that is about to lead, takes
+  // w in a later group.
+  if (leading_ || writers_.front() != w) return;
+  Lead(nullptr, apply);
+}
+
+void CommitQueue::Lead(
+    CommitWriter* self,
+    absl::FunctionRef<absl::Status(const CommitGroup&)> apply) {
+  leading_ = true;
+  std::vector<absl::AnyInvocable<void(absl::Status) &&>> callbacks;
+  while (true) {
+    // Take everyone queued now as one group, bounded by count and bytes.
+    size_t n = 1;
+    size_t bytes = writers_.front()->bytes;
+    while (n < writers_.size() && n < kMaxGroupWriters &&
+           bytes + writers_[n]->bytes <= kMaxGroupBytes) {
+      bytes += writers_[n]->bytes;
+      ++n;
+    }
+    const std::vector<CommitWriter*> group(writers_.begin(),
+                                           writers_.begin() + n);
+    const uint64_t seq = next_seq_++;
+    const int64_t late_before = late_watermark_;
+    const uint64_t last_boundary = last_boundary_;
+    mu_.Unlock();
+    const absl::Status status =
+        apply(CommitGroup{group, seq, late_before, last_boundary});
+    mu_.Lock();
+    completed_seq_ = seq;
+    for (size_t g = 0; g < n; ++g) {
+      CommitWriter* x = writers_.front();
+      writers_.pop_front();
+      if (x->on_done) {
+        callbacks.push_back(std::move(x->on_done));
+        x->on_done = nullptr;
+      } else {
+        x->status = status;
+        x->done = true;
+        if (x != self) x->cv.Signal();
+      }
+    }
+    // Outside the lock: a callback may free its writer, or queue another.
+    if (!callbacks.empty()) {
+      mu_.Unlock();
+      for (auto& done : callbacks) std::move(done)(status);
+      callbacks.clear();
+      mu_.Lock();
+    }
+    if (writers_.empty()) break;
+    if (!writers_.front()->on_done) {
+      // A waiting writer leads on its own thread.
+      writers_.front()->cv.Signal();
+      break;
     }
   }
-  if (!writers_.empty()) writers_.front()->cv.Signal();
-  return status;
+  leading_ = false;
 }
 
 void CommitQueue::ResumeAbove(uint64_t seq) {

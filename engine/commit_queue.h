@@ -4,6 +4,13 @@
 // store write for the group); the others wait and return its status. One
 // leader runs at a time, so groups are applied in sequence order.
 //
+// A writer may also not wait (CommitAsync): it queues, and whoever leads
+// its group runs its callback. Such writers have no thread to lead with,
+// so a leader goes on to the next group while an asynchronous writer is at
+// the front, and hands over to a waiting writer at the front. So a thread
+// that commits asynchronously never waits for another; while it leads, it
+// applies the groups of others.
+//
 // The queue also holds the late watermark: points below it are late, and a
 // commit marks their hours for the rollup scheduler
 // (engine/rollup_scheduler.h).
@@ -14,6 +21,7 @@
 #include <deque>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -42,6 +50,8 @@ struct CommitWriter {
 
  private:
   friend class CommitQueue;
+  // Set for a writer that does not wait (CommitAsync).
+  absl::AnyInvocable<void(absl::Status) &&> on_done;
   absl::Status status;
   bool done = false;
   absl::CondVar cv;
@@ -76,6 +86,16 @@ class CommitQueue {
       CommitWriter* w,
       absl::FunctionRef<absl::Status(const CommitGroup&)> apply);
 
+  // Queues `w` and returns; `done` runs once with apply's status when a
+  // leader has applied the group holding it: here, before CommitAsync
+  // returns, if this call leads, or on the leading thread. If this call
+  // leads, it applies every group queued meanwhile (with `apply`) until
+  // the queue is empty or a waiting writer is at its front. `w` and what
+  // it points to must stay valid until `done` runs; `done` may free them.
+  void CommitAsync(CommitWriter* w,
+                   absl::FunctionRef<absl::Status(const CommitGroup&)> apply,
+                   absl::AnyInvocable<void(absl::Status) &&> done);
+
   // Numbering continues above `seq` (a restart: the newest sequence used).
   void ResumeAbove(uint64_t seq);
 
@@ -88,8 +108,17 @@ class CommitQueue {
   size_t QueuedForTesting();
 
  private:
+  // Applies groups from the front, `self` (this thread's writer, if it
+  // waits) first, until the queue is empty or another waiting writer is at
+  // the front (woken to lead).
+  void Lead(CommitWriter* self,
+            absl::FunctionRef<absl::Status(const CommitGroup&)> apply)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   absl::Mutex mu_;
   std::deque<CommitWriter*> writers_ ABSL_GUARDED_BY(mu_);
+  // A thread is in Lead(): it will take the writers queued at the front.
+  bool leading_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   // Every commit up to this sequence is applied (or failed).
   uint64_t completed_seq_ ABSL_GUARDED_BY(mu_) = 0;

@@ -36,6 +36,9 @@ struct Engine::Impl : public RollupSource {
   absl::Status Replay();
   // Applies one commit group: one store write, then dirty marks and heads.
   absl::Status ApplyGroup(const CommitGroup& group);
+  // Resolves the batch's series and fills *w with its points; waits while
+  // the sealer lags.
+  absl::Status PrepareWriter(const IngestBatch& batch, CommitWriter* w);
   absl::Status RunRollupsUntilCaughtUp(bool redo_busy_hours);
   // A version-2 store's ingest-log and dirty records have no version byte:
   // seals every head (emptying the log), rewrites the dirty records, and
@@ -432,7 +435,11 @@ void Engine::FindSeries(absl::Span<const IdentityView> ids,
   impl_->index->FindByIdentity(ids, hashes, out);
 }
 
-absl::Status Engine::Write(const IngestBatch& batch) {
+absl::Status Engine::Impl::PrepareWriter(const IngestBatch& batch,
+                                         CommitWriter* w) {
+  w->items.clear();
+  w->sets.clear();
+  w->bytes = 0;
   // Series the caller found already, and the keys of the others.
   std::vector<Series*> series(batch.runs.size());
   std::vector<absl::string_view> keys;
@@ -446,7 +453,7 @@ absl::Status Engine::Write(const IngestBatch& batch) {
   }
   if (!keys.empty()) {
     NIMBUS_ASSIGN_OR_RETURN(std::vector<Series*> resolved,
-                            impl_->index->Resolve(keys));
+                            index->Resolve(keys));
     std::vector<SeriesIndex::RememberedIdentity> remembered;
     for (size_t j = 0; j < keyed.size(); ++j) {
       const size_t i = keyed[j];
@@ -456,29 +463,52 @@ absl::Status Engine::Write(const IngestBatch& batch) {
             {batch.runs[i].identity_hash, batch.runs[i].identity, resolved[j]});
       }
     }
-    impl_->index->RememberIdentities(remembered);
+    index->RememberIdentities(remembered);
   }
-  CommitWriter w;
-  w.items.reserve(batch.runs.size());
+  w->items.reserve(batch.runs.size());
   for (size_t i = 0; i < batch.runs.size(); ++i) {
     const IngestBatch::Run& run = batch.runs[i];
     if (run.sample_count > 0) {
-      w.items.push_back({series[i], run.samples, run.sample_count});
+      w->items.push_back({series[i], run.samples, run.sample_count});
       // Its log entry: ids and counts, then per point a varint timestamp
       // delta (up to ten bytes) and eight value bytes.
-      w.bytes += 20 + run.sample_count * 18;
+      w->bytes += 20 + run.sample_count * 18;
     }
     for (size_t k = 0; k < run.set_count; ++k) {
-      w.sets.push_back({series[i], &run.sets[k]});
-      w.bytes += storage::kStatSetKeySize + storage::kStatSetValueSize;
+      w->sets.push_back({series[i], &run.sets[k]});
+      w->bytes += storage::kStatSetKeySize + storage::kStatSetValueSize;
     }
   }
-  if (w.items.empty() && w.sets.empty()) return absl::OkStatus();
-  Impl* e = impl_.get();
   // Heads push back when the sealer lags.
-  e->sealer->AwaitBacklogBelow(e->options.max_seal_backlog);
+  if (!w->items.empty() || !w->sets.empty()) {
+    sealer->AwaitBacklogBelow(options.max_seal_backlog);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Write(const IngestBatch& batch) {
+  Impl* e = impl_.get();
+  CommitWriter w;
+  NIMBUS_RETURN_IF_ERROR(e->PrepareWriter(batch, &w));
+  if (w.items.empty() && w.sets.empty()) return absl::OkStatus();
   return e->commits.Commit(
       &w, [e](const CommitGroup& g) { return e->ApplyGroup(g); });
+}
+
+void Engine::WriteAsync(const IngestBatch& batch, CommitWriter* w,
+                        absl::AnyInvocable<void(absl::Status) &&> done) {
+  Impl* e = impl_.get();
+  if (absl::Status s = e->PrepareWriter(batch, w); !s.ok()) {
+    std::move(done)(std::move(s));
+    return;
+  }
+  if (w->items.empty() && w->sets.empty()) {
+    std::move(done)(absl::OkStatus());
+    return;
+  }
+  e->commits.CommitAsync(
+      w, [e](const CommitGroup& g) { return e->ApplyGroup(g); },
+      std::move(done));
 }
 
 absl::Status Engine::Write(std::vector<SeriesWrite>& writes) {

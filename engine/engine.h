@@ -31,9 +31,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/clock.h"
+#include "engine/commit_queue.h"
 #include "engine/head_buffer.h"
 #include "engine/ingest_log.h"
 #include "engine/query_plan.h"
@@ -178,6 +180,16 @@ class Engine {
   // (Unavailable, DataLoss, Internal) if the write failed; nothing of the
   // call is then acknowledged, though new series may have been created.
   absl::Status Write(const IngestBatch& batch);
+  // As Write(batch), but returns without waiting for the group commit:
+  // `done` runs once with Write's status, on this thread before WriteAsync
+  // returns, or on the thread that applies the group (engine/commit_queue.h:
+  // while this call leads, it applies the groups of others). Before the
+  // commit it waits as Write does: for new series to be created, and while
+  // the sealer lags. `batch`, what it points to, and `w` (its previous
+  // contents are dropped) must stay valid until `done` runs; `done` may
+  // free them.
+  void WriteAsync(const IngestBatch& batch, CommitWriter* w,
+                  absl::AnyInvocable<void(absl::Status) &&> done);
   // The same for writes by series (each key encoded here if the write does
   // not carry its encoding).
   absl::Status Write(std::vector<SeriesWrite>& writes);

@@ -163,11 +163,10 @@ void MetricsService::CountRejection(RejectReason reason, int64_t points) {
 }
 
 MetricsService::MetricsService(engine::Engine& engine, engine::Clock& clock,
-                               int ingest_threads, size_t max_queued_bytes)
-    : engine_(engine),
-      clock_(clock),
-      max_queued_bytes_(max_queued_bytes),
-      ingest_pool_(std::make_unique<WorkPool>(std::max(1, ingest_threads))) {}
+                               size_t max_queued_bytes)
+    : engine_(engine), clock_(clock), max_queued_bytes_(max_queued_bytes) {}
+
+MetricsService::~MetricsService() = default;
 
 namespace {
 
@@ -178,45 +177,6 @@ grpc::Status TooLarge(size_t bytes) {
 }
 
 }  // namespace
-
-grpc::ServerUnaryReactor* MetricsService::PutMetricData(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
-    grpc::ByteBuffer* resp) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  // The limit applies to the bytes received (gRPC has counted them): no
-  // need to measure the parsed request, nor to queue one that is refused.
-  const size_t bytes = req->Length();
-  if (bytes > engine::kMaxRequestBytes) {
-    reactor->Finish(TooLarge(bytes));
-    return reactor;
-  }
-  // Requests wait for a pool thread with their bytes; past the bound the
-  // server answers at once rather than let the queue grow.
-  const size_t queued =
-      queued_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
-  if (queued > max_queued_bytes_) {
-    queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
-    reactor->Finish(grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
-        absl::StrCat("server busy: ", queued - bytes,
-                     " bytes of PutMetricData requests are waiting (at most ",
-                     max_queued_bytes_, "); retry with backoff")));
-    return reactor;
-  }
-  // The request and response live until Finish().
-  ingest_pool_->Submit([this, ctx, req, resp, reactor, bytes] {
-    queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
-    // A call whose client gave up (deadline, cancellation, shutdown) is not
-    // written: the client saw an error and may send it again.
-    if (ctx->IsCancelled()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                                   "the call ended before it was served"));
-      return;
-    }
-    reactor->Finish(PutData(*req, resp));
-  });
-  return reactor;
-}
 
 namespace {
 
@@ -288,19 +248,105 @@ struct DatumScratch {
   std::vector<engine::Series*> found;
 };
 
-DatumScratch& ThreadDatumScratch() {
-  thread_local DatumScratch scratch;
-  return scratch;
-}
-
 }  // namespace
 
-grpc::Status MetricsService::PutData(const grpc::ByteBuffer& req,
-                                     grpc::ByteBuffer* resp) {
-  const size_t bytes = req.Length();
-  if (bytes > engine::kMaxRequestBytes) return TooLarge(bytes);
-  DatumScratch& x = ThreadDatumScratch();
-  x.Clear();
+// One PutMetricData call from its bytes to its write's acknowledgement, and
+// the buffers it reuses: calls are recycled (ReleaseCall), so after the
+// first ones a datum costs no allocation.
+struct MetricsService::PutCall {
+  DatumScratch x;
+  engine::CommitWriter writer;
+  v1::PutMetricDataResponse response;
+  int64_t accepted = 0;
+  grpc::ServerUnaryReactor* reactor = nullptr;
+  grpc::ByteBuffer* resp = nullptr;
+  size_t bytes = 0;  // counted in queued_bytes_
+};
+
+std::unique_ptr<MetricsService::PutCall> MetricsService::AcquireCall() {
+  {
+    absl::MutexLock l(&calls_mu_);
+    if (!free_calls_.empty()) {
+      std::unique_ptr<PutCall> c = std::move(free_calls_.back());
+      free_calls_.pop_back();
+      return c;
+    }
+  }
+  return std::make_unique<PutCall>();
+}
+
+void MetricsService::ReleaseCall(std::unique_ptr<PutCall> c) {
+  c->x.Clear();  // drops the request's slices too
+  c->x.ShrinkIfLarge();
+  c->response.Clear();
+  c->accepted = 0;
+  // Beyond what concurrent calls need, calls are freed (a burst of many
+  // queued calls does not stay resident).
+  constexpr size_t kKeepCalls = 16;
+  absl::MutexLock l(&calls_mu_);
+  if (free_calls_.size() < kKeepCalls) free_calls_.push_back(std::move(c));
+}
+
+grpc::ServerUnaryReactor* MetricsService::PutMetricData(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
+    grpc::ByteBuffer* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // The limit applies to the bytes received (gRPC has counted them): no
+  // need to measure the parsed request, nor to decode one that is refused.
+  const size_t bytes = req->Length();
+  if (bytes > engine::kMaxRequestBytes) {
+    reactor->Finish(TooLarge(bytes));
+    return reactor;
+  }
+  // Requests hold their bytes until acknowledged; past the bound the server
+  // answers at once rather than let them pile up in the commit queue.
+  const size_t queued =
+      queued_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  if (queued > max_queued_bytes_) {
+    queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("server busy: ", queued - bytes,
+                     " bytes of PutMetricData requests are being written (at "
+                     "most ",
+                     max_queued_bytes_, "); retry with backoff")));
+    return reactor;
+  }
+  // Served here, on gRPC's thread: decoded, validated and queued for its
+  // group commit, which acknowledges it from whichever thread applies the
+  // group (engine/commit_queue.h); this thread never waits for another.
+  std::unique_ptr<PutCall> call = AcquireCall();
+  call->reactor = reactor;
+  call->resp = resp;
+  call->bytes = bytes;
+  grpc::Status status = Decode(*req, call.get());
+  if (!status.ok() || call->x.batch.runs.empty()) {
+    Complete(std::move(call), std::move(status));
+    return reactor;
+  }
+  PutCall* c = call.release();
+  engine_.WriteAsync(c->x.batch, &c->writer, [this, c](absl::Status s) {
+    Complete(std::unique_ptr<PutCall>(c),
+             s.ok() ? grpc::Status::OK : ToGrpcStatus(s));
+  });
+  return reactor;
+}
+
+void MetricsService::Complete(std::unique_ptr<PutCall> c, grpc::Status status) {
+  if (status.ok()) {
+    c->response.set_accepted_points(c->accepted);
+    const std::string out = c->response.SerializeAsString();
+    grpc::Slice slice(out);
+    *c->resp = grpc::ByteBuffer(&slice, 1);
+  }
+  grpc::ServerUnaryReactor* reactor = c->reactor;
+  queued_bytes_.fetch_sub(c->bytes, std::memory_order_relaxed);
+  ReleaseCall(std::move(c));
+  reactor->Finish(status);
+}
+
+grpc::Status MetricsService::Decode(const grpc::ByteBuffer& req, PutCall* c) {
+  DatumScratch& x = c->x;
   if (grpc::Status s = req.Dump(&x.slices); !s.ok()) return s;
   const char* data = nullptr;
   size_t size = 0;
@@ -314,26 +360,15 @@ grpc::Status MetricsService::PutData(const grpc::ByteBuffer& req,
     data = x.wire.data();
     size = x.wire.size();
   }
-  grpc::Status status;
   if (!DecodePutMetricDataRequest(absl::string_view(data, size), &x.request)) {
-    status = InvalidArgument(
+    return InvalidArgument(
         "request: not a valid nimbus.v1.PutMetricDataRequest message");
-  } else {
-    v1::PutMetricDataResponse response;
-    status = PutDatums(x.request, &response);
-    if (status.ok()) {
-      const std::string out = response.SerializeAsString();
-      grpc::Slice slice(out);
-      *resp = grpc::ByteBuffer(&slice, 1);
-    }
   }
-  x.slices.clear();  // the views into them are not used after this
-  x.ShrinkIfLarge();
-  return status;
+  return PutDatums(x.request, c);
 }
 
-grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
-                                       v1::PutMetricDataResponse* resp) {
+grpc::Status MetricsService::PutDatums(PutMetricDataView& req, PutCall* c) {
+  v1::PutMetricDataResponse* const resp = &c->response;
   if (absl::Status s =
           engine::ValidateNamespace(req.namespace_name, "namespace");
       !s.ok()) {
@@ -347,7 +382,7 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
         absl::StrCat("metric_data: ", req.datums.size(), " datums, at most ",
                      engine::kMaxDatumsPerRequest, " per request"));
   }
-  DatumScratch& x = ThreadDatumScratch();
+  DatumScratch& x = c->x;
   const absl::string_view ns = req.namespace_name;
   const int64_t now = clock_.NowMs();
   // Series whose identity the engine has seen in exactly these bytes: one
@@ -549,11 +584,8 @@ grpc::Status MetricsService::PutDatums(PutMetricDataView& req,
       run.identity_hash = at.identity_hash;
       run.identity = x.ids[at.datum];
     }
-    if (absl::Status s = engine_.Write(x.batch); !s.ok()) {
-      return ToGrpcStatus(s);
-    }
   }
-  resp->set_accepted_points(accepted);
+  c->accepted = accepted;
   return grpc::Status::OK;
 }
 

@@ -6,32 +6,34 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "engine/clock.h"
 #include "engine/engine.h"
 #include "engine/validation.h"
 #include "nimbus/v1/metrics.grpc.pb.h"
 #include "rpc/datum_wire.h"
-#include "rpc/work_pool.h"
 
 namespace nimbus::rpc {
 
 // Thread-safe; borrows the engine and the clock.
 //
 // PutMetricData is the hot path of datum ingest: it is served through the
-// callback API on raw bytes, and each request is decoded in place
-// (rpc/datum_wire.h) on a thread of the service's pool (the write waits for its
-// group commit, which gRPC's callback threads must not do). The other methods
-// use the synchronous API.
+// callback API on raw bytes, on gRPC's thread, and each request is decoded
+// in place (rpc/datum_wire.h) and queued for its group commit without
+// waiting for it (Engine::WriteAsync); the thread that applies the group
+// acknowledges it. The other methods use the synchronous API.
 class MetricsService final
     : public nimbus::v1::MetricsService::WithRawCallbackMethod_PutMetricData<
           nimbus::v1::MetricsService::Service> {
  public:
-  // `ingest_threads`: threads that serve PutMetricData (at least 1);
-  // `max_queued_bytes`: PutMetricData bytes that may wait for one, beyond
-  // which requests are answered RESOURCE_EXHAUSTED.
+  // `max_queued_bytes`: PutMetricData bytes that may be in progress
+  // (decoded or waiting for their commit), beyond which requests are
+  // answered RESOURCE_EXHAUSTED.
   MetricsService(engine::Engine& engine, engine::Clock& clock,
-                 int ingest_threads, size_t max_queued_bytes);
+                 size_t max_queued_bytes);
+  ~MetricsService() override;
 
   grpc::ServerUnaryReactor* PutMetricData(grpc::CallbackServerContext* ctx,
                                           const grpc::ByteBuffer* req,
@@ -59,11 +61,15 @@ class MetricsService final
       nimbus::v1::GetServerStatsResponse* resp) override;
 
  private:
-  // PutMetricData on the request's bytes; fills *resp with the response's.
-  grpc::Status PutData(const grpc::ByteBuffer& req, grpc::ByteBuffer* resp);
+  struct PutCall;
+  std::unique_ptr<PutCall> AcquireCall();
+  void ReleaseCall(std::unique_ptr<PutCall> c);
+  // Decodes and checks the request's bytes into c's batch and response.
+  grpc::Status Decode(const grpc::ByteBuffer& req, PutCall* c);
   // Sorts the dimensions of each datum in place.
-  grpc::Status PutDatums(PutMetricDataView& req,
-                         nimbus::v1::PutMetricDataResponse* resp);
+  grpc::Status PutDatums(PutMetricDataView& req, PutCall* c);
+  // Fills the response (if OK) and finishes the call.
+  void Complete(std::unique_ptr<PutCall> c, grpc::Status status);
   grpc::Status PutSeries(const nimbus::v1::PutMetricSeriesRequest& req,
                          nimbus::v1::PutMetricDataResponse* resp);
   void CountRejection(engine::RejectReason reason, int64_t points);
@@ -73,8 +79,8 @@ class MetricsService final
   std::array<std::atomic<int64_t>, engine::kRejectReasonCount> rejected_{};
   const size_t max_queued_bytes_;
   std::atomic<size_t> queued_bytes_{0};
-  // Last member: destroyed (running what is queued) before the others.
-  std::unique_ptr<WorkPool> ingest_pool_;
+  absl::Mutex calls_mu_;
+  std::vector<std::unique_ptr<PutCall>> free_calls_ ABSL_GUARDED_BY(calls_mu_);
 };
 
 }  // namespace nimbus::rpc

@@ -52,11 +52,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   auto impl = std::make_unique<Impl>();
   NIMBUS_ASSIGN_OR_RETURN(impl->engine,
                           engine::Engine::Open(options.engine, clock));
-  const int threads = options.ingest_threads > 0
-                          ? options.ingest_threads
-                          : static_cast<int>(engine::kMaxGroupWriters);
   impl->metrics = std::make_unique<MetricsService>(
-      *impl->engine, clock, threads, options.max_queued_ingest_bytes);
+      *impl->engine, clock, options.max_queued_ingest_bytes);
 
   // Referencing a health message keeps grpc.health.v1's descriptors linked,
   // so reflection lists the health service.

@@ -20,12 +20,9 @@ struct ServerOptions {
   // The largest request the server reads, in bytes. Default 16 MiB: room for
   // a large PutMetricSeries; PutMetricData has its own 1 MB limit.
   int max_receive_message_bytes = 16 << 20;
-  // Threads that serve PutMetricData; 0 picks 64. Each waits for its
-  // request's group commit, so this many requests can share one commit
-  // (engine/commit_queue.h holds up to 64 writers a group).
-  int ingest_threads = 0;
-  // PutMetricData bytes that may wait for an ingest thread; beyond it a
-  // request is answered RESOURCE_EXHAUSTED at once. Default 256 MiB.
+  // PutMetricData bytes that may be in progress (decoded, or waiting for
+  // their group commit); beyond it a request is answered RESOURCE_EXHAUSTED
+  // at once. Default 256 MiB.
   size_t max_queued_ingest_bytes = size_t{256} << 20;
   engine::EngineOptions engine;
 };

@@ -57,11 +57,13 @@ ABSL_FLAG(
     "seal a series' in-memory points into a chunk once it holds this many "
     "(more: fewer, larger seals and more to replay after a crash)");
 ABSL_FLAG(int, ingest_threads, 0,
-          "threads that serve PutMetricData (0: 64); each waits for its "
-          "request's group commit, so this many requests can share one");
+          "no effect (accepted so that existing command lines start): "
+          "PutMetricData is served on gRPC's threads, none of which waits "
+          "for a commit");
 ABSL_FLAG(int64_t, ingest_queue_bytes, int64_t{256} << 20,
-          "PutMetricData bytes that may wait for an ingest thread; beyond "
-          "it requests are answered RESOURCE_EXHAUSTED at once");
+          "PutMetricData bytes that may be in progress (decoded, or waiting "
+          "for their group commit); beyond it requests are answered "
+          "RESOURCE_EXHAUSTED at once");
 ABSL_FLAG(int, background_nice, 0,
           "nice levels (0-19) below the serving threads at which sealing, "
           "sweeps and rollup passes run (a smaller share of contended cores)");
@@ -85,7 +87,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "nimbusd: --ingest_threads must be 0 or more\n");
     return 2;
   }
-  options.ingest_threads = absl::GetFlag(FLAGS_ingest_threads);
+  if (absl::GetFlag(FLAGS_ingest_threads) != 0) {
+    std::fprintf(stderr,
+                 "nimbusd: --ingest_threads has no effect: PutMetricData is "
+                 "served on gRPC's threads, none of which waits for a "
+                 "commit\n");
+  }
   if (absl::GetFlag(FLAGS_ingest_queue_bytes) < 1) {
     std::fprintf(stderr, "nimbusd: --ingest_queue_bytes must be at least 1\n");
     return 2;

@@ -3,6 +3,7 @@
 #include "engine/commit_queue.h"
 
 #include <atomic>
+#include <functional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -108,6 +109,212 @@ TEST(CommitQueue, ACommitCarriesTheLastPassBoundary) {
   commit();
   EXPECT_EQ(got, (std::vector<std::pair<uint64_t, uint64_t>>{
                      {1, 0}, {2, 2}, {3, 2}, {4, 4}}));
+}
+
+// Holds the first group's apply until released; records each group's size
+// and the thread that applied it. Groups after the first return Fail()'s
+// status.
+class GatedApply {
+ public:
+  absl::Status Apply(const CommitGroup& g) {
+    absl::MutexLock l(&mu_);
+    sizes_.push_back(g.writers.size());
+    threads_.push_back(std::this_thread::get_id());
+    if (sizes_.size() == 1) {
+      mu_.Await(absl::Condition(&released_));
+      return absl::OkStatus();
+    }
+    return status_;
+  }
+  void Release() {
+    absl::MutexLock l(&mu_);
+    released_ = true;
+  }
+  void WaitUntilApplying() {
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(
+        +[](std::vector<size_t>* s) { return !s->empty(); }, &sizes_));
+  }
+  void Fail(absl::Status s) {
+    absl::MutexLock l(&mu_);
+    status_ = std::move(s);
+  }
+  std::vector<size_t> sizes() {
+    absl::MutexLock l(&mu_);
+    return sizes_;
+  }
+  std::vector<std::thread::id> threads() {
+    absl::MutexLock l(&mu_);
+    return threads_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool released_ = false;
+  absl::Status status_;
+  std::vector<size_t> sizes_;
+  std::vector<std::thread::id> threads_;
+};
+
+// What an asynchronous writer's callback saw.
+struct Called {
+  std::atomic<bool> done{false};
+  absl::Status status;
+  std::thread::id thread;
+};
+
+void QueueAsync(CommitQueue& q, CommitWriter* w, GatedApply& apply,
+                Called* called) {
+  q.CommitAsync(
+      w, [&](const CommitGroup& g) { return apply.Apply(g); },
+      [called](absl::Status s) {
+        called->status = std::move(s);
+        called->thread = std::this_thread::get_id();
+        called->done = true;
+      });
+}
+
+TEST(CommitQueue, AsyncWritersAreAppliedAndCalledBackByTheLeadingThread) {
+  CommitQueue q;
+  GatedApply apply;
+  CommitWriter lead;
+  std::thread::id leader;
+  std::thread t([&] {
+    leader = std::this_thread::get_id();
+    EXPECT_TRUE(q.Commit(&lead, [&](const CommitGroup& g) {
+                   return apply.Apply(g);
+                 }).ok());
+  });
+  apply.WaitUntilApplying();
+  std::vector<CommitWriter> w(3);
+  std::vector<Called> called(3);
+  for (size_t i = 0; i < w.size(); ++i) {
+    QueueAsync(q, &w[i], apply, &called[i]);  // returns without waiting
+  }
+  EXPECT_EQ(q.QueuedForTesting(), 4u);
+  for (const Called& c : called) EXPECT_FALSE(c.done);
+  apply.Release();
+  t.join();
+  EXPECT_EQ(apply.sizes(), (std::vector<size_t>{1, 3}));
+  for (const Called& c : called) {
+    EXPECT_TRUE(c.done);
+    EXPECT_TRUE(c.status.ok()) << c.status;
+    EXPECT_EQ(c.thread, leader);
+  }
+  EXPECT_EQ(q.QueuedForTesting(), 0u);
+}
+
+// An asynchronous writer that finds the queue empty leads: it applies the
+// groups queued while it applies, and hands over to a waiting writer that
+// reaches the front, which leads on its own thread.
+TEST(CommitQueue, AnAsyncLeaderGoesOnUntilAWaitingWriterIsAtTheFront) {
+  CommitQueue q;
+  GatedApply apply;
+  CommitWriter a1, a2, b, a3;
+  Called c1, c2, c3;
+  std::thread::id t1_id, t2_id;
+  std::thread t1([&] {
+    t1_id = std::this_thread::get_id();
+    QueueAsync(q, &a1, apply, &c1);
+  });
+  apply.WaitUntilApplying();
+  QueueAsync(q, &a2, apply, &c2);
+  std::thread t2([&] {
+    t2_id = std::this_thread::get_id();
+    EXPECT_TRUE(q.Commit(&b, [&](const CommitGroup& g) {
+                   return apply.Apply(g);
+                 }).ok());
+  });
+  while (q.QueuedForTesting() < 3) std::this_thread::yield();
+  apply.Release();
+  t1.join();
+  t2.join();
+  // a1 alone, then a2 and b (a2 at the front: t1 went on).
+  EXPECT_EQ(apply.sizes(), (std::vector<size_t>{1, 2}));
+  EXPECT_EQ(apply.threads(), (std::vector<std::thread::id>{t1_id, t1_id}));
+  EXPECT_EQ(c1.thread, t1_id);
+  EXPECT_EQ(c2.thread, t1_id);
+
+  // Now a waiting writer at the front after the first group: it leads, and
+  // applies the asynchronous writer queued behind it.
+  CommitQueue q2;
+  GatedApply apply2;
+  CommitWriter d1, e;
+  Called c4;
+  std::thread t3([&] {
+    t1_id = std::this_thread::get_id();
+    QueueAsync(q2, &d1, apply2, &c4);
+  });
+  apply2.WaitUntilApplying();
+  std::thread t4([&] {
+    t2_id = std::this_thread::get_id();
+    EXPECT_TRUE(q2.Commit(&e, [&](const CommitGroup& g) {
+                    return apply2.Apply(g);
+                  }).ok());
+  });
+  while (q2.QueuedForTesting() < 2) std::this_thread::yield();
+  QueueAsync(q2, &a3, apply2, &c3);
+  apply2.Release();
+  t3.join();
+  t4.join();
+  EXPECT_EQ(apply2.sizes(), (std::vector<size_t>{1, 2}));
+  EXPECT_EQ(apply2.threads(), (std::vector<std::thread::id>{t1_id, t2_id}));
+  EXPECT_EQ(c4.thread, t1_id);
+  EXPECT_EQ(c3.thread, t2_id);
+  EXPECT_TRUE(c3.status.ok()) << c3.status;
+}
+
+TEST(CommitQueue, AFailedGroupsStatusReachesEveryWriterAndCallback) {
+  CommitQueue q;
+  GatedApply apply;
+  CommitWriter lead, waiting, async;
+  Called called;
+  std::thread t([&] {
+    EXPECT_TRUE(q.Commit(&lead, [&](const CommitGroup& g) {
+                   return apply.Apply(g);
+                 }).ok());
+  });
+  apply.WaitUntilApplying();
+  QueueAsync(q, &async, apply, &called);
+  absl::Status waited;
+  std::thread t2([&] {
+    waited = q.Commit(&waiting,
+                      [&](const CommitGroup& g) { return apply.Apply(g); });
+  });
+  while (q.QueuedForTesting() < 3) std::this_thread::yield();
+  apply.Fail(absl::UnavailableError("disk"));
+  apply.Release();
+  t.join();
+  t2.join();
+  EXPECT_EQ(apply.sizes(), (std::vector<size_t>{1, 2}));
+  EXPECT_EQ(waited.code(), absl::StatusCode::kUnavailable) << waited;
+  EXPECT_TRUE(called.done);
+  EXPECT_EQ(called.status.code(), absl::StatusCode::kUnavailable);
+}
+
+// A callback runs without the queue's lock: it may free its writer and
+// queue the next write, which its leader then applies, in order.
+TEST(CommitQueue, ACallbackMayFreeItsWriterAndQueueTheNext) {
+  CommitQueue q;
+  std::vector<uint64_t> seqs;
+  auto apply = [&](const CommitGroup& g) {
+    seqs.push_back(g.seq);
+    return absl::OkStatus();
+  };
+  int left = 100;
+  std::function<void()> next = [&] {
+    auto* w = new CommitWriter;
+    q.CommitAsync(w, apply, [&, w](absl::Status s) {
+      EXPECT_TRUE(s.ok()) << s;
+      delete w;
+      if (--left > 0) next();
+    });
+  };
+  next();  // leads, and applies all 100 before returning
+  EXPECT_EQ(left, 0);
+  ASSERT_EQ(seqs.size(), 100u);
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i + 1);
+  EXPECT_EQ(q.QueuedForTesting(), 0u);
 }
 
 }  // namespace

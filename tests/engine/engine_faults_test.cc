@@ -130,6 +130,46 @@ TEST_F(EngineFaultsTest, AFailedCommitWriteAcknowledgesNothing) {
   EXPECT_EQ(CountAndSum(k), std::make_pair(5.0, 13.0));
 }
 
+// WriteAsync reports each outcome once, to its callback: a failed series
+// creation before anything is queued, a failed commit, a success; a
+// callback may reuse its writer at once.
+TEST_F(EngineFaultsTest, AnAsyncWriteReportsItsOutcomeToItsCallback) {
+  Open();
+  const std::string key = Key("a").Encode();
+  const std::vector<Sample> points = Points(3, kNow - 60'000, 2);
+  IngestBatch batch;
+  batch.runs.resize(1);
+  batch.runs[0].key = key;
+  batch.runs[0].samples = points.data();
+  batch.runs[0].sample_count = points.size();
+  CommitWriter w;
+  std::vector<absl::Status> got;
+  auto write = [&] {
+    engine_->WriteAsync(batch, &w, [&](absl::Status s) { got.push_back(s); });
+  };
+  faults_->FailWrites(Column::kSeries, 1, absl::UnavailableError("disk"));
+  write();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].code(), absl::StatusCode::kUnavailable) << got[0];
+  EXPECT_EQ(engine_->Stats().series_count, 0);
+  faults_->FailWrites(Column::kIngestLog, 1, absl::UnavailableError("disk"));
+  write();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].code(), absl::StatusCode::kUnavailable) << got[1];
+  EXPECT_EQ(CountAndSum(Key("a")), std::make_pair(0.0, 0.0));
+  write();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_TRUE(got[2].ok()) << got[2];
+  EXPECT_EQ(CountAndSum(Key("a")), std::make_pair(3.0, 6.0));
+  // Nothing to write: answered at once.
+  batch.runs[0].sample_count = 0;
+  write();
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_TRUE(got[3].ok()) << got[3];
+  Open();
+  EXPECT_EQ(CountAndSum(Key("a")), std::make_pair(3.0, 6.0));
+}
+
 TEST_F(EngineFaultsTest, AFailedSeriesCreationCreatesNothingAndCanBeRetried) {
   Open();
   ASSERT_TRUE(Put(Key("a"), Points(1, kNow - 60'000)).ok());

@@ -1,6 +1,8 @@
 // PutMetricData's serving path against a real nimbusd: requests decoded in
-// place on the ingest pool (rpc/metrics_service.h), runs of points by series.
+// place on gRPC's threads and queued for their group commit
+// (rpc/metrics_service.h), runs of points by series.
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -112,9 +114,11 @@ TEST(PutMetricData, AFullIngestQueueAnswersAtOnceAndTooLargeComesFirst) {
   EXPECT_EQ(stats->points_accepted(), 0);
 }
 
-TEST(PutMetricData, OneIngestThreadServesManyConcurrentClients) {
+// Concurrent requests share group commits, led by whichever gRPC thread
+// finds the queue empty; every request is answered once, with its points.
+void ManyConcurrentClients(const std::vector<std::string>& flags) {
   NimbusdProcess server;
-  ASSERT_TRUE(server.Start({"--ingest_threads=1"}).ok());
+  ASSERT_TRUE(server.Start(flags).ok());
   const int64_t ts = NowMs() - 60'000;
   constexpr int kClients = 8, kRequests = 20, kDatums = 100;
   std::vector<std::thread> clients;
@@ -149,6 +153,15 @@ TEST(PutMetricData, OneIngestThreadServesManyConcurrentClients) {
   // Values 0..19, one a request.
   EXPECT_EQ(CountAndSum(*stub, "Requests", {{"Client", "3"}, {"N", "42"}}, ts),
             std::make_pair(20.0, 190.0));
+}
+
+TEST(PutMetricData, ManyConcurrentClientsShareGroupCommits) {
+  ManyConcurrentClients({});
+}
+
+// With an fsync in every group's write, which its leader waits for.
+TEST(PutMetricData, ManyConcurrentClientsShareFsyncedGroupCommits) {
+  ManyConcurrentClients({"--sync=power"});
 }
 
 TEST(PutMetricData, DatumsOfOneSeriesKeepEveryPointWhateverTheirPlace) {
