@@ -7,6 +7,9 @@ namespace nimbus::engine {
 absl::Status CommitQueue::Commit(
     CommitWriter* w,
     absl::FunctionRef<absl::Status(const CommitGroup&)> apply) {
+  w->done = false;
+  w->status = absl::OkStatus();
+  w->on_done = nullptr;
   absl::MutexLock l(&mu_);
   writers_.push_back(w);
   // Until a leader has applied w's group, or w is at the front with no
@@ -19,7 +22,12 @@ absl::Status CommitQueue::Commit(
 void CommitQueue::CommitAsync(
     CommitWriter* w, absl::FunctionRef<absl::Status(const CommitGroup&)> apply,
     absl::AnyInvocable<void(absl::Status) &&> done) {
-  w->on_done = std::move(done);
+  // A writer without a callback would look like a waiting one.
+  if (done) {
+    w->on_done = std::move(done);
+  } else {
+    w->on_done = [](absl::Status) {};
+  }
   absl::MutexLock l(&mu_);
   writers_.push_back(w);
   // A leader, or the waiting writer ahead of w that is about to lead, takes

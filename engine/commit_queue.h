@@ -8,8 +8,9 @@
 // its group runs its callback. Such writers have no thread to lead with,
 // so a leader goes on to the next group while an asynchronous writer is at
 // the front, and hands over to a waiting writer at the front. So a thread
-// that commits asynchronously never waits for another; while it leads, it
-// applies the groups of others.
+// that commits asynchronously never waits for another writer's commit;
+// while it leads, it applies (and waits for the store writes of) the groups
+// of others.
 //
 // The queue also holds the late watermark: points below it are late, and a
 // commit marks their hours for the rollup scheduler
@@ -32,7 +33,9 @@
 namespace nimbus::engine {
 
 // One caller's part of a commit: its points and statistic sets by series.
-// The pointers are borrowed for the duration of Commit().
+// The pointers are borrowed for the duration of Commit(), or until
+// CommitAsync's callback runs. A writer may be reused for the next commit
+// once the last one returned (or called back).
 struct CommitWriter {
   struct Item {
     Series* series;
@@ -90,8 +93,14 @@ class CommitQueue {
   // leader has applied the group holding it: here, before CommitAsync
   // returns, if this call leads, or on the leading thread. If this call
   // leads, it applies every group queued meanwhile (with `apply`) until
-  // the queue is empty or a waiting writer is at its front. `w` and what
-  // it points to must stay valid until `done` runs; `done` may free them.
+  // the queue is empty or a waiting writer is at its front: under a load
+  // that never lets the queue empty, that is the whole load (and a waiting
+  // writer that leads, in Commit, applies the groups of asynchronous
+  // writers behind it the same way before it returns). `w` and what it
+  // points to must stay valid until `done` runs; `done` may free them. It
+  // runs without the queue's lock and may queue another CommitAsync; it must
+  // not call Commit (its thread may be the leader that Commit would wait
+  // for) nor wait for long (the groups behind wait for it).
   void CommitAsync(CommitWriter* w,
                    absl::FunctionRef<absl::Status(const CommitGroup&)> apply,
                    absl::AnyInvocable<void(absl::Status) &&> done);

@@ -73,6 +73,11 @@ bool HeadStore::TakeForSeal(Series* s, std::vector<Sample>* points,
   return true;
 }
 
+void HeadStore::ClearSealQueued(absl::Span<Series* const> series) {
+  absl::MutexLock l(&mu_);
+  for (Series* s : series) s->seal_queued = false;
+}
+
 absl::Status HeadStore::PublishSeal(const std::vector<Sealed>& sealed,
                                     absl::FunctionRef<absl::Status()> write,
                                     int64_t now_ms) {

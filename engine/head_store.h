@@ -22,6 +22,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "engine/commit_queue.h"
 #include "engine/head_buffer.h"
 #include "engine/series_index.h"
@@ -56,6 +57,9 @@ class HeadStore {
   // with the sequence of its newest point. Returns false if the head is
   // empty. Points appended later have higher sequences.
   bool TakeForSeal(Series* s, std::vector<Sample>* points, uint64_t* seq);
+  // Unmarks `series` as queued for sealing (a seal that failed before it
+  // took them), so that the next write to a full one queues it again.
+  void ClearSealQueued(absl::Span<Series* const> series);
 
   struct Sealed {
     Series* series;

@@ -121,6 +121,9 @@ absl::Status Sealer::Seal(const std::vector<Series*>& series) {
       st = SealOnce(part);
     }
     if (!st.ok()) {
+      // The series the failed batch had not taken yet are still marked
+      // queued: unmarked, the next write to any of them queues it again.
+      heads_.ClearSealQueued(part);
       failures_.fetch_add(1, std::memory_order_relaxed);
       failed += part.size();
       if (first.ok()) first = st;

@@ -61,8 +61,8 @@ inline constexpr size_t kMaxRunChunks = 8;
 // RocksDB applies writes one group at a time, so a commit that arrives
 // behind a background write waits for all of it: a seal of 10,000 heads in
 // one write (a time-major client fills them all at once) held commits for
-// 20-80 ms on a 2-core machine; in writes of 128 series, about a
-// millisecond.
+// 20-80 ms on a 2-core machine, and the slowest requests of a replay took
+// 60-100 ms; in writes of 128 series, 24-35 ms (bench/RESULTS.md).
 inline constexpr size_t kSealBatch = 128;
 inline constexpr size_t kMergeBatch = kSealBatch;
 
@@ -72,8 +72,8 @@ struct SealerOptions {
   // How many nice levels below its creator the background thread runs
   // (engine/periodic_thread.h, LowerThisThreadPriority).
   int nice = 0;
-  // Called by a seal after its chunk write, before its head trim. Default:
-  // none.
+  // Called by a seal after each chunk write (one a batch of kSealBatch
+  // series), before that batch's head trim. Default: none.
   std::function<void()> after_write_for_testing;
 };
 

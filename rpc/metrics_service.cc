@@ -180,7 +180,7 @@ grpc::Status TooLarge(size_t bytes) {
 
 namespace {
 
-// What PutMetricData reuses from request to request on one thread: the
+// What a PutMetricData call reuses from the calls before it (PutCall): the
 // request's bytes (when gRPC gave them in pieces), its decoded form, and the
 // batch's buffers. After the first requests a datum costs no allocation.
 struct DatumScratch {
@@ -197,7 +197,7 @@ struct DatumScratch {
     found.clear();
   }
 
-  // A thread keeps what its buffers grew to, except after a request far
+  // A call keeps what its buffers grew to, except after a request far
   // larger than usual (a 1 MB request of many values): then it lets go.
   void ShrinkIfLarge() {
     constexpr size_t kKeep = size_t{256} << 10;
@@ -314,7 +314,8 @@ grpc::ServerUnaryReactor* MetricsService::PutMetricData(
   }
   // Served here, on gRPC's thread: decoded, validated and queued for its
   // group commit, which acknowledges it from whichever thread applies the
-  // group (engine/commit_queue.h); this thread never waits for another.
+  // group (engine/commit_queue.h); this thread does not wait for another
+  // request's commit.
   std::unique_ptr<PutCall> call = AcquireCall();
   call->reactor = reactor;
   call->resp = resp;
@@ -322,6 +323,15 @@ grpc::ServerUnaryReactor* MetricsService::PutMetricData(
   grpc::Status status = Decode(*req, call.get());
   if (!status.ok() || call->x.batch.runs.empty()) {
     Complete(std::move(call), std::move(status));
+    return reactor;
+  }
+  // A call whose client gave up (deadline, cancellation, shutdown) while
+  // it was decoded is not written: the client saw an error and may send it
+  // again.
+  if (ctx->IsCancelled()) {
+    Complete(std::move(call),
+             grpc::Status(grpc::StatusCode::CANCELLED,
+                          "the call ended before it was written"));
     return reactor;
   }
   PutCall* c = call.release();

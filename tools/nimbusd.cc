@@ -59,7 +59,7 @@ ABSL_FLAG(
 ABSL_FLAG(int, ingest_threads, 0,
           "no effect (accepted so that existing command lines start): "
           "PutMetricData is served on gRPC's threads, none of which waits "
-          "for a commit");
+          "for another request's commit");
 ABSL_FLAG(int64_t, ingest_queue_bytes, int64_t{256} << 20,
           "PutMetricData bytes that may be in progress (decoded, or waiting "
           "for their group commit); beyond it requests are answered "
@@ -90,8 +90,8 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_ingest_threads) != 0) {
     std::fprintf(stderr,
                  "nimbusd: --ingest_threads has no effect: PutMetricData is "
-                 "served on gRPC's threads, none of which waits for a "
-                 "commit\n");
+                 "served on gRPC's threads, none of which waits for another "
+                 "request's commit\n");
   }
   if (absl::GetFlag(FLAGS_ingest_queue_bytes) < 1) {
     std::fprintf(stderr, "nimbusd: --ingest_queue_bytes must be at least 1\n");

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace nimbus::engine {
@@ -156,6 +158,15 @@ class GatedApply {
   std::vector<std::thread::id> threads_;
 };
 
+// Waits until `n` writers are queued (at most 30 seconds).
+void AwaitQueued(CommitQueue& q, size_t n) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (q.QueuedForTesting() < n && absl::Now() < deadline) {
+    absl::SleepFor(absl::Microseconds(100));
+  }
+  ASSERT_GE(q.QueuedForTesting(), n);
+}
+
 // What an asynchronous writer's callback saw.
 struct Called {
   std::atomic<bool> done{false};
@@ -225,7 +236,7 @@ TEST(CommitQueue, AnAsyncLeaderGoesOnUntilAWaitingWriterIsAtTheFront) {
                    return apply.Apply(g);
                  }).ok());
   });
-  while (q.QueuedForTesting() < 3) std::this_thread::yield();
+  AwaitQueued(q, 3);
   apply.Release();
   t1.join();
   t2.join();
@@ -252,7 +263,7 @@ TEST(CommitQueue, AnAsyncLeaderGoesOnUntilAWaitingWriterIsAtTheFront) {
                     return apply2.Apply(g);
                   }).ok());
   });
-  while (q2.QueuedForTesting() < 2) std::this_thread::yield();
+  AwaitQueued(q2, 2);
   QueueAsync(q2, &a3, apply2, &c3);
   apply2.Release();
   t3.join();
@@ -281,7 +292,7 @@ TEST(CommitQueue, AFailedGroupsStatusReachesEveryWriterAndCallback) {
     waited = q.Commit(&waiting,
                       [&](const CommitGroup& g) { return apply.Apply(g); });
   });
-  while (q.QueuedForTesting() < 3) std::this_thread::yield();
+  AwaitQueued(q, 3);
   apply.Fail(absl::UnavailableError("disk"));
   apply.Release();
   t.join();
@@ -313,6 +324,58 @@ TEST(CommitQueue, ACallbackMayFreeItsWriterAndQueueTheNext) {
   next();  // leads, and applies all 100 before returning
   EXPECT_EQ(left, 0);
   ASSERT_EQ(seqs.size(), 100u);
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i + 1);
+  EXPECT_EQ(q.QueuedForTesting(), 0u);
+}
+
+// Waiting and asynchronous writers from several threads, interleaved: each
+// completes exactly once, groups are applied one at a time in sequence
+// order, and the queue ends empty.
+TEST(CommitQueue, MixedWritersFromManyThreadsEachCompleteOnce) {
+  CommitQueue q;
+  absl::Mutex mu;
+  std::vector<uint64_t> seqs;
+  int applying = 0;
+  auto apply = [&](const CommitGroup& g) {
+    absl::MutexLock l(&mu);
+    EXPECT_EQ(applying++, 0);
+    seqs.push_back(g.seq);
+    --applying;
+    return absl::OkStatus();
+  };
+  constexpr int kThreads = 4, kCommits = 400;
+  std::vector<std::atomic<int>> completed(kThreads * kCommits);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<CommitWriter> async(kCommits);
+      for (int i = 0; i < kCommits; ++i) {
+        std::atomic<int>* done = &completed[t * kCommits + i];
+        if ((i + t) % 3 == 0) {
+          CommitWriter w;
+          EXPECT_TRUE(q.Commit(&w, apply).ok());
+          done->fetch_add(1);
+        } else {
+          q.CommitAsync(&async[i], apply, [done](absl::Status s) {
+            EXPECT_TRUE(s.ok()) << s;
+            done->fetch_add(1);
+          });
+        }
+      }
+      // The writers must outlive their callbacks.
+      const absl::Time deadline = absl::Now() + absl::Seconds(30);
+      for (int i = 0; i < kCommits; ++i) {
+        while (completed[t * kCommits + i].load() == 0 &&
+               absl::Now() < deadline) {
+          absl::SleepFor(absl::Microseconds(100));
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (size_t i = 0; i < completed.size(); ++i) {
+    EXPECT_EQ(completed[i].load(), 1) << i;
+  }
   for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i + 1);
   EXPECT_EQ(q.QueuedForTesting(), 0u);
 }
