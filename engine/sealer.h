@@ -61,8 +61,8 @@ inline constexpr size_t kMaxRunChunks = 8;
 // RocksDB applies writes one group at a time, so a commit that arrives
 // behind a background write waits for all of it: a seal of 10,000 heads in
 // one write (a time-major client fills them all at once) held commits for
-// 20-80 ms on a 2-core machine, and the slowest requests of a replay took
-// 60-100 ms; in writes of 128 series, 24-35 ms (bench/RESULTS.md).
+// 22-52 ms on a 2-core machine (a replay's slowest requests: 69-102 ms); in
+// writes of 128 series, 28-64 ms (bench/RESULTS.md).
 inline constexpr size_t kSealBatch = 128;
 inline constexpr size_t kMergeBatch = kSealBatch;
 

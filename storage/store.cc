@@ -172,14 +172,16 @@ class RocksStore : public Store {
     db_options.create_missing_column_families = true;
     db_options.IncreaseParallelism(2);
     // Two flushes at a time (RocksDB's default with two background jobs is
-    // one): a flush fsyncs, and one stuck behind a busy disk would hold up
-    // the ingest log's next (see its memtables below).
+    // one), so that a flush of another family (points, rollups: 64 MiB
+    // memtables) does not hold up the ingest log's (see its memtables
+    // below). Set, it replaces max_background_jobs: two flushes and one
+    // compaction. Open() sizes the process-wide flush pool to match.
     db_options.max_background_flushes = 2;
-    db_options.env->SetBackgroundThreads(2, rocksdb::Env::Priority::HIGH);
     db_options.max_total_wal_size = 256 << 20;
-    // Written-back as they grow, so that the fsyncs of a flush (which syncs
+    // Written back as they grow, so that the fsyncs of a flush (which syncs
     // the closed logs first, as RocksDB must with several families) find
-    // little left to write: one that found a second's worth took 1.1 s.
+    // little of ours left to write. (One that ran right after 400 MB of
+    // another program's writes took 1.1 s.)
     db_options.wal_bytes_per_sync = 1 << 20;
     db_options.bytes_per_sync = 1 << 20;
 
@@ -222,9 +224,10 @@ class RocksStore : public Store {
         // A flush fsyncs the closed logs and the table it writes, and on a
         // busy disk one fsync took 0.3-1.1 s: with RocksDB's default of two
         // memtables a family, writes stopped meanwhile ("Stopping writes
-        // because we have 2 immutable memtables"). Four let the log (about
-        // 30 MB/s at 1.8 M points/s) ride out about half a second of that;
-        // the extra memtables (8 MiB at most) exist only while flushes lag.
+        // because we have 2 immutable memtables"), after about 0.13 s of
+        // log at 1.8 M points/s (30 MB/s). With four, RocksDB slows writes
+        // after about 0.3 s and stops them after about 0.5 s; the extra
+        // memtables (8 MiB at most) exist only while flushes lag.
         cf.max_write_buffer_number = 4;
         // Short-lived, and eight raw bytes a value: not worth compressing.
         cf.compression = rocksdb::kNoCompression;

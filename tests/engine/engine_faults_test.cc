@@ -131,8 +131,8 @@ TEST_F(EngineFaultsTest, AFailedCommitWriteAcknowledgesNothing) {
 }
 
 // WriteAsync reports each outcome once, to its callback: a failed series
-// creation before anything is queued, a failed commit, a success; a
-// callback may reuse its writer at once.
+// creation before anything is queued, a failed commit, a success; one
+// writer serves each next write once the last one called back.
 TEST_F(EngineFaultsTest, AnAsyncWriteReportsItsOutcomeToItsCallback) {
   Open();
   const std::string key = Key("a").Encode();

@@ -114,7 +114,7 @@ TEST(PutMetricData, AFullIngestQueueAnswersAtOnceAndTooLargeComesFirst) {
   EXPECT_EQ(stats->points_accepted(), 0);
 }
 
-// Concurrent requests share group commits, led by whichever gRPC thread
+// Concurrent requests queue for group commits, led by whichever thread
 // finds the queue empty; every request is answered once, with its points.
 void ManyConcurrentClients(const std::vector<std::string>& flags) {
   NimbusdProcess server;
@@ -155,12 +155,12 @@ void ManyConcurrentClients(const std::vector<std::string>& flags) {
             std::make_pair(20.0, 190.0));
 }
 
-TEST(PutMetricData, ManyConcurrentClientsShareGroupCommits) {
+TEST(PutMetricData, ConcurrentClientsAreEachAnsweredWithTheirPoints) {
   ManyConcurrentClients({});
 }
 
 // With an fsync in every group's write, which its leader waits for.
-TEST(PutMetricData, ManyConcurrentClientsShareFsyncedGroupCommits) {
+TEST(PutMetricData, ConcurrentClientsAreEachAnsweredWithTheirPointsUnderFsync) {
   ManyConcurrentClients({"--sync=power"});
 }
 
