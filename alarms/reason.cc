@@ -1,0 +1,239 @@
+#include "alarms/reason.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace nimbus::alarms {
+namespace {
+
+const char* StateName(AlarmState s) {
+  switch (s) {
+    case AlarmState::kOk:
+      return "OK";
+    case AlarmState::kAlarm:
+      return "ALARM";
+    case AlarmState::kInsufficientData:
+      return "INSUFFICIENT_DATA";
+  }
+  return "?";
+}
+
+const char* Phrase(ComparisonOperator op) {
+  switch (op) {
+    case ComparisonOperator::kGreaterThanOrEqualToThreshold:
+      return "greater than or equal to";
+    case ComparisonOperator::kGreaterThanThreshold:
+      return "greater than";
+    case ComparisonOperator::kLessThanThreshold:
+      return "less than";
+    case ComparisonOperator::kLessThanOrEqualToThreshold:
+      return "less than or equal to";
+  }
+  return "?";
+}
+
+std::string Time(int64_t ms, const char* format) {
+  return absl::FormatTime(format, absl::FromUnixMillis(ms),
+                          absl::UTCTimeZone());
+}
+
+std::string ReasonTime(int64_t ms) { return Time(ms, "%d/%m/%y %H:%M:%S"); }
+std::string DataTime(int64_t ms) {
+  return Time(ms, "%Y-%m-%dT%H:%M:%E3S+0000");
+}
+
+std::string Plural(size_t n, const char* word) {
+  return absl::StrCat(n, " ", word, n == 1 ? "" : "s");
+}
+
+const char* WasWere(size_t n) { return n == 1 ? "was" : "were"; }
+
+int64_t PeriodStart(const ReasonInput& in, size_t index) {
+  return in.range_start_ms + static_cast<int64_t>(index) * in.period_ms;
+}
+
+// "[91.2 (01/12/26 10:02:00), ...]": the evaluated periods with data,
+// newest first.
+std::string DatapointList(const ReasonInput& in) {
+  std::string out = "[";
+  const auto& ev = in.evaluation->evaluated;
+  bool first = true;
+  for (size_t k = ev.size(); k-- > 0;) {
+    if (ev[k].source != EvaluatedPeriod::Source::kData) continue;
+    if (!first) out += ", ";
+    first = false;
+    absl::StrAppend(&out, JavaDouble(*in.range[ev[k].index].value), " (",
+                    ReasonTime(PeriodStart(in, ev[k].index)), ")");
+  }
+  out += "]";
+  return out;
+}
+
+size_t Filled(const Evaluation& e) {
+  size_t n = 0;
+  for (const EvaluatedPeriod& p : e.evaluated) {
+    n += p.source != EvaluatedPeriod::Source::kData;
+  }
+  return n;
+}
+
+const char* FillName(const AlarmRule& rule) {
+  return rule.treat_missing_data == TreatMissingData::kBreaching
+             ? "Breaching"
+             : "NotBreaching";
+}
+
+void AppendJsonString(std::string* out, absl::string_view s) {
+  out->push_back('"');
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppend(out, "\\u00", c < 0x10 ? "0" : "",
+                      absl::Hex(static_cast<unsigned char>(c)));
+    } else {
+      out->push_back(c);
+    }
+  }
+  out->push_back('"');
+}
+
+}  // namespace
+
+std::string JavaDouble(double v) {
+  if (v == 0) return std::signbit(v) ? "-0.0" : "0.0";
+  // The shortest digits that read back as v, and their exponent.
+  char buf[64];
+  const auto r =
+      std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  const std::string s(buf, r.ptr);
+  const size_t e = s.find('e');
+  std::string mantissa = s.substr(0, e);
+  const int exp = std::atoi(s.c_str() + e + 1);
+  const bool negative = mantissa[0] == '-';
+  if (negative) mantissa.erase(0, 1);
+  std::string digits;
+  for (char c : mantissa) {
+    if (c != '.') digits.push_back(c);
+  }
+  std::string out = negative ? "-" : "";
+  const double a = std::abs(v);
+  if (a >= 1e-3 && a < 1e7) {
+    if (exp >= 0) {
+      const size_t int_digits = static_cast<size_t>(exp) + 1;
+      if (digits.size() <= int_digits) {
+        out += digits + std::string(int_digits - digits.size(), '0') + ".0";
+      } else {
+        out += digits.substr(0, int_digits) + "." + digits.substr(int_digits);
+      }
+    } else {
+      out += "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;
+    }
+    return out;
+  }
+  out += digits.substr(0, 1) + "." +
+         (digits.size() > 1 ? digits.substr(1) : std::string("0")) + "E" +
+         std::to_string(exp);
+  return out;
+}
+
+std::string StateReason(const ReasonInput& in) {
+  const Evaluation& e = *in.evaluation;
+  const AlarmRule& rule = *in.rule;
+  if (e.kept) return "";
+  const size_t filled = Filled(e);
+  const size_t evaluated = e.evaluated.size();
+  const std::string filled_text =
+      filled == 0 ? ""
+                  : absl::StrCat(" ", Plural(filled, "missing datapoint"), " ",
+                                 WasWere(filled), " treated as [",
+                                 FillName(rule), "].");
+  const std::string transition = absl::StrCat(
+      StateName(in.previous), " -> ", StateName(e.state), " transition)");
+  if (e.reason == Evaluation::Reason::kNoData) {
+    return absl::StrCat("Insufficient Data: ", in.range.size(),
+                        " datapoints were unknown.");
+  }
+  if (filled == evaluated) {
+    return absl::StrCat("Threshold Crossed: no datapoints were received for ",
+                        in.range.size(), " periods and ",
+                        Plural(filled, "missing datapoint"), " ",
+                        WasWere(filled), " treated as [", FillName(rule), "].");
+  }
+  const std::string head = absl::StrCat("Threshold Crossed: ");
+  const std::string threshold =
+      absl::StrCat(" the threshold (", JavaDouble(rule.threshold), ")");
+  if (e.state == AlarmState::kAlarm) {
+    std::string early;
+    if (e.reason == Evaluation::Reason::kEarlyAlarm) {
+      size_t oldest = 0;
+      for (const EvaluatedPeriod& p : e.evaluated) {
+        if (p.breaching) {
+          oldest = p.index;
+          break;
+        }
+      }
+      early = absl::StrCat(", the oldest ", in.range.size() - oldest,
+                           " periods ago and none newer below it");
+    }
+    return absl::StrCat(head, e.breaching, " out of the last ", evaluated,
+                        " datapoints ", DatapointList(in), " ",
+                        WasWere(e.breaching), " ", Phrase(rule.comparison),
+                        threshold, early, " (minimum ",
+                        Plural(rule.datapoints_to_alarm, "datapoint"), " for ",
+                        transition, ".", filled_text);
+  }
+  const size_t not_breaching = evaluated - e.breaching;
+  return absl::StrCat(
+      head, not_breaching, " out of the last ", evaluated, " datapoints ",
+      DatapointList(in), " ", WasWere(not_breaching), " not ",
+      Phrase(rule.comparison), threshold, " (minimum ",
+      Plural(rule.evaluation_periods - rule.datapoints_to_alarm + 1,
+             "datapoint"),
+      " for ", transition, ".", filled_text);
+}
+
+std::string StateReasonData(const ReasonInput& in) {
+  const Evaluation& e = *in.evaluation;
+  std::string out = "{\"version\":\"1.0\",\"queryDate\":";
+  AppendJsonString(&out, DataTime(in.query_ms));
+  const int64_t start = e.evaluated.empty()
+                            ? in.range_start_ms
+                            : PeriodStart(in, e.evaluated.front().index);
+  out += ",\"startDate\":";
+  AppendJsonString(&out, DataTime(start));
+  out += ",\"statistic\":";
+  AppendJsonString(&out, in.statistic);
+  absl::StrAppend(&out, ",\"period\":", in.period_ms / 1000,
+                  ",\"recentDatapoints\":[");
+  bool first = true;
+  for (size_t k = e.evaluated.size(); k-- > 0;) {
+    const EvaluatedPeriod& p = e.evaluated[k];
+    if (p.source != EvaluatedPeriod::Source::kData) continue;
+    if (!first) out += ",";
+    first = false;
+    out += JavaDouble(*in.range[p.index].value);
+  }
+  absl::StrAppend(&out, "],\"threshold\":", JavaDouble(in.rule->threshold),
+                  ",\"evaluatedDatapoints\":[");
+  for (size_t k = e.evaluated.size(); k-- > 0;) {
+    const EvaluatedPeriod& p = e.evaluated[k];
+    out += "{\"timestamp\":";
+    AppendJsonString(&out, DataTime(PeriodStart(in, p.index)));
+    if (p.source == EvaluatedPeriod::Source::kData) {
+      absl::StrAppend(&out,
+                      ",\"value\":", JavaDouble(*in.range[p.index].value));
+    }
+    out += k == 0 ? "}" : "},";
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace nimbus::alarms

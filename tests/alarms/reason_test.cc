@@ -1,0 +1,135 @@
+// State reasons (alarms/reason.h): the text and the reason data JSON of
+// each kind of transition, and Java's printing of doubles.
+#include "alarms/reason.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace nimbus::alarms {
+namespace {
+
+// 2026-12-01 09:58:00 UTC, the oldest of five one-minute periods.
+constexpr int64_t kStart = 1796119080000;
+constexpr int64_t kMinute = 60'000;
+
+struct Case {
+  AlarmRule rule;
+  std::vector<Period> range;
+  Evaluation evaluation;
+  ReasonInput input;
+};
+
+Case Make(size_t n, size_t m, TreatMissingData tmd, std::vector<Period> range,
+          AlarmState previous) {
+  Case c;
+  c.rule.evaluation_periods = n;
+  c.rule.datapoints_to_alarm = m;
+  c.rule.threshold = 80;
+  c.rule.comparison = ComparisonOperator::kGreaterThanThreshold;
+  c.rule.treat_missing_data = tmd;
+  c.range = std::move(range);
+  c.evaluation = Evaluate(c.rule, c.range, previous);
+  c.input = {&c.rule,
+             c.range,
+             &c.evaluation,
+             previous,
+             kStart,
+             kMinute,
+             kStart + 5 * kMinute + 4'547,
+             "Average"};
+  return c;
+}
+
+TEST(Reason, JavaPrintsDoublesWithAPointAndSwitchesToExponents) {
+  EXPECT_EQ(JavaDouble(80), "80.0");
+  EXPECT_EQ(JavaDouble(91.2), "91.2");
+  EXPECT_EQ(JavaDouble(-2.5), "-2.5");
+  EXPECT_EQ(JavaDouble(0), "0.0");
+  EXPECT_EQ(JavaDouble(123456.789), "123456.789");
+  EXPECT_EQ(JavaDouble(9999999), "9999999.0");
+  EXPECT_EQ(JavaDouble(1e7), "1.0E7");
+  EXPECT_EQ(JavaDouble(1.5e7), "1.5E7");
+  EXPECT_EQ(JavaDouble(0.001), "0.001");
+  EXPECT_EQ(JavaDouble(1e-4), "1.0E-4");
+  EXPECT_EQ(JavaDouble(2.5e-10), "2.5E-10");
+  EXPECT_EQ(JavaDouble(0.1 + 0.2), "0.30000000000000004");
+}
+
+TEST(Reason, AThresholdCrossingListsTheDatapointsNewestFirst) {
+  Case c = Make(3, 3, TreatMissingData::kMissing,
+                {{}, {}, {85.5}, {90.0}, {91.2}}, AlarmState::kOk);
+  ASSERT_EQ(c.evaluation.state, AlarmState::kAlarm);
+  EXPECT_EQ(StateReason(c.input),
+            "Threshold Crossed: 3 out of the last 3 datapoints [91.2 "
+            "(01/12/26 10:02:00), 90.0 (01/12/26 10:01:00), 85.5 (01/12/26 "
+            "10:00:00)] were greater than the threshold (80.0) (minimum 3 "
+            "datapoints for OK -> ALARM transition).");
+  EXPECT_EQ(
+      StateReasonData(c.input),
+      "{\"version\":\"1.0\",\"queryDate\":\"2026-12-01T10:03:04.547+0000\","
+      "\"startDate\":\"2026-12-01T10:00:00.000+0000\",\"statistic\":"
+      "\"Average\",\"period\":60,\"recentDatapoints\":[91.2,90.0,85.5],"
+      "\"threshold\":80.0,\"evaluatedDatapoints\":[{\"timestamp\":"
+      "\"2026-12-01T10:02:00.000+0000\",\"value\":91.2},{\"timestamp\":"
+      "\"2026-12-01T10:01:00.000+0000\",\"value\":90.0},{\"timestamp\":"
+      "\"2026-12-01T10:00:00.000+0000\",\"value\":85.5}]}");
+}
+
+TEST(Reason, BackToOkCountsThePeriodsThatDoNotBreach) {
+  Case c = Make(1, 1, TreatMissingData::kMissing, {{}, {}, {10.0}},
+                AlarmState::kAlarm);
+  ASSERT_EQ(c.evaluation.state, AlarmState::kOk);
+  EXPECT_EQ(StateReason(c.input),
+            "Threshold Crossed: 1 out of the last 1 datapoints [10.0 (01/12/26 "
+            "10:00:00)] was not greater than the threshold (80.0) (minimum 1 "
+            "datapoint for ALARM -> OK transition).");
+}
+
+TEST(Reason, FilledPeriodsAreCountedAndNamed) {
+  Case c = Make(3, 3, TreatMissingData::kBreaching, {{70.0}, {}, {}, {}, {}},
+                AlarmState::kAlarm);
+  ASSERT_EQ(c.evaluation.state, AlarmState::kOk);
+  EXPECT_EQ(StateReason(c.input),
+            "Threshold Crossed: 1 out of the last 3 datapoints [70.0 (01/12/26 "
+            "09:58:00)] was not greater than the threshold (80.0) (minimum 1 "
+            "datapoint for ALARM -> OK transition). 2 missing datapoints were "
+            "treated as [Breaching].");
+  // The filled periods are in the data with their times only.
+  const std::string data = StateReasonData(c.input);
+  EXPECT_NE(data.find("\"evaluatedDatapoints\":[{\"timestamp\":\"2026-12-01T"
+                      "10:02:00.000+0000\"},{\"timestamp\":\"2026-12-01T10:01:"
+                      "00.000+0000\"},{\"timestamp\":\"2026-12-01T09:58:00.000"
+                      "+0000\",\"value\":70.0}]"),
+            std::string::npos)
+      << data;
+  Case none = Make(3, 3, TreatMissingData::kBreaching, {{}, {}, {}, {}, {}},
+                   AlarmState::kOk);
+  ASSERT_EQ(none.evaluation.state, AlarmState::kAlarm);
+  EXPECT_EQ(StateReason(none.input),
+            "Threshold Crossed: no datapoints were received for 5 periods and "
+            "3 missing datapoints were treated as [Breaching].");
+}
+
+TEST(Reason, NoDataTheEarlyAlarmAndAKeptState) {
+  Case none = Make(3, 3, TreatMissingData::kMissing, {{}, {}, {}, {}, {}},
+                   AlarmState::kOk);
+  EXPECT_EQ(StateReason(none.input),
+            "Insufficient Data: 5 datapoints were unknown.");
+  Case early = Make(3, 3, TreatMissingData::kMissing, {{}, {}, {95.0}, {}, {}},
+                    AlarmState::kOk);
+  ASSERT_EQ(early.evaluation.state, AlarmState::kAlarm);
+  EXPECT_EQ(StateReason(early.input),
+            "Threshold Crossed: 1 out of the last 1 datapoints [95.0 (01/12/26 "
+            "10:00:00)] was greater than the threshold (80.0), the oldest 3 "
+            "periods ago and none newer below it (minimum 3 datapoints for OK "
+            "-> ALARM transition).");
+  Case kept = Make(3, 3, TreatMissingData::kIgnore, {{}, {}, {}, {}, {}},
+                   AlarmState::kAlarm);
+  ASSERT_TRUE(kept.evaluation.kept);
+  EXPECT_EQ(StateReason(kept.input), "");
+}
+
+}  // namespace
+}  // namespace nimbus::alarms
