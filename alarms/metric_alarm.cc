@@ -1,0 +1,200 @@
+#include "alarms/metric_alarm.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "engine/validation.h"
+
+namespace nimbus::alarms {
+namespace {
+
+absl::Status Invalid(std::string message) {
+  return absl::InvalidArgumentError(std::move(message));
+}
+
+bool HasControlCharacter(absl::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+absl::Status CheckActions(const std::vector<std::string>& actions,
+                          absl::string_view field) {
+  if (actions.size() > kMaxActionsPerState) {
+    return Invalid(absl::StrCat(field, ": ", actions.size(), " given, at most ",
+                                kMaxActionsPerState));
+  }
+  for (size_t i = 0; i < actions.size(); ++i) {
+    if (actions[i].empty() || actions[i].size() > kMaxActionChars) {
+      return Invalid(absl::StrCat(field, "[", i, "]: must be 1 to ",
+                                  kMaxActionChars, " characters, got ",
+                                  actions[i].size()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+constexpr absl::string_view kStatistics[] = {"SampleCount", "Average", "Sum",
+                                             "Minimum", "Maximum"};
+
+}  // namespace
+
+bool ValidAlarmPeriod(int64_t period_s) {
+  return period_s == 10 || period_s == 20 || period_s == 30 ||
+         (period_s >= 60 && period_s % 60 == 0);
+}
+
+absl::StatusOr<ValidatedMetricAlarm> ValidateMetricAlarm(MetricAlarmConfig* c) {
+  ValidatedMetricAlarm out;
+  if (c->name.empty() || c->name.size() > kMaxAlarmNameChars) {
+    return Invalid(absl::StrCat("alarm_name: must be 1 to ", kMaxAlarmNameChars,
+                                " characters, got ", c->name.size()));
+  }
+  if (HasControlCharacter(c->name)) {
+    return Invalid("alarm_name: must not contain control characters");
+  }
+  if (c->description.size() > kMaxDescriptionChars) {
+    return Invalid(absl::StrCat("alarm_description: at most ",
+                                kMaxDescriptionChars, " characters, got ",
+                                c->description.size()));
+  }
+  if (absl::Status s = CheckActions(c->ok_actions, "ok_actions"); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckActions(c->alarm_actions, "alarm_actions");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckActions(c->insufficient_data_actions,
+                                    "insufficient_data_actions");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          engine::ValidateNamespace(c->metric.namespace_name, "namespace");
+      !s.ok()) {
+    return s;
+  }
+  if (auto r = engine::ValidateMetricName(c->metric.metric_name)) {
+    return Invalid(r->message);
+  }
+  if (auto r = engine::ValidateDimensions(&c->metric.dimensions)) {
+    return Invalid(r->message);
+  }
+  if (!c->metric.unit.empty()) {
+    if (auto r = engine::ValidateUnit(&c->metric.unit)) {
+      return Invalid(r->message);
+    }
+  }
+
+  const bool has_statistic = !c->statistic.empty();
+  const bool has_extended = !c->extended_statistic.empty();
+  if (has_statistic == has_extended) {
+    return Invalid(
+        "statistic: give exactly one of statistic and extended_statistic");
+  }
+  if (has_statistic) {
+    bool known = false;
+    for (absl::string_view s : kStatistics) known |= c->statistic == s;
+    if (!known) {
+      return Invalid(absl::StrCat(
+          "statistic: must be one of SampleCount, Average, Sum, Minimum, "
+          "Maximum, got '",
+          c->statistic, "'"));
+    }
+  } else {
+    absl::StatusOr<engine::ExtendedStatistic> ext =
+        engine::ParseExtendedStatistic(c->extended_statistic);
+    if (!ext.ok()) {
+      return Invalid(
+          absl::StrCat("extended_statistic: ", ext.status().message()));
+    }
+    out.extended = *ext;
+  }
+
+  if (!ValidAlarmPeriod(c->period_s)) {
+    return Invalid(absl::StrCat(
+        "period: must be 10, 20, 30 or a multiple of 60 seconds, got ",
+        c->period_s));
+  }
+  if (c->evaluation_periods < 1) {
+    return Invalid("evaluation_periods: must be at least 1, got 0");
+  }
+  const int64_t most = c->period_s < 3600 ? kDaySeconds : 7 * kDaySeconds;
+  // Divided, not multiplied: a huge evaluation_periods cannot overflow.
+  if (c->evaluation_periods > static_cast<size_t>(most / c->period_s)) {
+    return Invalid(absl::StrCat(
+        "evaluation_periods: period (", c->period_s, " s) x ",
+        c->evaluation_periods, " is more than ",
+        c->period_s < 3600 ? "one day (86400 s), the most for periods under "
+                             "an hour"
+                           : "7 days (604800 s), the most for periods of an "
+                             "hour or more"));
+  }
+  if (c->datapoints_to_alarm == 0)
+    c->datapoints_to_alarm = c->evaluation_periods;
+  if (c->datapoints_to_alarm > c->evaluation_periods) {
+    return Invalid(
+        absl::StrCat("datapoints_to_alarm: must be 1 to evaluation_periods (",
+                     c->evaluation_periods, "), got ", c->datapoints_to_alarm));
+  }
+  if (!std::isfinite(c->threshold)) {
+    return Invalid("threshold: must be a finite number");
+  }
+
+  AlarmRule& rule = out.rule;
+  rule.evaluation_periods = c->evaluation_periods;
+  rule.datapoints_to_alarm = c->datapoints_to_alarm;
+  rule.threshold = c->threshold;
+  if (c->comparison_operator == "GreaterThanOrEqualToThreshold") {
+    rule.comparison = ComparisonOperator::kGreaterThanOrEqualToThreshold;
+  } else if (c->comparison_operator == "GreaterThanThreshold") {
+    rule.comparison = ComparisonOperator::kGreaterThanThreshold;
+  } else if (c->comparison_operator == "LessThanThreshold") {
+    rule.comparison = ComparisonOperator::kLessThanThreshold;
+  } else if (c->comparison_operator == "LessThanOrEqualToThreshold") {
+    rule.comparison = ComparisonOperator::kLessThanOrEqualToThreshold;
+  } else {
+    return Invalid(absl::StrCat(
+        "comparison_operator: must be one of GreaterThanOrEqualToThreshold, "
+        "GreaterThanThreshold, LessThanThreshold, LessThanOrEqualToThreshold, "
+        "got '",
+        c->comparison_operator, "'"));
+  }
+  if (c->treat_missing_data.empty()) c->treat_missing_data = "missing";
+  if (c->treat_missing_data == "missing") {
+    rule.treat_missing_data = TreatMissingData::kMissing;
+  } else if (c->treat_missing_data == "ignore") {
+    rule.treat_missing_data = TreatMissingData::kIgnore;
+  } else if (c->treat_missing_data == "breaching") {
+    rule.treat_missing_data = TreatMissingData::kBreaching;
+  } else if (c->treat_missing_data == "notBreaching") {
+    rule.treat_missing_data = TreatMissingData::kNotBreaching;
+  } else {
+    return Invalid(absl::StrCat(
+        "treat_missing_data: must be one of missing, ignore, breaching, "
+        "notBreaching, got '",
+        c->treat_missing_data, "'"));
+  }
+  if (c->evaluate_low_sample_count_percentile.empty()) {
+    c->evaluate_low_sample_count_percentile = "evaluate";
+  }
+  if (c->evaluate_low_sample_count_percentile != "evaluate" &&
+      c->evaluate_low_sample_count_percentile != "ignore") {
+    return Invalid(absl::StrCat(
+        "evaluate_low_sample_count_percentile: must be evaluate or ignore, "
+        "got '",
+        c->evaluate_low_sample_count_percentile, "'"));
+  }
+  // Only a percentile has a sample count too low to trust.
+  rule.ignore_low_sample_count =
+      c->evaluate_low_sample_count_percentile == "ignore" && out.extended &&
+      out.extended->kind == engine::ExtendedStatistic::Kind::kPercentile;
+  return out;
+}
+
+}  // namespace nimbus::alarms
