@@ -1,0 +1,120 @@
+#include "alarms/preview.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "alarms/reason.h"
+
+namespace nimbus::alarms {
+namespace {
+
+using engine::ExtendedStatistic;
+
+std::string StatisticName(const MetricAlarmConfig& config) {
+  return config.statistic.empty() ? config.extended_statistic
+                                  : config.statistic;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Period>> FetchPeriods(
+    engine::Engine& engine, const MetricAlarmConfig& config,
+    const ValidatedMetricAlarm& alarm, const EvaluationWindow& window) {
+  engine::StatisticsQuery q;
+  q.key = config.metric;
+  q.start_ms = window.start_ms;
+  q.end_ms = window.end_ms();
+  q.period_ms = window.period_ms;
+  const bool percentile =
+      alarm.extended &&
+      alarm.extended->kind == ExtendedStatistic::Kind::kPercentile;
+  if (percentile) {
+    q.percentiles = {*alarm.extended->high};
+  } else if (alarm.extended) {
+    q.extended = {*alarm.extended};
+  }
+  absl::StatusOr<std::vector<engine::StatisticsDatapoint>> points =
+      engine.GetStatistics(q);
+  if (!points.ok()) return points.status();
+  std::vector<Period> out(window.periods);
+  for (const engine::StatisticsDatapoint& d : *points) {
+    if (d.start_ms < window.start_ms || d.sample_count <= 0) continue;
+    const size_t i =
+        static_cast<size_t>((d.start_ms - window.start_ms) / window.period_ms);
+    if (i >= out.size()) continue;
+    double v;
+    if (percentile) {
+      v = d.percentiles.empty() ? NAN : d.percentiles[0];
+      out[i].low_sample_count =
+          IsLowSampleCount(*alarm.extended->high / 100, d.sample_count);
+    } else if (alarm.extended) {
+      v = d.extended.empty() ? NAN : d.extended[0];
+    } else if (config.statistic == "SampleCount") {
+      v = d.sample_count;
+    } else if (config.statistic == "Average") {
+      v = d.sum / d.sample_count;
+    } else if (config.statistic == "Sum") {
+      v = d.sum;
+    } else if (config.statistic == "Minimum") {
+      v = d.minimum;
+    } else {
+      v = d.maximum;
+    }
+    if (!std::isnan(v)) out[i].value = v;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<PreviewStep>> PreviewMetricAlarm(
+    const MetricAlarmConfig& config, const ValidatedMetricAlarm& alarm,
+    int64_t start_ms, int64_t end_ms, AlarmState initial, int64_t delay_ms,
+    PeriodSource source) {
+  if (end_ms <= start_ms) {
+    return absl::InvalidArgumentError("end_time: must be after start_time");
+  }
+  const int64_t interval =
+      EvaluationIntervalMs(config.period_s, config.evaluation_periods);
+  const int64_t first = NextTickAfter(start_ms - 1, interval);
+  if (first > end_ms) return std::vector<PreviewStep>{};
+  const int64_t ticks = (end_ms - first) / interval + 1;
+  if (ticks > static_cast<int64_t>(kMaxPreviewTicks)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("end_time: the range holds ", ticks,
+                     " evaluations, at most ", kMaxPreviewTicks));
+  }
+  std::vector<PreviewStep> steps;
+  steps.reserve(static_cast<size_t>(ticks));
+  AlarmState state = initial;
+  for (int64_t t = first; t <= end_ms; t += interval) {
+    PreviewStep step;
+    step.tick_ms = t;
+    step.window =
+        WindowAt(t, config.period_s, config.evaluation_periods, delay_ms);
+    absl::StatusOr<std::vector<Period>> range = source(step.window);
+    if (!range.ok()) return range.status();
+    if (range->size() != step.window.periods) {
+      return absl::InternalError(
+          absl::StrCat("the period source gave ", range->size(),
+                       " periods for a window of ", step.window.periods));
+    }
+    step.range = std::move(*range);
+    step.evaluation = Evaluate(alarm.rule, step.range, state);
+    step.changed = !step.evaluation.kept && step.evaluation.state != state;
+    if (step.changed) {
+      const ReasonInput in{
+          &alarm.rule, step.range,           &step.evaluation,
+          state,       step.window.start_ms, step.window.period_ms,
+          t,           StatisticName(config)};
+      step.reason = StateReason(in);
+      step.reason_data = StateReasonData(in);
+    }
+    state = step.evaluation.state;
+    step.state = state;
+    steps.push_back(std::move(step));
+  }
+  return steps;
+}
+
+}  // namespace nimbus::alarms

@@ -1,0 +1,59 @@
+// A metric alarm run over stored data (PreviewAlarm's core): the very
+// evaluator of live alarms at every evaluation tick of a time range, each
+// tick's window read from a PeriodSource, nothing saved.
+#ifndef NIMBUS_ALARMS_PREVIEW_H_
+#define NIMBUS_ALARMS_PREVIEW_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "alarms/evaluator.h"
+#include "alarms/metric_alarm.h"
+#include "alarms/schedule.h"
+#include "engine/engine.h"
+
+namespace nimbus::alarms {
+
+// The most ticks one preview evaluates (a week of one-minute ticks).
+inline constexpr size_t kMaxPreviewTicks = 10080;
+
+// The alarm's statistic for each period of a window, oldest first
+// (window.periods of them).
+using PeriodSource = absl::FunctionRef<absl::StatusOr<std::vector<Period>>(
+    const EvaluationWindow&)>;
+
+// The periods of `window` from the engine: the alarm's statistic of each
+// (Average is Sum / SampleCount; a percentile also says whether it had too
+// few samples), a period without data or whose statistic has no value
+// (NaN) without one.
+absl::StatusOr<std::vector<Period>> FetchPeriods(
+    engine::Engine& engine, const MetricAlarmConfig& config,
+    const ValidatedMetricAlarm& alarm, const EvaluationWindow& window);
+
+struct PreviewStep {
+  int64_t tick_ms;
+  AlarmState state;  // after the evaluation
+  bool changed;      // the evaluation changed the state
+  // Of the transition, when `changed` (alarms/reason.h).
+  std::string reason;
+  std::string reason_data;
+  EvaluationWindow window;
+  std::vector<Period> range;
+  Evaluation evaluation;
+};
+
+// Evaluates the alarm at each of its ticks in [start_ms, end_ms], from
+// `initial`. InvalidArgument naming end_time for an empty or inverted range
+// or more than kMaxPreviewTicks ticks; the source's error otherwise.
+absl::StatusOr<std::vector<PreviewStep>> PreviewMetricAlarm(
+    const MetricAlarmConfig& config, const ValidatedMetricAlarm& alarm,
+    int64_t start_ms, int64_t end_ms, AlarmState initial, int64_t delay_ms,
+    PeriodSource source);
+
+}  // namespace nimbus::alarms
+
+#endif  // NIMBUS_ALARMS_PREVIEW_H_
