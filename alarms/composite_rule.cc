@@ -93,7 +93,7 @@ class RuleParser {
   }
 
   absl::StatusOr<size_t> Unary(size_t depth) {
-    if (depth >= kMaxRuleDepth) {
+    if (depth > kMaxRuleDepth) {
       SkipSpace();
       return Error(
           absl::StrCat("nesting deeper than ", kMaxRuleDepth, " levels"));

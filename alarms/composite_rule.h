@@ -34,8 +34,9 @@ inline constexpr size_t kMaxRuleDepth = 100;
 // Immutable; thread-compatible.
 class CompositeRule {
  public:
-  // InvalidArgument naming `alarm_rule`, the 1-based column and what was
-  // expected there, for text that is not a rule or breaks a limit.
+  // InvalidArgument naming `alarm_rule`, for text that is not a rule (with
+  // the 1-based column and what was expected there) or breaks a limit.
+  // Lengths and columns count bytes.
   static absl::StatusOr<CompositeRule> Parse(absl::string_view text);
 
   // The alarms the rule names, each once, in order of first mention.
@@ -66,7 +67,8 @@ class CompositeRule {
 
 // The first cycle reached from `start` through composite alarms' children
 // (`children_of`: the children of a composite alarm, nullptr for a metric
-// alarm or an unknown name), as the path start, ..., start; nullopt if none.
+// alarm or an unknown name), as the path a, ..., a of the alarm `a` where it
+// closes (which need not be `start`); nullopt if none.
 std::optional<std::vector<std::string>> FindRuleCycle(
     absl::string_view start,
     absl::FunctionRef<const std::vector<std::string>*(absl::string_view)>

@@ -42,6 +42,9 @@ Evaluation Evaluate(const AlarmRule& rule, absl::Span<const Period> range,
     e.reason = why;
     return e;
   };
+  if (n == 0 || m == 0 || m > n || r != EvaluationRange(n)) {
+    return keep(Evaluation::Reason::kInvalidRule);
+  }
 
   size_t with_data = 0;
   for (const Period& p : range) with_data += p.value.has_value();

@@ -92,6 +92,8 @@ struct Evaluation {
     kNoData,          // none of the R periods has data
     kEarlyAlarm,      // the early-alarm rule (ALARM, or kept with ignore)
     kLowSampleCount,  // a low-sample period with ignore: state kept
+    kInvalidRule,     // N = 0, M outside 1..N or a range not of R periods:
+                      // state kept (ValidateMetricAlarm refuses these)
   };
   AlarmState state;
   // The state is the one the alarm had (ignore's cases): no transition.
@@ -102,8 +104,9 @@ struct Evaluation {
   size_t breaching = 0;
 };
 
-// REQUIRES: range.size() == EvaluationRange(rule.evaluation_periods), oldest
-// first; 1 <= M <= N.
+// `range`: EvaluationRange(N) periods, oldest first. With 1 <= M <= N and a
+// range of that size the evaluation follows the rules above; otherwise it
+// keeps the state (Reason::kInvalidRule).
 Evaluation Evaluate(const AlarmRule& rule, absl::Span<const Period> range,
                     AlarmState current);
 

@@ -69,8 +69,7 @@ absl::StatusOr<std::vector<Period>> FetchPeriods(
 
 absl::StatusOr<std::vector<PreviewStep>> PreviewMetricAlarm(
     const MetricAlarmConfig& config, const ValidatedMetricAlarm& alarm,
-    int64_t start_ms, int64_t end_ms, AlarmState initial, int64_t delay_ms,
-    PeriodSource source) {
+    int64_t start_ms, int64_t end_ms, AlarmState initial, PeriodSource source) {
   if (end_ms <= start_ms) {
     return absl::InvalidArgumentError("end_time: must be after start_time");
   }
@@ -90,8 +89,7 @@ absl::StatusOr<std::vector<PreviewStep>> PreviewMetricAlarm(
   for (int64_t t = first; t <= end_ms; t += interval) {
     PreviewStep step;
     step.tick_ms = t;
-    step.window =
-        WindowAt(t, config.period_s, config.evaluation_periods, delay_ms);
+    step.window = WindowAt(t, config.period_s, config.evaluation_periods);
     absl::StatusOr<std::vector<Period>> range = source(step.window);
     if (!range.ok()) return range.status();
     if (range->size() != step.window.periods) {

@@ -51,8 +51,7 @@ struct PreviewStep {
 // or more than kMaxPreviewTicks ticks; the source's error otherwise.
 absl::StatusOr<std::vector<PreviewStep>> PreviewMetricAlarm(
     const MetricAlarmConfig& config, const ValidatedMetricAlarm& alarm,
-    int64_t start_ms, int64_t end_ms, AlarmState initial, int64_t delay_ms,
-    PeriodSource source);
+    int64_t start_ms, int64_t end_ms, AlarmState initial, PeriodSource source);
 
 }  // namespace nimbus::alarms
 

@@ -1,8 +1,10 @@
 #include "alarms/reason.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -57,14 +59,17 @@ int64_t PeriodStart(const ReasonInput& in, size_t index) {
   return in.range_start_ms + static_cast<int64_t>(index) * in.period_ms;
 }
 
-// "[91.2 (01/12/26 10:02:00), ...]": the evaluated periods with data,
-// newest first.
-std::string DatapointList(const ReasonInput& in) {
+// "[91.2 (01/12/26 10:02:00), ...]": the evaluated periods with data that
+// breach (or, `breaching` false, do not), newest first.
+std::string DatapointList(const ReasonInput& in, bool breaching) {
   std::string out = "[";
   const auto& ev = in.evaluation->evaluated;
   bool first = true;
   for (size_t k = ev.size(); k-- > 0;) {
-    if (ev[k].source != EvaluatedPeriod::Source::kData) continue;
+    if (ev[k].source != EvaluatedPeriod::Source::kData ||
+        ev[k].breaching != breaching) {
+      continue;
+    }
     if (!first) out += ", ";
     first = false;
     absl::StrAppend(&out, JavaDouble(*in.range[ev[k].index].value), " (",
@@ -72,6 +77,14 @@ std::string DatapointList(const ReasonInput& in) {
   }
   out += "]";
   return out;
+}
+
+size_t RealCount(const Evaluation& e, bool breaching) {
+  size_t n = 0;
+  for (const EvaluatedPeriod& p : e.evaluated) {
+    n += p.source == EvaluatedPeriod::Source::kData && p.breaching == breaching;
+  }
+  return n;
 }
 
 size_t Filled(const Evaluation& e) {
@@ -85,7 +98,7 @@ size_t Filled(const Evaluation& e) {
 const char* FillName(const AlarmRule& rule) {
   return rule.treat_missing_data == TreatMissingData::kBreaching
              ? "Breaching"
-             : "NotBreaching";
+             : "NonBreaching";
 }
 
 void AppendJsonString(std::string* out, absl::string_view s) {
@@ -107,6 +120,8 @@ void AppendJsonString(std::string* out, absl::string_view s) {
 }  // namespace
 
 std::string JavaDouble(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
   if (v == 0) return std::signbit(v) ? "-0.0" : "0.0";
   // The shortest digits that read back as v, and their exponent.
   char buf[64];
@@ -147,74 +162,51 @@ std::string StateReason(const ReasonInput& in) {
   const Evaluation& e = *in.evaluation;
   const AlarmRule& rule = *in.rule;
   if (e.kept) return "";
+  const size_t n = rule.evaluation_periods;
   const size_t filled = Filled(e);
-  const size_t evaluated = e.evaluated.size();
   const std::string filled_text =
-      filled == 0 ? ""
-                  : absl::StrCat(" ", Plural(filled, "missing datapoint"), " ",
-                                 WasWere(filled), " treated as [",
-                                 FillName(rule), "].");
-  const std::string transition = absl::StrCat(
-      StateName(in.previous), " -> ", StateName(e.state), " transition)");
+      filled == 0
+          ? ""
+          : absl::StrCat(" and ", Plural(filled, "missing datapoint"), " ",
+                         WasWere(filled), " treated as [", FillName(rule), "]");
   if (e.reason == Evaluation::Reason::kNoData) {
-    return absl::StrCat("Insufficient Data: ", in.range.size(),
-                        " datapoints were unknown.");
+    return absl::StrCat("Insufficient Data: ", Plural(n, "datapoint"), " ",
+                        WasWere(n), " unknown.");
   }
-  if (filled == evaluated) {
+  if (filled > 0 && filled == e.evaluated.size()) {
     return absl::StrCat("Threshold Crossed: no datapoints were received for ",
-                        in.range.size(), " periods and ",
-                        Plural(filled, "missing datapoint"), " ",
-                        WasWere(filled), " treated as [", FillName(rule), "].");
+                        Plural(n, "period"), filled_text, ".");
   }
-  const std::string head = absl::StrCat("Threshold Crossed: ");
-  const std::string threshold =
-      absl::StrCat(" the threshold (", JavaDouble(rule.threshold), ")");
-  if (e.state == AlarmState::kAlarm) {
-    std::string early;
-    if (e.reason == Evaluation::Reason::kEarlyAlarm) {
-      size_t oldest = 0;
-      for (const EvaluatedPeriod& p : e.evaluated) {
-        if (p.breaching) {
-          oldest = p.index;
-          break;
-        }
-      }
-      early = absl::StrCat(", the oldest ", in.range.size() - oldest,
-                           " periods ago and none newer below it");
-    }
-    return absl::StrCat(head, e.breaching, " out of the last ", evaluated,
-                        " datapoints ", DatapointList(in), " ",
-                        WasWere(e.breaching), " ", Phrase(rule.comparison),
-                        threshold, early, " (minimum ",
-                        Plural(rule.datapoints_to_alarm, "datapoint"), " for ",
-                        transition, ".", filled_text);
-  }
-  const size_t not_breaching = evaluated - e.breaching;
+  // "B out of the last L datapoints": B the periods with data that make
+  // the case, L the N periods less those filled in.
+  const bool alarm = e.state == AlarmState::kAlarm;
+  const size_t count = RealCount(e, alarm);
+  const size_t minimum =
+      alarm ? rule.datapoints_to_alarm : n - rule.datapoints_to_alarm + 1;
   return absl::StrCat(
-      head, not_breaching, " out of the last ", evaluated, " datapoints ",
-      DatapointList(in), " ", WasWere(not_breaching), " not ",
-      Phrase(rule.comparison), threshold, " (minimum ",
-      Plural(rule.evaluation_periods - rule.datapoints_to_alarm + 1,
-             "datapoint"),
-      " for ", transition, ".", filled_text);
+      "Threshold Crossed: ", count, " out of the last ", n - filled,
+      " datapoints ", DatapointList(in, alarm), " ", WasWere(count),
+      alarm ? " " : " not ", Phrase(rule.comparison), " the threshold (",
+      JavaDouble(rule.threshold), ")", filled_text, " (minimum ",
+      Plural(minimum, "datapoint"), " for ", StateName(in.previous), " -> ",
+      StateName(e.state), " transition).");
 }
 
 std::string StateReasonData(const ReasonInput& in) {
   const Evaluation& e = *in.evaluation;
   std::string out = "{\"version\":\"1.0\",\"queryDate\":";
   AppendJsonString(&out, DataTime(in.query_ms));
-  const int64_t start = e.evaluated.empty()
-                            ? in.range_start_ms
-                            : PeriodStart(in, e.evaluated.front().index);
-  out += ",\"startDate\":";
-  AppendJsonString(&out, DataTime(start));
+  if (!e.evaluated.empty()) {
+    out += ",\"startDate\":";
+    AppendJsonString(&out,
+                     DataTime(PeriodStart(in, e.evaluated.front().index)));
+  }
   out += ",\"statistic\":";
   AppendJsonString(&out, in.statistic);
   absl::StrAppend(&out, ",\"period\":", in.period_ms / 1000,
                   ",\"recentDatapoints\":[");
   bool first = true;
-  for (size_t k = e.evaluated.size(); k-- > 0;) {
-    const EvaluatedPeriod& p = e.evaluated[k];
+  for (const EvaluatedPeriod& p : e.evaluated) {
     if (p.source != EvaluatedPeriod::Source::kData) continue;
     if (!first) out += ",";
     first = false;
@@ -222,15 +214,29 @@ std::string StateReasonData(const ReasonInput& in) {
   }
   absl::StrAppend(&out, "],\"threshold\":", JavaDouble(in.rule->threshold),
                   ",\"evaluatedDatapoints\":[");
-  for (size_t k = e.evaluated.size(); k-- > 0;) {
-    const EvaluatedPeriod& p = e.evaluated[k];
-    out += "{\"timestamp\":";
-    AppendJsonString(&out, DataTime(PeriodStart(in, p.index)));
-    if (p.source == EvaluatedPeriod::Source::kData) {
-      absl::StrAppend(&out,
-                      ",\"value\":", JavaDouble(*in.range[p.index].value));
+  // Newest first; with no data at all, the N newest periods, unknown.
+  std::vector<std::pair<size_t, bool>> listed;  // index, has a value
+  if (e.evaluated.empty()) {
+    const size_t n = std::min(in.rule->evaluation_periods, in.range.size());
+    for (size_t k = 0; k < n; ++k) {
+      listed.push_back({in.range.size() - 1 - k, false});
     }
-    out += k == 0 ? "}" : "},";
+  } else {
+    for (size_t k = e.evaluated.size(); k-- > 0;) {
+      listed.push_back(
+          {e.evaluated[k].index,
+           e.evaluated[k].source == EvaluatedPeriod::Source::kData});
+    }
+  }
+  for (size_t k = 0; k < listed.size(); ++k) {
+    if (k > 0) out += ",";
+    out += "{\"timestamp\":";
+    AppendJsonString(&out, DataTime(PeriodStart(in, listed[k].first)));
+    if (listed[k].second) {
+      absl::StrAppend(
+          &out, ",\"value\":", JavaDouble(*in.range[listed[k].first].value));
+    }
+    out += "}";
   }
   out += "]}";
   return out;

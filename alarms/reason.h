@@ -1,22 +1,20 @@
-// The state reason of a metric alarm's transition, as CloudWatch writes
-// it (docs/semantics.md, "Alarm state-change event"): the text, and the
-// reason data JSON.
+// The state reason of a metric alarm's transition, in CloudWatch's form
+// (docs/semantics.md, "State reasons"): the text, and the reason data JSON.
 //
 //   Threshold Crossed: 3 out of the last 3 datapoints [91.2 (01/12/26
 //   10:02:00), 90.0 (01/12/26 10:01:00), 85.5 (01/12/26 10:00:00)] were
 //   greater than the threshold (80.0) (minimum 3 datapoints for OK -> ALARM
 //   transition).
 //
-// Values are printed as Java prints doubles (80.0, 91.25, 1.0E7, 1.0E-4),
-// datapoints newest first with their period's start (dd/MM/yy HH:mm:ss,
-// UTC). Filled periods add "N missing datapoints were treated as
-// [Breaching]."; an evaluation without data reads "Insufficient Data: R
-// datapoints were unknown." (or, filled, "Threshold Crossed: no datapoints
-// were received for R periods and N missing datapoints were treated as
-// [Breaching]."). The early alarm, for which CloudWatch's wording is not
-// published, reads "Threshold Crossed: B out of the last N datapoints
-// [...] ... the threshold (T), the oldest B' periods ago and none newer
-// below it (minimum M datapoints for OK -> ALARM transition)."
+// The count is of the periods with data that make the case (breaching ones
+// for ALARM, the others for OK), listed newest first with their period's
+// start (dd/MM/yy HH:mm:ss, UTC), out of the N periods less those filled
+// in; filled ones add "and 2 missing datapoints were treated as
+// [Breaching]" (or [NonBreaching]) before the minimum, which is M for ALARM
+// and N - M + 1 for OK. With no data: "Insufficient Data: 3 datapoints were
+// unknown." or, all filled, "Threshold Crossed: no datapoints were received
+// for 3 periods and 3 missing datapoints were treated as [Breaching]."
+// Values are printed as Java prints doubles (80.0, 91.25, 1.0E7, 1.0E-4).
 #ifndef NIMBUS_ALARMS_REASON_H_
 #define NIMBUS_ALARMS_REASON_H_
 

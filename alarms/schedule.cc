@@ -22,10 +22,11 @@ int64_t NextTickAfter(int64_t after_ms, int64_t interval_ms) {
 }
 
 EvaluationWindow WindowAt(int64_t tick_ms, int64_t period_s,
-                          size_t evaluation_periods, int64_t delay_ms) {
+                          size_t evaluation_periods) {
   const int64_t period_ms = period_s * 1000;
   const size_t r = EvaluationRange(evaluation_periods);
-  const int64_t end = tick_ms - delay_ms;
+  const int64_t align = period_s < 60 ? period_ms : 60'000;
+  const int64_t end = NextTickAfter(tick_ms, align) - align;  // floor
   return {end - period_ms * static_cast<int64_t>(r), period_ms, r};
 }
 

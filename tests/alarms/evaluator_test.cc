@@ -236,5 +236,24 @@ TEST(Evaluator, LowSampleCountBoundsFollowThePercentile) {
   EXPECT_FALSE(IsLowSampleCount(1, 1));
 }
 
+TEST(Evaluator, AnImpossibleRuleOrRangeKeepsTheState) {
+  const std::vector<Period> five = Range("X X X X X");
+  AlarmRule rule = Rule(3, 3, TreatMissingData::kMissing);
+  for (auto change : {+[](AlarmRule& r) { r.evaluation_periods = 0; },
+                      +[](AlarmRule& r) { r.datapoints_to_alarm = 0; },
+                      +[](AlarmRule& r) { r.datapoints_to_alarm = 4; }}) {
+    AlarmRule bad = rule;
+    change(bad);
+    const Evaluation e = Evaluate(bad, five, AlarmState::kOk);
+    EXPECT_TRUE(e.kept);
+    EXPECT_EQ(e.state, AlarmState::kOk);
+    EXPECT_EQ(e.reason, Evaluation::Reason::kInvalidRule);
+  }
+  const Evaluation short_range =
+      Evaluate(rule, Range("X X X"), AlarmState::kInsufficientData);
+  EXPECT_TRUE(short_range.kept);
+  EXPECT_EQ(short_range.reason, Evaluation::Reason::kInvalidRule);
+}
+
 }  // namespace
 }  // namespace nimbus::alarms

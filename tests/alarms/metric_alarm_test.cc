@@ -144,6 +144,8 @@ TEST(MetricAlarm, EveryFieldRuleIsRefusedNamingTheField) {
 TEST(MetricAlarm, TheLimitsThemselvesAreAccepted) {
   for (auto change : std::vector<std::function<void(MetricAlarmConfig&)>>{
            [](auto& c) { c.name = std::string(255, 'a'); },
+           [](auto& c) { c.description = std::string(1024, 'd'); },
+           [](auto& c) { c.ok_actions = {std::string(1024, 'u')}; },
            [](auto& c) { c.alarm_actions.assign(5, "log:"); },
            [](auto& c) {
              c.evaluation_periods = 1440;

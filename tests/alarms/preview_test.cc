@@ -69,7 +69,7 @@ class PreviewTest : public ::testing::Test {
     EXPECT_TRUE(v.ok()) << v.status();
     if (!v.ok()) return v.status();
     return PreviewMetricAlarm(c, *v, start, end, AlarmState::kInsufficientData,
-                              /*delay_ms=*/0, [&](const EvaluationWindow& w) {
+                              [&](const EvaluationWindow& w) {
                                 return FetchPeriods(*engine_, c, *v, w);
                               });
   }
@@ -162,22 +162,21 @@ TEST_F(PreviewTest, TheRangeIsCheckedAndASourceErrorEndsThePreview) {
       [](const EvaluationWindow&) -> absl::StatusOr<std::vector<Period>> {
     return std::vector<Period>{};
   };
-  auto inverted =
-      PreviewMetricAlarm(c, *v, kT0, kT0, AlarmState::kOk, 0, never);
+  auto inverted = PreviewMetricAlarm(c, *v, kT0, kT0, AlarmState::kOk, never);
   EXPECT_EQ(inverted.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(inverted.status().message(), "end_time: must be after start_time");
   auto too_long = PreviewMetricAlarm(c, *v, kT0, kT0 + 8 * 24 * 60 * kMinute,
-                                     AlarmState::kOk, 0, never);
+                                     AlarmState::kOk, never);
   EXPECT_EQ(too_long.status().message(),
             "end_time: the range holds 11521 evaluations, at most 10080");
   auto failing = PreviewMetricAlarm(
-      c, *v, kT0, kT0 + 10 * kMinute, AlarmState::kOk, 0,
+      c, *v, kT0, kT0 + 10 * kMinute, AlarmState::kOk,
       [](const EvaluationWindow&) -> absl::StatusOr<std::vector<Period>> {
         return absl::UnavailableError("disk");
       });
   EXPECT_EQ(failing.status().code(), absl::StatusCode::kUnavailable);
   auto short_source =
-      PreviewMetricAlarm(c, *v, kT0, kT0 + kMinute, AlarmState::kOk, 0, never);
+      PreviewMetricAlarm(c, *v, kT0, kT0 + kMinute, AlarmState::kOk, never);
   EXPECT_EQ(short_source.status().code(), absl::StatusCode::kInternal);
 }
 

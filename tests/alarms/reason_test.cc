@@ -2,6 +2,7 @@
 // each kind of transition, and Java's printing of doubles.
 #include "alarms/reason.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,11 @@ TEST(Reason, JavaPrintsDoublesWithAPointAndSwitchesToExponents) {
   EXPECT_EQ(JavaDouble(1e-4), "1.0E-4");
   EXPECT_EQ(JavaDouble(2.5e-10), "2.5E-10");
   EXPECT_EQ(JavaDouble(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(JavaDouble(9.999999999999998E-4), "9.999999999999998E-4");
+  EXPECT_EQ(JavaDouble(1e21), "1.0E21");
+  EXPECT_EQ(JavaDouble(std::nan("")), "NaN");
+  EXPECT_EQ(JavaDouble(1.0 / 0.0), "Infinity");
+  EXPECT_EQ(JavaDouble(-1.0 / 0.0), "-Infinity");
 }
 
 TEST(Reason, AThresholdCrossingListsTheDatapointsNewestFirst) {
@@ -70,7 +76,7 @@ TEST(Reason, AThresholdCrossingListsTheDatapointsNewestFirst) {
       StateReasonData(c.input),
       "{\"version\":\"1.0\",\"queryDate\":\"2026-12-01T10:03:04.547+0000\","
       "\"startDate\":\"2026-12-01T10:00:00.000+0000\",\"statistic\":"
-      "\"Average\",\"period\":60,\"recentDatapoints\":[91.2,90.0,85.5],"
+      "\"Average\",\"period\":60,\"recentDatapoints\":[85.5,90.0,91.2],"
       "\"threshold\":80.0,\"evaluatedDatapoints\":[{\"timestamp\":"
       "\"2026-12-01T10:02:00.000+0000\",\"value\":91.2},{\"timestamp\":"
       "\"2026-12-01T10:01:00.000+0000\",\"value\":90.0},{\"timestamp\":"
@@ -92,10 +98,10 @@ TEST(Reason, FilledPeriodsAreCountedAndNamed) {
                 AlarmState::kAlarm);
   ASSERT_EQ(c.evaluation.state, AlarmState::kOk);
   EXPECT_EQ(StateReason(c.input),
-            "Threshold Crossed: 1 out of the last 3 datapoints [70.0 (01/12/26 "
-            "09:58:00)] was not greater than the threshold (80.0) (minimum 1 "
-            "datapoint for ALARM -> OK transition). 2 missing datapoints were "
-            "treated as [Breaching].");
+            "Threshold Crossed: 1 out of the last 1 datapoints [70.0 (01/12/26 "
+            "09:58:00)] was not greater than the threshold (80.0) and 2 "
+            "missing datapoints were treated as [Breaching] (minimum 1 "
+            "datapoint for ALARM -> OK transition).");
   // The filled periods are in the data with their times only.
   const std::string data = StateReasonData(c.input);
   EXPECT_NE(data.find("\"evaluatedDatapoints\":[{\"timestamp\":\"2026-12-01T"
@@ -108,23 +114,52 @@ TEST(Reason, FilledPeriodsAreCountedAndNamed) {
                    AlarmState::kOk);
   ASSERT_EQ(none.evaluation.state, AlarmState::kAlarm);
   EXPECT_EQ(StateReason(none.input),
-            "Threshold Crossed: no datapoints were received for 5 periods and "
+            "Threshold Crossed: no datapoints were received for 3 periods and "
             "3 missing datapoints were treated as [Breaching].");
+  Case one = Make(1, 1, TreatMissingData::kNotBreaching, {{}, {}, {}},
+                  AlarmState::kAlarm);
+  ASSERT_EQ(one.evaluation.state, AlarmState::kOk);
+  EXPECT_EQ(StateReason(one.input),
+            "Threshold Crossed: no datapoints were received for 1 period and "
+            "1 missing datapoint was treated as [NonBreaching].");
+}
+
+TEST(Reason, TheCountIsOfThePeriodsThatMakeTheCase) {
+  // 2 of 3: the OK reason lists the periods that do not breach.
+  Case c = Make(3, 2, TreatMissingData::kMissing,
+                {{}, {}, {90.0}, {50.0}, {60.0}}, AlarmState::kAlarm);
+  ASSERT_EQ(c.evaluation.state, AlarmState::kOk);
+  EXPECT_EQ(StateReason(c.input),
+            "Threshold Crossed: 2 out of the last 3 datapoints [60.0 (01/12/26 "
+            "10:02:00), 50.0 (01/12/26 10:01:00)] were not greater than the "
+            "threshold (80.0) (minimum 2 datapoints for ALARM -> OK "
+            "transition).");
 }
 
 TEST(Reason, NoDataTheEarlyAlarmAndAKeptState) {
   Case none = Make(3, 3, TreatMissingData::kMissing, {{}, {}, {}, {}, {}},
                    AlarmState::kOk);
   EXPECT_EQ(StateReason(none.input),
-            "Insufficient Data: 5 datapoints were unknown.");
+            "Insufficient Data: 3 datapoints were unknown.");
+  // The N newest periods, unknown, and no start date.
+  EXPECT_EQ(
+      StateReasonData(none.input),
+      "{\"version\":\"1.0\",\"queryDate\":\"2026-12-01T10:03:04.547+0000\","
+      "\"statistic\":\"Average\",\"period\":60,\"recentDatapoints\":[],"
+      "\"threshold\":80.0,\"evaluatedDatapoints\":[{\"timestamp\":"
+      "\"2026-12-01T10:02:00.000+0000\"},{\"timestamp\":\"2026-12-01T10:"
+      "01:00.000+0000\"},{\"timestamp\":\"2026-12-01T10:00:00.000+0000\"}]}");
+  Case one =
+      Make(1, 1, TreatMissingData::kMissing, {{}, {}, {}}, AlarmState::kOk);
+  EXPECT_EQ(StateReason(one.input),
+            "Insufficient Data: 1 datapoint was unknown.");
   Case early = Make(3, 3, TreatMissingData::kMissing, {{}, {}, {95.0}, {}, {}},
                     AlarmState::kOk);
   ASSERT_EQ(early.evaluation.state, AlarmState::kAlarm);
   EXPECT_EQ(StateReason(early.input),
-            "Threshold Crossed: 1 out of the last 1 datapoints [95.0 (01/12/26 "
-            "10:00:00)] was greater than the threshold (80.0), the oldest 3 "
-            "periods ago and none newer below it (minimum 3 datapoints for OK "
-            "-> ALARM transition).");
+            "Threshold Crossed: 1 out of the last 3 datapoints [95.0 (01/12/26 "
+            "10:00:00)] was greater than the threshold (80.0) (minimum 3 "
+            "datapoints for OK -> ALARM transition).");
   Case kept = Make(3, 3, TreatMissingData::kIgnore, {{}, {}, {}, {}, {}},
                    AlarmState::kAlarm);
   ASSERT_TRUE(kept.evaluation.kept);
