@@ -48,7 +48,8 @@ bool ValidAlarmPeriod(int64_t period_s) {
          (period_s >= 60 && period_s % 60 == 0);
 }
 
-absl::StatusOr<ValidatedMetricAlarm> ValidateMetricAlarm(MetricAlarmConfig* c) {
+absl::StatusOr<ValidatedMetricAlarm> ValidateMetricAlarm(
+    MetricAlarmConfig* c, int64_t high_resolution_reach_ms) {
   ValidatedMetricAlarm out;
   if (c->name.empty() || c->name.size() > kMaxAlarmNameChars) {
     return Invalid(absl::StrCat("alarm_name: must be 1 to ", kMaxAlarmNameChars,
@@ -134,6 +135,18 @@ absl::StatusOr<ValidatedMetricAlarm> ValidateMetricAlarm(MetricAlarmConfig* c) {
                              "an hour"
                            : "7 days (604800 s), the most for periods of an "
                              "hour or more"));
+  }
+  if (c->period_s < 60) {
+    const size_t r = EvaluationRange(c->evaluation_periods);
+    const int64_t span_s = static_cast<int64_t>(r) * c->period_s;
+    if (span_s * 1000 > high_resolution_reach_ms) {
+      return Invalid(
+          absl::StrCat("evaluation_periods: ", c->evaluation_periods,
+                       " periods of ", c->period_s, " s read ", r, " periods (",
+                       span_s, " s), but periods under 60 s are answered only ",
+                       high_resolution_reach_ms / 1000,
+                       " s back (the server's --high_resolution_reach)"));
+    }
   }
   if (c->datapoints_to_alarm == 0)
     c->datapoints_to_alarm = c->evaluation_periods;

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "alarms/evaluator.h"
 #include "engine/extended_statistics.h"
+#include "engine/query_plan.h"
 #include "engine/series_key.h"
 
 namespace nimbus::alarms {
@@ -52,9 +53,14 @@ struct ValidatedMetricAlarm {
 
 // Checks every field rule, fills in the defaults (datapoints_to_alarm,
 // treat_missing_data, evaluate_low_sample_count_percentile) and sorts the
-// dimensions. InvalidArgument naming the field and the rule broken.
+// dimensions. InvalidArgument naming the field and the rule broken. An
+// alarm with a period under a minute must find its whole evaluation range
+// within `high_resolution_reach_ms` (how far back such periods are
+// answered: the server's --high_resolution_reach), or it could never see
+// data.
 absl::StatusOr<ValidatedMetricAlarm> ValidateMetricAlarm(
-    MetricAlarmConfig* config);
+    MetricAlarmConfig* config,
+    int64_t high_resolution_reach_ms = engine::TierReach{}.high_resolution_ms);
 
 // Period x evaluation_periods at most a day for periods under an hour, at
 // most 7 days otherwise; periods of 10, 20, 30 or a multiple of 60 seconds.

@@ -117,6 +117,13 @@ TEST(MetricAlarm, EveryFieldRuleIsRefusedNamingTheField) {
               c.evaluation_periods = std::numeric_limits<size_t>::max();
             }).rfind("evaluation_periods: period (60 s) x ", 0),
             0u);
+  EXPECT_EQ(Refused([](auto& c) {
+              c.period_s = 10;
+              c.evaluation_periods = 811;
+            }),
+            "evaluation_periods: 811 periods of 10 s read 1081 periods (10810 "
+            "s), but periods under 60 s are answered only 10800 s back (the "
+            "server's --high_resolution_reach)");
   EXPECT_EQ(Refused([](auto& c) { c.datapoints_to_alarm = 6; }),
             "datapoints_to_alarm: must be 1 to evaluation_periods (5), got 6");
   EXPECT_EQ(Refused([](auto& c) {
@@ -152,9 +159,10 @@ TEST(MetricAlarm, TheLimitsThemselvesAreAccepted) {
              c.datapoints_to_alarm = 1;
            },
            [](auto& c) {
+             // R = 810 + 270 = 1080 periods of 10 s: the 3 hours exactly.
              c.period_s = 10;
-             c.evaluation_periods = 8640;
-             c.datapoints_to_alarm = 8640;
+             c.evaluation_periods = 810;
+             c.datapoints_to_alarm = 810;
            },
            [](auto& c) {
              c.period_s = 3600;
@@ -167,6 +175,15 @@ TEST(MetricAlarm, TheLimitsThemselvesAreAccepted) {
     absl::StatusOr<ValidatedMetricAlarm> v = ValidateMetricAlarm(&c);
     EXPECT_TRUE(v.ok()) << v.status();
   }
+}
+
+TEST(MetricAlarm, ALongerHighResolutionReachAdmitsLongerSubMinuteAlarms) {
+  MetricAlarmConfig c = Valid();
+  c.period_s = 10;
+  c.evaluation_periods = 8640;  // a day
+  c.datapoints_to_alarm = 1;
+  EXPECT_FALSE(ValidateMetricAlarm(&c).ok());
+  EXPECT_TRUE(ValidateMetricAlarm(&c, int64_t{2} * 86400 * 1000).ok());
 }
 
 TEST(MetricAlarm, LowSampleCountIgnoreAppliesToPercentilesOnly) {
