@@ -137,15 +137,18 @@ absl::StatusOr<ValidatedMetricAlarm> ValidateMetricAlarm(
                              "hour or more"));
   }
   if (c->period_s < 60) {
+    // One period more than the range: a tick falls up to a period after
+    // its window's end, and the evaluation runs after the tick.
     const size_t r = EvaluationRange(c->evaluation_periods);
-    const int64_t span_s = static_cast<int64_t>(r) * c->period_s;
+    const int64_t span_s = static_cast<int64_t>(r + 1) * c->period_s;
     if (span_s * 1000 > high_resolution_reach_ms) {
-      return Invalid(
-          absl::StrCat("evaluation_periods: ", c->evaluation_periods,
-                       " periods of ", c->period_s, " s read ", r, " periods (",
-                       span_s, " s), but periods under 60 s are answered only ",
-                       high_resolution_reach_ms / 1000,
-                       " s back (the server's --high_resolution_reach)"));
+      return Invalid(absl::StrCat(
+          "evaluation_periods: ", c->evaluation_periods, " periods of ",
+          c->period_s, " s read ", r, " periods, ", span_s,
+          " s back with the one being evaluated, but periods under 60 s are "
+          "answered only ",
+          high_resolution_reach_ms / 1000,
+          " s back (the server's --high_resolution_reach)"));
     }
   }
   if (c->datapoints_to_alarm == 0)

@@ -37,7 +37,7 @@ struct ReasonInput {
   std::string statistic;  // "Average", "p99", ...
 };
 
-// Java's Double.toString of `v` (finite).
+// Java's Double.toString of `v` (NaN and Infinity too).
 std::string JavaDouble(double v);
 
 // The reason text of the transition to evaluation->state.

@@ -32,6 +32,7 @@ struct EvaluationWindow {
     return start_ms + period_ms * static_cast<int64_t>(periods);
   }
 };
+// REQUIRES: a valid period (ValidAlarmPeriod).
 EvaluationWindow WindowAt(int64_t tick_ms, int64_t period_s,
                           size_t evaluation_periods);
 

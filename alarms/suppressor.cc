@@ -11,7 +11,12 @@ SuppressedBy ActionsSuppressed(const SuppressorState& suppressor,
       now_ms >= *suppressor.left_alarm_ms) {
     return SuppressedBy::kExtensionPeriod;
   }
-  if (now_ms >= entered_alarm_ms && now_ms < entered_alarm_ms + wait_s * 1000) {
+  // The wait is for the suppressor to follow the composite into ALARM:
+  // once it has been in ALARM since (and left), only its extension holds.
+  const bool followed =
+      suppressor.left_alarm_ms && *suppressor.left_alarm_ms >= entered_alarm_ms;
+  if (!followed && now_ms >= entered_alarm_ms &&
+      now_ms < entered_alarm_ms + wait_s * 1000) {
     return SuppressedBy::kWaitPeriod;
   }
   return SuppressedBy::kNone;

@@ -27,7 +27,8 @@ struct SuppressorState {
 // Whether, at now_ms, the actions of a composite that entered ALARM at
 // entered_alarm_ms are held back, and by what. The suppressor in ALARM
 // holds them; else a recent exit from ALARM (within the extension period);
-// else the wait after the composite entered ALARM. wait_s and extension_s
+// else the wait after the composite entered ALARM, unless the suppressor
+// has been in ALARM since (it followed, and left). wait_s and extension_s
 // are at least 0.
 SuppressedBy ActionsSuppressed(const SuppressorState& suppressor,
                                int64_t entered_alarm_ms, int64_t now_ms,

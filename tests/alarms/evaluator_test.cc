@@ -252,6 +252,7 @@ TEST(Evaluator, AnImpossibleRuleOrRangeKeepsTheState) {
   const Evaluation short_range =
       Evaluate(rule, Range("X X X"), AlarmState::kInsufficientData);
   EXPECT_TRUE(short_range.kept);
+  EXPECT_EQ(short_range.state, AlarmState::kInsufficientData);
   EXPECT_EQ(short_range.reason, Evaluation::Reason::kInvalidRule);
 }
 

@@ -119,11 +119,12 @@ TEST(MetricAlarm, EveryFieldRuleIsRefusedNamingTheField) {
             0u);
   EXPECT_EQ(Refused([](auto& c) {
               c.period_s = 10;
-              c.evaluation_periods = 811;
+              c.evaluation_periods = 810;
             }),
-            "evaluation_periods: 811 periods of 10 s read 1081 periods (10810 "
-            "s), but periods under 60 s are answered only 10800 s back (the "
-            "server's --high_resolution_reach)");
+            "evaluation_periods: 810 periods of 10 s read 1080 periods, 10810 "
+            "s back with the one being evaluated, but periods under 60 s are "
+            "answered only 10800 s back (the server's "
+            "--high_resolution_reach)");
   EXPECT_EQ(Refused([](auto& c) { c.datapoints_to_alarm = 6; }),
             "datapoints_to_alarm: must be 1 to evaluation_periods (5), got 6");
   EXPECT_EQ(Refused([](auto& c) {
@@ -159,10 +160,11 @@ TEST(MetricAlarm, TheLimitsThemselvesAreAccepted) {
              c.datapoints_to_alarm = 1;
            },
            [](auto& c) {
-             // R = 810 + 270 = 1080 periods of 10 s: the 3 hours exactly.
+             // R = 809 + 269 = 1078 periods of 10 s, and one more: 3 hours
+             // less 10 s.
              c.period_s = 10;
-             c.evaluation_periods = 810;
-             c.datapoints_to_alarm = 810;
+             c.evaluation_periods = 809;
+             c.datapoints_to_alarm = 809;
            },
            [](auto& c) {
              c.period_s = 3600;

@@ -136,6 +136,17 @@ TEST(Reason, TheCountIsOfThePeriodsThatMakeTheCase) {
             "transition).");
 }
 
+TEST(Reason, AnAlarmListsOnlyTheBreachingPeriods) {
+  Case c = Make(3, 2, TreatMissingData::kMissing,
+                {{}, {}, {90.0}, {50.0}, {95.0}}, AlarmState::kOk);
+  ASSERT_EQ(c.evaluation.state, AlarmState::kAlarm);
+  EXPECT_EQ(StateReason(c.input),
+            "Threshold Crossed: 2 out of the last 3 datapoints [95.0 (01/12/26 "
+            "10:02:00), 90.0 (01/12/26 10:00:00)] were greater than the "
+            "threshold (80.0) (minimum 2 datapoints for OK -> ALARM "
+            "transition).");
+}
+
 TEST(Reason, NoDataTheEarlyAlarmAndAKeptState) {
   Case none = Make(3, 3, TreatMissingData::kMissing, {{}, {}, {}, {}, {}},
                    AlarmState::kOk);

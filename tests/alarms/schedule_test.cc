@@ -48,6 +48,9 @@ TEST(Schedule, TheWindowEndsAtTheTickAlignedAsTheEngineAligns) {
   EXPECT_EQ(w.start_ms % 20'000, 0);
   w = WindowAt(7 * kMinute + 20'000, 20, 3);
   EXPECT_EQ(w.end_ms(), 7 * kMinute + 20'000);
+  // Before the epoch the floor still goes down.
+  EXPECT_EQ(WindowAt(-1, 10, 1).end_ms(), -10'000);
+  EXPECT_EQ(WindowAt(-kMinute - 1, 300, 1).end_ms(), -2 * kMinute);
 }
 
 }  // namespace

@@ -46,8 +46,24 @@ TEST(Suppressor, LeavingAlarmKeepsSuppressingForTheExtension) {
   // The extension outranks the wait when both apply.
   const SuppressorState early{AlarmState::kOk, kT};
   EXPECT_EQ(At(early, kT + 1000), SuppressedBy::kExtensionPeriod);
+  // A suppressor that followed into ALARM and left ends the wait: only its
+  // extension holds, and after it the actions run.
+  const SuppressorState followed{AlarmState::kOk, kT + 40'000};
+  EXPECT_EQ(ActionsSuppressed(followed, kT, kT + 44'000, kWait, 5),
+            SuppressedBy::kExtensionPeriod);
+  EXPECT_EQ(ActionsSuppressed(followed, kT, kT + 50'000, kWait, 5),
+            SuppressedBy::kNone);
   EXPECT_EQ(ActionsSuppressed(early, kT, kT + 1000, kWait, 0),
+            SuppressedBy::kNone);
+  // One that left before the composite entered: its extension still
+  // holds, then the wait (it has not followed).
+  const SuppressorState before{AlarmState::kOk, kT - 10'000};
+  EXPECT_EQ(At(before, kT), SuppressedBy::kExtensionPeriod);
+  EXPECT_EQ(ActionsSuppressed(before, kT, kT + 1000, kWait, 5),
             SuppressedBy::kWaitPeriod);
+  // A leaving time in the future (a clock step) does not extend.
+  const SuppressorState future{AlarmState::kOk, kT + 3'600'000};
+  EXPECT_EQ(At(future, kT + kWait * 1000), SuppressedBy::kNone);
 }
 
 }  // namespace
