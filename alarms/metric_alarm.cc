@@ -15,13 +15,6 @@ absl::Status Invalid(std::string message) {
   return absl::InvalidArgumentError(std::move(message));
 }
 
-bool HasControlCharacter(absl::string_view s) {
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
-  }
-  return false;
-}
-
 absl::Status CheckActions(const std::vector<std::string>& actions,
                           absl::string_view field) {
   if (actions.size() > kMaxActionsPerState) {
@@ -38,8 +31,43 @@ absl::Status CheckActions(const std::vector<std::string>& actions,
   return absl::OkStatus();
 }
 
-constexpr absl::string_view kStatistics[] = {"SampleCount", "Average", "Sum",
-                                             "Minimum", "Maximum"};
+// Sets *out to the value named `value`, or names the field and the choices.
+template <typename T, size_t N>
+absl::Status Choose(absl::string_view field, absl::string_view value,
+                    const std::pair<absl::string_view, T> (&choices)[N],
+                    T* out) {
+  for (const auto& [name, v] : choices) {
+    if (value == name) {
+      *out = v;
+      return absl::OkStatus();
+    }
+  }
+  std::string names;
+  for (const auto& choice : choices) {
+    absl::StrAppend(&names, names.empty() ? "" : ", ", choice.first);
+  }
+  return Invalid(
+      absl::StrCat(field, ": must be one of ", names, ", got '", value, "'"));
+}
+
+constexpr std::pair<absl::string_view, bool> kStatistics[] = {
+    {"SampleCount", true},
+    {"Average", true},
+    {"Sum", true},
+    {"Minimum", true},
+    {"Maximum", true}};
+constexpr std::pair<absl::string_view, ComparisonOperator> kComparisons[] = {
+    {"GreaterThanOrEqualToThreshold",
+     ComparisonOperator::kGreaterThanOrEqualToThreshold},
+    {"GreaterThanThreshold", ComparisonOperator::kGreaterThanThreshold},
+    {"LessThanThreshold", ComparisonOperator::kLessThanThreshold},
+    {"LessThanOrEqualToThreshold",
+     ComparisonOperator::kLessThanOrEqualToThreshold}};
+constexpr std::pair<absl::string_view, TreatMissingData> kTreatments[] = {
+    {"missing", TreatMissingData::kMissing},
+    {"ignore", TreatMissingData::kIgnore},
+    {"breaching", TreatMissingData::kBreaching},
+    {"notBreaching", TreatMissingData::kNotBreaching}};
 
 }  // namespace
 
@@ -55,7 +83,7 @@ absl::StatusOr<ValidatedMetricAlarm> ValidateMetricAlarm(
     return Invalid(absl::StrCat("alarm_name: must be 1 to ", kMaxAlarmNameChars,
                                 " characters, got ", c->name.size()));
   }
-  if (HasControlCharacter(c->name)) {
+  if (engine::HasControlCharacter(c->name)) {
     return Invalid("alarm_name: must not contain control characters");
   }
   if (c->description.size() > kMaxDescriptionChars) {
@@ -99,13 +127,11 @@ absl::StatusOr<ValidatedMetricAlarm> ValidateMetricAlarm(
         "statistic: give exactly one of statistic and extended_statistic");
   }
   if (has_statistic) {
-    bool known = false;
-    for (absl::string_view s : kStatistics) known |= c->statistic == s;
-    if (!known) {
-      return Invalid(absl::StrCat(
-          "statistic: must be one of SampleCount, Average, Sum, Minimum, "
-          "Maximum, got '",
-          c->statistic, "'"));
+    bool known;
+    if (absl::Status st =
+            Choose("statistic", c->statistic, kStatistics, &known);
+        !st.ok()) {
+      return st;
     }
   } else {
     absl::StatusOr<engine::ExtendedStatistic> ext =
@@ -166,35 +192,16 @@ absl::StatusOr<ValidatedMetricAlarm> ValidateMetricAlarm(
   rule.evaluation_periods = c->evaluation_periods;
   rule.datapoints_to_alarm = c->datapoints_to_alarm;
   rule.threshold = c->threshold;
-  if (c->comparison_operator == "GreaterThanOrEqualToThreshold") {
-    rule.comparison = ComparisonOperator::kGreaterThanOrEqualToThreshold;
-  } else if (c->comparison_operator == "GreaterThanThreshold") {
-    rule.comparison = ComparisonOperator::kGreaterThanThreshold;
-  } else if (c->comparison_operator == "LessThanThreshold") {
-    rule.comparison = ComparisonOperator::kLessThanThreshold;
-  } else if (c->comparison_operator == "LessThanOrEqualToThreshold") {
-    rule.comparison = ComparisonOperator::kLessThanOrEqualToThreshold;
-  } else {
-    return Invalid(absl::StrCat(
-        "comparison_operator: must be one of GreaterThanOrEqualToThreshold, "
-        "GreaterThanThreshold, LessThanThreshold, LessThanOrEqualToThreshold, "
-        "got '",
-        c->comparison_operator, "'"));
+  if (absl::Status st = Choose("comparison_operator", c->comparison_operator,
+                               kComparisons, &rule.comparison);
+      !st.ok()) {
+    return st;
   }
   if (c->treat_missing_data.empty()) c->treat_missing_data = "missing";
-  if (c->treat_missing_data == "missing") {
-    rule.treat_missing_data = TreatMissingData::kMissing;
-  } else if (c->treat_missing_data == "ignore") {
-    rule.treat_missing_data = TreatMissingData::kIgnore;
-  } else if (c->treat_missing_data == "breaching") {
-    rule.treat_missing_data = TreatMissingData::kBreaching;
-  } else if (c->treat_missing_data == "notBreaching") {
-    rule.treat_missing_data = TreatMissingData::kNotBreaching;
-  } else {
-    return Invalid(absl::StrCat(
-        "treat_missing_data: must be one of missing, ignore, breaching, "
-        "notBreaching, got '",
-        c->treat_missing_data, "'"));
+  if (absl::Status st = Choose("treat_missing_data", c->treat_missing_data,
+                               kTreatments, &rule.treat_missing_data);
+      !st.ok()) {
+    return st;
   }
   if (c->evaluate_low_sample_count_percentile.empty()) {
     c->evaluate_low_sample_count_percentile = "evaluate";

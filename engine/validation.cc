@@ -7,13 +7,6 @@
 namespace nimbus::engine {
 namespace {
 
-bool HasControl(absl::string_view s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7F) return true;
-  }
-  return false;
-}
-
 bool AllBlank(absl::string_view s) {
   for (char c : s) {
     if (c != ' ' && c != '\t') return false;
@@ -29,6 +22,13 @@ Rejection Reject(RejectReason r, std::string message) {
 const double kMaxMagnitude = std::ldexp(1.0, 360);
 
 }  // namespace
+
+bool HasControlCharacter(absl::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7F) return true;
+  }
+  return false;
+}
 
 absl::string_view RejectReasonName(RejectReason reason) {
   switch (reason) {
@@ -100,7 +100,7 @@ std::optional<Rejection> ValidateMetricName(absl::string_view name) {
                   absl::StrCat("metric_name: must be 1 to 255 characters, got ",
                                name.size()));
   }
-  if (HasControl(name)) {
+  if (HasControlCharacter(name)) {
     return Reject(RejectReason::kInvalidMetricName,
                   "metric_name: must not contain control characters");
   }

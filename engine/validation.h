@@ -89,6 +89,9 @@ inline constexpr size_t kMaxRequestBytes = 1 << 20;
 // with ':'. Returns InvalidArgument naming `field`.
 absl::Status ValidateNamespace(absl::string_view ns, absl::string_view field);
 
+// Whether `s` holds a control character (below 0x20, or 0x7F).
+bool HasControlCharacter(absl::string_view s);
+
 // Metric name 1-255 characters, no control characters, not all blank.
 std::optional<Rejection> ValidateMetricName(absl::string_view name);
 
