@@ -5,6 +5,18 @@
 
 namespace nimbus::alarms {
 
+const char* AlarmStateName(AlarmState state) {
+  switch (state) {
+    case AlarmState::kOk:
+      return "OK";
+    case AlarmState::kAlarm:
+      return "ALARM";
+    case AlarmState::kInsufficientData:
+      break;
+  }
+  return "INSUFFICIENT_DATA";
+}
+
 bool IsLowSampleCount(double p, double samples) {
   if (!(p > 0 && p < 1)) return false;
   const double needed = p >= 0.5 ? 10 / (1 - p) : 10 / p;

@@ -33,6 +33,8 @@
 namespace nimbus::alarms {
 
 enum class AlarmState { kOk, kAlarm, kInsufficientData };
+// "OK", "ALARM", "INSUFFICIENT_DATA".
+const char* AlarmStateName(AlarmState state);
 
 enum class ComparisonOperator {
   kGreaterThanOrEqualToThreshold,

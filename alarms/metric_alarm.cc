@@ -76,30 +76,43 @@ bool ValidAlarmPeriod(int64_t period_s) {
          (period_s >= 60 && period_s % 60 == 0);
 }
 
-absl::StatusOr<ValidatedMetricAlarm> ValidateMetricAlarm(
-    MetricAlarmConfig* c, int64_t high_resolution_reach_ms) {
-  ValidatedMetricAlarm out;
-  if (c->name.empty() || c->name.size() > kMaxAlarmNameChars) {
+absl::Status ValidateAlarmCommon(
+    const std::string& name, const std::string& description,
+    const std::vector<std::string>& ok_actions,
+    const std::vector<std::string>& alarm_actions,
+    const std::vector<std::string>& insufficient_data_actions) {
+  if (name.empty() || name.size() > kMaxAlarmNameChars) {
     return Invalid(absl::StrCat("alarm_name: must be 1 to ", kMaxAlarmNameChars,
-                                " characters, got ", c->name.size()));
+                                " characters, got ", name.size()));
   }
-  if (engine::HasControlCharacter(c->name)) {
+  if (engine::HasControlCharacter(name)) {
     return Invalid("alarm_name: must not contain control characters");
   }
-  if (c->description.size() > kMaxDescriptionChars) {
+  if (description.size() > kMaxDescriptionChars) {
     return Invalid(absl::StrCat("alarm_description: at most ",
                                 kMaxDescriptionChars, " characters, got ",
-                                c->description.size()));
+                                description.size()));
   }
-  if (absl::Status s = CheckActions(c->ok_actions, "ok_actions"); !s.ok()) {
+  if (absl::Status s = CheckActions(ok_actions, "ok_actions"); !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckActions(c->alarm_actions, "alarm_actions");
+  if (absl::Status s = CheckActions(alarm_actions, "alarm_actions"); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          CheckActions(insufficient_data_actions, "insufficient_data_actions");
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckActions(c->insufficient_data_actions,
-                                    "insufficient_data_actions");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ValidatedMetricAlarm> ValidateMetricAlarm(
+    MetricAlarmConfig* c, int64_t high_resolution_reach_ms) {
+  ValidatedMetricAlarm out;
+  if (absl::Status s =
+          ValidateAlarmCommon(c->name, c->description, c->ok_actions,
+                              c->alarm_actions, c->insufficient_data_actions);
       !s.ok()) {
     return s;
   }

@@ -62,6 +62,13 @@ absl::StatusOr<ValidatedMetricAlarm> ValidateMetricAlarm(
     MetricAlarmConfig* config,
     int64_t high_resolution_reach_ms = engine::TierReach{}.high_resolution_ms);
 
+// The rules every alarm's name, description and actions follow.
+absl::Status ValidateAlarmCommon(
+    const std::string& name, const std::string& description,
+    const std::vector<std::string>& ok_actions,
+    const std::vector<std::string>& alarm_actions,
+    const std::vector<std::string>& insufficient_data_actions);
+
 // Period x evaluation_periods at most a day for periods under an hour, at
 // most 7 days otherwise; periods of 10, 20, 30 or a multiple of 60 seconds.
 bool ValidAlarmPeriod(int64_t period_s);

@@ -67,6 +67,35 @@ absl::StatusOr<std::vector<Period>> FetchPeriods(
   return out;
 }
 
+absl::StatusOr<PreviewStep> EvaluateAtTick(const MetricAlarmConfig& config,
+                                           const ValidatedMetricAlarm& alarm,
+                                           int64_t tick_ms, AlarmState state,
+                                           PeriodSource source) {
+  PreviewStep step;
+  step.tick_ms = tick_ms;
+  step.window = WindowAt(tick_ms, config.period_s, config.evaluation_periods);
+  absl::StatusOr<std::vector<Period>> range = source(step.window);
+  if (!range.ok()) return range.status();
+  if (range->size() != step.window.periods) {
+    return absl::InternalError(
+        absl::StrCat("the period source gave ", range->size(),
+                     " periods for a window of ", step.window.periods));
+  }
+  step.range = std::move(*range);
+  step.evaluation = Evaluate(alarm.rule, step.range, state);
+  step.changed = !step.evaluation.kept && step.evaluation.state != state;
+  if (step.changed) {
+    const ReasonInput in{
+        &alarm.rule, step.range,           &step.evaluation,
+        state,       step.window.start_ms, step.window.period_ms,
+        tick_ms,     StatisticName(config)};
+    step.reason = StateReason(in);
+    step.reason_data = StateReasonData(in);
+  }
+  step.state = step.evaluation.state;
+  return step;
+}
+
 absl::StatusOr<std::vector<PreviewStep>> PreviewMetricAlarm(
     const MetricAlarmConfig& config, const ValidatedMetricAlarm& alarm,
     int64_t start_ms, int64_t end_ms, AlarmState initial, PeriodSource source) {
@@ -87,30 +116,11 @@ absl::StatusOr<std::vector<PreviewStep>> PreviewMetricAlarm(
   steps.reserve(static_cast<size_t>(ticks));
   AlarmState state = initial;
   for (int64_t t = first; t <= end_ms; t += interval) {
-    PreviewStep step;
-    step.tick_ms = t;
-    step.window = WindowAt(t, config.period_s, config.evaluation_periods);
-    absl::StatusOr<std::vector<Period>> range = source(step.window);
-    if (!range.ok()) return range.status();
-    if (range->size() != step.window.periods) {
-      return absl::InternalError(
-          absl::StrCat("the period source gave ", range->size(),
-                       " periods for a window of ", step.window.periods));
-    }
-    step.range = std::move(*range);
-    step.evaluation = Evaluate(alarm.rule, step.range, state);
-    step.changed = !step.evaluation.kept && step.evaluation.state != state;
-    if (step.changed) {
-      const ReasonInput in{
-          &alarm.rule, step.range,           &step.evaluation,
-          state,       step.window.start_ms, step.window.period_ms,
-          t,           StatisticName(config)};
-      step.reason = StateReason(in);
-      step.reason_data = StateReasonData(in);
-    }
-    state = step.evaluation.state;
-    step.state = state;
-    steps.push_back(std::move(step));
+    absl::StatusOr<PreviewStep> step =
+        EvaluateAtTick(config, alarm, t, state, source);
+    if (!step.ok()) return step.status();
+    state = step->state;
+    steps.push_back(*std::move(step));
   }
   return steps;
 }

@@ -46,6 +46,14 @@ struct PreviewStep {
   Evaluation evaluation;
 };
 
+// One evaluation, at `tick_ms`, from `state`: what live alarms and
+// previews both run. The reason and its data give the tick as their query
+// time, so a live alarm's transitions read as its preview's do.
+absl::StatusOr<PreviewStep> EvaluateAtTick(const MetricAlarmConfig& config,
+                                           const ValidatedMetricAlarm& alarm,
+                                           int64_t tick_ms, AlarmState state,
+                                           PeriodSource source);
+
 // Evaluates the alarm at each of its ticks in [start_ms, end_ms], from
 // `initial`. InvalidArgument naming end_time for an empty or inverted range
 // or more than kMaxPreviewTicks ticks; the source's error otherwise.

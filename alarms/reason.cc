@@ -13,18 +13,6 @@
 namespace nimbus::alarms {
 namespace {
 
-const char* StateName(AlarmState s) {
-  switch (s) {
-    case AlarmState::kOk:
-      return "OK";
-    case AlarmState::kAlarm:
-      return "ALARM";
-    case AlarmState::kInsufficientData:
-      return "INSUFFICIENT_DATA";
-  }
-  return "?";
-}
-
 const char* Phrase(ComparisonOperator op) {
   switch (op) {
     case ComparisonOperator::kGreaterThanOrEqualToThreshold:
@@ -45,9 +33,6 @@ std::string Time(int64_t ms, const char* format) {
 }
 
 std::string ReasonTime(int64_t ms) { return Time(ms, "%d/%m/%y %H:%M:%S"); }
-std::string DataTime(int64_t ms) {
-  return Time(ms, "%Y-%m-%dT%H:%M:%E3S+0000");
-}
 
 std::string Plural(size_t n, const char* word) {
   return absl::StrCat(n, " ", word, n == 1 ? "" : "s");
@@ -101,6 +86,8 @@ const char* FillName(const AlarmRule& rule) {
              : "NonBreaching";
 }
 
+}  // namespace
+
 void AppendJsonString(std::string* out, absl::string_view s) {
   out->push_back('"');
   for (char c : s) {
@@ -117,7 +104,9 @@ void AppendJsonString(std::string* out, absl::string_view s) {
   out->push_back('"');
 }
 
-}  // namespace
+std::string JsonTime(int64_t ms) {
+  return Time(ms, "%Y-%m-%dT%H:%M:%E3S+0000");
+}
 
 std::string JavaDouble(double v) {
   if (std::isnan(v)) return "NaN";
@@ -188,18 +177,18 @@ std::string StateReason(const ReasonInput& in) {
       " datapoints ", DatapointList(in, alarm), " ", WasWere(count),
       alarm ? " " : " not ", Phrase(rule.comparison), " the threshold (",
       JavaDouble(rule.threshold), ")", filled_text, " (minimum ",
-      Plural(minimum, "datapoint"), " for ", StateName(in.previous), " -> ",
-      StateName(e.state), " transition).");
+      Plural(minimum, "datapoint"), " for ", AlarmStateName(in.previous),
+      " -> ", AlarmStateName(e.state), " transition).");
 }
 
 std::string StateReasonData(const ReasonInput& in) {
   const Evaluation& e = *in.evaluation;
   std::string out = "{\"version\":\"1.0\",\"queryDate\":";
-  AppendJsonString(&out, DataTime(in.query_ms));
+  AppendJsonString(&out, JsonTime(in.query_ms));
   if (!e.evaluated.empty()) {
     out += ",\"startDate\":";
     AppendJsonString(&out,
-                     DataTime(PeriodStart(in, e.evaluated.front().index)));
+                     JsonTime(PeriodStart(in, e.evaluated.front().index)));
   }
   out += ",\"statistic\":";
   AppendJsonString(&out, in.statistic);
@@ -231,7 +220,7 @@ std::string StateReasonData(const ReasonInput& in) {
   for (size_t k = 0; k < listed.size(); ++k) {
     if (k > 0) out += ",";
     out += "{\"timestamp\":";
-    AppendJsonString(&out, DataTime(PeriodStart(in, listed[k].first)));
+    AppendJsonString(&out, JsonTime(PeriodStart(in, listed[k].first)));
     if (listed[k].second) {
       absl::StrAppend(
           &out, ",\"value\":", JavaDouble(*in.range[listed[k].first].value));

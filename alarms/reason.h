@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "alarms/evaluator.h"
 
@@ -36,6 +37,11 @@ struct ReasonInput {
   int64_t query_ms;       // when the evaluation ran
   std::string statistic;  // "Average", "p99", ...
 };
+
+// `s` as a JSON string, quotes included, appended to *out.
+void AppendJsonString(std::string* out, absl::string_view s);
+// yyyy-MM-ddTHH:mm:ss.SSS+0000 (UTC), as reason data writes times.
+std::string JsonTime(int64_t ms);
 
 // Java's Double.toString of `v` (NaN and Infinity too).
 std::string JavaDouble(double v);

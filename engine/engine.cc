@@ -359,6 +359,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
   so.rollup_60_retention_ms = e.options.reach.tier_ms[0];
   so.rollup_300_retention_ms = e.options.reach.tier_ms[1];
   so.rollup_3600_retention_ms = e.options.reach.tier_ms[2];
+  so.alarm_history_retention_ms = e.options.alarm_history_retention_ms;
   Clock* c = &clock;
   so.now_ms = [c] { return c->NowMs(); };
   NIMBUS_ASSIGN_OR_RETURN(e.store, storage::Store::Open(std::move(so)));
@@ -569,6 +570,8 @@ absl::Status Engine::RunRollups(bool redo_busy_hours) {
 }
 
 absl::Status Engine::Compact() { return impl_->store->CompactAll(); }
+
+storage::Store& Engine::store() { return *impl_->store; }
 
 absl::Status Engine::SealAgedHeads() {
   return impl_->sweeper->Run(impl_->options.head_max_age_ms);

@@ -94,6 +94,9 @@ struct EngineOptions {
   TierReach reach;
   // Rollups (engine/rollup_scheduler.h).
   RollupOptions rollup;
+  // Alarm history items older than this are dropped by compaction
+  // (storage::StoreOptions). Default 30 days; 0 keeps them.
+  int64_t alarm_history_retention_ms = int64_t{30} * 24 * 3600 * 1000;
   // How often a background thread runs rollup passes; 0 runs no thread
   // (tests call RunRollups()). Default 10 seconds.
   int64_t rollup_interval_ms = 10'000;
@@ -233,6 +236,11 @@ class Engine {
   // Flushes and compacts the whole store now; retention is applied by
   // compaction. For tests and maintenance tools.
   absl::Status Compact();
+
+  // The store, for the modules above the engine that keep column families
+  // of their own (alarms: storage::Column::kAlarms, kAlarmHistory). They
+  // must not write the engine's families.
+  storage::Store& store();
 
  private:
   struct Impl;

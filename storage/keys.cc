@@ -48,6 +48,31 @@ std::string ChunkKeyPrefix(uint64_t series_id, int64_t ts_ms) {
   return out;
 }
 
+std::string AlarmHistoryKeyPrefix(absl::string_view alarm_name) {
+  std::string out(alarm_name);
+  out.push_back('\0');
+  return out;
+}
+
+std::string EncodeAlarmHistoryKey(absl::string_view alarm_name, int64_t time_ms,
+                                  uint64_t seq) {
+  std::string out = AlarmHistoryKeyPrefix(alarm_name);
+  PutBigEndian64(&out, OrderedFromSigned(time_ms));
+  PutBigEndian64(&out, seq);
+  return out;
+}
+
+bool DecodeAlarmHistoryKey(absl::string_view key, absl::string_view* alarm_name,
+                           int64_t* time_ms, uint64_t* seq) {
+  if (key.size() < kAlarmHistoryKeySuffix) return false;
+  const size_t name_size = key.size() - kAlarmHistoryKeySuffix;
+  if (key[name_size] != '\0') return false;
+  *alarm_name = key.substr(0, name_size);
+  *time_ms = SignedFromOrdered(GetBigEndian64(key.data() + name_size + 1));
+  *seq = GetBigEndian64(key.data() + name_size + 9);
+  return true;
+}
+
 std::string EncodeRollupKey(uint64_t series_id, int64_t period_start_ms) {
   return ChunkKeyPrefix(series_id, period_start_ms);
 }

@@ -68,12 +68,27 @@ std::string EncodeStatSetKey(uint64_t series_id, int64_t ts_ms, uint64_t seq,
 bool DecodeStatSetKey(absl::string_view key, uint64_t* series_id,
                       int64_t* ts_ms);
 
+// alarm_history: the alarm's name, a 0 byte (names hold no control
+// characters), the item's time (ordered i64 BE) and a sequence (u64 BE), so
+// that one alarm's items are contiguous and in time order.
+inline constexpr size_t kAlarmHistoryKeySuffix = 17;
+std::string EncodeAlarmHistoryKey(absl::string_view alarm_name, int64_t time_ms,
+                                  uint64_t seq);
+// The keys of one alarm's items sort at and after this.
+std::string AlarmHistoryKeyPrefix(absl::string_view alarm_name);
+// Returns false if `key` is too short or lacks the 0 byte before its
+// suffix.
+bool DecodeAlarmHistoryKey(absl::string_view key, absl::string_view* alarm_name,
+                           int64_t* time_ms, uint64_t* seq);
+
 // meta keys.
 inline constexpr char kMetaFormatVersion[] = "format_version";
 // The highest ingest-log sequence ever trimmed away (u64 BE).
 inline constexpr char kMetaLogSequence[] = "log_sequence";
 // The rollup watermark, a whole hour (ordered i64 BE).
 inline constexpr char kMetaRollupWatermark[] = "rollup_watermark";
+// The highest alarm-history sequence written (u64 BE).
+inline constexpr char kMetaAlarmHistorySequence[] = "alarm_history_sequence";
 
 // Big-endian helpers, also used by other key layouts.
 void PutBigEndian64(std::string* out, uint64_t v);

@@ -27,8 +27,9 @@ constexpr char kFormatVersion[] = "3";
 constexpr char kMigratableVersion[] = "2";
 
 constexpr const char* kColumnNames[] = {
-    "series",    "points",     "ingest_log",  "meta",        "stat_sets",
-    "rollup_60", "rollup_300", "rollup_3600", "rollup_dirty"};
+    "series",       "points",    "ingest_log",   "meta",
+    "stat_sets",    "rollup_60", "rollup_300",   "rollup_3600",
+    "rollup_dirty", "alarms",    "alarm_history"};
 static_assert(std::size(kColumnNames) == kColumnCount);
 
 #define NIMBUS_RETURN_IF_ROCKS(expr, what)                          \
@@ -137,6 +138,34 @@ class RocksIterator : public StoreIterator {
   std::unique_ptr<rocksdb::Iterator> it_;
 };
 
+// Drops alarm history items (storage/keys.h) once their time is older than
+// now - retention.
+class AlarmHistoryRetentionFilter : public rocksdb::CompactionFilter {
+ public:
+  AlarmHistoryRetentionFilter(int64_t retention_ms,
+                              std::function<int64_t()> now)
+      : retention_ms_(retention_ms), now_(std::move(now)) {}
+
+  bool Filter(int /*level*/, const rocksdb::Slice& key,
+              const rocksdb::Slice& /*value*/, std::string* /*new_value*/,
+              bool* /*value_changed*/) const override {
+    absl::string_view name;
+    int64_t time_ms;
+    uint64_t seq;
+    if (retention_ms_ <= 0 ||
+        !DecodeAlarmHistoryKey(absl::string_view(key.data(), key.size()), &name,
+                               &time_ms, &seq)) {
+      return false;
+    }
+    return time_ms < now_() - retention_ms_;
+  }
+  const char* Name() const override { return "nimbus.AlarmHistoryRetention"; }
+
+ private:
+  const int64_t retention_ms_;
+  const std::function<int64_t()> now_;
+};
+
 class RocksStore : public Store {
  public:
   explicit RocksStore(StoreOptions options)
@@ -145,7 +174,9 @@ class RocksStore : public Store {
             options_.points_retention_ms, options_.now_ms)),
         stat_sets_filter_(std::make_unique<TimeKeyedRetentionFilter>(
             "nimbus.StatSetsRetention", options_.stat_sets_retention_ms, 0,
-            options_.now_ms)) {
+            options_.now_ms)),
+        history_filter_(std::make_unique<AlarmHistoryRetentionFilter>(
+            options_.alarm_history_retention_ms, options_.now_ms)) {
     const int64_t retention[] = {options_.rollup_60_retention_ms,
                                  options_.rollup_300_retention_ms,
                                  options_.rollup_3600_retention_ms};
@@ -215,6 +246,16 @@ class RocksStore : public Store {
         // memory (64 MB by default), yet not so small that a sweep's batch
         // of last-write records flushes it again and again.
         cf.write_buffer_size = 2 << 20;
+      }
+      if (std::string(name) == "alarms" ||
+          std::string(name) == "alarm_history") {
+        // Small records (an alarm's configuration and state, a history
+        // item), read back on open or per request: a small memtable keeps
+        // them from holding 64 MiB each.
+        cf.write_buffer_size = 2 << 20;
+        if (std::string(name) == "alarm_history") {
+          cf.compaction_filter = history_filter_.get();
+        }
       }
       if (std::string(name) == "ingest_log") {
         // Log records repeat points the engine also holds in its heads, and
@@ -332,6 +373,7 @@ class RocksStore : public Store {
   std::unique_ptr<PointsRetentionFilter> filter_;
   std::unique_ptr<TimeKeyedRetentionFilter> stat_sets_filter_;
   std::unique_ptr<TimeKeyedRetentionFilter> rollup_filters_[3];
+  std::unique_ptr<AlarmHistoryRetentionFilter> history_filter_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::WriteOptions write_options_;

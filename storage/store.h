@@ -17,17 +17,19 @@ namespace nimbus::storage {
 
 // The column families (storage/FORMAT.md gives their keys and values).
 enum class Column {
-  kSeries,       // series index
-  kPoints,       // sealed chunks
-  kIngestLog,    // accepted points not yet sealed, by log sequence
-  kMeta,         // format version and other single values
-  kStatSets,     // statistic sets (count, sum, min, max) as sent by clients
-  kRollup60,     // 60-second period statistics
-  kRollup300,    // 300-second period statistics
-  kRollup3600,   // 3600-second period statistics
-  kRollupDirty,  // periods that late points have made stale
+  kSeries,        // series index
+  kPoints,        // sealed chunks
+  kIngestLog,     // accepted points not yet sealed, by log sequence
+  kMeta,          // format version and other single values
+  kStatSets,      // statistic sets (count, sum, min, max) as sent by clients
+  kRollup60,      // 60-second period statistics
+  kRollup300,     // 300-second period statistics
+  kRollup3600,    // 3600-second period statistics
+  kRollupDirty,   // periods that late points have made stale
+  kAlarms,        // alarm configurations and states, by name
+  kAlarmHistory,  // alarm history items, by alarm name, time and sequence
 };
-inline constexpr int kColumnCount = 9;
+inline constexpr int kColumnCount = 11;
 
 // How durable a write is when Write() returns.
 enum class SyncMode {
@@ -54,6 +56,9 @@ struct StoreOptions {
   int64_t rollup_60_retention_ms = int64_t{15} * 24 * 3600 * 1000;
   int64_t rollup_300_retention_ms = int64_t{63} * 24 * 3600 * 1000;
   int64_t rollup_3600_retention_ms = int64_t{455} * 24 * 3600 * 1000;
+  // Alarm history items older than this are dropped by compaction.
+  // Default: 30 days. 0 keeps them forever.
+  int64_t alarm_history_retention_ms = int64_t{30} * 24 * 3600 * 1000;
   // Bytes of uncompressed blocks kept in memory for reads, shared by every
   // column family. Default 32 MB.
   int64_t block_cache_bytes = int64_t{32} << 20;

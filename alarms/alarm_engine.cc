@@ -1,0 +1,1058 @@
+#include "alarms/alarm_engine.h"
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "alarms/composite_rule.h"
+#include "alarms/history_json.h"
+#include "alarms/preview.h"
+#include "alarms/reason.h"
+#include "alarms/schedule.h"
+#include "engine/log.h"
+#include "storage/keys.h"
+#include "storage/store.h"
+
+namespace nimbus::alarms {
+namespace {
+
+using storage::Column;
+
+constexpr char kInitialReason[] = "Unchecked: Initial alarm creation";
+// Composite evaluations one change may cause (children changing parents,
+// and so on); a bound against rules that reach the same alarms many ways.
+constexpr size_t kMaxPropagation = 10000;
+
+// One alarm in memory.
+struct Entry {
+  AlarmRecord record;
+  ValidatedMetricAlarm validated;     // metric alarms
+  std::vector<std::string> children;  // composite alarms: the rule's alarms
+  int64_t interval_ms = 0;            // metric alarms
+  int64_t next_tick_ms = 0;           // metric alarms: the next to evaluate
+  // Changes with every put, forced state and evaluation: an evaluation
+  // computed from an older one is dropped.
+  uint64_t generation = 0;
+};
+
+// Changes of one store write, applied to memory once it succeeded.
+struct Txn {
+  absl::btree_map<std::string, AlarmRecord> changed;
+  absl::btree_set<std::string> deleted;
+  std::vector<HistoryItem> history;
+};
+
+std::string Truncate(std::string s, size_t n) {
+  if (s.size() > n) s.resize(n);
+  return s;
+}
+
+}  // namespace
+
+struct AlarmEngine::Impl {
+  Impl(engine::Engine& e, engine::Clock& c, AlarmEngineOptions o)
+      : engine(e), store(e.store()), clock(c), options(std::move(o)) {}
+
+  engine::Engine& engine;
+  storage::Store& store;
+  engine::Clock& clock;
+  const AlarmEngineOptions options;
+
+  absl::Mutex mu;
+  absl::btree_map<std::string, std::unique_ptr<Entry>> alarms
+      ABSL_GUARDED_BY(mu);
+  // Alarm name -> the composites whose rule names it.
+  absl::flat_hash_map<std::string, absl::btree_set<std::string>> parents
+      ABSL_GUARDED_BY(mu);
+  uint64_t history_seq ABSL_GUARDED_BY(mu) = 0;
+  uint64_t generation ABSL_GUARDED_BY(mu) = 0;
+  AlarmEngineStats stats ABSL_GUARDED_BY(mu);
+
+  // The evaluation thread.
+  absl::Mutex thread_mu;
+  bool stopping ABSL_GUARDED_BY(thread_mu) = false;
+  bool wake ABSL_GUARDED_BY(thread_mu) = false;
+  std::thread thread;
+
+  absl::Status Load();
+  void Install(std::unique_ptr<Entry> e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void Uninstall(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // The record as `txn` leaves it, or nullptr (deleted, or none).
+  const AlarmRecord* Current(const Txn& txn, const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Evaluates the composites that name `changed` alarms, and theirs in turn.
+  void Propagate(
+      Txn& txn, std::vector<std::string> changed, int64_t now,
+      const absl::flat_hash_map<std::string, std::vector<std::string>>&
+          new_children) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Evaluates composite `name` into txn; whether its state changed.
+  bool EvaluateComposite(
+      Txn& txn, const std::string& name, const std::string& trigger,
+      int64_t now,
+      const absl::flat_hash_map<std::string, std::vector<std::string>>&
+          new_children) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Sets the alarm's evaluation state to EVALUATION_ERROR with `error` as
+  // its reason; the state stays.
+  void MarkEvaluationError(Txn& txn, const std::string& name,
+                           const std::string& error, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Evaluates again the composites that could not be (after a change that
+  // may have fixed them: a rule changed, an alarm created).
+  void RetryEvaluationErrors(
+      Txn& txn, int64_t now,
+      const absl::flat_hash_map<std::string, std::vector<std::string>>&
+          new_children,
+      std::vector<std::string>* changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void AddHistory(Txn& txn, const AlarmRecord& r, HistoryItemType type,
+                  std::string summary, std::string data, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Writes txn; on success applies it to memory (every changed record's
+  // entry must exist, or be installed by the caller first).
+  absl::Status Commit(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Evaluates the due ticks of the metric alarms `only` names (all if
+  // empty). Returns the first error and sets *next_due to the earliest time
+  // an alarm comes due.
+  absl::Status EvaluateDue(const std::string* only, int64_t* next_due)
+      ABSL_LOCKS_EXCLUDED(mu);
+  void ThreadLoop();
+  void Wake() {
+    absl::MutexLock l(&thread_mu);
+    wake = true;
+  }
+};
+
+absl::Status AlarmEngine::Impl::Load() {
+  absl::MutexLock l(&mu);
+  absl::StatusOr<std::optional<std::string>> seq =
+      store.Get(Column::kMeta, storage::kMetaAlarmHistorySequence);
+  if (!seq.ok()) return seq.status();
+  if (seq->has_value()) {
+    if ((*seq)->size() != 8) {
+      return absl::DataLossError("meta alarm_history_sequence: not 8 bytes");
+    }
+    history_seq = storage::GetBigEndian64((*seq)->data());
+  }
+  const int64_t now = clock.NowMs();
+  std::unique_ptr<storage::StoreIterator> it =
+      store.NewIterator(Column::kAlarms);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(it->key(), it->value());
+    if (!r.ok()) return r.status();
+    auto e = std::make_unique<Entry>();
+    e->record = *std::move(r);
+    if (e->record.type == AlarmType::kMetric) {
+      MetricAlarmConfig config = e->record.metric;
+      absl::StatusOr<ValidatedMetricAlarm> v =
+          ValidateMetricAlarm(&config, options.high_resolution_reach_ms);
+      if (!v.ok()) {
+        // Accepted once, refused now (a smaller --high_resolution_reach):
+        // loaded, but it cannot be evaluated. Validate again without the
+        // reach check so that it still has a rule.
+        config = e->record.metric;
+        v = ValidateMetricAlarm(&config, INT64_MAX / 4);
+        if (!v.ok()) return v.status();
+        e->record.evaluation_state = EvaluationState::kEvaluationError;
+      }
+      e->validated = *std::move(v);
+      e->interval_ms = EvaluationIntervalMs(
+          e->record.metric.period_s, e->record.metric.evaluation_periods);
+      const int64_t resume =
+          e->record.last_tick_ms == 0
+              ? engine::FloorTo(now - options.evaluation_delay_ms,
+                                e->interval_ms)
+              : e->record.last_tick_ms + e->interval_ms;
+      e->next_tick_ms = resume;
+    } else {
+      absl::StatusOr<CompositeRule> rule =
+          CompositeRule::Parse(e->record.composite.alarm_rule);
+      if (!rule.ok()) return rule.status();
+      e->children = rule->children();
+    }
+    Install(std::move(e));
+  }
+  return it->status();
+}
+
+void AlarmEngine::Impl::Install(std::unique_ptr<Entry> e) {
+  const std::string name = e->record.name();
+  Uninstall(name);
+  e->generation = ++generation;
+  for (const std::string& child : e->children) parents[child].insert(name);
+  alarms[name] = std::move(e);
+}
+
+void AlarmEngine::Impl::Uninstall(const std::string& name) {
+  auto it = alarms.find(name);
+  if (it == alarms.end()) return;
+  for (const std::string& child : it->second->children) {
+    auto p = parents.find(child);
+    if (p == parents.end()) continue;
+    p->second.erase(name);
+    if (p->second.empty()) parents.erase(p);
+  }
+  alarms.erase(it);
+}
+
+const AlarmRecord* AlarmEngine::Impl::Current(const Txn& txn,
+                                              const std::string& name) {
+  if (auto it = txn.changed.find(name); it != txn.changed.end()) {
+    return &it->second;
+  }
+  if (txn.deleted.contains(name)) return nullptr;
+  auto it = alarms.find(name);
+  return it == alarms.end() ? nullptr : &it->second->record;
+}
+
+void AlarmEngine::Impl::AddHistory(Txn& txn, const AlarmRecord& r,
+                                   HistoryItemType type, std::string summary,
+                                   std::string data, int64_t now) {
+  HistoryItem item;
+  item.alarm_name = r.name();
+  item.alarm_type = r.type;
+  item.time_ms = now;
+  item.seq = ++history_seq;
+  item.type = type;
+  item.summary = Truncate(std::move(summary), kMaxHistorySummaryChars);
+  item.data = std::move(data);
+  txn.history.push_back(std::move(item));
+}
+
+absl::Status AlarmEngine::Impl::Commit(Txn& txn) {
+  storage::WriteBatch batch;
+  for (const auto& [name, r] : txn.changed) {
+    batch.Put(Column::kAlarms, name, EncodeAlarmRecord(r));
+  }
+  for (const std::string& name : txn.deleted) {
+    if (!txn.changed.contains(name)) batch.Delete(Column::kAlarms, name);
+  }
+  for (const HistoryItem& item : txn.history) {
+    batch.Put(
+        Column::kAlarmHistory,
+        storage::EncodeAlarmHistoryKey(item.alarm_name, item.time_ms, item.seq),
+        EncodeHistoryValue(item));
+  }
+  if (!txn.history.empty()) {
+    std::string seq;
+    storage::PutBigEndian64(&seq, history_seq);
+    batch.Put(Column::kMeta, storage::kMetaAlarmHistorySequence, seq);
+  }
+  if (batch.Count() == 0) return absl::OkStatus();
+  if (absl::Status s = store.Write(batch); !s.ok()) return s;
+  for (const std::string& name : txn.deleted) {
+    if (!txn.changed.contains(name)) Uninstall(name);
+  }
+  for (auto& [name, r] : txn.changed) {
+    auto it = alarms.find(name);
+    if (it != alarms.end()) it->second->record = std::move(r);
+  }
+  return absl::OkStatus();
+}
+
+bool AlarmEngine::Impl::EvaluateComposite(
+    Txn& txn, const std::string& name, const std::string& trigger, int64_t now,
+    const absl::flat_hash_map<std::string, std::vector<std::string>>&
+        new_children) {
+  const AlarmRecord* cur = Current(txn, name);
+  if (cur == nullptr || cur->type != AlarmType::kComposite) return false;
+  AlarmRecord next = *cur;
+  absl::StatusOr<CompositeRule> rule =
+      CompositeRule::Parse(next.composite.alarm_rule);
+  auto children_of =
+      [&](absl::string_view n) -> const std::vector<std::string>* {
+    const std::string key(n);
+    if (auto it = new_children.find(key); it != new_children.end()) {
+      return &it->second;
+    }
+    if (txn.deleted.contains(key)) return nullptr;
+    auto it = alarms.find(key);
+    if (it == alarms.end() ||
+        it->second->record.type != AlarmType::kComposite) {
+      return nullptr;
+    }
+    return &it->second->children;
+  };
+  std::string error;
+  absl::StatusOr<bool> value = false;
+  if (!rule.ok()) {
+    error = std::string(rule.status().message());
+  } else if (std::optional<std::vector<std::string>> cycle =
+                 FindRuleCycle(name, children_of)) {
+    // From its smallest name, so that every member reports the same cycle.
+    cycle->pop_back();  // the start, repeated
+    std::rotate(cycle->begin(), std::min_element(cycle->begin(), cycle->end()),
+                cycle->end());
+    cycle->push_back(cycle->front());
+    error = absl::StrCat("alarm_rule: the alarms form a cycle (",
+                         absl::StrJoin(*cycle, " -> "),
+                         "); evaluation stopped until the cycle is broken");
+    // Every composite of the cycle stops.
+    for (const std::string& member : *cycle) {
+      if (member != name) MarkEvaluationError(txn, member, error, now);
+    }
+  } else {
+    value = rule->Evaluate(
+        [&](absl::string_view child) -> std::optional<AlarmState> {
+          const AlarmRecord* r = Current(txn, std::string(child));
+          if (r == nullptr) return std::nullopt;
+          return r->state;
+        });
+    if (!value.ok()) error = std::string(value.status().message());
+  }
+  if (!error.empty()) {
+    MarkEvaluationError(txn, name, error, now);
+    return false;
+  }
+  const AlarmState state = *value ? AlarmState::kAlarm : AlarmState::kOk;
+  const bool was_error =
+      next.evaluation_state == EvaluationState::kEvaluationError;
+  if (state == next.state && !was_error) return false;
+  const AlarmState previous = next.state;
+  const std::string previous_reason = next.state_reason;
+  next.evaluation_state = EvaluationState::kNone;
+  next.state_updated_ms = now;
+  if (trigger.empty()) {
+    next.state_reason =
+        absl::StrCat("alarm_rule evaluated to ", *value ? "TRUE" : "FALSE",
+                     " at ", JsonTime(now));
+  } else {
+    const AlarmRecord* t = Current(txn, trigger);
+    next.state_reason = absl::StrCat(
+        trigger, " transitioned to ",
+        t != nullptr ? AlarmStateName(t->state) : "(deleted)", " at ",
+        JsonTime(t != nullptr ? t->state_transitioned_ms : now));
+  }
+  std::vector<std::pair<std::string, const AlarmRecord*>> kids;
+  for (const std::string& c : rule->children())
+    kids.push_back({c, Current(txn, c)});
+  next.state_reason_data = CompositeReasonData(kids);
+  if (state == previous) {
+    // Out of an evaluation error, the state as it was: reason only.
+    txn.changed[name] = std::move(next);
+    return false;
+  }
+  next.state = state;
+  next.state_transitioned_ms = now;
+  if (previous == AlarmState::kAlarm) next.left_alarm_ms = now;
+  next.actions_suppressed_by = SuppressedBy::kNone;
+  next.actions_suppressed_reason.clear();
+  if (state == AlarmState::kAlarm &&
+      !next.composite.actions_suppressor.empty()) {
+    const AlarmRecord* sup = Current(txn, next.composite.actions_suppressor);
+    if (sup != nullptr) {
+      next.actions_suppressed_by = ActionsSuppressed(
+          SuppressorState{sup->state, sup->left_alarm_ms}, now, now,
+          next.composite.actions_suppressor_wait_period_s,
+          next.composite.actions_suppressor_extension_period_s);
+      next.actions_suppressed_reason = SuppressedReason(
+          next.actions_suppressed_by, next.composite.actions_suppressor);
+    }
+  }
+  AddHistory(txn, next, HistoryItemType::kStateUpdate,
+             absl::StrCat("Alarm updated from ", AlarmStateName(previous),
+                          " to ", AlarmStateName(state)),
+             StateUpdateData(previous, previous_reason, next, ""), now);
+  txn.changed[name] = std::move(next);
+  return true;
+}
+
+void AlarmEngine::Impl::MarkEvaluationError(Txn& txn, const std::string& name,
+                                            const std::string& error,
+                                            int64_t now) {
+  const AlarmRecord* cur = Current(txn, name);
+  if (cur == nullptr) return;
+  const std::string reason = Truncate(error, kMaxStateReasonChars);
+  if (cur->evaluation_state == EvaluationState::kEvaluationError &&
+      cur->state_reason == reason) {
+    return;
+  }
+  AlarmRecord next = *cur;
+  next.evaluation_state = EvaluationState::kEvaluationError;
+  next.state_reason = reason;
+  next.state_updated_ms = now;
+  txn.changed[name] = std::move(next);
+}
+
+void AlarmEngine::Impl::RetryEvaluationErrors(
+    Txn& txn, int64_t now,
+    const absl::flat_hash_map<std::string, std::vector<std::string>>&
+        new_children,
+    std::vector<std::string>* changed) {
+  std::vector<std::string> failed;
+  for (const auto& [name, e] : alarms) {
+    const AlarmRecord* r = Current(txn, name);
+    if (r != nullptr && r->type == AlarmType::kComposite &&
+        r->evaluation_state == EvaluationState::kEvaluationError) {
+      failed.push_back(name);
+    }
+  }
+  for (const std::string& name : failed) {
+    if (EvaluateComposite(txn, name, "", now, new_children)) {
+      changed->push_back(name);
+    }
+  }
+}
+
+void AlarmEngine::Impl::Propagate(
+    Txn& txn, std::vector<std::string> changed, int64_t now,
+    const absl::flat_hash_map<std::string, std::vector<std::string>>&
+        new_children) {
+  size_t budget = kMaxPropagation;
+  for (size_t i = 0; i < changed.size() && budget > 0; ++i) {
+    const std::string child = changed[i];
+    // Parents as installed, and composites this txn gives new children.
+    absl::btree_set<std::string> ps;
+    if (auto it = parents.find(child); it != parents.end()) ps = it->second;
+    for (const auto& [p, kids] : new_children) {
+      if (std::find(kids.begin(), kids.end(), child) != kids.end()) {
+        ps.insert(p);
+      }
+    }
+    for (const std::string& p : ps) {
+      if (budget-- == 0) break;
+      if (EvaluateComposite(txn, p, child, now, new_children)) {
+        changed.push_back(p);
+      }
+    }
+  }
+}
+
+absl::StatusOr<std::unique_ptr<AlarmEngine>> AlarmEngine::Open(
+    engine::Engine& engine, engine::Clock& clock, AlarmEngineOptions options) {
+  auto impl = std::make_unique<Impl>(engine, clock, std::move(options));
+  if (absl::Status s = impl->Load(); !s.ok()) return s;
+  std::unique_ptr<AlarmEngine> out(new AlarmEngine(std::move(impl)));
+  if (out->impl_->options.evaluation_thread) {
+    Impl* i = out->impl_.get();
+    i->thread = std::thread([i] { i->ThreadLoop(); });
+  }
+  return out;
+}
+
+AlarmEngine::AlarmEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+AlarmEngine::~AlarmEngine() {
+  {
+    absl::MutexLock l(&impl_->thread_mu);
+    impl_->stopping = true;
+  }
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void AlarmEngine::Impl::ThreadLoop() {
+  for (;;) {
+    int64_t next_due = INT64_MAX;
+    // Failures are logged and counted where they happen.
+    (void)EvaluateDue(nullptr, &next_due);
+    // Sleep until the next alarm comes due, at most a second (a put wakes
+    // the thread sooner; so does a clock that jumps).
+    const int64_t now = clock.NowMs();
+    const int64_t wait_ms = std::clamp<int64_t>(
+        next_due == INT64_MAX ? 1000 : next_due - now, 0, 1000);
+    absl::MutexLock l(&thread_mu);
+    const auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(thread_mu) {
+      return stopping || wake;
+    };
+    thread_mu.AwaitWithTimeout(absl::Condition(&ready),
+                               absl::Milliseconds(wait_ms));
+    if (stopping) return;
+    wake = false;
+  }
+}
+
+absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
+                                            int64_t* next_due) {
+  struct Job {
+    std::string name;
+    uint64_t generation;
+    MetricAlarmConfig config;
+    ValidatedMetricAlarm validated;
+    AlarmState state;
+    std::vector<int64_t> ticks;
+    // Filled outside the lock.
+    std::vector<PreviewStep> steps;  // the ticks evaluated, in order
+    absl::Status status;
+  };
+  std::vector<Job> jobs;
+  const int64_t now = clock.NowMs();
+  {
+    absl::MutexLock l(&mu);
+    const int64_t last_due = now - options.evaluation_delay_ms;
+    auto consider = [&](Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      if (e.record.type != AlarmType::kMetric) return;
+      if (e.record.evaluation_state == EvaluationState::kEvaluationError) {
+        return;
+      }
+      if (e.next_tick_ms > last_due) {
+        *next_due =
+            std::min(*next_due, e.next_tick_ms + options.evaluation_delay_ms);
+        return;
+      }
+      const int64_t oldest = last_due - options.max_catch_up_ms;
+      if (e.next_tick_ms < oldest) {
+        const int64_t skip =
+            NextTickAfter(oldest - 1, e.interval_ms) - e.next_tick_ms;
+        stats.ticks_skipped += skip / e.interval_ms;
+        e.next_tick_ms += skip;
+      }
+      Job job;
+      job.name = e.record.name();
+      job.generation = e.generation;
+      job.config = e.record.metric;
+      job.validated = e.validated;
+      job.state = e.record.state;
+      for (int64_t t = e.next_tick_ms; t <= last_due; t += e.interval_ms) {
+        job.ticks.push_back(t);
+      }
+      *next_due = std::min(*next_due, job.ticks.back() + e.interval_ms +
+                                          options.evaluation_delay_ms);
+      jobs.push_back(std::move(job));
+    };
+    if (only != nullptr) {
+      if (auto it = alarms.find(*only); it != alarms.end()) {
+        consider(*it->second);
+      }
+    } else {
+      for (auto& [name, e] : alarms) consider(*e);
+    }
+  }
+  if (jobs.empty()) return absl::OkStatus();
+
+  for (Job& job : jobs) {
+    AlarmState state = job.state;
+    for (int64_t tick : job.ticks) {
+      absl::StatusOr<PreviewStep> step = EvaluateAtTick(
+          job.config, job.validated, tick, state,
+          [&](const EvaluationWindow& w) {
+            return FetchPeriods(engine, job.config, job.validated, w);
+          });
+      if (!step.ok()) {
+        job.status = step.status();
+        break;
+      }
+      state = step->state;
+      job.steps.push_back(*std::move(step));
+    }
+  }
+
+  absl::MutexLock l(&mu);
+  Txn txn;
+  std::vector<std::string> changed;
+  struct Advance {
+    Entry* entry;
+    int64_t next_tick;
+  };
+  std::vector<Advance> advances;
+  absl::Status first_error;
+  for (Job& job : jobs) {
+    if (!job.status.ok()) {
+      ++stats.evaluation_failures;
+      Log(LogLevel::kWarning, "alarms",
+          absl::StrCat("evaluation of '", job.name,
+                       "' failed: ", job.status.ToString()));
+      if (first_error.ok()) first_error = job.status;
+    }
+    if (job.steps.empty()) continue;
+    auto it = alarms.find(job.name);
+    if (it == alarms.end() || it->second->generation != job.generation) {
+      continue;  // changed meanwhile; evaluated again from its new state
+    }
+    Entry& e = *it->second;
+    stats.evaluations += static_cast<int64_t>(job.steps.size());
+    AlarmRecord next = e.record;
+    bool transitioned = false;
+    for (const PreviewStep& step : job.steps) {
+      if (!step.changed) continue;
+      const AlarmState previous = next.state;
+      const std::string previous_reason = next.state_reason;
+      next.state = step.state;
+      next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
+      next.state_reason_data = step.reason_data;
+      next.state_updated_ms = now;
+      next.state_transitioned_ms = now;
+      if (previous == AlarmState::kAlarm) next.left_alarm_ms = now;
+      next.last_tick_ms = step.tick_ms;
+      ++stats.transitions;
+      AddHistory(txn, next, HistoryItemType::kStateUpdate,
+                 absl::StrCat("Alarm updated from ", AlarmStateName(previous),
+                              " to ", AlarmStateName(step.state)),
+                 StateUpdateData(previous, previous_reason, next,
+                                 EvidenceJson(next.metric, e.validated, step,
+                                              next.config_version)),
+                 now);
+      transitioned = true;
+    }
+    if (transitioned) {
+      txn.changed[job.name] = std::move(next);
+      changed.push_back(job.name);
+    }
+    advances.push_back({&e, job.steps.back().tick_ms + e.interval_ms});
+  }
+  Propagate(txn, changed, now, {});
+  if (absl::Status s = Commit(txn); !s.ok()) {
+    ++stats.evaluation_failures;
+    Log(LogLevel::kError, "alarms",
+        absl::StrCat("transitions not written: ", s.ToString()));
+    return s;  // nothing advanced: evaluated again
+  }
+  for (const Advance& a : advances) {
+    a.entry->next_tick_ms = a.next_tick;
+    a.entry->generation = ++generation;
+  }
+  return first_error;
+}
+
+absl::Status AlarmEngine::EvaluateDue() {
+  int64_t next_due = INT64_MAX;
+  return impl_->EvaluateDue(nullptr, &next_due);
+}
+
+absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
+  absl::StatusOr<ValidatedMetricAlarm> v =
+      ValidateMetricAlarm(&config, impl_->options.high_resolution_reach_ms);
+  if (!v.ok()) return v.status();
+  if (absl::Status s = ValidateTags(tags); !s.ok()) return s;
+  const std::string name = config.name;
+  {
+    absl::MutexLock l(&impl_->mu);
+    const int64_t now = impl_->clock.NowMs();
+    auto e = std::make_unique<Entry>();
+    AlarmRecord& r = e->record;
+    auto it = impl_->alarms.find(name);
+    const AlarmRecord* old =
+        it == impl_->alarms.end() ? nullptr : &it->second->record;
+    if (old != nullptr && old->type != AlarmType::kMetric) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("alarm_name: '", name, "' is a composite alarm"));
+    }
+    if (old != nullptr) {
+      r = *old;
+      r.config_version = old->config_version + 1;
+      r.evaluation_state = EvaluationState::kNone;
+    } else {
+      r.state = AlarmState::kInsufficientData;
+      r.state_reason = kInitialReason;
+      r.state_updated_ms = now;
+      r.state_transitioned_ms = now;
+    }
+    r.type = AlarmType::kMetric;
+    r.metric = std::move(config);
+    r.tags = std::move(tags);
+    r.config_updated_ms = now;
+    e->validated = *std::move(v);
+    e->interval_ms =
+        EvaluationIntervalMs(r.metric.period_s, r.metric.evaluation_periods);
+    e->next_tick_ms = engine::FloorTo(now - impl_->options.evaluation_delay_ms,
+                                      e->interval_ms);
+    Txn txn;
+    txn.changed[name] = r;
+    impl_->AddHistory(
+        txn, r, HistoryItemType::kConfigurationUpdate,
+        absl::StrCat("Alarm \"", name, "\" ", old ? "updated" : "created"),
+        ConfigurationUpdateData(old, r), now);
+    if (absl::Status s = impl_->Commit(txn); !s.ok()) return s;
+    // Commit updated the old entry's record; the new entry replaces it.
+    impl_->Install(std::move(e));
+  }
+  impl_->Wake();
+  int64_t next_due = INT64_MAX;
+  // The first evaluation; a failure is logged and counted, and the tick
+  // stays due for the evaluation thread.
+  (void)impl_->EvaluateDue(&name, &next_due);
+  return absl::OkStatus();
+}
+
+absl::Status AlarmEngine::PutCompositeAlarm(CompositeAlarmConfig config,
+                                            Tags tags) {
+  if (absl::Status s = ValidateCompositeAlarm(config); !s.ok()) return s;
+  if (absl::Status s = ValidateTags(tags); !s.ok()) return s;
+  absl::StatusOr<CompositeRule> rule = CompositeRule::Parse(config.alarm_rule);
+  if (!rule.ok()) return rule.status();
+  const std::string name = config.name;
+  absl::MutexLock l(&impl_->mu);
+  for (const std::string& child : rule->children()) {
+    if (!impl_->alarms.contains(child)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "alarm_rule: names alarm '", child, "', which does not exist"));
+    }
+  }
+  if (!config.actions_suppressor.empty() &&
+      !impl_->alarms.contains(config.actions_suppressor)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("actions_suppressor: alarm '", config.actions_suppressor,
+                     "' does not exist"));
+  }
+  const int64_t now = impl_->clock.NowMs();
+  auto it = impl_->alarms.find(name);
+  const AlarmRecord* old =
+      it == impl_->alarms.end() ? nullptr : &it->second->record;
+  if (old != nullptr && old->type != AlarmType::kComposite) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("alarm_name: '", name, "' is a metric alarm"));
+  }
+  AlarmRecord r;
+  if (old != nullptr) {
+    r = *old;
+    r.config_version = old->config_version + 1;
+  } else {
+    r.state = AlarmState::kInsufficientData;
+    r.state_reason = kInitialReason;
+    r.state_updated_ms = now;
+    r.state_transitioned_ms = now;
+  }
+  r.type = AlarmType::kComposite;
+  r.composite = std::move(config);
+  r.tags = std::move(tags);
+  r.config_updated_ms = now;
+  Txn txn;
+  txn.changed[name] = r;
+  impl_->AddHistory(
+      txn, r, HistoryItemType::kConfigurationUpdate,
+      absl::StrCat("Alarm \"", name, "\" ", old ? "updated" : "created"),
+      ConfigurationUpdateData(old, r), now);
+  const absl::flat_hash_map<std::string, std::vector<std::string>>
+      new_children = {{name, rule->children()}};
+  std::vector<std::string> changed;
+  if (impl_->EvaluateComposite(txn, name, "", now, new_children)) {
+    changed.push_back(name);
+  }
+  impl_->RetryEvaluationErrors(txn, now, new_children, &changed);
+  impl_->Propagate(txn, changed, now, new_children);
+  // Commit writes the records; the composite's entry is installed after,
+  // with its children, from what was written.
+  AlarmRecord written = txn.changed[name];
+  if (absl::Status s = impl_->Commit(txn); !s.ok()) return s;
+  auto e = std::make_unique<Entry>();
+  e->record = std::move(written);
+  e->children = rule->children();
+  impl_->Install(std::move(e));
+  return absl::OkStatus();
+}
+
+absl::Status AlarmEngine::DeleteAlarms(const std::vector<std::string>& names) {
+  if (names.empty() || names.size() > kMaxDeleteAlarms) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("alarm_names: must name 1 to ", kMaxDeleteAlarms,
+                     " alarms, got ", names.size()));
+  }
+  absl::MutexLock l(&impl_->mu);
+  for (const std::string& n : names) {
+    if (!impl_->alarms.contains(n)) {
+      return absl::NotFoundError(
+          absl::StrCat("alarm_names: alarm '", n, "' does not exist"));
+    }
+  }
+  const int64_t now = impl_->clock.NowMs();
+  Txn txn;
+  for (const std::string& n : names) {
+    if (!txn.deleted.insert(n).second) continue;
+    const AlarmRecord& r = impl_->alarms[n]->record;
+    impl_->AddHistory(txn, r, HistoryItemType::kConfigurationUpdate,
+                      absl::StrCat("Alarm \"", n, "\" deleted"),
+                      ConfigurationDeleteData(r), now);
+  }
+  // Composites naming a deleted alarm report it (EVALUATION_ERROR).
+  std::vector<std::string> deleted(txn.deleted.begin(), txn.deleted.end());
+  for (const std::string& n : deleted) {
+    auto p = impl_->parents.find(n);
+    if (p == impl_->parents.end()) continue;
+    for (const std::string& parent : absl::btree_set<std::string>(p->second)) {
+      if (!txn.deleted.contains(parent)) {
+        impl_->EvaluateComposite(txn, parent, n, now, {});
+      }
+    }
+  }
+  return impl_->Commit(txn);
+}
+
+std::optional<AlarmRecord> AlarmEngine::Get(const std::string& name) {
+  absl::MutexLock l(&impl_->mu);
+  auto it = impl_->alarms.find(name);
+  if (it == impl_->alarms.end()) return std::nullopt;
+  return it->second->record;
+}
+
+absl::StatusOr<DescribeAlarmsResult> AlarmEngine::DescribeAlarms(
+    const DescribeAlarmsQuery& q) {
+  if (q.max_records < 1 || q.max_records > kMaxDescribeRecords) {
+    return absl::InvalidArgumentError(absl::StrCat("max_records: must be 1 to ",
+                                                   kMaxDescribeRecords,
+                                                   ", got ", q.max_records));
+  }
+  const int selectors = !q.alarm_names.empty() + !q.alarm_name_prefix.empty() +
+                        !q.children_of_alarm_name.empty() +
+                        !q.parents_of_alarm_name.empty();
+  if (selectors > 1) {
+    return absl::InvalidArgumentError(
+        "alarm_names: give at most one of alarm_names, alarm_name_prefix, "
+        "children_of_alarm_name and parents_of_alarm_name");
+  }
+  if (q.alarm_names.size() > kMaxDescribeRecords) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("alarm_names: at most ", kMaxDescribeRecords,
+                     " names, got ", q.alarm_names.size()));
+  }
+  absl::MutexLock l(&impl_->mu);
+  absl::btree_set<std::string> only;
+  bool restricted = false;
+  if (!q.alarm_names.empty()) {
+    only.insert(q.alarm_names.begin(), q.alarm_names.end());
+    restricted = true;
+  } else if (!q.children_of_alarm_name.empty()) {
+    restricted = true;
+    auto it = impl_->alarms.find(q.children_of_alarm_name);
+    if (it != impl_->alarms.end()) {
+      only.insert(it->second->children.begin(), it->second->children.end());
+    }
+  } else if (!q.parents_of_alarm_name.empty()) {
+    restricted = true;
+    auto it = impl_->parents.find(q.parents_of_alarm_name);
+    if (it != impl_->parents.end()) only = it->second;
+  }
+  auto wanted = [&](const AlarmRecord& r) {
+    if (!q.alarm_name_prefix.empty() &&
+        !absl::StartsWith(r.name(), q.alarm_name_prefix)) {
+      return false;
+    }
+    if (!q.alarm_types.empty() &&
+        std::find(q.alarm_types.begin(), q.alarm_types.end(), r.type) ==
+            q.alarm_types.end()) {
+      return false;
+    }
+    if (q.state_value && r.state != *q.state_value) return false;
+    if (!q.action_prefix.empty()) {
+      bool any = false;
+      for (AlarmState s : {AlarmState::kOk, AlarmState::kAlarm,
+                           AlarmState::kInsufficientData}) {
+        for (const std::string& a : r.actions(s)) {
+          any = any || absl::StartsWith(a, q.action_prefix);
+        }
+      }
+      if (!any) return false;
+    }
+    return true;
+  };
+  DescribeAlarmsResult out;
+  auto it = q.next_token.empty() ? impl_->alarms.begin()
+                                 : impl_->alarms.upper_bound(q.next_token);
+  for (; it != impl_->alarms.end(); ++it) {
+    if (restricted && !only.contains(it->first)) continue;
+    if (!wanted(it->second->record)) continue;
+    if (out.alarms.size() == q.max_records) {
+      out.next_token = out.alarms.back().name();
+      break;
+    }
+    out.alarms.push_back(it->second->record);
+  }
+  return out;
+}
+
+std::vector<AlarmRecord> AlarmEngine::DescribeAlarmsForMetric(
+    const engine::SeriesKey& metric, const std::string& statistic,
+    const std::string& extended_statistic, int64_t period_s) {
+  absl::MutexLock l(&impl_->mu);
+  std::vector<AlarmRecord> out;
+  for (const auto& [name, e] : impl_->alarms) {
+    const AlarmRecord& r = e->record;
+    if (r.type != AlarmType::kMetric) continue;
+    const engine::SeriesKey& k = r.metric.metric;
+    if (k.namespace_name != metric.namespace_name ||
+        k.metric_name != metric.metric_name ||
+        k.dimensions != metric.dimensions) {
+      continue;
+    }
+    if (!metric.unit.empty() && !k.unit.empty() && k.unit != metric.unit) {
+      continue;
+    }
+    if (!statistic.empty() && r.metric.statistic != statistic) continue;
+    if (!extended_statistic.empty() &&
+        r.metric.extended_statistic != extended_statistic) {
+      continue;
+    }
+    if (period_s != 0 && r.metric.period_s != period_s) continue;
+    out.push_back(r);
+  }
+  return out;
+}
+
+absl::Status AlarmEngine::SetAlarmState(const std::string& name,
+                                        AlarmState state,
+                                        const std::string& reason,
+                                        const std::string& reason_data) {
+  if (reason.size() > kMaxStateReasonChars) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state_reason: at most ", kMaxStateReasonChars,
+                     " characters, got ", reason.size()));
+  }
+  if (reason_data.size() > kMaxStateReasonDataChars) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state_reason_data: at most ", kMaxStateReasonDataChars,
+                     " characters, got ", reason_data.size()));
+  }
+  if (!reason_data.empty()) {
+    if (absl::Status s = CheckJsonObject(reason_data); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("state_reason_data: ", s.message()));
+    }
+  }
+  absl::MutexLock l(&impl_->mu);
+  auto it = impl_->alarms.find(name);
+  if (it == impl_->alarms.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("alarm_name: alarm '", name, "' does not exist"));
+  }
+  const int64_t now = impl_->clock.NowMs();
+  Entry& e = *it->second;
+  AlarmRecord next = e.record;
+  const AlarmState previous = next.state;
+  const std::string previous_reason = next.state_reason;
+  next.state = state;
+  next.state_reason = reason;
+  next.state_reason_data = reason_data;
+  next.state_updated_ms = now;
+  Txn txn;
+  std::vector<std::string> changed;
+  if (state != previous) {
+    next.state_transitioned_ms = now;
+    if (previous == AlarmState::kAlarm) next.left_alarm_ms = now;
+    changed.push_back(name);
+  }
+  impl_->AddHistory(
+      txn, next, HistoryItemType::kStateUpdate,
+      absl::StrCat("Alarm updated from ", AlarmStateName(previous), " to ",
+                   AlarmStateName(state)),
+      StateUpdateData(previous, previous_reason, next,
+                      "{\"setBy\":\"SetAlarmState\"}"),
+      now);
+  txn.changed[name] = std::move(next);
+  impl_->Propagate(txn, changed, now, {});
+  if (absl::Status s = impl_->Commit(txn); !s.ok()) return s;
+  // Evaluations computed from the state before this one are dropped.
+  e.generation = ++impl_->generation;
+  return absl::OkStatus();
+}
+
+absl::Status AlarmEngine::SetActionsEnabled(
+    const std::vector<std::string>& names, bool enabled) {
+  if (names.empty() || names.size() > kMaxDeleteAlarms) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("alarm_names: must name 1 to ", kMaxDeleteAlarms,
+                     " alarms, got ", names.size()));
+  }
+  absl::MutexLock l(&impl_->mu);
+  for (const std::string& n : names) {
+    if (!impl_->alarms.contains(n)) {
+      return absl::NotFoundError(
+          absl::StrCat("alarm_names: alarm '", n, "' does not exist"));
+    }
+  }
+  const int64_t now = impl_->clock.NowMs();
+  Txn txn;
+  for (const std::string& n : names) {
+    const AlarmRecord& old = impl_->alarms[n]->record;
+    if (old.actions_enabled() == enabled || txn.changed.contains(n)) continue;
+    AlarmRecord r = old;
+    r.set_actions_enabled(enabled);
+    r.config_version = old.config_version + 1;
+    r.config_updated_ms = now;
+    impl_->AddHistory(txn, r, HistoryItemType::kConfigurationUpdate,
+                      absl::StrCat("Alarm \"", n, "\" updated"),
+                      ConfigurationUpdateData(&old, r), now);
+    txn.changed[n] = std::move(r);
+  }
+  return impl_->Commit(txn);
+}
+
+absl::StatusOr<HistoryResult> AlarmEngine::DescribeAlarmHistory(
+    const HistoryQuery& q) {
+  if (q.max_records < 1 || q.max_records > kMaxDescribeRecords) {
+    return absl::InvalidArgumentError(absl::StrCat("max_records: must be 1 to ",
+                                                   kMaxDescribeRecords,
+                                                   ", got ", q.max_records));
+  }
+  if (q.end_ms <= q.start_ms) {
+    return absl::InvalidArgumentError("end_date: must be after start_date");
+  }
+  // The token: the time and sequence of the last item returned.
+  bool after_token = false;
+  int64_t token_time = 0;
+  uint64_t token_seq = 0;
+  if (!q.next_token.empty()) {
+    std::pair<absl::string_view, absl::string_view> parts =
+        absl::StrSplit(q.next_token, absl::MaxSplits('.', 1));
+    if (!absl::SimpleAtoi(parts.first, &token_time) ||
+        !absl::SimpleAtoi(parts.second, &token_seq)) {
+      return absl::InvalidArgumentError(
+          "next_token: not a token this server gave out");
+    }
+    after_token = true;
+  }
+  std::vector<HistoryItem> items;
+  std::unique_ptr<storage::StoreIterator> it =
+      impl_->store.NewIterator(Column::kAlarmHistory);
+  const std::string prefix = q.alarm_name.empty()
+                                 ? std::string()
+                                 : storage::AlarmHistoryKeyPrefix(q.alarm_name);
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    if (!absl::StartsWith(it->key(), prefix)) break;
+    HistoryItem item;
+    absl::string_view name;
+    if (!storage::DecodeAlarmHistoryKey(it->key(), &name, &item.time_ms,
+                                        &item.seq)) {
+      return absl::DataLossError("alarm_history: a key of the wrong layout");
+    }
+    if (item.time_ms < q.start_ms || item.time_ms >= q.end_ms) continue;
+    if (absl::Status s = DecodeHistoryValue(it->value(), &item); !s.ok()) {
+      return s;
+    }
+    if (q.item_type && item.type != *q.item_type) continue;
+    if (!q.alarm_types.empty() &&
+        std::find(q.alarm_types.begin(), q.alarm_types.end(),
+                  item.alarm_type) == q.alarm_types.end()) {
+      continue;
+    }
+    item.alarm_name = std::string(name);
+    items.push_back(std::move(item));
+  }
+  if (absl::Status s = it->status(); !s.ok()) return s;
+  auto before = [](const HistoryItem& a, const HistoryItem& b) {
+    return std::tie(a.time_ms, a.seq) < std::tie(b.time_ms, b.seq);
+  };
+  std::sort(items.begin(), items.end(), before);
+  if (!q.oldest_first) std::reverse(items.begin(), items.end());
+  HistoryResult out;
+  for (HistoryItem& item : items) {
+    if (after_token) {
+      const bool past = q.oldest_first ? std::tie(item.time_ms, item.seq) >
+                                             std::tie(token_time, token_seq)
+                                       : std::tie(item.time_ms, item.seq) <
+                                             std::tie(token_time, token_seq);
+      if (!past) continue;
+    }
+    if (out.items.size() == q.max_records) {
+      const HistoryItem& last = out.items.back();
+      out.next_token = absl::StrCat(last.time_ms, ".", last.seq);
+      break;
+    }
+    out.items.push_back(std::move(item));
+  }
+  return out;
+}
+
+AlarmEngineStats AlarmEngine::Stats() {
+  absl::MutexLock l(&impl_->mu);
+  AlarmEngineStats s = impl_->stats;
+  s.alarms = static_cast<int64_t>(impl_->alarms.size());
+  return s;
+}
+
+}  // namespace nimbus::alarms

@@ -1,0 +1,598 @@
+// AlarmEngine over a real engine on a manual clock: creation and the first
+// evaluation, live transitions equal to the preview's, updates, forced
+// states, composites (propagation, cycles, deleted children), deletes,
+// describe filters and paging, history, and restarts.
+#include "alarms/alarm_engine.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "alarms/history_json.h"
+#include "alarms/preview.h"
+#include "engine/clock.h"
+#include "engine/engine.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace nimbus::alarms {
+namespace {
+
+using ::testing::HasSubstr;
+using S = AlarmState;
+
+constexpr int64_t kMinute = 60'000;
+// 2026-12-01 10:00:00 UTC: the first point.
+constexpr int64_t kT0 = 1796119200000;
+
+class AlarmEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("alarm_engine_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    Open();
+    // 30 minutes at 10 s: 50 for 15 minutes, 95 for 10, then 50 again.
+    std::vector<engine::Sample> samples;
+    for (int i = 0; i < 180; ++i) {
+      const int minute = i / 6;
+      samples.push_back(
+          {kT0 + i * 10'000, minute >= 15 && minute < 25 ? 95.0 : 50.0});
+    }
+    std::vector<engine::SeriesWrite> w = {{Config().metric, samples, {}, {}}};
+    ASSERT_TRUE(engine_->Write(w).ok());
+  }
+  void TearDown() override {
+    alarms_.reset();
+    engine_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Open() {
+    engine::EngineOptions options;
+    options.data_dir = dir_.string();
+    options.sweep_interval_ms = 0;
+    options.rollup_interval_ms = 0;
+    options.background_sealing = false;
+    auto e = engine::Engine::Open(options, clock_);
+    ASSERT_TRUE(e.ok()) << e.status();
+    engine_ = std::move(*e);
+    AlarmEngineOptions ao;
+    ao.evaluation_thread = false;
+    ao.max_catch_up_ms = 60 * kMinute;
+    auto a = AlarmEngine::Open(*engine_, clock_, ao);
+    ASSERT_TRUE(a.ok()) << a.status();
+    alarms_ = std::move(*a);
+  }
+  void Reopen() {
+    alarms_.reset();
+    engine_.reset();
+    Open();
+  }
+
+  static MetricAlarmConfig Config(std::string name = "cpu") {
+    MetricAlarmConfig c;
+    c.name = std::move(name);
+    c.metric.namespace_name = "App";
+    c.metric.metric_name = "CPU";
+    c.metric.dimensions = {{"Host", "a"}};
+    c.metric.unit = "Percent";
+    c.statistic = "Average";
+    c.period_s = 60;
+    c.evaluation_periods = 3;
+    c.threshold = 80;
+    c.comparison_operator = "GreaterThanThreshold";
+    return c;
+  }
+
+  // Moves the clock minute by minute to `minute` after kT0, evaluating.
+  void RunTo(int minute) {
+    while (clock_.NowMs() < kT0 + minute * kMinute) {
+      clock_.Advance(kMinute);
+      ASSERT_TRUE(alarms_->EvaluateDue().ok());
+    }
+  }
+
+  std::vector<HistoryItem> History(const std::string& name,
+                                   std::optional<HistoryItemType> type = {}) {
+    HistoryQuery q;
+    q.alarm_name = name;
+    q.item_type = type;
+    q.oldest_first = true;
+    std::vector<HistoryItem> out;
+    for (;;) {
+      auto r = alarms_->DescribeAlarmHistory(q);
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (!r.ok()) return out;
+      out.insert(out.end(), r->items.begin(), r->items.end());
+      if (r->next_token.empty()) return out;
+      q.next_token = r->next_token;
+    }
+  }
+
+  // (minutes after kT0 of the evaluation, summary) of each StateUpdate.
+  std::vector<std::string> Summaries(const std::string& name) {
+    std::vector<std::string> out;
+    for (const HistoryItem& h : History(name, HistoryItemType::kStateUpdate)) {
+      out.push_back(absl::StrCat((h.time_ms - kT0) / kMinute, " ", h.summary));
+    }
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  engine::ManualClock clock_{kT0 + 4 * kMinute};
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<AlarmEngine> alarms_;
+};
+
+TEST_F(AlarmEngineTest, ANewAlarmStartsUncheckedAndIsEvaluatedAtOnce) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {{"team", "infra"}}).ok());
+  std::optional<AlarmRecord> r = alarms_->Get("cpu");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->state, S::kOk);
+  EXPECT_THAT(r->state_reason, HasSubstr("3 out of the last 3 datapoints"));
+  EXPECT_EQ(r->config_version, 1u);
+  EXPECT_EQ(r->last_tick_ms, kT0 + 4 * kMinute);
+  std::vector<HistoryItem> h = History("cpu");
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[0].type, HistoryItemType::kConfigurationUpdate);
+  EXPECT_EQ(h[0].summary, "Alarm \"cpu\" created");
+  EXPECT_THAT(h[0].data, HasSubstr("\"type\":\"Create\""));
+  EXPECT_THAT(h[0].data, HasSubstr("\"tags\":[{\"key\":\"team\""));
+  EXPECT_EQ(h[1].summary, "Alarm updated from INSUFFICIENT_DATA to OK");
+  EXPECT_THAT(
+      h[1].data,
+      HasSubstr("\"stateReason\":\"Unchecked: Initial alarm creation\""));
+  EXPECT_THAT(h[1].data, HasSubstr("\"evidence\":{\"tick\":"));
+  EXPECT_TRUE(CheckJsonObject(h[1].data).ok()) << h[1].data;
+}
+
+TEST_F(AlarmEngineTest, LiveTransitionsEqualThePreviews) {
+  MetricAlarmConfig c = Config();
+  ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  RunTo(35);
+  // The preview of the same range from the same starting state.
+  MetricAlarmConfig pc = Config();
+  absl::StatusOr<ValidatedMetricAlarm> v = ValidateMetricAlarm(&pc);
+  ASSERT_TRUE(v.ok());
+  auto steps =
+      PreviewMetricAlarm(pc, *v, kT0 + 4 * kMinute, kT0 + 35 * kMinute,
+                         S::kInsufficientData, [&](const EvaluationWindow& w) {
+                           return FetchPeriods(*engine_, pc, *v, w);
+                         });
+  ASSERT_TRUE(steps.ok());
+  std::vector<std::string> preview;
+  std::vector<std::string> preview_reasons;
+  AlarmState prev = S::kInsufficientData;
+  for (const PreviewStep& s : *steps) {
+    if (!s.changed) continue;
+    preview.push_back(absl::StrCat((s.tick_ms - kT0) / kMinute,
+                                   " Alarm updated from ", AlarmStateName(prev),
+                                   " to ", AlarmStateName(s.state)));
+    preview_reasons.push_back(s.reason);
+    prev = s.state;
+  }
+  EXPECT_EQ(Summaries("cpu"), preview);
+  EXPECT_EQ(preview.size(), 4u);  // OK, ALARM (18), OK (26), INSUFFICIENT (35)
+  std::optional<AlarmRecord> r = alarms_->Get("cpu");
+  EXPECT_EQ(r->state, S::kInsufficientData);
+  EXPECT_EQ(r->state_reason, preview_reasons.back());
+  EXPECT_EQ(alarms_->Stats().transitions, 4);
+}
+
+TEST_F(AlarmEngineTest, AnUpdateKeepsTheStateAndRecordsBothConfigurations) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
+  RunTo(18);
+  ASSERT_EQ(alarms_->Get("cpu")->state, S::kAlarm);
+  MetricAlarmConfig c = Config();
+  c.description = "the second version";
+  c.threshold = 90;
+  ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  std::optional<AlarmRecord> r = alarms_->Get("cpu");
+  EXPECT_EQ(r->state, S::kAlarm);  // 95 > 90 still
+  EXPECT_EQ(r->config_version, 2u);
+  EXPECT_EQ(r->metric.threshold, 90);
+  std::vector<HistoryItem> cfg =
+      History("cpu", HistoryItemType::kConfigurationUpdate);
+  ASSERT_EQ(cfg.size(), 2u);
+  EXPECT_EQ(cfg[1].summary, "Alarm \"cpu\" updated");
+  EXPECT_THAT(cfg[1].data, HasSubstr("\"updatedAlarm\":{"));
+  EXPECT_THAT(cfg[1].data, HasSubstr("\"previousAlarm\":{"));
+  EXPECT_THAT(cfg[1].data, HasSubstr("\"threshold\":90.0"));
+  EXPECT_THAT(cfg[1].data, HasSubstr("\"threshold\":80.0"));
+  // A threshold the data does not cross: the update's evaluation says OK.
+  c.threshold = 99;
+  ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  EXPECT_EQ(alarms_->Get("cpu")->state, S::kOk);
+}
+
+TEST_F(AlarmEngineTest, StatesAndHistorySurviveARestartWithoutRepeats) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
+  RunTo(20);
+  const std::vector<std::string> before = Summaries("cpu");
+  ASSERT_EQ(before.size(), 2u);
+  Reopen();
+  std::optional<AlarmRecord> r = alarms_->Get("cpu");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->state, S::kAlarm);
+  // The ticks since the last transition are evaluated again: no repeat.
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(Summaries("cpu"), before);
+  RunTo(35);
+  // A run that was never restarted.
+  std::vector<std::string> after = Summaries("cpu");
+  EXPECT_EQ(after.size(), 4u);
+}
+
+TEST_F(AlarmEngineTest, TicksMissedWhileDownAreEvaluatedInOrder) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
+  Reopen();
+  // Down from minute 4 to 30: the ALARM at 18 and the OK at 26 happen late.
+  clock_.Set(kT0 + 30 * kMinute);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  std::vector<HistoryItem> h = History("cpu", HistoryItemType::kStateUpdate);
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[1].summary, "Alarm updated from OK to ALARM");
+  EXPECT_THAT(h[1].data,
+              HasSubstr("\"tick\":\"2026-12-01T10:18:00.000+0000\""));
+  EXPECT_EQ(h[2].summary, "Alarm updated from ALARM to OK");
+  EXPECT_EQ(alarms_->Get("cpu")->last_tick_ms, kT0 + 26 * kMinute);
+}
+
+TEST_F(AlarmEngineTest, TicksBeyondTheCatchUpWindowAreSkippedAndCounted) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
+  clock_.Set(kT0 + 4 * kMinute + 90 * kMinute);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  // Minutes 5-33 skipped; 34-94 (an hour back) evaluated.
+  EXPECT_EQ(alarms_->Stats().ticks_skipped, 29);
+  EXPECT_EQ(alarms_->Stats().evaluations, 1 + 61);
+}
+
+TEST_F(AlarmEngineTest, AForcedStateLastsUntilTheNextEvaluation) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
+  ASSERT_TRUE(
+      alarms_->SetAlarmState("cpu", S::kAlarm, "testing", R"({"why":1})").ok());
+  std::optional<AlarmRecord> r = alarms_->Get("cpu");
+  EXPECT_EQ(r->state, S::kAlarm);
+  EXPECT_EQ(r->state_reason, "testing");
+  EXPECT_EQ(r->state_reason_data, R"({"why":1})");
+  RunTo(5);
+  r = alarms_->Get("cpu");
+  EXPECT_EQ(r->state, S::kOk);
+  EXPECT_EQ(
+      Summaries("cpu"),
+      (std::vector<std::string>{"4 Alarm updated from INSUFFICIENT_DATA to OK",
+                                "4 Alarm updated from OK to ALARM",
+                                "5 Alarm updated from ALARM to OK"}));
+  std::vector<HistoryItem> h = History("cpu", HistoryItemType::kStateUpdate);
+  EXPECT_THAT(h[1].data, HasSubstr("\"setBy\":\"SetAlarmState\""));
+}
+
+TEST_F(AlarmEngineTest, SetAlarmStateChecksItsFields) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
+  absl::Status s = alarms_->SetAlarmState("nope", S::kAlarm, "r", "");
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(s.message(), HasSubstr("'nope'"));
+  s = alarms_->SetAlarmState("cpu", S::kAlarm, std::string(1024, 'r'), "");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("state_reason: at most 1023"));
+  s = alarms_->SetAlarmState("cpu", S::kAlarm, "r", "{\"a\":");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("state_reason_data"));
+  s = alarms_->SetAlarmState("cpu", S::kAlarm, "r", "[1]");
+  EXPECT_THAT(s.message(), HasSubstr("must be a JSON object"));
+  s = alarms_->SetAlarmState("cpu", S::kAlarm, "r",
+                             "{\"a\":\"" + std::string(4000, 'x') + "\"}");
+  EXPECT_THAT(s.message(), HasSubstr("state_reason_data: at most 4000"));
+  EXPECT_EQ(alarms_->Get("cpu")->state, S::kOk);  // nothing changed
+}
+
+TEST_F(AlarmEngineTest, CompositesFollowTheirChildren) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config("a"), {}).ok());
+  MetricAlarmConfig b = Config("b");
+  b.threshold = 10;  // always breaching
+  ASSERT_TRUE(alarms_->PutMetricAlarm(b, {}).ok());
+  CompositeAlarmConfig c;
+  c.name = "both";
+  c.alarm_rule = "ALARM(a) AND ALARM(\"b\")";
+  ASSERT_TRUE(alarms_->PutCompositeAlarm(c, {}).ok());
+  EXPECT_EQ(alarms_->Get("both")->state, S::kOk);  // evaluated at once
+  RunTo(18);
+  std::optional<AlarmRecord> r = alarms_->Get("both");
+  EXPECT_EQ(r->state, S::kAlarm);
+  EXPECT_EQ(r->state_reason,
+            "a transitioned to ALARM at 2026-12-01T10:18:00.000+0000");
+  EXPECT_THAT(r->state_reason_data,
+              HasSubstr("{\"triggeringAlarms\":[{\"name\":\"a\""));
+  RunTo(26);
+  EXPECT_EQ(alarms_->Get("both")->state, S::kOk);
+  EXPECT_EQ(
+      Summaries("both"),
+      (std::vector<std::string>{"4 Alarm updated from INSUFFICIENT_DATA to OK",
+                                "18 Alarm updated from OK to ALARM",
+                                "26 Alarm updated from ALARM to OK"}));
+  // A composite of composites follows in the same write.
+  CompositeAlarmConfig top;
+  top.name = "top";
+  top.alarm_rule = "NOT OK(both)";
+  ASSERT_TRUE(alarms_->PutCompositeAlarm(top, {}).ok());
+  EXPECT_EQ(alarms_->Get("top")->state, S::kOk);
+  ASSERT_TRUE(alarms_->SetAlarmState("a", S::kAlarm, "forced", "").ok());
+  EXPECT_EQ(alarms_->Get("both")->state, S::kAlarm);
+  EXPECT_EQ(alarms_->Get("top")->state, S::kAlarm);
+  // Describe by relation.
+  DescribeAlarmsQuery q;
+  q.children_of_alarm_name = "both";
+  auto d = alarms_->DescribeAlarms(q);
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->alarms.size(), 2u);
+  EXPECT_EQ(d->alarms[0].name(), "a");
+  q = {};
+  q.parents_of_alarm_name = "both";
+  d = alarms_->DescribeAlarms(q);
+  ASSERT_EQ(d->alarms.size(), 1u);
+  EXPECT_EQ(d->alarms[0].name(), "top");
+}
+
+TEST_F(AlarmEngineTest, ACycleStopsEvaluationAndTheReasonSaysSo) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config("m"), {}).ok());
+  CompositeAlarmConfig x;
+  x.name = "x";
+  x.alarm_rule = "ALARM(m)";
+  ASSERT_TRUE(alarms_->PutCompositeAlarm(x, {}).ok());
+  CompositeAlarmConfig y;
+  y.name = "y";
+  y.alarm_rule = "ALARM(x)";
+  ASSERT_TRUE(alarms_->PutCompositeAlarm(y, {}).ok());
+  x.alarm_rule = "ALARM(m) OR ALARM(y)";
+  ASSERT_TRUE(alarms_->PutCompositeAlarm(x, {}).ok());
+  std::optional<AlarmRecord> r = alarms_->Get("x");
+  EXPECT_EQ(r->evaluation_state, EvaluationState::kEvaluationError);
+  EXPECT_THAT(r->state_reason, HasSubstr("cycle (x -> y -> x)"));
+  // A child's change does not get through the cycle.
+  ASSERT_TRUE(alarms_->SetAlarmState("m", S::kAlarm, "forced", "").ok());
+  EXPECT_EQ(alarms_->Get("x")->state, S::kOk);
+  EXPECT_EQ(alarms_->Get("y")->evaluation_state,
+            EvaluationState::kEvaluationError);
+  // Breaking it evaluates again.
+  x.alarm_rule = "ALARM(m)";
+  ASSERT_TRUE(alarms_->PutCompositeAlarm(x, {}).ok());
+  EXPECT_EQ(alarms_->Get("x")->state, S::kAlarm);
+  EXPECT_EQ(alarms_->Get("x")->evaluation_state, EvaluationState::kNone);
+}
+
+TEST_F(AlarmEngineTest, CompositeRulesMustNameAlarmsThatExist) {
+  CompositeAlarmConfig c;
+  c.name = "c";
+  c.alarm_rule = "ALARM(ghost)";
+  absl::Status s = alarms_->PutCompositeAlarm(c, {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("alarm_rule: names alarm 'ghost'"));
+  c.alarm_rule = "ALARM(c)";
+  s = alarms_->PutCompositeAlarm(c, {});
+  EXPECT_THAT(s.message(), HasSubstr("alarm_rule: names the alarm itself"));
+  c.alarm_rule = "ALARM(";
+  s = alarms_->PutCompositeAlarm(c, {});
+  EXPECT_THAT(s.message(), HasSubstr("alarm_rule: column 7"));
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config("m"), {}).ok());
+  c.alarm_rule = "ALARM(m)";
+  c.actions_suppressor = "ghost";
+  s = alarms_->PutCompositeAlarm(c, {});
+  EXPECT_THAT(s.message(), HasSubstr("actions_suppressor: alarm 'ghost'"));
+  // A metric alarm's name cannot be reused for a composite, nor back.
+  c.name = "m";
+  c.alarm_rule = "TRUE";
+  c.actions_suppressor = "";
+  s = alarms_->PutCompositeAlarm(c, {});
+  EXPECT_THAT(s.message(), HasSubstr("is a metric alarm"));
+}
+
+TEST_F(AlarmEngineTest, DeletingAChildLeavesItsParentUnableToEvaluate) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config("m"), {}).ok());
+  CompositeAlarmConfig c;
+  c.name = "c";
+  c.alarm_rule = "ALARM(m)";
+  ASSERT_TRUE(alarms_->PutCompositeAlarm(c, {}).ok());
+  absl::Status s = alarms_->DeleteAlarms({"m", "ghost"});
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(alarms_->Get("m").has_value());  // all or none
+  ASSERT_TRUE(alarms_->DeleteAlarms({"m"}).ok());
+  EXPECT_FALSE(alarms_->Get("m").has_value());
+  std::optional<AlarmRecord> r = alarms_->Get("c");
+  EXPECT_EQ(r->evaluation_state, EvaluationState::kEvaluationError);
+  EXPECT_THAT(r->state_reason, HasSubstr("m"));
+  // The deleted alarm's history stays, with its deletion.
+  std::vector<HistoryItem> h = History("m");
+  ASSERT_FALSE(h.empty());
+  EXPECT_EQ(h.back().summary, "Alarm \"m\" deleted");
+  EXPECT_THAT(h.back().data, HasSubstr("\"type\":\"Delete\""));
+  Reopen();
+  EXPECT_FALSE(alarms_->Get("m").has_value());
+  EXPECT_EQ(History("m").size(), h.size());
+}
+
+TEST_F(AlarmEngineTest, DescribeFiltersAndPages) {
+  for (int i = 0; i < 7; ++i) {
+    MetricAlarmConfig c = Config(absl::StrCat("web-", i));
+    if (i % 2 == 0) c.threshold = 10;  // ALARM
+    if (i == 3) c.alarm_actions = {"webhook:https://example.com/hook"};
+    ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  }
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config("db"), {}).ok());
+  DescribeAlarmsQuery q;
+  q.alarm_name_prefix = "web-";
+  q.max_records = 3;
+  std::vector<std::string> names;
+  for (;;) {
+    auto r = alarms_->DescribeAlarms(q);
+    ASSERT_TRUE(r.ok());
+    for (const AlarmRecord& a : r->alarms) names.push_back(a.name());
+    if (r->next_token.empty()) break;
+    q.next_token = r->next_token;
+  }
+  EXPECT_EQ(names.size(), 7u);
+  EXPECT_EQ(names.front(), "web-0");
+  q = {};
+  q.state_value = S::kAlarm;
+  auto r = alarms_->DescribeAlarms(q);
+  EXPECT_EQ(r->alarms.size(), 4u);
+  q = {};
+  q.action_prefix = "webhook:";
+  r = alarms_->DescribeAlarms(q);
+  ASSERT_EQ(r->alarms.size(), 1u);
+  EXPECT_EQ(r->alarms[0].name(), "web-3");
+  q = {};
+  q.alarm_names = {"db", "ghost"};
+  r = alarms_->DescribeAlarms(q);
+  ASSERT_EQ(r->alarms.size(), 1u);
+  q = {};
+  q.alarm_types = {AlarmType::kComposite};
+  EXPECT_TRUE(alarms_->DescribeAlarms(q)->alarms.empty());
+  q = {};
+  q.max_records = 101;
+  EXPECT_THAT(alarms_->DescribeAlarms(q).status().message(),
+              HasSubstr("max_records: must be 1 to 100"));
+  q = {};
+  q.alarm_names = {"db"};
+  q.alarm_name_prefix = "d";
+  EXPECT_EQ(alarms_->DescribeAlarms(q).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  engine::SeriesKey k = Config().metric;
+  EXPECT_EQ(alarms_->DescribeAlarmsForMetric(k, "", "", 0).size(), 8u);
+  EXPECT_EQ(alarms_->DescribeAlarmsForMetric(k, "Sum", "", 0).size(), 0u);
+  k.unit = "";
+  EXPECT_EQ(alarms_->DescribeAlarmsForMetric(k, "Average", "", 60).size(), 8u);
+  k.dimensions = {};
+  EXPECT_EQ(alarms_->DescribeAlarmsForMetric(k, "", "", 0).size(), 0u);
+}
+
+TEST_F(AlarmEngineTest, HistoryFiltersPagesAndOrders) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config("a"), {}).ok());
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config("b"), {}).ok());
+  RunTo(30);
+  HistoryQuery q;
+  q.max_records = 2;
+  std::vector<HistoryItem> all;
+  for (;;) {
+    auto r = alarms_->DescribeAlarmHistory(q);
+    ASSERT_TRUE(r.ok()) << r.status();
+    all.insert(all.end(), r->items.begin(), r->items.end());
+    if (r->next_token.empty()) break;
+    q.next_token = r->next_token;
+  }
+  // Per alarm: created, OK, ALARM, OK.
+  ASSERT_EQ(all.size(), 8u);
+  for (size_t i = 1; i < all.size(); ++i) {
+    EXPECT_GE(all[i - 1].time_ms, all[i].time_ms);  // newest first
+  }
+  q = {};
+  q.start_ms = kT0 + 18 * kMinute;
+  q.end_ms = kT0 + 19 * kMinute;
+  auto r = alarms_->DescribeAlarmHistory(q);
+  ASSERT_EQ(r->items.size(), 2u);
+  EXPECT_EQ(r->items[0].summary, "Alarm updated from OK to ALARM");
+  q = {};
+  q.next_token = "garbage";
+  EXPECT_THAT(alarms_->DescribeAlarmHistory(q).status().message(),
+              HasSubstr("next_token"));
+  q = {};
+  q.start_ms = 5;
+  q.end_ms = 5;
+  EXPECT_THAT(alarms_->DescribeAlarmHistory(q).status().message(),
+              HasSubstr("end_date"));
+}
+
+TEST_F(AlarmEngineTest, HistoryDataStaysWithinItsLimit) {
+  MetricAlarmConfig c = Config();
+  for (int i = 0; i < 5; ++i) {
+    c.ok_actions.push_back(std::string(1000, 'o'));
+    c.alarm_actions.push_back(std::string(1000, 'a'));
+  }
+  ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  c.threshold = 90;
+  ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  MetricAlarmConfig wide = Config("wide");
+  wide.period_s = 60;
+  wide.evaluation_periods = 1440;
+  wide.datapoints_to_alarm = 1;
+  ASSERT_TRUE(alarms_->PutMetricAlarm(wide, {}).ok());
+  for (const char* name : {"cpu", "wide"}) {
+    for (const HistoryItem& h : History(name)) {
+      EXPECT_LE(h.data.size(), kMaxHistoryDataChars) << h.summary;
+      EXPECT_TRUE(CheckJsonObject(h.data).ok()) << h.data;
+    }
+  }
+  std::vector<HistoryItem> h = History("wide", HistoryItemType::kStateUpdate);
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_THAT(h[0].data, HasSubstr("\"periodsOmitted\":"));
+}
+
+TEST_F(AlarmEngineTest, ActionsCanBeDisabledAndEnabled) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
+  ASSERT_TRUE(alarms_->SetActionsEnabled({"cpu"}, false).ok());
+  EXPECT_FALSE(alarms_->Get("cpu")->actions_enabled());
+  EXPECT_EQ(alarms_->Get("cpu")->config_version, 2u);
+  EXPECT_EQ(alarms_->SetActionsEnabled({"cpu", "ghost"}, true).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(alarms_->Get("cpu")->actions_enabled());
+  ASSERT_TRUE(alarms_->SetActionsEnabled({"cpu"}, true).ok());
+  EXPECT_TRUE(alarms_->Get("cpu")->actions_enabled());
+  Reopen();
+  EXPECT_TRUE(alarms_->Get("cpu")->actions_enabled());
+  EXPECT_EQ(History("cpu", HistoryItemType::kConfigurationUpdate).size(), 3u);
+}
+
+TEST_F(AlarmEngineTest, ASuppressorIsRecordedWhenTheCompositeAlarms) {
+  MetricAlarmConfig m = Config("m");
+  m.threshold = 10;
+  ASSERT_TRUE(alarms_->PutMetricAlarm(m, {}).ok());
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config("maintenance"), {}).ok());
+  ASSERT_TRUE(
+      alarms_->SetAlarmState("maintenance", S::kAlarm, "window", "").ok());
+  CompositeAlarmConfig c;
+  c.name = "c";
+  c.alarm_rule = "ALARM(m)";
+  c.actions_suppressor = "maintenance";
+  c.actions_suppressor_extension_period_s = 60;
+  ASSERT_TRUE(alarms_->PutCompositeAlarm(c, {}).ok());
+  std::optional<AlarmRecord> r = alarms_->Get("c");
+  EXPECT_EQ(r->state, S::kAlarm);
+  EXPECT_EQ(r->actions_suppressed_by, SuppressedBy::kAlarm);
+  EXPECT_THAT(r->actions_suppressed_reason, HasSubstr("maintenance"));
+}
+
+TEST_F(AlarmEngineTest, BadFieldsAreRefusedNamingTheField) {
+  MetricAlarmConfig c = Config();
+  c.period_s = 45;
+  EXPECT_THAT(alarms_->PutMetricAlarm(c, {}).message(), HasSubstr("period"));
+  c = Config();
+  Tags tags = {{"k", "v"}, {"k", "w"}};
+  EXPECT_THAT(alarms_->PutMetricAlarm(c, tags).message(),
+              HasSubstr("tags[1].key: 'k' given twice"));
+  tags = {{"", "v"}};
+  EXPECT_THAT(alarms_->PutMetricAlarm(c, tags).message(),
+              HasSubstr("tags[0].key: must be 1 to 128"));
+  EXPECT_FALSE(alarms_->Get("cpu").has_value());
+  EXPECT_THAT(alarms_->DeleteAlarms({}).message(),
+              HasSubstr("alarm_names: must name 1 to 100"));
+  ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  CompositeAlarmConfig composite;
+  composite.name = "cpu";
+  composite.alarm_rule = "TRUE";
+  EXPECT_THAT(alarms_->PutCompositeAlarm(composite, {}).message(),
+              HasSubstr("is a metric alarm"));
+  composite.name = "comp";
+  ASSERT_TRUE(alarms_->PutCompositeAlarm(composite, {}).ok());
+  c.name = "comp";
+  EXPECT_THAT(alarms_->PutMetricAlarm(c, {}).message(),
+              HasSubstr("is a composite alarm"));
+  composite.actions_suppressor_wait_period_s = 5;
+  EXPECT_THAT(alarms_->PutCompositeAlarm(composite, {}).message(),
+              HasSubstr("actions_suppressor: required"));
+}
+
+}  // namespace
+}  // namespace nimbus::alarms

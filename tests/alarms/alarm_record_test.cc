@@ -1,0 +1,161 @@
+// The alarm record and history value encodings (storage/FORMAT.md): golden
+// bytes, round trips of both alarm types, and damage refused as DataLoss.
+#include "alarms/alarm_record.h"
+
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace nimbus::alarms {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Hex(absl::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) {
+    absl::StrAppend(&out, out.empty() ? "" : " ",
+                    absl::Hex(c, absl::kZeroPad2));
+  }
+  return out;
+}
+
+AlarmRecord Golden() {
+  AlarmRecord r;
+  r.type = AlarmType::kMetric;
+  r.metric.name = "cpu";
+  r.metric.metric.namespace_name = "A";
+  r.metric.metric.metric_name = "C";
+  r.metric.metric.dimensions = {{"H", "a"}};
+  r.metric.metric.unit = "";
+  r.metric.statistic = "Average";
+  r.metric.period_s = 60;
+  r.metric.evaluation_periods = 3;
+  r.metric.datapoints_to_alarm = 2;
+  r.metric.threshold = 80;
+  r.metric.comparison_operator = "GreaterThanThreshold";
+  r.metric.treat_missing_data = "missing";
+  r.metric.evaluate_low_sample_count_percentile = "evaluate";
+  r.metric.alarm_actions = {"x"};
+  r.config_version = 2;
+  r.config_updated_ms = 1000;
+  r.state = AlarmState::kAlarm;
+  r.state_reason = "r";
+  r.state_updated_ms = 2000;
+  r.state_transitioned_ms = 2000;
+  r.last_tick_ms = 60000;
+  r.left_alarm_ms = -1;
+  return r;
+}
+
+// storage/FORMAT.md, "Alarm record, version 1", field by field.
+constexpr char kGoldenRecord[] =
+    "01 01 02 d0 0f "                       // version, metric, v2, 1000
+    "00 01 00 01 01 78 00 "                 // description, actions
+    "0a 01 41 01 43 00 01 01 48 01 61 "     // the series key
+    "07 41 76 65 72 61 67 65 00 3c 03 02 "  // Average, 60 s, N 3, M 2
+    "00 00 00 00 00 00 54 40 "              // threshold 80
+    "14 47 72 65 61 74 65 72 54 68 61 6e 54 68 72 65 73 68 6f 6c 64 "
+    "07 6d 69 73 73 69 6e 67 08 65 76 61 6c 75 61 74 65 "
+    "00 "                                   // no tags
+    "01 01 72 00 a0 1f a0 1f 00 c0 a9 07 "  // ALARM "r", times, tick
+    "01 01 00 00";                          // left at -1, not suppressed
+
+TEST(AlarmRecord, GoldenBytes) {
+  const std::string bytes = EncodeAlarmRecord(Golden());
+  EXPECT_EQ(Hex(bytes), kGoldenRecord);
+  absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord("cpu", bytes);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(EncodeAlarmRecord(*r), bytes);
+  EXPECT_EQ(r->metric.name, "cpu");
+  EXPECT_EQ(r->metric.metric.dimensions[0].value, "a");
+  EXPECT_EQ(r->left_alarm_ms, -1);
+}
+
+TEST(AlarmRecord, ACompositeRoundTrips) {
+  AlarmRecord r;
+  r.type = AlarmType::kComposite;
+  r.composite.name = "c";
+  r.composite.description = "d";
+  r.composite.actions_enabled = false;
+  r.composite.ok_actions = {"o1", "o2"};
+  r.composite.alarm_rule = "ALARM(a) OR OK(\"b\")";
+  r.composite.actions_suppressor = "m";
+  r.composite.actions_suppressor_wait_period_s = 30;
+  r.composite.actions_suppressor_extension_period_s = 60;
+  r.tags = {{"k", "v"}, {"k2", ""}};
+  r.state = AlarmState::kOk;
+  r.state_reason_data = "{\"triggeringAlarms\":[]}";
+  r.evaluation_state = EvaluationState::kEvaluationError;
+  r.actions_suppressed_by = SuppressedBy::kWaitPeriod;
+  r.actions_suppressed_reason = "waiting";
+  const std::string bytes = EncodeAlarmRecord(r);
+  absl::StatusOr<AlarmRecord> back = DecodeAlarmRecord("c", bytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(EncodeAlarmRecord(*back), bytes);
+  EXPECT_EQ(back->composite.alarm_rule, r.composite.alarm_rule);
+  EXPECT_EQ(back->tags, r.tags);
+  EXPECT_FALSE(back->left_alarm_ms.has_value());
+  EXPECT_EQ(back->actions_suppressed_by, SuppressedBy::kWaitPeriod);
+}
+
+TEST(AlarmRecord, DamageIsDataLoss) {
+  const std::string bytes = EncodeAlarmRecord(Golden());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    absl::StatusOr<AlarmRecord> r =
+        DecodeAlarmRecord("cpu", bytes.substr(0, n));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << n;
+  }
+  EXPECT_EQ(DecodeAlarmRecord("cpu", bytes + "x").status().code(),
+            absl::StatusCode::kDataLoss);
+  std::string v2 = bytes;
+  v2[0] = 2;
+  EXPECT_THAT(DecodeAlarmRecord("cpu", v2).status().message(),
+              HasSubstr("alarm record 'cpu': unknown version 2"));
+  std::string type = bytes;
+  type[1] = 7;
+  EXPECT_EQ(DecodeAlarmRecord("cpu", type).status().code(),
+            absl::StatusCode::kDataLoss);
+  std::string state = bytes;
+  state[state.size() - 16] = 9;  // the state byte
+  ASSERT_EQ(Hex(bytes.substr(bytes.size() - 16, 1)), "01");
+  EXPECT_EQ(DecodeAlarmRecord("cpu", state).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST(HistoryValue, GoldenBytesAndDamage) {
+  HistoryItem h;
+  h.alarm_type = AlarmType::kComposite;
+  h.type = HistoryItemType::kStateUpdate;
+  h.summary = "s";
+  h.data = "{}";
+  const std::string bytes = EncodeHistoryValue(h);
+  EXPECT_EQ(Hex(bytes), "01 02 02 01 73 02 7b 7d");
+  HistoryItem back;
+  ASSERT_TRUE(DecodeHistoryValue(bytes, &back).ok());
+  EXPECT_EQ(back.summary, "s");
+  EXPECT_EQ(back.data, "{}");
+  EXPECT_EQ(back.alarm_type, AlarmType::kComposite);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_EQ(DecodeHistoryValue(bytes.substr(0, n), &back).code(),
+              absl::StatusCode::kDataLoss);
+  }
+  std::string bad = bytes;
+  bad[2] = 4;  // no such item type
+  EXPECT_EQ(DecodeHistoryValue(bad, &back).code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(AlarmNames, ParseWhatTheyPrint) {
+  for (AlarmState s :
+       {AlarmState::kOk, AlarmState::kAlarm, AlarmState::kInsufficientData}) {
+    EXPECT_EQ(ParseAlarmState(AlarmStateName(s)), s);
+  }
+  EXPECT_EQ(ParseAlarmType("CompositeAlarm"), AlarmType::kComposite);
+  EXPECT_EQ(ParseHistoryItemType("Action"), HistoryItemType::kAction);
+  EXPECT_FALSE(ParseAlarmState("ok").has_value());
+}
+
+}  // namespace
+}  // namespace nimbus::alarms
