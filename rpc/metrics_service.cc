@@ -17,6 +17,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "rpc/datum_wire.h"
 #include "rpc/malloc_stats.h"
+#include "rpc/proto_time.h"
 #include "rpc/status_convert.h"
 
 namespace nimbus::rpc {
@@ -26,37 +27,11 @@ using engine::Rejection;
 using engine::RejectReason;
 namespace v1 = ::nimbus::v1;
 
-// google.protobuf.Timestamp's valid range: 0001-01-01 to 9999-12-31.
-constexpr int64_t kMinTimestampSeconds = -62135596800;
-constexpr int64_t kMaxTimestampSeconds = 253402300799;
 constexpr size_t kMaxDatapoints = 1440;
 constexpr int kMaxListDimensionFilters = 10;
 
 grpc::Status InvalidArgument(std::string message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
-}
-
-// Milliseconds of a Timestamp, or nullopt if it is outside the valid range.
-std::optional<int64_t> ToMillis(int64_t seconds, int32_t nanos) {
-  if (seconds < kMinTimestampSeconds || seconds > kMaxTimestampSeconds ||
-      nanos < 0 || nanos > 999'999'999) {
-    return std::nullopt;
-  }
-  return seconds * 1000 + nanos / 1'000'000;
-}
-
-std::optional<int64_t> ToMillis(const google::protobuf::Timestamp& t) {
-  return ToMillis(t.seconds(), t.nanos());
-}
-
-void ToTimestamp(int64_t ms, google::protobuf::Timestamp* t) {
-  int64_t s = ms / 1000, rem = ms % 1000;
-  if (rem < 0) {
-    --s;
-    rem += 1000;
-  }
-  t->set_seconds(s);
-  t->set_nanos(static_cast<int32_t>(rem * 1'000'000));
 }
 
 std::vector<engine::Dimension> ToDimensions(

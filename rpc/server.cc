@@ -13,6 +13,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "rpc/alarm_service.h"
 #include "rpc/malloc_stats.h"
 #include "rpc/metrics_service.h"
 #include "storage/status_macros.h"
@@ -27,7 +28,9 @@ constexpr size_t kReleaseAboveBytes = size_t{4} << 20;
 
 struct Server::Impl {
   std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<alarms::AlarmEngine> alarms;
   std::unique_ptr<MetricsService> metrics;
+  std::unique_ptr<AlarmService> alarm_service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<engine::PeriodicThread> release_memory;
   int port = 0;
@@ -54,6 +57,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
                           engine::Engine::Open(options.engine, clock));
   impl->metrics = std::make_unique<MetricsService>(
       *impl->engine, clock, options.max_queued_ingest_bytes);
+  // Sub-minute alarms are checked against the reach the engine answers.
+  options.alarms.high_resolution_reach_ms =
+      options.engine.reach.high_resolution_ms;
+  NIMBUS_ASSIGN_OR_RETURN(
+      impl->alarms,
+      alarms::AlarmEngine::Open(*impl->engine, clock, options.alarms));
+  impl->alarm_service = std::make_unique<AlarmService>(
+      *impl->alarms, *impl->engine, options.alarms.high_resolution_reach_ms);
 
   // Referencing a health message keeps grpc.health.v1's descriptors linked,
   // so reflection lists the health service.
@@ -70,6 +81,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   // same address and take half of its connections: refuse instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(impl->metrics.get());
+  builder.RegisterService(impl->alarm_service.get());
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || impl->port == 0) {
     return absl::UnavailableError(

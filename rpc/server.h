@@ -1,4 +1,5 @@
-// Server assembly: the engine, the gRPC services, reflection and health.
+// Server assembly: the engine, the alarms, the gRPC services, reflection
+// and health.
 #ifndef NIMBUS_RPC_SERVER_H_
 #define NIMBUS_RPC_SERVER_H_
 
@@ -6,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "alarms/alarm_engine.h"
 #include "engine/clock.h"
 #include "engine/engine.h"
 
@@ -25,6 +27,9 @@ struct ServerOptions {
   // at once. Default 256 MiB.
   size_t max_queued_ingest_bytes = size_t{256} << 20;
   engine::EngineOptions engine;
+  // Alarm evaluation; high_resolution_reach_ms is taken from
+  // engine.reach.
+  alarms::AlarmEngineOptions alarms;
 };
 
 // Thread-safe.

@@ -48,6 +48,15 @@ ABSL_FLAG(bool, rollups, true,
           "run rollup passes; --norollups runs none, so that the watermark "
           "stays where the store has it and queries read raw points above "
           "it (for tests and diagnosis)");
+ABSL_FLAG(absl::Duration, alarm_evaluation_delay, absl::ZeroDuration(),
+          "how long after each evaluation tick alarms are evaluated, so that "
+          "points sent just before it count (0 to 5m; a point arriving after "
+          "its tick's evaluation counts from the next tick)");
+ABSL_FLAG(absl::Duration, alarm_catch_up, absl::Minutes(10),
+          "evaluation ticks missed while the server was down are evaluated "
+          "late, back to this long ago (0 to 1h); older ones are skipped");
+ABSL_FLAG(absl::Duration, alarm_history_retention, absl::Hours(24 * 30),
+          "alarm history items are kept this long (0: forever)");
 ABSL_FLAG(bool, insecure, false,
           "allow a non-loopback --listen address without authentication");
 ABSL_FLAG(std::string, port_file, "",
@@ -135,6 +144,27 @@ int main(int argc, char** argv) {
   // Its range (0 to 1 h) is checked by the engine, which names the rule.
   options.engine.rollup.dirty_quiet_ms =
       absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_rollup_quiet));
+  options.alarms.evaluation_delay_ms =
+      absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_alarm_evaluation_delay));
+  options.alarms.max_catch_up_ms =
+      absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_alarm_catch_up));
+  options.engine.alarm_history_retention_ms =
+      absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_alarm_history_retention));
+  if (options.alarms.evaluation_delay_ms < 0 ||
+      options.alarms.evaluation_delay_ms > 5 * 60'000) {
+    std::fprintf(stderr, "nimbusd: --alarm_evaluation_delay must be 0 to 5m\n");
+    return 2;
+  }
+  if (options.alarms.max_catch_up_ms < 0 ||
+      options.alarms.max_catch_up_ms > 3'600'000) {
+    std::fprintf(stderr, "nimbusd: --alarm_catch_up must be 0 to 1h\n");
+    return 2;
+  }
+  if (options.engine.alarm_history_retention_ms < 0) {
+    std::fprintf(stderr,
+                 "nimbusd: --alarm_history_retention must not be negative\n");
+    return 2;
+  }
   const std::string sync = absl::GetFlag(FLAGS_sync);
   if (sync == "process") {
     options.engine.sync = nimbus::storage::SyncMode::kProcessCrash;

@@ -1,0 +1,470 @@
+#include "rpc/alarm_service.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "alarms/preview.h"
+#include "engine/validation.h"
+#include "rpc/proto_time.h"
+#include "rpc/status_convert.h"
+
+namespace nimbus::rpc {
+namespace {
+
+namespace v1 = ::nimbus::v1;
+using alarms::AlarmRecord;
+using alarms::AlarmState;
+
+absl::Status Invalid(std::string message) {
+  return absl::InvalidArgumentError(std::move(message));
+}
+
+std::vector<std::string> Strings(
+    const google::protobuf::RepeatedPtrField<std::string>& v) {
+  return {v.begin(), v.end()};
+}
+
+alarms::Tags ToTags(const google::protobuf::RepeatedPtrField<v1::Tag>& tags) {
+  alarms::Tags out;
+  for (const v1::Tag& t : tags) out.emplace_back(t.key(), t.value());
+  return out;
+}
+
+void FromTags(const alarms::Tags& tags,
+              google::protobuf::RepeatedPtrField<v1::Tag>* out) {
+  for (const auto& [k, v] : tags) {
+    v1::Tag* t = out->Add();
+    t->set_key(k);
+    t->set_value(v);
+  }
+}
+
+// A field that must fit an int32 and not be negative.
+absl::Status CheckCount(const char* field, int32_t v) {
+  if (v < 0) {
+    return Invalid(absl::StrCat(field, ": must not be negative, got ", v));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<alarms::MetricAlarmConfig> ToConfig(
+    const v1::PutMetricAlarmRequest& r) {
+  if (!r.metrics().empty()) {
+    return absl::UnimplementedError(
+        "metrics: metric-math alarms are not served yet; give namespace, "
+        "metric_name and a statistic");
+  }
+  if (!r.has_threshold()) return Invalid("threshold: required");
+  for (const auto& [field, v] :
+       {std::pair<const char*, int32_t>{"period", r.period()},
+        {"evaluation_periods", r.evaluation_periods()},
+        {"datapoints_to_alarm", r.datapoints_to_alarm()}}) {
+    if (absl::Status s = CheckCount(field, v); !s.ok()) return s;
+  }
+  if (r.period() == 0) return Invalid("period: required");
+  alarms::MetricAlarmConfig c;
+  c.name = r.alarm_name();
+  c.description = r.alarm_description();
+  c.actions_enabled = !r.has_actions_enabled() || r.actions_enabled();
+  c.ok_actions = Strings(r.ok_actions());
+  c.alarm_actions = Strings(r.alarm_actions());
+  c.insufficient_data_actions = Strings(r.insufficient_data_actions());
+  c.metric.namespace_name = r.namespace_();
+  c.metric.metric_name = r.metric_name();
+  for (const v1::Dimension& d : r.dimensions()) {
+    c.metric.dimensions.push_back({d.name(), d.value()});
+  }
+  c.metric.unit = r.unit();
+  c.statistic = r.statistic();
+  c.extended_statistic = r.extended_statistic();
+  c.period_s = r.period();
+  c.evaluation_periods = static_cast<size_t>(r.evaluation_periods());
+  c.datapoints_to_alarm = static_cast<size_t>(r.datapoints_to_alarm());
+  c.threshold = r.threshold();
+  c.comparison_operator = r.comparison_operator();
+  c.treat_missing_data = r.treat_missing_data();
+  c.evaluate_low_sample_count_percentile =
+      r.evaluate_low_sample_count_percentile();
+  return c;
+}
+
+void ToProto(const AlarmRecord& r, v1::MetricAlarm* out) {
+  const alarms::MetricAlarmConfig& m = r.metric;
+  out->set_alarm_name(m.name);
+  out->set_alarm_description(m.description);
+  out->set_actions_enabled(m.actions_enabled);
+  for (const auto& a : m.ok_actions) out->add_ok_actions(a);
+  for (const auto& a : m.alarm_actions) out->add_alarm_actions(a);
+  for (const auto& a : m.insufficient_data_actions) {
+    out->add_insufficient_data_actions(a);
+  }
+  out->set_state_value(alarms::AlarmStateName(r.state));
+  out->set_state_reason(r.state_reason);
+  out->set_state_reason_data(r.state_reason_data);
+  ToTimestamp(r.state_updated_ms, out->mutable_state_updated_timestamp());
+  ToTimestamp(r.state_transitioned_ms,
+              out->mutable_state_transitioned_timestamp());
+  ToTimestamp(r.config_updated_ms,
+              out->mutable_alarm_configuration_updated_timestamp());
+  out->set_evaluation_state(alarms::EvaluationStateName(r.evaluation_state));
+  out->set_namespace_(m.metric.namespace_name);
+  out->set_metric_name(m.metric.metric_name);
+  for (const engine::Dimension& d : m.metric.dimensions) {
+    v1::Dimension* x = out->add_dimensions();
+    x->set_name(d.name);
+    x->set_value(d.value);
+  }
+  out->set_unit(m.metric.unit);
+  out->set_statistic(m.statistic);
+  out->set_extended_statistic(m.extended_statistic);
+  out->set_period(static_cast<int32_t>(m.period_s));
+  out->set_evaluation_periods(static_cast<int32_t>(m.evaluation_periods));
+  out->set_datapoints_to_alarm(static_cast<int32_t>(m.datapoints_to_alarm));
+  out->set_threshold(m.threshold);
+  out->set_comparison_operator(m.comparison_operator);
+  out->set_treat_missing_data(m.treat_missing_data);
+  out->set_evaluate_low_sample_count_percentile(
+      m.evaluate_low_sample_count_percentile);
+  out->set_configuration_version(static_cast<int64_t>(r.config_version));
+  FromTags(r.tags, out->mutable_tags());
+}
+
+void ToProto(const AlarmRecord& r, v1::CompositeAlarm* out) {
+  const alarms::CompositeAlarmConfig& c = r.composite;
+  out->set_alarm_name(c.name);
+  out->set_alarm_description(c.description);
+  out->set_actions_enabled(c.actions_enabled);
+  for (const auto& a : c.ok_actions) out->add_ok_actions(a);
+  for (const auto& a : c.alarm_actions) out->add_alarm_actions(a);
+  for (const auto& a : c.insufficient_data_actions) {
+    out->add_insufficient_data_actions(a);
+  }
+  out->set_alarm_rule(c.alarm_rule);
+  out->set_state_value(alarms::AlarmStateName(r.state));
+  out->set_state_reason(r.state_reason);
+  out->set_state_reason_data(r.state_reason_data);
+  ToTimestamp(r.state_updated_ms, out->mutable_state_updated_timestamp());
+  ToTimestamp(r.state_transitioned_ms,
+              out->mutable_state_transitioned_timestamp());
+  ToTimestamp(r.config_updated_ms,
+              out->mutable_alarm_configuration_updated_timestamp());
+  out->set_evaluation_state(alarms::EvaluationStateName(r.evaluation_state));
+  out->set_actions_suppressor(c.actions_suppressor);
+  out->set_actions_suppressor_wait_period(
+      static_cast<int32_t>(c.actions_suppressor_wait_period_s));
+  out->set_actions_suppressor_extension_period(
+      static_cast<int32_t>(c.actions_suppressor_extension_period_s));
+  out->set_actions_suppressed_by(
+      alarms::SuppressedByName(r.actions_suppressed_by));
+  out->set_actions_suppressed_reason(r.actions_suppressed_reason);
+  out->set_configuration_version(static_cast<int64_t>(r.config_version));
+  FromTags(r.tags, out->mutable_tags());
+}
+
+absl::StatusOr<std::vector<alarms::AlarmType>> ToTypes(
+    const google::protobuf::RepeatedPtrField<std::string>& names) {
+  std::vector<alarms::AlarmType> out;
+  for (int i = 0; i < names.size(); ++i) {
+    std::optional<alarms::AlarmType> t = alarms::ParseAlarmType(names[i]);
+    if (!t) {
+      return Invalid(absl::StrCat(
+          "alarm_types[", i, "]: must be MetricAlarm or CompositeAlarm, got '",
+          names[i], "'"));
+    }
+    out.push_back(*t);
+  }
+  return out;
+}
+
+absl::StatusOr<AlarmState> ToState(const char* field, const std::string& s) {
+  std::optional<AlarmState> state = alarms::ParseAlarmState(s);
+  if (!state) {
+    return Invalid(absl::StrCat(
+        field, ": must be OK, ALARM or INSUFFICIENT_DATA, got '", s, "'"));
+  }
+  return *state;
+}
+
+absl::Status DescribeAlarms(alarms::AlarmEngine& engine,
+                            const v1::DescribeAlarmsRequest& req,
+                            v1::DescribeAlarmsResponse* resp) {
+  alarms::DescribeAlarmsQuery q;
+  q.alarm_names = Strings(req.alarm_names());
+  q.alarm_name_prefix = req.alarm_name_prefix();
+  absl::StatusOr<std::vector<alarms::AlarmType>> types =
+      ToTypes(req.alarm_types());
+  if (!types.ok()) return types.status();
+  q.alarm_types = *std::move(types);
+  if (q.alarm_types.empty()) q.alarm_types = {alarms::AlarmType::kMetric};
+  q.children_of_alarm_name = req.children_of_alarm_name();
+  q.parents_of_alarm_name = req.parents_of_alarm_name();
+  if (!req.state_value().empty()) {
+    absl::StatusOr<AlarmState> s = ToState("state_value", req.state_value());
+    if (!s.ok()) return s.status();
+    q.state_value = *s;
+  }
+  q.action_prefix = req.action_prefix();
+  if (req.max_records() < 0) {
+    return Invalid(absl::StrCat("max_records: must be 1 to ",
+                                alarms::kMaxDescribeRecords, ", got ",
+                                req.max_records()));
+  }
+  q.max_records =
+      req.max_records() == 0 ? 50 : static_cast<size_t>(req.max_records());
+  q.next_token = req.next_token();
+  absl::StatusOr<alarms::DescribeAlarmsResult> r = engine.DescribeAlarms(q);
+  if (!r.ok()) return r.status();
+  for (const AlarmRecord& a : r->alarms) {
+    if (a.type == alarms::AlarmType::kMetric) {
+      ToProto(a, resp->add_metric_alarms());
+    } else {
+      ToProto(a, resp->add_composite_alarms());
+    }
+  }
+  resp->set_next_token(r->next_token);
+  return absl::OkStatus();
+}
+
+absl::Status DescribeHistory(alarms::AlarmEngine& engine,
+                             const v1::DescribeAlarmHistoryRequest& req,
+                             v1::DescribeAlarmHistoryResponse* resp) {
+  alarms::HistoryQuery q;
+  q.alarm_name = req.alarm_name();
+  absl::StatusOr<std::vector<alarms::AlarmType>> types =
+      ToTypes(req.alarm_types());
+  if (!types.ok()) return types.status();
+  q.alarm_types = *std::move(types);
+  if (!req.history_item_type().empty()) {
+    q.item_type = alarms::ParseHistoryItemType(req.history_item_type());
+    if (!q.item_type) {
+      return Invalid(absl::StrCat(
+          "history_item_type: must be ConfigurationUpdate, StateUpdate or "
+          "Action, got '",
+          req.history_item_type(), "'"));
+    }
+  }
+  if (req.has_start_date()) {
+    std::optional<int64_t> ms = ToMillis(req.start_date());
+    if (!ms) return Invalid("start_date: not a valid timestamp");
+    q.start_ms = *ms;
+  }
+  if (req.has_end_date()) {
+    std::optional<int64_t> ms = ToMillis(req.end_date());
+    if (!ms) return Invalid("end_date: not a valid timestamp");
+    q.end_ms = *ms;
+  }
+  if (req.max_records() < 0) {
+    return Invalid(absl::StrCat("max_records: must be 1 to ",
+                                alarms::kMaxDescribeRecords, ", got ",
+                                req.max_records()));
+  }
+  q.max_records =
+      req.max_records() == 0 ? 100 : static_cast<size_t>(req.max_records());
+  q.next_token = req.next_token();
+  if (req.scan_by() == "TimestampAscending") {
+    q.oldest_first = true;
+  } else if (!req.scan_by().empty() && req.scan_by() != "TimestampDescending") {
+    return Invalid(absl::StrCat(
+        "scan_by: must be TimestampDescending or TimestampAscending, got '",
+        req.scan_by(), "'"));
+  }
+  absl::StatusOr<alarms::HistoryResult> r = engine.DescribeAlarmHistory(q);
+  if (!r.ok()) return r.status();
+  for (const alarms::HistoryItem& h : r->items) {
+    v1::AlarmHistoryItem* x = resp->add_alarm_history_items();
+    x->set_alarm_name(h.alarm_name);
+    x->set_alarm_type(alarms::AlarmTypeName(h.alarm_type));
+    ToTimestamp(h.time_ms, x->mutable_timestamp());
+    x->set_history_item_type(alarms::HistoryItemTypeName(h.type));
+    x->set_history_summary(h.summary);
+    x->set_history_data(h.data);
+  }
+  resp->set_next_token(r->next_token);
+  return absl::OkStatus();
+}
+
+absl::Status Preview(engine::Engine& engine, int64_t reach_ms,
+                     const v1::PreviewAlarmRequest& req,
+                     v1::PreviewAlarmResponse* resp) {
+  absl::StatusOr<alarms::MetricAlarmConfig> config = ToConfig(req.alarm());
+  if (!config.ok()) return config.status();
+  absl::StatusOr<alarms::ValidatedMetricAlarm> v =
+      alarms::ValidateMetricAlarm(&*config, reach_ms);
+  if (!v.ok()) return v.status();
+  if (!req.has_start_time()) return Invalid("start_time: required");
+  if (!req.has_end_time()) return Invalid("end_time: required");
+  std::optional<int64_t> start = ToMillis(req.start_time());
+  std::optional<int64_t> end = ToMillis(req.end_time());
+  if (!start) return Invalid("start_time: not a valid timestamp");
+  if (!end) return Invalid("end_time: not a valid timestamp");
+  AlarmState initial = AlarmState::kInsufficientData;
+  if (!req.initial_state().empty()) {
+    absl::StatusOr<AlarmState> s =
+        ToState("initial_state", req.initial_state());
+    if (!s.ok()) return s.status();
+    initial = *s;
+  }
+  absl::StatusOr<std::vector<alarms::PreviewStep>> steps =
+      alarms::PreviewMetricAlarm(*config, *v, *start, *end, initial,
+                                 [&](const alarms::EvaluationWindow& w) {
+                                   return alarms::FetchPeriods(engine, *config,
+                                                               *v, w);
+                                 });
+  if (!steps.ok()) return steps.status();
+  for (const alarms::PreviewStep& s : *steps) {
+    v1::PreviewStep* x = resp->add_steps();
+    ToTimestamp(s.tick_ms, x->mutable_timestamp());
+    x->set_state_value(alarms::AlarmStateName(s.state));
+    x->set_changed(s.changed);
+    x->set_state_reason(s.reason);
+    x->set_state_reason_data(s.reason_data);
+    std::vector<const alarms::EvaluatedPeriod*> evaluated(s.range.size());
+    for (const alarms::EvaluatedPeriod& e : s.evaluation.evaluated) {
+      if (e.index < evaluated.size()) evaluated[e.index] = &e;
+    }
+    for (size_t k = 0; k < s.range.size(); ++k) {
+      v1::PreviewDatapoint* d = x->add_datapoints();
+      ToTimestamp(
+          s.window.start_ms + static_cast<int64_t>(k) * s.window.period_ms,
+          d->mutable_timestamp());
+      if (s.range[k].value) d->set_value(*s.range[k].value);
+      d->set_low_sample_count(s.range[k].low_sample_count);
+      if (const alarms::EvaluatedPeriod* e = evaluated[k]) {
+        d->set_evaluated(true);
+        d->set_breaching(e->breaching);
+        using Source = alarms::EvaluatedPeriod::Source;
+        if (e->source == Source::kFilledBreaching) d->set_filled("Breaching");
+        if (e->source == Source::kFilledNotBreaching) {
+          d->set_filled("NonBreaching");
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+AlarmService::AlarmService(alarms::AlarmEngine& alarms, engine::Engine& engine,
+                           int64_t high_resolution_reach_ms)
+    : alarms_(alarms),
+      engine_(engine),
+      high_resolution_reach_ms_(high_resolution_reach_ms) {}
+
+grpc::Status AlarmService::PutMetricAlarm(grpc::ServerContext*,
+                                          const v1::PutMetricAlarmRequest* req,
+                                          v1::PutMetricAlarmResponse*) {
+  absl::StatusOr<alarms::MetricAlarmConfig> c = ToConfig(*req);
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  return ToGrpcStatus(
+      alarms_.PutMetricAlarm(*std::move(c), ToTags(req->tags())));
+}
+
+grpc::Status AlarmService::PutCompositeAlarm(
+    grpc::ServerContext*, const v1::PutCompositeAlarmRequest* req,
+    v1::PutCompositeAlarmResponse*) {
+  alarms::CompositeAlarmConfig c;
+  c.name = req->alarm_name();
+  c.description = req->alarm_description();
+  c.actions_enabled = !req->has_actions_enabled() || req->actions_enabled();
+  c.ok_actions = Strings(req->ok_actions());
+  c.alarm_actions = Strings(req->alarm_actions());
+  c.insufficient_data_actions = Strings(req->insufficient_data_actions());
+  c.alarm_rule = req->alarm_rule();
+  c.actions_suppressor = req->actions_suppressor();
+  c.actions_suppressor_wait_period_s = req->actions_suppressor_wait_period();
+  c.actions_suppressor_extension_period_s =
+      req->actions_suppressor_extension_period();
+  return ToGrpcStatus(
+      alarms_.PutCompositeAlarm(std::move(c), ToTags(req->tags())));
+}
+
+grpc::Status AlarmService::DescribeAlarms(grpc::ServerContext*,
+                                          const v1::DescribeAlarmsRequest* req,
+                                          v1::DescribeAlarmsResponse* resp) {
+  return ToGrpcStatus(rpc::DescribeAlarms(alarms_, *req, resp));
+}
+
+grpc::Status AlarmService::DescribeAlarmsForMetric(
+    grpc::ServerContext*, const v1::DescribeAlarmsForMetricRequest* req,
+    v1::DescribeAlarmsForMetricResponse* resp) {
+  engine::SeriesKey key;
+  key.namespace_name = req->namespace_();
+  key.metric_name = req->metric_name();
+  for (const v1::Dimension& d : req->dimensions()) {
+    key.dimensions.push_back({d.name(), d.value()});
+  }
+  if (absl::Status s =
+          engine::ValidateNamespace(key.namespace_name, "namespace");
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (auto r = engine::ValidateMetricName(key.metric_name)) {
+    return ToGrpcStatus(Invalid(r->message));
+  }
+  if (auto r = engine::ValidateDimensions(&key.dimensions)) {
+    return ToGrpcStatus(Invalid(r->message));
+  }
+  key.unit = req->unit();
+  if (!key.unit.empty()) {
+    if (auto r = engine::ValidateUnit(&key.unit)) {
+      return ToGrpcStatus(Invalid(r->message));
+    }
+  }
+  if (req->period() < 0) {
+    return ToGrpcStatus(Invalid(
+        absl::StrCat("period: must not be negative, got ", req->period())));
+  }
+  for (const AlarmRecord& r : alarms_.DescribeAlarmsForMetric(
+           key, req->statistic(), req->extended_statistic(), req->period())) {
+    ToProto(r, resp->add_metric_alarms());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AlarmService::DeleteAlarms(grpc::ServerContext*,
+                                        const v1::DeleteAlarmsRequest* req,
+                                        v1::DeleteAlarmsResponse*) {
+  return ToGrpcStatus(alarms_.DeleteAlarms(Strings(req->alarm_names())));
+}
+
+grpc::Status AlarmService::SetAlarmState(grpc::ServerContext*,
+                                         const v1::SetAlarmStateRequest* req,
+                                         v1::SetAlarmStateResponse*) {
+  absl::StatusOr<AlarmState> s = ToState("state_value", req->state_value());
+  if (!s.ok()) return ToGrpcStatus(s.status());
+  return ToGrpcStatus(alarms_.SetAlarmState(
+      req->alarm_name(), *s, req->state_reason(), req->state_reason_data()));
+}
+
+grpc::Status AlarmService::EnableAlarmActions(
+    grpc::ServerContext*, const v1::EnableAlarmActionsRequest* req,
+    v1::EnableAlarmActionsResponse*) {
+  return ToGrpcStatus(
+      alarms_.SetActionsEnabled(Strings(req->alarm_names()), true));
+}
+
+grpc::Status AlarmService::DisableAlarmActions(
+    grpc::ServerContext*, const v1::DisableAlarmActionsRequest* req,
+    v1::DisableAlarmActionsResponse*) {
+  return ToGrpcStatus(
+      alarms_.SetActionsEnabled(Strings(req->alarm_names()), false));
+}
+
+grpc::Status AlarmService::DescribeAlarmHistory(
+    grpc::ServerContext*, const v1::DescribeAlarmHistoryRequest* req,
+    v1::DescribeAlarmHistoryResponse* resp) {
+  return ToGrpcStatus(DescribeHistory(alarms_, *req, resp));
+}
+
+grpc::Status AlarmService::PreviewAlarm(grpc::ServerContext*,
+                                        const v1::PreviewAlarmRequest* req,
+                                        v1::PreviewAlarmResponse* resp) {
+  return ToGrpcStatus(Preview(engine_, high_resolution_reach_ms_, *req, resp));
+}
+
+}  // namespace nimbus::rpc
