@@ -32,6 +32,9 @@ constexpr char kInitialReason[] = "Unchecked: Initial alarm creation";
 // Composite evaluations one change may cause (children changing parents,
 // and so on); a bound against rules that reach the same alarms many ways.
 constexpr size_t kMaxPropagation = 10000;
+// Alarms whose recent window would hold more buckets than this read the
+// store instead (they are evaluated hourly, or have days-long ranges).
+constexpr int64_t kMaxWindowBuckets = 4096;
 
 // One alarm in memory.
 struct Entry {
@@ -40,6 +43,9 @@ struct Entry {
   std::vector<std::string> children;  // composite alarms: the rule's alarms
   int64_t interval_ms = 0;            // metric alarms
   int64_t next_tick_ms = 0;           // metric alarms: the next to evaluate
+  // The engine's recent window of the alarm's series (0: none; the alarm
+  // reads GetStatistics).
+  uint64_t watch = 0;
   // Changes with every put, forced state and evaluation: an evaluation
   // computed from an older one is dropped.
   uint64_t generation = 0;
@@ -86,6 +92,10 @@ struct AlarmEngine::Impl {
 
   absl::Status Load();
   void Install(std::unique_ptr<Entry> e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Watches the series of metric alarm `e` in the engine's recent window,
+  // if its statistic and range allow. A failed build is logged; the alarm
+  // then reads the store.
+  void WatchSeries(Entry& e);
   void Uninstall(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // The record as `txn` leaves it, or nullptr (deleted, or none).
   const AlarmRecord* Current(const Txn& txn, const std::string& name)
@@ -183,8 +193,33 @@ absl::Status AlarmEngine::Impl::Load() {
   return it->status();
 }
 
+void AlarmEngine::Impl::WatchSeries(Entry& e) {
+  const MetricAlarmConfig& m = e.record.metric;
+  if (e.record.type != AlarmType::kMetric || m.statistic.empty()) return;
+  const int64_t period_ms = m.period_s * 1000;
+  const int64_t bucket_ms = std::min<int64_t>(period_ms, 60'000);
+  // The range, its alignment to the minute, the evaluation delay, and an
+  // interval of lag.
+  const int64_t span_ms =
+      period_ms * static_cast<int64_t>(EvaluationRange(m.evaluation_periods)) +
+      60'000 + options.evaluation_delay_ms + e.interval_ms;
+  if (span_ms / bucket_ms > kMaxWindowBuckets) return;
+  absl::StatusOr<uint64_t> h = engine.WatchSeries(m.metric, bucket_ms, span_ms);
+  if (!h.ok()) {
+    Log(LogLevel::kWarning, "alarms",
+        absl::StrCat(
+            "alarm '", m.name,
+            "': no recent window, reading the store: ", h.status().ToString()));
+    return;
+  }
+  e.watch = *h;
+}
+
 void AlarmEngine::Impl::Install(std::unique_ptr<Entry> e) {
   const std::string name = e->record.name();
+  // Watched before the old entry lets go, so that an update of the same
+  // series shares the window rather than building it again.
+  if (e->watch == 0) WatchSeries(*e);
   Uninstall(name);
   e->generation = ++generation;
   for (const std::string& child : e->children) parents[child].insert(name);
@@ -194,6 +229,7 @@ void AlarmEngine::Impl::Install(std::unique_ptr<Entry> e) {
 void AlarmEngine::Impl::Uninstall(const std::string& name) {
   auto it = alarms.find(name);
   if (it == alarms.end()) return;
+  if (it->second->watch != 0) engine.UnwatchSeries(it->second->watch);
   for (const std::string& child : it->second->children) {
     auto p = parents.find(child);
     if (p == parents.end()) continue;
@@ -476,6 +512,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
     uint64_t generation;
     MetricAlarmConfig config;
     ValidatedMetricAlarm validated;
+    uint64_t watch;
     AlarmState state;
     std::vector<int64_t> ticks;
     // Filled outside the lock.
@@ -509,6 +546,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       job.generation = e.generation;
       job.config = e.record.metric;
       job.validated = e.validated;
+      job.watch = e.watch;
       job.state = e.record.state;
       for (int64_t t = e.next_tick_ms; t <= last_due; t += e.interval_ms) {
         job.ticks.push_back(t);
@@ -527,12 +565,22 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   }
   if (jobs.empty()) return absl::OkStatus();
 
+  std::vector<engine::WindowStats> window_stats;
+  int64_t window_reads = 0, store_reads = 0;
   for (Job& job : jobs) {
     AlarmState state = job.state;
     for (int64_t tick : job.ticks) {
       absl::StatusOr<PreviewStep> step = EvaluateAtTick(
           job.config, job.validated, tick, state,
-          [&](const EvaluationWindow& w) {
+          [&](const EvaluationWindow& w)
+              -> absl::StatusOr<std::vector<Period>> {
+            if (job.watch != 0 &&
+                engine.ReadWatched(job.watch, w.start_ms, w.period_ms,
+                                   w.periods, &window_stats)) {
+              ++window_reads;
+              return PeriodsFromWindow(job.config, window_stats);
+            }
+            ++store_reads;
             return FetchPeriods(engine, job.config, job.validated, w);
           });
       if (!step.ok()) {
@@ -545,6 +593,8 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   }
 
   absl::MutexLock l(&mu);
+  stats.window_reads += window_reads;
+  stats.store_reads += store_reads;
   Txn txn;
   std::vector<std::string> changed;
   struct Advance {

@@ -53,6 +53,11 @@ struct AlarmEngineStats {
   int64_t evaluations = 0;    // metric-alarm ticks evaluated since open
   int64_t transitions = 0;    // state changes by evaluations since open
   int64_t ticks_skipped = 0;  // ticks older than max_catch_up_ms, skipped
+  // Evaluation ranges read from the engine's recent window, and from the
+  // store (extended statistics, ranges the window does not cover: late
+  // ticks, alarms created moments ago whose window is still building).
+  int64_t window_reads = 0;
+  int64_t store_reads = 0;
   // Evaluations that failed (their data could not be read, their write
   // failed), each logged; the tick is evaluated again.
   int64_t evaluation_failures = 0;

@@ -17,7 +17,30 @@ std::string StatisticName(const MetricAlarmConfig& config) {
                                   : config.statistic;
 }
 
+double BasicStatistic(const std::string& statistic, double count, double sum,
+                      double minimum, double maximum) {
+  if (statistic == "SampleCount") return count;
+  if (statistic == "Average") return sum / count;
+  if (statistic == "Sum") return sum;
+  if (statistic == "Minimum") return minimum;
+  return maximum;
+}
+
 }  // namespace
+
+std::vector<Period> PeriodsFromWindow(
+    const MetricAlarmConfig& config,
+    const std::vector<engine::WindowStats>& stats) {
+  std::vector<Period> out(stats.size());
+  for (size_t i = 0; i < stats.size(); ++i) {
+    const engine::WindowStats& s = stats[i];
+    if (s.count <= 0) continue;
+    const double v =
+        BasicStatistic(config.statistic, s.count, s.sum, s.minimum, s.maximum);
+    if (!std::isnan(v)) out[i].value = v;
+  }
+  return out;
+}
 
 absl::StatusOr<std::vector<Period>> FetchPeriods(
     engine::Engine& engine, const MetricAlarmConfig& config,
@@ -51,16 +74,9 @@ absl::StatusOr<std::vector<Period>> FetchPeriods(
           IsLowSampleCount(*alarm.extended->high / 100, d.sample_count);
     } else if (alarm.extended) {
       v = d.extended.empty() ? NAN : d.extended[0];
-    } else if (config.statistic == "SampleCount") {
-      v = d.sample_count;
-    } else if (config.statistic == "Average") {
-      v = d.sum / d.sample_count;
-    } else if (config.statistic == "Sum") {
-      v = d.sum;
-    } else if (config.statistic == "Minimum") {
-      v = d.minimum;
     } else {
-      v = d.maximum;
+      v = BasicStatistic(config.statistic, d.sample_count, d.sum, d.minimum,
+                         d.maximum);
     }
     if (!std::isnan(v)) out[i].value = v;
   }

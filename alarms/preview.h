@@ -34,6 +34,12 @@ absl::StatusOr<std::vector<Period>> FetchPeriods(
     engine::Engine& engine, const MetricAlarmConfig& config,
     const ValidatedMetricAlarm& alarm, const EvaluationWindow& window);
 
+// The same from a recent window's periods (engine/recent_window.h), for
+// alarms with a statistic (not an extended one).
+std::vector<Period> PeriodsFromWindow(
+    const MetricAlarmConfig& config,
+    const std::vector<engine::WindowStats>& stats);
+
 struct PreviewStep {
   int64_t tick_ms;
   AlarmState state;  // after the evaluation

@@ -15,6 +15,7 @@
 #include "engine/log.h"
 #include "engine/periodic_thread.h"
 #include "engine/raw_reader.h"
+#include "engine/recent_window.h"
 #include "engine/rollup.h"
 #include "engine/sealer.h"
 #include "engine/sweeper.h"
@@ -82,6 +83,7 @@ struct Engine::Impl : public RollupSource {
   DirtyHourIndex dirty;
   std::unique_ptr<HeadStore> heads;
   std::unique_ptr<RawReader> reader;
+  std::unique_ptr<RecentWindow> window;
   std::unique_ptr<StatisticsExecutor> statistics;
   std::unique_ptr<Sealer> sealer;
   std::unique_ptr<Sweeper> sweeper;
@@ -369,6 +371,14 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options,
   NIMBUS_ASSIGN_OR_RETURN(e.index, SeriesIndex::Load(*e.store));
   e.heads = std::make_unique<HeadStore>(e.options.head_seal_points);
   e.reader = std::make_unique<RawReader>(*e.store, *e.heads);
+  e.window = std::make_unique<RecentWindow>(*e.store, *e.heads, *e.index);
+  {
+    RecentWindow* w = e.window.get();
+    e.heads->set_feed(
+        [w](const CommitGroup& g, int64_t now) { w->Feed(g, now); });
+    e.index->set_on_create(
+        [w](absl::Span<Series* const> created) { w->OnCreate(created); });
+  }
   e.statistics = std::make_unique<StatisticsExecutor>(
       *e.store, *e.index, e.dirty, *e.reader, e.options.reach);
   NIMBUS_RETURN_IF_ERROR(e.Replay());
@@ -572,6 +582,20 @@ absl::Status Engine::RunRollups(bool redo_busy_hours) {
 absl::Status Engine::Compact() { return impl_->store->CompactAll(); }
 
 storage::Store& Engine::store() { return *impl_->store; }
+
+absl::StatusOr<uint64_t> Engine::WatchSeries(const SeriesKey& key,
+                                             int64_t bucket_ms,
+                                             int64_t span_ms) {
+  return impl_->window->Watch(key, bucket_ms, span_ms, impl_->clock.NowMs());
+}
+
+void Engine::UnwatchSeries(uint64_t handle) { impl_->window->Unwatch(handle); }
+
+bool Engine::ReadWatched(uint64_t handle, int64_t start_ms, int64_t period_ms,
+                         size_t n, std::vector<WindowStats>* out) {
+  return impl_->window->Read(handle, start_ms, period_ms, n,
+                             impl_->clock.NowMs(), out);
+}
 
 absl::Status Engine::SealAgedHeads() {
   return impl_->sweeper->Run(impl_->options.head_max_age_ms);

@@ -39,6 +39,7 @@
 #include "engine/head_buffer.h"
 #include "engine/ingest_log.h"
 #include "engine/query_plan.h"
+#include "engine/recent_window.h"
 #include "engine/rollup_scheduler.h"
 #include "engine/series_index.h"
 #include "engine/series_key.h"
@@ -241,6 +242,19 @@ class Engine {
   // of their own (alarms: storage::Column::kAlarms, kAlarmHistory). They
   // must not write the engine's families.
   storage::Store& store();
+
+  // Recent period statistics kept in memory for alarm evaluation
+  // (engine/recent_window.h has the contract): watches `key` (an empty
+  // unit: every unit) in buckets of bucket_ms, span_ms behind now, built
+  // from stored data and then fed by every commit. Returns a handle, or
+  // the store's error.
+  absl::StatusOr<uint64_t> WatchSeries(const SeriesKey& key, int64_t bucket_ms,
+                                       int64_t span_ms);
+  void UnwatchSeries(uint64_t handle);
+  // `n` periods of period_ms from start_ms; false if the watch does not
+  // cover them (then read GetStatistics).
+  bool ReadWatched(uint64_t handle, int64_t start_ms, int64_t period_ms,
+                   size_t n, std::vector<WindowStats>* out);
 
  private:
   struct Impl;

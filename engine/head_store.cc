@@ -36,6 +36,7 @@ void HeadStore::AppendGroup(const CommitGroup& group, int64_t now_ms,
     }
   }
   applied_seq_ = group.seq;
+  if (feed_) feed_(group, now_ms);
 }
 
 void HeadStore::AppendReplayed(Series* s, const std::vector<Sample>& samples,
@@ -58,6 +59,24 @@ void HeadStore::Snapshot(Series* s, std::vector<Sample>* head,
   s->head.DecodeTo(head);
   *sealed_seq = s->sealed_seq;
   open_iterators();
+}
+
+bool HeadStore::Snapshot(Series* s, std::vector<Sample>* head,
+                         uint64_t* sealed_seq, uint64_t* applied_seq,
+                         absl::FunctionRef<bool()> in_step,
+                         absl::FunctionRef<void()> open_iterators) {
+  absl::MutexLock l(&mu_);
+  if (!in_step()) return false;
+  s->head.DecodeTo(head);
+  *sealed_seq = s->sealed_seq;
+  *applied_seq = applied_seq_;
+  open_iterators();
+  return true;
+}
+
+void HeadStore::WithLock(absl::FunctionRef<void()> fn) {
+  absl::MutexLock l(&mu_);
+  fn();
 }
 
 bool HeadStore::TakeForSeal(Series* s, std::vector<Sample>* points,

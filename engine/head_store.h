@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -52,6 +53,20 @@ class HeadStore {
   // seals. open_iterators must not block.
   void Snapshot(Series* s, std::vector<Sample>* head, uint64_t* sealed_seq,
                 absl::FunctionRef<void()> open_iterators);
+  // The same, also giving the newest applied log sequence, and first
+  // calling in_step() (which must not block): if it returns false, nothing
+  // is copied and open_iterators is not called (RecentWindow's build).
+  // Returns in_step's result.
+  bool Snapshot(Series* s, std::vector<Sample>* head, uint64_t* sealed_seq,
+                uint64_t* applied_seq, absl::FunctionRef<bool()> in_step,
+                absl::FunctionRef<void()> open_iterators);
+  // Runs fn with the heads' lock held (fn must not block).
+  void WithLock(absl::FunctionRef<void()> fn);
+  // Called by AppendGroup for each group, with the lock held: the recent
+  // windows' feed (engine/recent_window.h). Set once, before any commit.
+  void set_feed(absl::AnyInvocable<void(const CommitGroup&, int64_t)> feed) {
+    feed_ = std::move(feed);
+  }
 
   // Clears the seal_queued mark of `s` and copies its head into *points
   // with the sequence of its newest point. Returns false if the head is
@@ -90,6 +105,7 @@ class HeadStore {
   absl::Mutex mu_;  // guards the head fields of every Series
   uint64_t applied_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> points_{0};
+  absl::AnyInvocable<void(const CommitGroup&, int64_t)> feed_;
 };
 
 }  // namespace nimbus::engine

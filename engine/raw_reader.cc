@@ -26,6 +26,36 @@ absl::Status RawReader::Read(
     it = store_.NewIterator(Column::kPoints);
     sit = store_.NewIterator(Column::kStatSets);
   });
+  return ReadSnapshot(s, start_ms, end_ms, head, sealed, UINT64_MAX, *it, *sit,
+                      sample, set);
+}
+
+absl::Status RawReader::ReadForWatch(
+    Series* s, int64_t start_ms, int64_t end_ms,
+    absl::FunctionRef<bool()> in_step,
+    absl::FunctionRef<void(int64_t, double)> sample,
+    absl::FunctionRef<void(int64_t, double, double, double, double)> set) {
+  std::vector<Sample> head;
+  uint64_t sealed, applied;
+  std::unique_ptr<storage::StoreIterator> it, sit;
+  if (!heads_.Snapshot(s, &head, &sealed, &applied, in_step, [&] {
+        it = store_.NewIterator(Column::kPoints);
+        sit = store_.NewIterator(Column::kStatSets);
+      })) {
+    return absl::OkStatus();
+  }
+  return ReadSnapshot(s, start_ms, end_ms, head, sealed, applied, *it, *sit,
+                      sample, set);
+}
+
+absl::Status RawReader::ReadSnapshot(
+    Series* s, int64_t start_ms, int64_t end_ms,
+    const std::vector<Sample>& head, uint64_t sealed, uint64_t max_set_seq,
+    storage::StoreIterator& it_ref, storage::StoreIterator& sit_ref,
+    absl::FunctionRef<void(int64_t, double)> sample,
+    absl::FunctionRef<void(int64_t, double, double, double, double)> set) {
+  storage::StoreIterator* it = &it_ref;
+  storage::StoreIterator* sit = &sit_ref;
   for (const Sample& x : head) {
     if (x.ts_ms >= start_ms && x.ts_ms < end_ms) sample(x.ts_ms, x.value);
   }
@@ -57,6 +87,9 @@ absl::Status RawReader::Read(
     int64_t ts;
     if (!storage::DecodeStatSetKey(sit->key(), &id, &ts) || id != s->id) break;
     if (ts >= end_ms) break;
+    // The key's log sequence (storage/keys.h): a set written by a commit
+    // not applied at the snapshot.
+    if (storage::GetBigEndian64(sit->key().data() + 16) > max_set_seq) continue;
     if (v.size() != storage::kStatSetValueSize) {
       return absl::DataLossError("statistic set: value is not 32 bytes");
     }

@@ -235,6 +235,7 @@ absl::StatusOr<std::vector<Series*>> SeriesIndex::Resolve(
       created[j] = &s;
     }
   }
+  if (on_create_) on_create_(created);
   for (const auto& [i, j] : wants) out[i] = created[j];
   return out;
 }

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,8 @@ namespace nimbus::engine {
 
 // One series. The key is held only in its encoded form (decoded when a
 // query needs its fields), and the index maps views of it.
+struct SeriesWatchers;
+
 struct Series {
   uint64_t id = 0;
   // SeriesKey::Encode(), in the index's key arena after its length (a
@@ -65,6 +68,9 @@ struct Series {
   int64_t head_first_wall_ms = 0;
   uint64_t sealed_seq = 0;   // every log record <= this is in chunks
   bool seal_queued = false;  // waiting for the sealer
+  // The recent windows this series feeds (engine/recent_window.h), or
+  // nullptr: guarded by HeadStore's lock.
+  SeriesWatchers* watchers = nullptr;
   // The series' open run: the chunks the sealer wrote for it since it last
   // merged them into one (engine/sealer.h), all starting at or after
   // run_first_ms, run_points points in all. Sealer only (one seal at a
@@ -131,6 +137,13 @@ class SeriesIndex {
   void RememberIdentities(absl::Span<const RememberedIdentity> remembered);
   static constexpr size_t kIdentitySlack = 1024;
 
+  // Called after Resolve() creates series, before it returns them, with no
+  // lock of the index held (the recent windows attach them). Set once,
+  // before any Resolve().
+  void set_on_create(std::function<void(absl::Span<Series* const>)> f) {
+    on_create_ = std::move(f);
+  }
+
   // nullptr if there is no series with that id.
   Series* Find(uint64_t id);
 
@@ -158,6 +171,7 @@ class SeriesIndex {
 
   storage::Store& store_;
   // Serializes series creation; taken before mu_.
+  std::function<void(absl::Span<Series* const>)> on_create_;
   absl::Mutex create_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(create_mu_) = 1;
   // Every series' encoded key, back to back in blocks of kKeyBlock bytes (a

@@ -182,6 +182,29 @@ TEST_F(AlarmEngineTest, LiveTransitionsEqualThePreviews) {
   EXPECT_EQ(alarms_->Stats().transitions, 4);
 }
 
+TEST_F(AlarmEngineTest, LiveAlarmsReadTheRecentWindowThatIngestFeeds) {
+  MetricAlarmConfig c = Config("fresh");
+  c.metric.dimensions = {{"Host", "fresh"}};
+  c.evaluation_periods = 2;
+  ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  EXPECT_EQ(alarms_->Get("fresh")->state, S::kInsufficientData);
+  // Points arrive as time passes, after the alarm exists: 50, then 95.
+  for (int m = 5; m < 12; ++m) {
+    std::vector<engine::SeriesWrite> w = {
+        {c.metric, {{kT0 + m * kMinute + 1000, m < 8 ? 50.0 : 95.0}}, {}, {}}};
+    ASSERT_TRUE(engine_->Write(w).ok());
+    RunTo(m + 1);
+  }
+  EXPECT_EQ(
+      Summaries("fresh"),
+      (std::vector<std::string>{"6 Alarm updated from INSUFFICIENT_DATA to OK",
+                                "10 Alarm updated from OK to ALARM"}));
+  const AlarmEngineStats st = alarms_->Stats();
+  EXPECT_EQ(st.store_reads, 0);
+  EXPECT_EQ(st.window_reads, st.evaluations);
+  EXPECT_GT(st.window_reads, 0);
+}
+
 TEST_F(AlarmEngineTest, AnUpdateKeepsTheStateAndRecordsBothConfigurations) {
   ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
   RunTo(18);

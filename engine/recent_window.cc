@@ -1,0 +1,318 @@
+#include "engine/recent_window.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/clock.h"
+#include "engine/raw_reader.h"
+
+namespace nimbus::engine {
+
+// Buckets kept ahead of now's in the ring; points further ahead wait in
+// `ahead` (clients may send points up to two hours ahead).
+constexpr int64_t kAheadBuckets = 1;
+
+struct SeriesWatchers {
+  std::vector<WatchedWindow*> windows;
+};
+
+struct WatchedWindow {
+  std::string map_key;
+  std::string index_key;  // in by_key_
+  int64_t bucket_ms = 0;
+  size_t size = 0;  // ring buckets
+  int refs = 0;
+  // Periods from here on are complete; INT64_MAX until the build is done.
+  int64_t complete_from_ms = INT64_MAX;
+  struct Slot {
+    int64_t p = INT64_MIN;  // the bucket number it holds
+    WindowStats s;
+  };
+  std::vector<Slot> ring;
+  absl::btree_map<int64_t, WindowStats> ahead;
+  std::vector<Series*> series;
+
+  int64_t Bucket(int64_t ts) const {
+    return FloorTo(ts, bucket_ms) / bucket_ms;
+  }
+  // The oldest bucket the ring can hold at `now_ms`.
+  int64_t Oldest(int64_t now_ms) const {
+    return Bucket(now_ms) + kAheadBuckets - static_cast<int64_t>(size) + 1;
+  }
+  Slot& SlotOf(int64_t p) {
+    const int64_t n = static_cast<int64_t>(size);
+    return ring[static_cast<size_t>(((p % n) + n) % n)];
+  }
+
+  void Add(int64_t ts, const WindowStats& s, int64_t now_ms) {
+    const int64_t p = Bucket(ts);
+    const int64_t now_p = Bucket(now_ms);
+    if (p > now_p + kAheadBuckets) {
+      ahead[p].Merge(s);
+      return;
+    }
+    if (p < Oldest(now_ms)) return;  // older than the span: not kept
+    Slot& slot = SlotOf(p);
+    if (slot.p == p) {
+      slot.s.Merge(s);
+    } else if (slot.p < p) {
+      slot.p = p;
+      slot.s = s;
+    }
+  }
+};
+
+namespace {
+
+WindowStats One(double v) {
+  WindowStats s;
+  s.Add(v);
+  return s;
+}
+
+}  // namespace
+
+RecentWindow::RecentWindow(storage::Store& store, HeadStore& heads,
+                           SeriesIndex& index)
+    : store_(store), heads_(heads), index_(index) {}
+
+RecentWindow::~RecentWindow() {
+  for (auto& [key, w] : windows_) {
+    for (Series* s : w->series) {
+      delete s->watchers;
+      s->watchers = nullptr;
+    }
+  }
+}
+
+bool RecentWindow::Attach(Series* s, Window* w) {
+  if (s->watchers == nullptr) s->watchers = new SeriesWatchers;
+  std::vector<Window*>& ws = s->watchers->windows;
+  if (std::find(ws.begin(), ws.end(), w) != ws.end()) return false;
+  ws.push_back(w);
+  w->series.push_back(s);
+  return true;
+}
+
+void RecentWindow::Detach(Series* s, Window* w) {
+  if (s->watchers == nullptr) return;
+  std::vector<Window*>& ws = s->watchers->windows;
+  ws.erase(std::remove(ws.begin(), ws.end(), w), ws.end());
+  if (ws.empty()) {
+    delete s->watchers;
+    s->watchers = nullptr;
+  }
+}
+
+absl::StatusOr<uint64_t> RecentWindow::Watch(const SeriesKey& key,
+                                             int64_t bucket_ms, int64_t span_ms,
+                                             int64_t now_ms) {
+  if (bucket_ms <= 0 || 60'000 % bucket_ms != 0 || span_ms < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("recent window: bucket ",
+                                                   bucket_ms, " ms or span ",
+                                                   span_ms, " ms not allowed"));
+  }
+  const std::string encoded = key.Encode();
+  const std::string map_key =
+      absl::StrCat(encoded, "|", bucket_ms, "|", span_ms);
+  Window* w;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = windows_.find(map_key);
+    if (it != windows_.end()) {
+      ++it->second->refs;
+      const uint64_t h = next_handle_++;
+      handles_[h] = it->second.get();
+      return h;
+    }
+    auto owned = std::make_unique<Window>();
+    w = owned.get();
+    w->map_key = map_key;
+    w->index_key = encoded;
+    w->bucket_ms = bucket_ms;
+    w->size = static_cast<size_t>(span_ms / bucket_ms) + 2 + kAheadBuckets;
+    w->ring.resize(w->size);
+    w->refs = 1;
+    windows_[map_key] = std::move(owned);
+    // Registered before the build looks for series, so that a series
+    // created meanwhile is attached by OnCreate if not by the build.
+    by_key_[encoded].push_back(w);
+  }
+  absl::Status built = Build(w, key, now_ms);
+  if (!built.ok()) {
+    heads_.WithLock([&] {
+      absl::MutexLock l(&mu_);
+      for (Series* s : w->series) Detach(s, w);
+      auto& list = by_key_[w->index_key];
+      list.erase(std::remove(list.begin(), list.end(), w), list.end());
+      if (list.empty()) by_key_.erase(w->index_key);
+      windows_.erase(map_key);
+    });
+    return built;
+  }
+  absl::MutexLock l(&mu_);
+  const uint64_t h = next_handle_++;
+  handles_[h] = w;
+  return h;
+}
+
+absl::Status RecentWindow::Build(Window* w, const SeriesKey& key,
+                                 int64_t now_ms) {
+  const int64_t start =
+      now_ms -
+      (static_cast<int64_t>(w->size) - 2 - kAheadBuckets) * w->bucket_ms;
+  const int64_t from = FloorTo(start, w->bucket_ms);
+  RawReader reader(store_, heads_);
+  for (Series* s : index_.Match(key)) {
+    std::vector<std::pair<int64_t, WindowStats>> read;
+    absl::Status st = reader.ReadForWatch(
+        s, from, INT64_MAX,
+        [&] {
+          absl::MutexLock l(&mu_);
+          // Attached already (created during this build): every point of
+          // it is fed, none to read.
+          return Attach(s, w);
+        },
+        [&](int64_t ts, double v) {
+          read.push_back({ts, One(v)});
+        },
+        [&](int64_t ts, double count, double sum, double minimum,
+            double maximum) {
+          WindowStats x;
+          x.count = count;
+          x.sum = sum;
+          x.minimum = minimum;
+          x.maximum = maximum;
+          read.push_back({ts, x});
+        });
+    if (!st.ok()) return st;
+    absl::MutexLock l(&mu_);
+    for (const auto& [ts, x] : read) w->Add(ts, x, now_ms);
+  }
+  absl::MutexLock l(&mu_);
+  w->complete_from_ms = from;
+  return absl::OkStatus();
+}
+
+void RecentWindow::Unwatch(uint64_t handle) {
+  heads_.WithLock([&] {
+    absl::MutexLock l(&mu_);
+    auto it = handles_.find(handle);
+    if (it == handles_.end()) return;
+    Window* w = it->second;
+    handles_.erase(it);
+    if (--w->refs > 0) return;
+    for (Series* s : w->series) Detach(s, w);
+    auto& list = by_key_[w->index_key];
+    list.erase(std::remove(list.begin(), list.end(), w), list.end());
+    if (list.empty()) by_key_.erase(w->index_key);
+    windows_.erase(w->map_key);
+  });
+}
+
+bool RecentWindow::Read(uint64_t handle, int64_t start_ms, int64_t period_ms,
+                        size_t n, int64_t now_ms,
+                        std::vector<WindowStats>* out) {
+  absl::MutexLock l(&mu_);
+  auto it = handles_.find(handle);
+  if (it == handles_.end()) return false;
+  Window& w = *it->second;
+  if (start_ms < w.complete_from_ms || period_ms % w.bucket_ms != 0 ||
+      start_ms % w.bucket_ms != 0) {
+    return false;
+  }
+  const int64_t first = w.Bucket(start_ms);
+  const int64_t oldest = w.Oldest(now_ms);
+  if (first < oldest) return false;
+  // Points that were ahead and are now behind the ring's reach are of no
+  // read any more.
+  w.ahead.erase(w.ahead.begin(), w.ahead.lower_bound(oldest));
+  const int64_t per = period_ms / w.bucket_ms;
+  out->assign(n, WindowStats());
+  for (size_t k = 0; k < n; ++k) {
+    WindowStats& acc = (*out)[k];
+    for (int64_t b = 0; b < per; ++b) {
+      const int64_t p = first + static_cast<int64_t>(k) * per + b;
+      const WindowStats* s = nullptr;
+      if (p <= w.Bucket(now_ms) + kAheadBuckets) {
+        WatchedWindow::Slot& slot = w.SlotOf(p);
+        if (slot.p == p) s = &slot.s;
+      }
+      if (s != nullptr) acc.Merge(*s);
+      if (auto a = w.ahead.find(p); a != w.ahead.end()) acc.Merge(a->second);
+    }
+  }
+  return true;
+}
+
+void RecentWindow::Feed(const CommitGroup& group, int64_t now_ms) {
+  bool any = false;
+  for (const CommitWriter* wr : group.writers) {
+    for (const CommitWriter::Item& it : wr->items) {
+      any = any || it.series->watchers != nullptr;
+    }
+    for (const CommitWriter::Set& st : wr->sets) {
+      any = any || st.series->watchers != nullptr;
+    }
+  }
+  if (!any) return;
+  absl::MutexLock l(&mu_);
+  for (const CommitWriter* wr : group.writers) {
+    for (const CommitWriter::Item& it : wr->items) {
+      if (it.series->watchers == nullptr) continue;
+      for (Window* w : it.series->watchers->windows) {
+        for (size_t i = 0; i < it.count; ++i) {
+          w->Add(it.samples[i].ts_ms, One(it.samples[i].value), now_ms);
+        }
+      }
+    }
+    for (const CommitWriter::Set& st : wr->sets) {
+      if (st.series->watchers == nullptr) continue;
+      WindowStats x;
+      x.count = st.set->sample_count;
+      x.sum = st.set->sum;
+      x.minimum = st.set->minimum;
+      x.maximum = st.set->maximum;
+      for (Window* w : st.series->watchers->windows) {
+        w->Add(st.set->ts_ms, x, now_ms);
+      }
+    }
+  }
+}
+
+void RecentWindow::OnCreate(absl::Span<Series* const> created) {
+  {
+    absl::MutexLock l(&mu_);
+    if (by_key_.empty()) return;
+  }
+  heads_.WithLock([&] {
+    absl::MutexLock l(&mu_);
+    for (Series* s : created) {
+      const absl::string_view encoded = s->encoded();
+      if (auto it = by_key_.find(encoded); it != by_key_.end()) {
+        for (Window* w : it->second) Attach(s, w);
+      }
+      SeriesKey any;
+      if (!SeriesKey::Decode(encoded, &any) || any.unit.empty()) continue;
+      any.unit.clear();
+      if (auto it = by_key_.find(any.Encode()); it != by_key_.end()) {
+        for (Window* w : it->second) Attach(s, w);
+      }
+    }
+  });
+}
+
+size_t RecentWindow::watches() {
+  absl::MutexLock l(&mu_);
+  return windows_.size();
+}
+
+size_t RecentWindow::buckets() {
+  absl::MutexLock l(&mu_);
+  size_t n = 0;
+  for (const auto& [key, w] : windows_) n += w->size + w->ahead.size();
+  return n;
+}
+
+}  // namespace nimbus::engine

@@ -1,0 +1,124 @@
+// Recent period statistics of watched series, in memory, for alarm
+// evaluation: per watch, the sample count, sum, minimum and maximum of each
+// bucket (10, 20, 30 or 60 s) of the last `span` of time, so that an alarm
+// reads its evaluation range without a store read.
+//
+// Contract:
+//  - A watch is of a series key (an empty unit: the series of every unit,
+//    as queries match them) and a bucket size. Watch() builds it from the
+//    stored data of the span (heads, chunks, statistic sets) and from then
+//    on the ingest path feeds it every point and statistic set committed
+//    for its series, late ones included, in the commit's apply step
+//    (HeadStore::AppendGroup). The build copies each series' head and opens
+//    its store iterators in the same step that attaches the watch, under
+//    the heads' lock, so a point is counted exactly once: by the build if
+//    it was applied before, by the feed otherwise. Statistic sets, written
+//    to the store before they are applied, are read only up to the applied
+//    sequence of that step.
+//  - Series created after Watch() are attached when created.
+//  - Read() answers a range only if the watch covers it whole: from the
+//    build's start and not older than the span behind now. Otherwise it
+//    returns false and the caller reads the engine (Engine::GetStatistics).
+//  - Memory: about 40 bytes a bucket, span / bucket + 2 buckets a watch
+//    (1 KiB for a 30-second alarm with a 10 s bucket and a few minutes of
+//    span), plus buckets for points more than one bucket ahead of now.
+//    Watches of the same key, bucket and span share one window.
+#ifndef NIMBUS_ENGINE_RECENT_WINDOW_H_
+#define NIMBUS_ENGINE_RECENT_WINDOW_H_
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/commit_queue.h"
+#include "engine/head_store.h"
+#include "engine/series_index.h"
+#include "engine/series_key.h"
+#include "storage/store.h"
+
+namespace nimbus::engine {
+
+// The statistics of one bucket or period.
+struct WindowStats {
+  double count = 0;
+  double sum = 0;
+  double minimum = std::numeric_limits<double>::infinity();
+  double maximum = -std::numeric_limits<double>::infinity();
+  void Add(double v) {
+    count += 1;
+    sum += v;
+    if (v < minimum) minimum = v;
+    if (v > maximum) maximum = v;
+  }
+  void Merge(const WindowStats& o) {
+    count += o.count;
+    sum += o.sum;
+    if (o.minimum < minimum) minimum = o.minimum;
+    if (o.maximum > maximum) maximum = o.maximum;
+  }
+};
+
+struct WatchedWindow;  // recent_window.cc
+
+// Thread-safe.
+class RecentWindow {
+ public:
+  RecentWindow(storage::Store& store, HeadStore& heads, SeriesIndex& index);
+  ~RecentWindow();
+
+  // Watches `key` in buckets of bucket_ms (a divisor of 60 s, or 60 s),
+  // keeping span_ms behind now (`now_ms`). Returns a handle for Read and
+  // Unwatch. The store's error, or DataLoss for damaged data, if the build
+  // could not read; then nothing is watched.
+  absl::StatusOr<uint64_t> Watch(const SeriesKey& key, int64_t bucket_ms,
+                                 int64_t span_ms, int64_t now_ms);
+  // Ends a watch. Unknown handles are ignored.
+  void Unwatch(uint64_t handle);
+
+  // `n` periods of period_ms (a multiple of the bucket) from start_ms (a
+  // multiple of the bucket), oldest first, into *out (count 0: no data).
+  // False if the watch does not cover them (see the contract).
+  bool Read(uint64_t handle, int64_t start_ms, int64_t period_ms, size_t n,
+            int64_t now_ms, std::vector<WindowStats>* out);
+
+  // The ingest path: the group's points and sets of watched series. Called
+  // by HeadStore::AppendGroup with its lock held.
+  void Feed(const CommitGroup& group, int64_t now_ms);
+  // New series: attached to the watches of their key.
+  void OnCreate(absl::Span<Series* const> created);
+
+  // Watches, and buckets held by all of them.
+  size_t watches();
+  size_t buckets();
+
+ private:
+  using Window = WatchedWindow;
+  // Attaches `w` to `s`; false if it was attached already. Heads' lock held.
+  bool Attach(Series* s, Window* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Detach(Series* s, Window* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Build(Window* w, const SeriesKey& key, int64_t now_ms);
+
+  storage::Store& store_;
+  HeadStore& heads_;
+  SeriesIndex& index_;
+
+  absl::Mutex mu_;  // after HeadStore's lock
+  uint64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
+  // (key encoding, bucket, span) -> window.
+  absl::flat_hash_map<std::string, std::unique_ptr<Window>> windows_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Window*> handles_ ABSL_GUARDED_BY(mu_);
+  // Encoded keys with an empty unit -> windows of any unit.
+  absl::flat_hash_map<std::string, std::vector<Window*>> by_key_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace nimbus::engine
+
+#endif  // NIMBUS_ENGINE_RECENT_WINDOW_H_
