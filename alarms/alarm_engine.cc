@@ -46,6 +46,9 @@ struct Entry {
   // The engine's recent window of the alarm's series (0: none; the alarm
   // reads GetStatistics).
   uint64_t watch = 0;
+  // Put and not evaluated yet: its first tick is evaluated however old
+  // (an hourly alarm put late in the hour).
+  bool fresh = false;
   // Changes with every put, forced state and evaluation: an evaluation
   // computed from an older one is dropped.
   uint64_t generation = 0;
@@ -535,11 +538,18 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
         return;
       }
       const int64_t oldest = last_due - options.max_catch_up_ms;
-      if (e.next_tick_ms < oldest) {
+      if (e.next_tick_ms < oldest && !e.fresh) {
         const int64_t skip =
             NextTickAfter(oldest - 1, e.interval_ms) - e.next_tick_ms;
         stats.ticks_skipped += skip / e.interval_ms;
         e.next_tick_ms += skip;
+        // With an interval longer than the catch-up, the next tick kept
+        // may still be ahead.
+        if (e.next_tick_ms > last_due) {
+          *next_due =
+              std::min(*next_due, e.next_tick_ms + options.evaluation_delay_ms);
+          return;
+        }
       }
       Job job;
       job.name = e.record.name();
@@ -581,7 +591,8 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
               return PeriodsFromWindow(job.config, window_stats);
             }
             ++store_reads;
-            return FetchPeriods(engine, job.config, job.validated, w);
+            return FetchAlarmPeriods(engine, clock, job.config, job.validated,
+                                     w);
           });
       if (!step.ok()) {
         job.status = step.status();
@@ -593,6 +604,9 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   }
 
   absl::MutexLock l(&mu);
+  // Transitions are stamped when they are applied, after any put that the
+  // evaluation raced.
+  const int64_t applied_ms = clock.NowMs();
   stats.window_reads += window_reads;
   stats.store_reads += store_reads;
   Txn txn;
@@ -627,9 +641,9 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       next.state = step.state;
       next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
       next.state_reason_data = step.reason_data;
-      next.state_updated_ms = now;
-      next.state_transitioned_ms = now;
-      if (previous == AlarmState::kAlarm) next.left_alarm_ms = now;
+      next.state_updated_ms = applied_ms;
+      next.state_transitioned_ms = applied_ms;
+      if (previous == AlarmState::kAlarm) next.left_alarm_ms = applied_ms;
       next.last_tick_ms = step.tick_ms;
       ++stats.transitions;
       AddHistory(txn, next, HistoryItemType::kStateUpdate,
@@ -638,7 +652,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
                  StateUpdateData(previous, previous_reason, next,
                                  EvidenceJson(next.metric, e.validated, step,
                                               next.config_version)),
-                 now);
+                 applied_ms);
       transitioned = true;
     }
     if (transitioned) {
@@ -647,7 +661,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
     }
     advances.push_back({&e, job.steps.back().tick_ms + e.interval_ms});
   }
-  Propagate(txn, changed, now, {});
+  Propagate(txn, changed, applied_ms, {});
   if (absl::Status s = Commit(txn); !s.ok()) {
     ++stats.evaluation_failures;
     Log(LogLevel::kError, "alarms",
@@ -656,6 +670,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   }
   for (const Advance& a : advances) {
     a.entry->next_tick_ms = a.next_tick;
+    a.entry->fresh = false;
     a.entry->generation = ++generation;
   }
   return first_error;
@@ -671,6 +686,20 @@ absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
       ValidateMetricAlarm(&config, impl_->options.high_resolution_reach_ms);
   if (!v.ok()) return v.status();
   if (absl::Status s = ValidateTags(tags); !s.ok()) return s;
+  if (!config.metrics.empty()) {
+    // The queries must run and return one series: tried over the range
+    // the first evaluation reads.
+    const int64_t now = impl_->clock.NowMs();
+    const EvaluationWindow w = WindowAt(
+        engine::FloorTo(now, EvaluationIntervalMs(config.period_s,
+                                                  config.evaluation_periods)),
+        config.period_s, config.evaluation_periods);
+    absl::StatusOr<std::vector<Period>> tried =
+        FetchMathPeriods(impl_->engine, impl_->clock, config, w);
+    if (!tried.ok()) {
+      return absl::InvalidArgumentError(tried.status().message());
+    }
+  }
   const std::string name = config.name;
   {
     absl::MutexLock l(&impl_->mu);
@@ -703,6 +732,7 @@ absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
         EvaluationIntervalMs(r.metric.period_s, r.metric.evaluation_periods);
     e->next_tick_ms = engine::FloorTo(now - impl_->options.evaluation_delay_ms,
                                       e->interval_ms);
+    e->fresh = true;
     Txn txn;
     txn.changed[name] = r;
     impl_->AddHistory(

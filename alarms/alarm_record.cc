@@ -209,6 +209,20 @@ std::string EncodeAlarmRecord(const AlarmRecord& r) {
     PutString(&out, m.comparison_operator);
     PutString(&out, m.treat_missing_data);
     PutString(&out, m.evaluate_low_sample_count_percentile);
+    PutVarint64(&out, m.metrics.size());
+    for (const engine::MetricDataQuery& q : m.metrics) {
+      PutString(&out, q.id);
+      PutString(&out, q.expression);
+      PutString(&out, q.label);
+      out.push_back(q.return_data ? 1 : 0);
+      PutSigned(&out, q.period_ms);
+      out.push_back(q.metric_stat ? 1 : 0);
+      if (q.metric_stat) {
+        PutString(&out, q.metric_stat->key.Encode());
+        PutSigned(&out, q.metric_stat->period_ms);
+        PutString(&out, q.metric_stat->stat);
+      }
+    }
   } else {
     const CompositeAlarmConfig& c = r.composite;
     PutString(&out, c.description);
@@ -281,6 +295,25 @@ absl::StatusOr<AlarmRecord> DecodeAlarmRecord(absl::string_view name,
     m.comparison_operator = in.String();
     m.treat_missing_data = in.String();
     m.evaluate_low_sample_count_percentile = in.String();
+    const uint64_t queries = in.Varint();
+    if (in.ok() && queries > value.size()) in.Fail();
+    for (uint64_t i = 0; i < queries && in.ok(); ++i) {
+      engine::MetricDataQuery q;
+      q.id = in.String();
+      q.expression = in.String();
+      q.label = in.String();
+      q.return_data = in.Bool();
+      q.period_ms = in.Signed();
+      if (in.Bool()) {
+        engine::MetricStat st;
+        const std::string k = in.String();
+        if (in.ok() && !engine::SeriesKey::Decode(k, &st.key)) in.Fail();
+        st.period_ms = in.Signed();
+        st.stat = in.String();
+        q.metric_stat = std::move(st);
+      }
+      m.metrics.push_back(std::move(q));
+    }
   } else {
     CompositeAlarmConfig& c = r.composite;
     c.name = std::string(name);

@@ -69,6 +69,60 @@ constexpr std::pair<absl::string_view, TreatMissingData> kTreatments[] = {
     {"breaching", TreatMissingData::kBreaching},
     {"notBreaching", TreatMissingData::kNotBreaching}};
 
+// A metric-math alarm's queries: no single-metric field beside them, at
+// most kMaxAlarmMetrics, exactly one returning data, one period (which
+// becomes the alarm's).
+absl::Status ValidateMetrics(MetricAlarmConfig* c) {
+  const std::pair<const char*, bool> single[] = {
+      {"namespace", !c->metric.namespace_name.empty()},
+      {"metric_name", !c->metric.metric_name.empty()},
+      {"dimensions", !c->metric.dimensions.empty()},
+      {"unit", !c->metric.unit.empty()},
+      {"statistic", !c->statistic.empty()},
+      {"extended_statistic", !c->extended_statistic.empty()},
+  };
+  for (const auto& [field, given] : single) {
+    if (given) {
+      return Invalid(absl::StrCat(
+          field, ": not allowed with metrics (the queries name the data)"));
+    }
+  }
+  if (c->metrics.size() > kMaxAlarmMetrics) {
+    return Invalid(absl::StrCat("metrics: at most ", kMaxAlarmMetrics,
+                                " queries, got ", c->metrics.size()));
+  }
+  size_t returned = 0;
+  int64_t period_ms = 0;
+  for (size_t i = 0; i < c->metrics.size(); ++i) {
+    const engine::MetricDataQuery& q = c->metrics[i];
+    returned += q.return_data ? 1 : 0;
+    if (!q.metric_stat) continue;
+    if (period_ms != 0 && q.metric_stat->period_ms != period_ms) {
+      return Invalid(absl::StrCat(
+          "metrics[", i, "].metric_stat.period: ",
+          q.metric_stat->period_ms / 1000, " s, but an earlier query has ",
+          period_ms / 1000, " s; an alarm's queries share one period"));
+    }
+    period_ms = q.metric_stat->period_ms;
+  }
+  if (returned != 1) {
+    return Invalid(absl::StrCat(
+        "metrics: exactly one query must have return_data true (the others "
+        "false), got ",
+        returned));
+  }
+  if (period_ms == 0) {
+    return Invalid("metrics: at least one query needs a metric_stat");
+  }
+  // The period is the queries'; a stored alarm carries it already.
+  if (c->period_s != 0 && c->period_s * 1000 != period_ms) {
+    return Invalid(
+        "period: not allowed with metrics (the queries name the data)");
+  }
+  c->period_s = period_ms / 1000;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool ValidAlarmPeriod(int64_t period_s) {
@@ -116,44 +170,48 @@ absl::StatusOr<ValidatedMetricAlarm> ValidateMetricAlarm(
       !s.ok()) {
     return s;
   }
-  if (absl::Status s =
-          engine::ValidateNamespace(c->metric.namespace_name, "namespace");
-      !s.ok()) {
-    return s;
-  }
-  if (auto r = engine::ValidateMetricName(c->metric.metric_name)) {
-    return Invalid(r->message);
-  }
-  if (auto r = engine::ValidateDimensions(&c->metric.dimensions)) {
-    return Invalid(r->message);
-  }
-  if (!c->metric.unit.empty()) {
-    if (auto r = engine::ValidateUnit(&c->metric.unit)) {
+  if (!c->metrics.empty()) {
+    if (absl::Status s = ValidateMetrics(c); !s.ok()) return s;
+  } else {
+    if (absl::Status s =
+            engine::ValidateNamespace(c->metric.namespace_name, "namespace");
+        !s.ok()) {
+      return s;
+    }
+    if (auto r = engine::ValidateMetricName(c->metric.metric_name)) {
       return Invalid(r->message);
     }
-  }
+    if (auto r = engine::ValidateDimensions(&c->metric.dimensions)) {
+      return Invalid(r->message);
+    }
+    if (!c->metric.unit.empty()) {
+      if (auto r = engine::ValidateUnit(&c->metric.unit)) {
+        return Invalid(r->message);
+      }
+    }
 
-  const bool has_statistic = !c->statistic.empty();
-  const bool has_extended = !c->extended_statistic.empty();
-  if (has_statistic == has_extended) {
-    return Invalid(
-        "statistic: give exactly one of statistic and extended_statistic");
-  }
-  if (has_statistic) {
-    bool known;
-    if (absl::Status st =
-            Choose("statistic", c->statistic, kStatistics, &known);
-        !st.ok()) {
-      return st;
-    }
-  } else {
-    absl::StatusOr<engine::ExtendedStatistic> ext =
-        engine::ParseExtendedStatistic(c->extended_statistic);
-    if (!ext.ok()) {
+    const bool has_statistic = !c->statistic.empty();
+    const bool has_extended = !c->extended_statistic.empty();
+    if (has_statistic == has_extended) {
       return Invalid(
-          absl::StrCat("extended_statistic: ", ext.status().message()));
+          "statistic: give exactly one of statistic and extended_statistic");
     }
-    out.extended = *ext;
+    if (has_statistic) {
+      bool known;
+      if (absl::Status st =
+              Choose("statistic", c->statistic, kStatistics, &known);
+          !st.ok()) {
+        return st;
+      }
+    } else {
+      absl::StatusOr<engine::ExtendedStatistic> ext =
+          engine::ParseExtendedStatistic(c->extended_statistic);
+      if (!ext.ok()) {
+        return Invalid(
+            absl::StrCat("extended_statistic: ", ext.status().message()));
+      }
+      out.extended = *ext;
+    }
   }
 
   if (!ValidAlarmPeriod(c->period_s)) {

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "alarms/evaluator.h"
 #include "engine/extended_statistics.h"
+#include "engine/metric_data.h"
 #include "engine/query_plan.h"
 #include "engine/series_key.h"
 
@@ -22,6 +23,7 @@ inline constexpr size_t kMaxDescriptionChars = 1024;
 inline constexpr size_t kMaxActionsPerState = 5;
 inline constexpr size_t kMaxActionChars = 1024;
 inline constexpr int64_t kDaySeconds = 86400;
+inline constexpr size_t kMaxAlarmMetrics = 10;
 
 struct MetricAlarmConfig {
   std::string name;
@@ -42,6 +44,10 @@ struct MetricAlarmConfig {
   std::string comparison_operator;
   std::string treat_missing_data;                    // empty: missing
   std::string evaluate_low_sample_count_percentile;  // empty: evaluate
+  // A metric-math alarm's queries (as GetMetricData takes them) instead of
+  // metric, statistic and period: at most kMaxAlarmMetrics, exactly one
+  // returning data, their metric statistics of one period.
+  std::vector<engine::MetricDataQuery> metrics;
 };
 
 // What a valid configuration evaluates with.

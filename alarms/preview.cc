@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "alarms/reason.h"
+#include "engine/metric_data.h"
 
 namespace nimbus::alarms {
 namespace {
@@ -40,6 +41,47 @@ std::vector<Period> PeriodsFromWindow(
     if (!std::isnan(v)) out[i].value = v;
   }
   return out;
+}
+
+absl::StatusOr<std::vector<Period>> FetchMathPeriods(
+    engine::Engine& engine, engine::Clock& clock,
+    const MetricAlarmConfig& config, const EvaluationWindow& window) {
+  engine::MetricDataRequest req;
+  req.queries = config.metrics;
+  req.start_ms = window.start_ms;
+  req.end_ms = window.end_ms();
+  req.ascending = true;
+  absl::StatusOr<engine::MetricDataResponse> r =
+      engine::GetMetricData(engine, clock, req);
+  if (!r.ok()) {
+    return absl::Status(r.status().code(),
+                        absl::StrCat("metrics: ", r.status().message()));
+  }
+  if (r->results.size() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics: the query returning data gave ",
+                     r->results.size(), " series; an alarm needs exactly one"));
+  }
+  const engine::MetricDataResult& x = r->results[0];
+  std::vector<Period> out(window.periods);
+  for (size_t k = 0; k < x.timestamps_ms.size(); ++k) {
+    const int64_t t = x.timestamps_ms[k];
+    if (t < window.start_ms || t >= window.end_ms()) continue;
+    const size_t i =
+        static_cast<size_t>((t - window.start_ms) / window.period_ms);
+    if (!std::isnan(x.values[k])) out[i].value = x.values[k];
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Period>> FetchAlarmPeriods(
+    engine::Engine& engine, engine::Clock& clock,
+    const MetricAlarmConfig& config, const ValidatedMetricAlarm& alarm,
+    const EvaluationWindow& window) {
+  if (!config.metrics.empty()) {
+    return FetchMathPeriods(engine, clock, config, window);
+  }
+  return FetchPeriods(engine, config, alarm, window);
 }
 
 absl::StatusOr<std::vector<Period>> FetchPeriods(

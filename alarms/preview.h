@@ -34,6 +34,18 @@ absl::StatusOr<std::vector<Period>> FetchPeriods(
     engine::Engine& engine, const MetricAlarmConfig& config,
     const ValidatedMetricAlarm& alarm, const EvaluationWindow& window);
 
+// A metric-math alarm's periods: its one returned series over the window
+// (GetMetricData). InvalidArgument naming metrics if the queries fail or
+// return other than one series.
+absl::StatusOr<std::vector<Period>> FetchMathPeriods(
+    engine::Engine& engine, engine::Clock& clock,
+    const MetricAlarmConfig& config, const EvaluationWindow& window);
+// FetchMathPeriods for a metric-math alarm, FetchPeriods otherwise.
+absl::StatusOr<std::vector<Period>> FetchAlarmPeriods(
+    engine::Engine& engine, engine::Clock& clock,
+    const MetricAlarmConfig& config, const ValidatedMetricAlarm& alarm,
+    const EvaluationWindow& window);
+
 // The same from a recent window's periods (engine/recent_window.h), for
 // alarms with a statistic (not an extended one).
 std::vector<Period> PeriodsFromWindow(

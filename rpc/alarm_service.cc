@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "alarms/preview.h"
 #include "engine/validation.h"
+#include "rpc/metrics_service.h"
 #include "rpc/proto_time.h"
 #include "rpc/status_convert.h"
 
@@ -53,11 +54,6 @@ absl::Status CheckCount(const char* field, int32_t v) {
 
 absl::StatusOr<alarms::MetricAlarmConfig> ToConfig(
     const v1::PutMetricAlarmRequest& r) {
-  if (!r.metrics().empty()) {
-    return absl::UnimplementedError(
-        "metrics: metric-math alarms are not served yet; give namespace, "
-        "metric_name and a statistic");
-  }
   if (!r.has_threshold()) return Invalid("threshold: required");
   for (const auto& [field, v] :
        {std::pair<const char*, int32_t>{"period", r.period()},
@@ -65,7 +61,9 @@ absl::StatusOr<alarms::MetricAlarmConfig> ToConfig(
         {"datapoints_to_alarm", r.datapoints_to_alarm()}}) {
     if (absl::Status s = CheckCount(field, v); !s.ok()) return s;
   }
-  if (r.period() == 0) return Invalid("period: required");
+  if (r.period() == 0 && r.metrics().empty()) {
+    return Invalid("period: required");
+  }
   alarms::MetricAlarmConfig c;
   c.name = r.alarm_name();
   c.description = r.alarm_description();
@@ -89,7 +87,39 @@ absl::StatusOr<alarms::MetricAlarmConfig> ToConfig(
   c.treat_missing_data = r.treat_missing_data();
   c.evaluate_low_sample_count_percentile =
       r.evaluate_low_sample_count_percentile();
+  if (!r.metrics().empty()) {
+    if (r.metrics_size() > static_cast<int>(alarms::kMaxAlarmMetrics)) {
+      return Invalid(absl::StrCat("metrics: at most ", alarms::kMaxAlarmMetrics,
+                                  " queries, got ", r.metrics_size()));
+    }
+    grpc::Status s = ToEngineQueries(r.metrics(), "metrics", &c.metrics);
+    if (!s.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                          s.error_message());
+    }
+  }
   return c;
+}
+
+void FromQuery(const engine::MetricDataQuery& q, v1::MetricDataQuery* out) {
+  out->set_id(q.id);
+  out->set_expression(q.expression);
+  out->set_label(q.label);
+  out->set_return_data(q.return_data);
+  out->set_period(static_cast<int32_t>(q.period_ms / 1000));
+  if (!q.metric_stat) return;
+  v1::MetricStat* ms = out->mutable_metric_stat();
+  v1::Metric* m = ms->mutable_metric();
+  m->set_namespace_(q.metric_stat->key.namespace_name);
+  m->set_metric_name(q.metric_stat->key.metric_name);
+  for (const engine::Dimension& d : q.metric_stat->key.dimensions) {
+    v1::Dimension* x = m->add_dimensions();
+    x->set_name(d.name);
+    x->set_value(d.value);
+  }
+  ms->set_unit(q.metric_stat->key.unit);
+  ms->set_period(static_cast<int32_t>(q.metric_stat->period_ms / 1000));
+  ms->set_stat(q.metric_stat->stat);
 }
 
 void ToProto(const AlarmRecord& r, v1::MetricAlarm* out) {
@@ -131,6 +161,9 @@ void ToProto(const AlarmRecord& r, v1::MetricAlarm* out) {
       m.evaluate_low_sample_count_percentile);
   out->set_configuration_version(static_cast<int64_t>(r.config_version));
   FromTags(r.tags, out->mutable_tags());
+  for (const engine::MetricDataQuery& q : m.metrics) {
+    FromQuery(q, out->add_metrics());
+  }
 }
 
 void ToProto(const AlarmRecord& r, v1::CompositeAlarm* out) {
@@ -199,9 +232,15 @@ absl::Status DescribeAlarms(alarms::AlarmEngine& engine,
       ToTypes(req.alarm_types());
   if (!types.ok()) return types.status();
   q.alarm_types = *std::move(types);
-  if (q.alarm_types.empty()) q.alarm_types = {alarms::AlarmType::kMetric};
   q.children_of_alarm_name = req.children_of_alarm_name();
   q.parents_of_alarm_name = req.parents_of_alarm_name();
+  // No types: metric alarms only, as CloudWatch lists them, except for the
+  // relation lookups, whose answers are composites too (CloudWatch takes
+  // no other parameter beside those).
+  if (q.alarm_types.empty() && q.children_of_alarm_name.empty() &&
+      q.parents_of_alarm_name.empty()) {
+    q.alarm_types = {alarms::AlarmType::kMetric};
+  }
   if (!req.state_value().empty()) {
     absl::StatusOr<AlarmState> s = ToState("state_value", req.state_value());
     if (!s.ok()) return s.status();
@@ -287,8 +326,8 @@ absl::Status DescribeHistory(alarms::AlarmEngine& engine,
   return absl::OkStatus();
 }
 
-absl::Status Preview(engine::Engine& engine, int64_t reach_ms,
-                     const v1::PreviewAlarmRequest& req,
+absl::Status Preview(engine::Engine& engine, engine::Clock& clock,
+                     int64_t reach_ms, const v1::PreviewAlarmRequest& req,
                      v1::PreviewAlarmResponse* resp) {
   absl::StatusOr<alarms::MetricAlarmConfig> config = ToConfig(req.alarm());
   if (!config.ok()) return config.status();
@@ -311,8 +350,8 @@ absl::Status Preview(engine::Engine& engine, int64_t reach_ms,
   absl::StatusOr<std::vector<alarms::PreviewStep>> steps =
       alarms::PreviewMetricAlarm(*config, *v, *start, *end, initial,
                                  [&](const alarms::EvaluationWindow& w) {
-                                   return alarms::FetchPeriods(engine, *config,
-                                                               *v, w);
+                                   return alarms::FetchAlarmPeriods(
+                                       engine, clock, *config, *v, w);
                                  });
   if (!steps.ok()) return steps.status();
   for (const alarms::PreviewStep& s : *steps) {
@@ -350,9 +389,11 @@ absl::Status Preview(engine::Engine& engine, int64_t reach_ms,
 }  // namespace
 
 AlarmService::AlarmService(alarms::AlarmEngine& alarms, engine::Engine& engine,
+                           engine::Clock& clock,
                            int64_t high_resolution_reach_ms)
     : alarms_(alarms),
       engine_(engine),
+      clock_(clock),
       high_resolution_reach_ms_(high_resolution_reach_ms) {}
 
 grpc::Status AlarmService::PutMetricAlarm(grpc::ServerContext*,
@@ -464,7 +505,8 @@ grpc::Status AlarmService::DescribeAlarmHistory(
 grpc::Status AlarmService::PreviewAlarm(grpc::ServerContext*,
                                         const v1::PreviewAlarmRequest* req,
                                         v1::PreviewAlarmResponse* resp) {
-  return ToGrpcStatus(Preview(engine_, high_resolution_reach_ms_, *req, resp));
+  return ToGrpcStatus(
+      Preview(engine_, clock_, high_resolution_reach_ms_, *req, resp));
 }
 
 }  // namespace nimbus::rpc

@@ -19,7 +19,7 @@ class AlarmService final : public nimbus::v1::AlarmService::Service {
   // `high_resolution_reach_ms`: how far back sub-minute periods are
   // answered (the preview's alarms are validated as live ones are).
   AlarmService(alarms::AlarmEngine& alarms, engine::Engine& engine,
-               int64_t high_resolution_reach_ms);
+               engine::Clock& clock, int64_t high_resolution_reach_ms);
 
   grpc::Status PutMetricAlarm(
       grpc::ServerContext* ctx, const nimbus::v1::PutMetricAlarmRequest* req,
@@ -59,6 +59,7 @@ class AlarmService final : public nimbus::v1::AlarmService::Service {
  private:
   alarms::AlarmEngine& alarms_;
   engine::Engine& engine_;
+  engine::Clock& clock_;
   const int64_t high_resolution_reach_ms_;
 };
 

@@ -814,33 +814,13 @@ grpc::Status MetricsService::GetMetricStatistics(
   return grpc::Status::OK;
 }
 
-grpc::Status MetricsService::GetMetricData(grpc::ServerContext*,
-                                           const v1::GetMetricDataRequest* req,
-                                           v1::GetMetricDataResponse* resp) {
-  engine::MetricDataRequest r;
-  if (grpc::Status s = ReadTimeRange(*req, &r.start_ms, &r.end_ms); !s.ok()) {
-    return s;
-  }
-  if (req->scan_by() == "TimestampAscending") {
-    r.ascending = true;
-  } else if (!req->scan_by().empty() &&
-             req->scan_by() != "TimestampDescending") {
-    return InvalidArgument(absl::StrCat(
-        "scan_by: must be TimestampDescending or TimestampAscending, got \"",
-        req->scan_by(), "\""));
-  }
-  r.max_datapoints = req->max_datapoints();
-  r.next_token = req->next_token();
-  if (req->metric_data_queries_size() >
-      static_cast<int>(engine::kMaxMetricDataQueries)) {
-    return InvalidArgument(absl::StrCat(
-        "metric_data_queries: at most ", engine::kMaxMetricDataQueries,
-        " queries, got ", req->metric_data_queries_size()));
-  }
-  for (int i = 0; i < req->metric_data_queries_size(); ++i) {
-    const v1::MetricDataQuery& q = req->metric_data_queries(i);
-    const std::string field = absl::StrCat("metric_data_queries[", i, "].");
-    engine::MetricDataQuery& e = r.queries.emplace_back();
+grpc::Status ToEngineQueries(
+    const google::protobuf::RepeatedPtrField<v1::MetricDataQuery>& queries,
+    absl::string_view name, std::vector<engine::MetricDataQuery>* out) {
+  for (int i = 0; i < queries.size(); ++i) {
+    const v1::MetricDataQuery& q = queries[i];
+    const std::string field = absl::StrCat(name, "[", i, "].");
+    engine::MetricDataQuery& e = out->emplace_back();
     e.id = q.id();
     e.expression = q.expression();
     e.label = q.label();
@@ -884,6 +864,37 @@ grpc::Status MetricsService::GetMetricData(grpc::ServerContext*,
     stat.period_ms = int64_t{ms.period()} * 1000;
     stat.stat = ms.stat();
     e.metric_stat = std::move(stat);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status MetricsService::GetMetricData(grpc::ServerContext*,
+                                           const v1::GetMetricDataRequest* req,
+                                           v1::GetMetricDataResponse* resp) {
+  engine::MetricDataRequest r;
+  if (grpc::Status s = ReadTimeRange(*req, &r.start_ms, &r.end_ms); !s.ok()) {
+    return s;
+  }
+  if (req->scan_by() == "TimestampAscending") {
+    r.ascending = true;
+  } else if (!req->scan_by().empty() &&
+             req->scan_by() != "TimestampDescending") {
+    return InvalidArgument(absl::StrCat(
+        "scan_by: must be TimestampDescending or TimestampAscending, got \"",
+        req->scan_by(), "\""));
+  }
+  r.max_datapoints = req->max_datapoints();
+  r.next_token = req->next_token();
+  if (req->metric_data_queries_size() >
+      static_cast<int>(engine::kMaxMetricDataQueries)) {
+    return InvalidArgument(absl::StrCat(
+        "metric_data_queries: at most ", engine::kMaxMetricDataQueries,
+        " queries, got ", req->metric_data_queries_size()));
+  }
+  if (grpc::Status s = ToEngineQueries(req->metric_data_queries(),
+                                       "metric_data_queries", &r.queries);
+      !s.ok()) {
+    return s;
   }
   auto out = engine::GetMetricData(engine_, clock_, r);
   if (!out.ok()) return ToGrpcStatus(out.status());

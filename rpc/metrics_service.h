@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/clock.h"
 #include "engine/engine.h"
+#include "engine/metric_data.h"
 #include "engine/validation.h"
 #include "nimbus/v1/metrics.grpc.pb.h"
 #include "rpc/datum_wire.h"
@@ -24,6 +25,13 @@ namespace nimbus::rpc {
 // in place (rpc/datum_wire.h) and queued for its group commit without
 // waiting for it (Engine::WriteAsync); the thread that applies the group
 // acknowledges it. The other methods use the synchronous API.
+// The queries of a GetMetricDataRequest (or an alarm's metrics) as the
+// engine takes them: INVALID_ARGUMENT naming name[i] and the field broken.
+grpc::Status ToEngineQueries(
+    const google::protobuf::RepeatedPtrField<nimbus::v1::MetricDataQuery>&
+        queries,
+    absl::string_view name, std::vector<engine::MetricDataQuery>* out);
+
 class MetricsService final
     : public nimbus::v1::MetricsService::WithRawCallbackMethod_PutMetricData<
           nimbus::v1::MetricsService::Service> {

@@ -63,8 +63,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   NIMBUS_ASSIGN_OR_RETURN(
       impl->alarms,
       alarms::AlarmEngine::Open(*impl->engine, clock, options.alarms));
-  impl->alarm_service = std::make_unique<AlarmService>(
-      *impl->alarms, *impl->engine, options.alarms.high_resolution_reach_ms);
+  impl->alarm_service =
+      std::make_unique<AlarmService>(*impl->alarms, *impl->engine, clock,
+                                     options.alarms.high_resolution_reach_ms);
 
   // Referencing a health message keeps grpc.health.v1's descriptors linked,
   // so reflection lists the health service.

@@ -5,6 +5,7 @@
 #include "alarms/alarm_engine.h"
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -205,6 +206,96 @@ TEST_F(AlarmEngineTest, LiveAlarmsReadTheRecentWindowThatIngestFeeds) {
   EXPECT_GT(st.window_reads, 0);
 }
 
+// A metric-math alarm on twice the CPU: 50 -> 100 (not > 120), 95 -> 190.
+MetricAlarmConfig MathAlarm() {
+  MetricAlarmConfig c;
+  c.name = "math";
+  engine::MetricDataQuery m1;
+  m1.id = "m1";
+  m1.return_data = false;
+  engine::SeriesKey k;
+  k.namespace_name = "App";
+  k.metric_name = "CPU";
+  k.dimensions = {{"Host", "a"}};
+  k.unit = "Percent";
+  m1.metric_stat = engine::MetricStat{k, 60'000, "Average"};
+  engine::MetricDataQuery e1;
+  e1.id = "e1";
+  e1.expression = "m1 * 2";
+  c.metrics = {m1, e1};
+  c.evaluation_periods = 3;
+  c.threshold = 120;
+  c.comparison_operator = "GreaterThanThreshold";
+  return c;
+}
+
+TEST_F(AlarmEngineTest, MetricMathAlarmsEvaluateTheReturnedSeries) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(MathAlarm(), {}).ok());
+  RunTo(30);
+  EXPECT_EQ(
+      Summaries("math"),
+      (std::vector<std::string>{"4 Alarm updated from INSUFFICIENT_DATA to OK",
+                                "18 Alarm updated from OK to ALARM",
+                                "26 Alarm updated from ALARM to OK"}));
+  std::optional<AlarmRecord> r = alarms_->Get("math");
+  EXPECT_EQ(r->metric.period_s, 60);
+  EXPECT_THAT(r->state_reason, HasSubstr("100.0"));
+  Reopen();
+  r = alarms_->Get("math");
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->metric.metrics.size(), 2u);
+  EXPECT_EQ(r->metric.metrics[1].expression, "m1 * 2");
+}
+
+TEST_F(AlarmEngineTest, MetricMathAlarmsFollowTheirRules) {
+  struct Case {
+    const char* what;
+    std::function<void(MetricAlarmConfig*)> edit;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"statistic beside", [](MetricAlarmConfig* c) { c->statistic = "Sum"; },
+       "statistic: not allowed with metrics"},
+      {"period beside", [](MetricAlarmConfig* c) { c->period_s = 300; },
+       "period: not allowed with metrics"},
+      {"none returns",
+       [](MetricAlarmConfig* c) { c->metrics[1].return_data = false; },
+       "metrics: exactly one query must have return_data true"},
+      {"two return",
+       [](MetricAlarmConfig* c) { c->metrics[0].return_data = true; }, "got 2"},
+      {"two periods",
+       [](MetricAlarmConfig* c) {
+         engine::MetricDataQuery m2 = c->metrics[0];
+         m2.id = "m2";
+         m2.metric_stat->period_ms = 300'000;
+         c->metrics.push_back(m2);
+       },
+       "metrics[2].metric_stat.period: 300 s, but an earlier query has 60 s"},
+      {"eleven",
+       [](MetricAlarmConfig* c) {
+         for (int i = 0; i < 9; ++i) {
+           engine::MetricDataQuery m = c->metrics[0];
+           m.id = absl::StrCat("x", i);
+           c->metrics.push_back(m);
+         }
+       },
+       "metrics: at most 10 queries, got 11"},
+      {"bad expression",
+       [](MetricAlarmConfig* c) { c->metrics[1].expression = "m1 *"; },
+       "metrics: "},
+      {"unknown id",
+       [](MetricAlarmConfig* c) { c->metrics[1].expression = "m9 * 2"; }, "m9"},
+  };
+  for (const Case& c : cases) {
+    MetricAlarmConfig config = MathAlarm();
+    c.edit(&config);
+    absl::Status s = alarms_->PutMetricAlarm(config, {});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.what;
+    EXPECT_THAT(s.message(), HasSubstr(c.message)) << c.what;
+  }
+  EXPECT_FALSE(alarms_->Get("math").has_value());
+}
+
 TEST_F(AlarmEngineTest, AnUpdateKeepsTheStateAndRecordsBothConfigurations) {
   ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
   RunTo(18);
@@ -271,6 +362,35 @@ TEST_F(AlarmEngineTest, TicksBeyondTheCatchUpWindowAreSkippedAndCounted) {
   // Minutes 5-33 skipped; 34-94 (an hour back) evaluated.
   EXPECT_EQ(alarms_->Stats().ticks_skipped, 29);
   EXPECT_EQ(alarms_->Stats().evaluations, 1 + 61);
+}
+
+TEST_F(AlarmEngineTest, HourlyAlarmsCreatedLateInTheHourWaitForTheNextHour) {
+  // Period x N over a day: evaluated hourly. Created 40 minutes into the
+  // hour it is evaluated at once, at the hour's tick, though 10 minutes of
+  // catch-up would not reach it; then at the next hour.
+  alarms_.reset();
+  AlarmEngineOptions ao;
+  ao.evaluation_thread = false;
+  ao.max_catch_up_ms = 10 * kMinute;
+  auto a = AlarmEngine::Open(*engine_, clock_, ao);
+  ASSERT_TRUE(a.ok());
+  alarms_ = std::move(*a);
+  MetricAlarmConfig c = Config("daily");
+  c.period_s = 3600;
+  c.evaluation_periods = 25;
+  clock_.Set(kT0 + 40 * kMinute);
+  ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  EXPECT_EQ(alarms_->Stats().evaluations, 1);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluations, 1);
+  clock_.Set(kT0 + 60 * kMinute);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluations, 2);
+  // Restarted 40 minutes into an hour: nothing to catch up within 10
+  // minutes, and the next hour's tick waits.
+  clock_.Set(kT0 + 100 * kMinute);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluations, 2);
 }
 
 TEST_F(AlarmEngineTest, AForcedStateLastsUntilTheNextEvaluation) {

@@ -59,7 +59,7 @@ constexpr char kGoldenRecord[] =
     "00 00 00 00 00 00 54 40 "              // threshold 80
     "14 47 72 65 61 74 65 72 54 68 61 6e 54 68 72 65 73 68 6f 6c 64 "
     "07 6d 69 73 73 69 6e 67 08 65 76 61 6c 75 61 74 65 "
-    "00 "                                   // no tags
+    "00 00 "                                // no metric-math queries, no tags
     "01 01 72 00 a0 1f a0 1f 00 c0 a9 07 "  // ALARM "r", times, tick
     "01 01 00 00";                          // left at -1, not suppressed
 
@@ -72,6 +72,34 @@ TEST(AlarmRecord, GoldenBytes) {
   EXPECT_EQ(r->metric.name, "cpu");
   EXPECT_EQ(r->metric.metric.dimensions[0].value, "a");
   EXPECT_EQ(r->left_alarm_ms, -1);
+}
+
+TEST(AlarmRecord, AMetricMathAlarmRoundTrips) {
+  AlarmRecord r = Golden();
+  r.metric.metric = {};
+  r.metric.statistic.clear();
+  engine::MetricDataQuery m1;
+  m1.id = "m1";
+  m1.return_data = false;
+  m1.metric_stat = engine::MetricStat{Golden().metric.metric, 60'000, "Sum"};
+  engine::MetricDataQuery e1;
+  e1.id = "e1";
+  e1.expression = "m1 * 2";
+  e1.label = "double";
+  e1.period_ms = 60'000;
+  r.metric.metrics = {m1, e1};
+  const std::string bytes = EncodeAlarmRecord(r);
+  absl::StatusOr<AlarmRecord> back = DecodeAlarmRecord("cpu", bytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(EncodeAlarmRecord(*back), bytes);
+  ASSERT_EQ(back->metric.metrics.size(), 2u);
+  EXPECT_EQ(back->metric.metrics[0].metric_stat->stat, "Sum");
+  EXPECT_FALSE(back->metric.metrics[0].return_data);
+  EXPECT_EQ(back->metric.metrics[1].expression, "m1 * 2");
+  EXPECT_FALSE(back->metric.metrics[1].metric_stat.has_value());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(DecodeAlarmRecord("cpu", bytes.substr(0, n)).ok()) << n;
+  }
 }
 
 TEST(AlarmRecord, ACompositeRoundTrips) {

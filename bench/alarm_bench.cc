@@ -1,0 +1,195 @@
+// The alarm engine at fleet scale (issue 11's targets): N single-metric
+// alarms on N series with 10-second periods, evaluated every 10 s while
+// points arrive; the memory alarms hold; how long a restart takes to load
+// them. Time is a manual clock moved 10 s per round; each round writes one
+// point per series (not timed) and evaluates every alarm (timed).
+//
+//   build-release/bench/alarm_bench --benchmark_filter=Evaluate
+//
+// Reported: CPU seconds per round (real time on one thread), "cores" (that
+// time over the 10 s a round stands for), and the window and store reads.
+#include <time.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "alarms/alarm_engine.h"
+#include "benchmark/benchmark.h"
+#include "engine/clock.h"
+#include "engine/engine.h"
+
+namespace nimbus {
+namespace {
+
+constexpr int64_t kT0 = 1796119200000;  // 2026-12-01 10:00:00 UTC
+
+std::string Dir(const char* name) {
+  auto d = std::filesystem::temp_directory_path() /
+           absl::StrCat("alarm_bench_", name, "_", ::getpid());
+  std::filesystem::remove_all(d);
+  return d.string();
+}
+
+engine::SeriesKey Key(int i) {
+  engine::SeriesKey k;
+  k.namespace_name = "Fleet";
+  k.metric_name = "CPU";
+  k.dimensions = {{"Host", absl::StrCat("host-", i)}};
+  k.unit = "Percent";
+  return k;
+}
+
+alarms::MetricAlarmConfig Alarm(int i) {
+  alarms::MetricAlarmConfig c;
+  c.name = absl::StrCat("cpu-high-", i);
+  c.metric = Key(i);
+  c.statistic = "Average";
+  c.period_s = 10;
+  c.evaluation_periods = 3;
+  c.datapoints_to_alarm = 2;
+  c.threshold = 80;
+  c.comparison_operator = "GreaterThanThreshold";
+  return c;
+}
+
+engine::EngineOptions EngineOpts(const std::string& dir) {
+  engine::EngineOptions o;
+  o.data_dir = dir;
+  o.rollup_interval_ms = 0;
+  o.sweep_interval_ms = 0;
+  return o;
+}
+
+// One point for each series at `ts`; a tenth of the hosts run hot in
+// alternate minutes, so that alarms transition.
+void WriteRound(engine::Engine& e, int n, int64_t ts) {
+  const bool hot_minute = (ts / 60'000) % 2 == 0;
+  std::vector<engine::SeriesWrite> w;
+  w.reserve(1000);
+  for (int i = 0; i < n; ++i) {
+    const double v = (i % 10 == 0 && hot_minute) ? 95 : 40 + (i % 7);
+    w.push_back({Key(i), {{ts, v}}, {}, {}});
+    if (w.size() == 1000 || i == n - 1) {
+      if (!e.Write(w).ok()) std::abort();
+      w.clear();
+    }
+  }
+}
+
+double ThreadCpuSeconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9;
+}
+
+int64_t RssBytes() {
+  std::ifstream f("/proc/self/statm");
+  int64_t pages = 0, rss = 0;
+  f >> pages >> rss;
+  return rss * 4096;
+}
+
+void BM_EvaluateEvery10s(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const std::string dir = Dir("evaluate");
+  engine::ManualClock clock(kT0);
+  auto e = engine::Engine::Open(EngineOpts(dir), clock);
+  if (!e.ok()) std::abort();
+  WriteRound(**e, n, kT0 - 10'000);
+  alarms::AlarmEngineOptions ao;
+  ao.evaluation_thread = false;
+  auto a = alarms::AlarmEngine::Open(**e, clock, ao);
+  if (!a.ok()) std::abort();
+  for (int i = 0; i < n; ++i) {
+    if (!(*a)->PutMetricAlarm(Alarm(i), {}).ok()) std::abort();
+  }
+  const alarms::AlarmEngineStats before = (*a)->Stats();
+  int64_t rounds = 0;
+  double cpu_s = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    clock.Advance(10'000);
+    WriteRound(**e, n, clock.NowMs() - 5'000);
+    state.ResumeTiming();
+    const double cpu0 = ThreadCpuSeconds();
+    if (!(*a)->EvaluateDue().ok()) std::abort();
+    cpu_s += ThreadCpuSeconds() - cpu0;
+    ++rounds;
+  }
+  const alarms::AlarmEngineStats after = (*a)->Stats();
+  state.counters["evaluations/round"] =
+      static_cast<double>(after.evaluations - before.evaluations) / rounds;
+  state.counters["transitions/round"] =
+      static_cast<double>(after.transitions - before.transitions) / rounds;
+  state.counters["store_reads"] =
+      static_cast<double>(after.store_reads - before.store_reads);
+  state.counters["window_reads"] =
+      static_cast<double>(after.window_reads - before.window_reads);
+  // The share of one core that evaluating every 10 s takes.
+  state.counters["cpu_ms/round"] = cpu_s * 1000 / rounds;
+  state.counters["core_share"] = cpu_s / rounds / 10.0;
+  a->reset();
+  e->reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_EvaluateEvery10s)
+    ->Arg(10'000)
+    ->Arg(100'000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(12);
+
+// Resident memory of N alarms (and their windows) over N series, and the
+// time a restart takes to load them and build their windows.
+void BM_MemoryAndRestart(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const std::string dir = Dir("memory");
+  engine::ManualClock clock(kT0);
+  for (auto _ : state) {
+    {
+      auto e = engine::Engine::Open(EngineOpts(dir), clock);
+      if (!e.ok()) std::abort();
+      WriteRound(**e, n, kT0 - 10'000);
+      const int64_t rss0 = RssBytes();
+      alarms::AlarmEngineOptions ao;
+      ao.evaluation_thread = false;
+      auto a = alarms::AlarmEngine::Open(**e, clock, ao);
+      if (!a.ok()) std::abort();
+      for (int i = 0; i < n; ++i) {
+        if (!(*a)->PutMetricAlarm(Alarm(i), {}).ok()) std::abort();
+      }
+      state.counters["bytes/alarm"] =
+          static_cast<double>(RssBytes() - rss0) / n;
+    }
+    auto start = std::chrono::steady_clock::now();
+    auto e = engine::Engine::Open(EngineOpts(dir), clock);
+    if (!e.ok()) std::abort();
+    auto opened = std::chrono::steady_clock::now();
+    alarms::AlarmEngineOptions ao;
+    ao.evaluation_thread = false;
+    auto a = alarms::AlarmEngine::Open(**e, clock, ao);
+    if (!a.ok()) std::abort();
+    clock.Advance(10'000);
+    if (!(*a)->EvaluateDue().ok()) std::abort();
+    auto done = std::chrono::steady_clock::now();
+    state.counters["engine_open_s"] =
+        std::chrono::duration<double>(opened - start).count();
+    state.counters["alarms_open_and_evaluate_s"] =
+        std::chrono::duration<double>(done - opened).count();
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_MemoryAndRestart)
+    ->Arg(100'000)
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1);
+
+}  // namespace
+}  // namespace nimbus
+
+BENCHMARK_MAIN();
