@@ -495,8 +495,9 @@ void AlarmEngine::Impl::ThreadLoop() {
     // Sleep until the next alarm comes due, at most a second (a put wakes
     // the thread sooner; so does a clock that jumps).
     const int64_t now = clock.NowMs();
+    const int64_t most = options.max_sleep_ms;
     const int64_t wait_ms = std::clamp<int64_t>(
-        next_due == INT64_MAX ? 1000 : next_due - now, 0, 1000);
+        next_due == INT64_MAX ? most : next_due - now, 0, most);
     absl::MutexLock l(&thread_mu);
     const auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(thread_mu) {
       return stopping || wake;

@@ -46,6 +46,9 @@ struct AlarmEngineOptions {
   // Run a thread that evaluates alarms as their ticks come due. false:
   // the caller runs EvaluateDue() (tests, with a manual clock).
   bool evaluation_thread = true;
+  // The longest the thread sleeps between looks at the clock. Default 1 s;
+  // tests of a server on a clock they move set it lower.
+  int64_t max_sleep_ms = 1000;
 };
 
 struct AlarmEngineStats {

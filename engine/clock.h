@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace nimbus::engine {
 
@@ -44,6 +45,20 @@ class ManualClock : public Clock {
 
  private:
   std::atomic<int64_t> now_ms_;
+};
+
+// A clock read from a file holding milliseconds since the epoch (ASCII
+// digits), for tests of a whole server that move its time by rewriting the
+// file (nimbusd --testing_clock_file). Each reading opens the file; a file
+// that cannot be read or parsed gives the last good reading.
+class FileClock : public Clock {
+ public:
+  explicit FileClock(std::string path);
+  int64_t NowMs() const override;
+
+ private:
+  const std::string path_;
+  mutable std::atomic<int64_t> last_{0};
 };
 
 }  // namespace nimbus::engine

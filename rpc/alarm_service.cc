@@ -509,4 +509,19 @@ grpc::Status AlarmService::PreviewAlarm(grpc::ServerContext*,
       Preview(engine_, clock_, high_resolution_reach_ms_, *req, resp));
 }
 
+grpc::Status AlarmService::GetAlarmStats(grpc::ServerContext*,
+                                         const v1::GetAlarmStatsRequest*,
+                                         v1::GetAlarmStatsResponse* resp) {
+  const alarms::AlarmEngineStats s = alarms_.Stats();
+  resp->set_alarms(s.alarms);
+  resp->set_evaluations(s.evaluations);
+  resp->set_transitions(s.transitions);
+  resp->set_ticks_skipped(s.ticks_skipped);
+  resp->set_evaluation_failures(s.evaluation_failures);
+  resp->set_window_reads(s.window_reads);
+  resp->set_store_reads(s.store_reads);
+  ToTimestamp(clock_.NowMs(), resp->mutable_now());
+  return grpc::Status::OK;
+}
+
 }  // namespace nimbus::rpc

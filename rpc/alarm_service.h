@@ -55,6 +55,9 @@ class AlarmService final : public nimbus::v1::AlarmService::Service {
   grpc::Status PreviewAlarm(grpc::ServerContext* ctx,
                             const nimbus::v1::PreviewAlarmRequest* req,
                             nimbus::v1::PreviewAlarmResponse* resp) override;
+  grpc::Status GetAlarmStats(grpc::ServerContext* ctx,
+                             const nimbus::v1::GetAlarmStatsRequest* req,
+                             nimbus::v1::GetAlarmStatsResponse* resp) override;
 
  private:
   alarms::AlarmEngine& alarms_;

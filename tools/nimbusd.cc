@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -57,6 +58,9 @@ ABSL_FLAG(absl::Duration, alarm_catch_up, absl::Minutes(10),
           "late, back to this long ago (0 to 1h); older ones are skipped");
 ABSL_FLAG(absl::Duration, alarm_history_retention, absl::Hours(24 * 30),
           "alarm history items are kept this long (0: forever)");
+ABSL_FLAG(std::string, testing_clock_file, "",
+          "for tests: read the time (ms since the epoch) from this file "
+          "instead of the system clock, so that a test moves it");
 ABSL_FLAG(bool, insecure, false,
           "allow a non-loopback --listen address without authentication");
 ABSL_FLAG(std::string, port_file, "",
@@ -184,7 +188,17 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  nimbus::engine::SystemClock clock;
+  nimbus::engine::SystemClock system_clock;
+  std::unique_ptr<nimbus::engine::FileClock> file_clock;
+  if (!absl::GetFlag(FLAGS_testing_clock_file).empty()) {
+    file_clock = std::make_unique<nimbus::engine::FileClock>(
+        absl::GetFlag(FLAGS_testing_clock_file));
+    // A test moves the clock and waits for the evaluator: look often.
+    options.alarms.max_sleep_ms = 10;
+  }
+  nimbus::engine::Clock& clock =
+      file_clock ? static_cast<nimbus::engine::Clock&>(*file_clock)
+                 : system_clock;
   if (absl::GetFlag(FLAGS_compact)) {
     options.engine.sweep_interval_ms = 0;
     auto engine = nimbus::engine::Engine::Open(options.engine, clock);
