@@ -308,6 +308,7 @@ bool AlarmEngine::Impl::EvaluateComposite(
       CompositeRule::Parse(next.composite.alarm_rule);
   auto children_of =
       [&](absl::string_view n) -> const std::vector<std::string>* {
+    mu.AssertHeld();  // called by FindRuleCycle, within this function
     const std::string key(n);
     if (auto it = new_children.find(key); it != new_children.end()) {
       return &it->second;
@@ -341,6 +342,7 @@ bool AlarmEngine::Impl::EvaluateComposite(
   } else {
     value = rule->Evaluate(
         [&](absl::string_view child) -> std::optional<AlarmState> {
+          mu.AssertHeld();  // called by Evaluate, within this function
           const AlarmRecord* r = Current(txn, std::string(child));
           if (r == nullptr) return std::nullopt;
           return r->state;
