@@ -61,8 +61,11 @@ struct Txn {
   std::vector<HistoryItem> history;
 };
 
+// At most n bytes, not cutting a UTF-8 sequence.
 std::string Truncate(std::string s, size_t n) {
-  if (s.size() > n) s.resize(n);
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  s.resize(n);
   return s;
 }
 
@@ -183,7 +186,7 @@ absl::Status AlarmEngine::Impl::Load() {
           e->record.last_tick_ms == 0
               ? engine::FloorTo(now - options.evaluation_delay_ms,
                                 e->interval_ms)
-              : e->record.last_tick_ms + e->interval_ms;
+              : NextTickAfter(e->record.last_tick_ms, e->interval_ms);
       e->next_tick_ms = resume;
     } else {
       absl::StatusOr<CompositeRule> rule =
@@ -554,6 +557,8 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
           return;
         }
       }
+      // One try exempts a new alarm's first tick from the catch-up limit.
+      e.fresh = false;
       Job job;
       job.name = e.record.name();
       job.generation = e.generation;

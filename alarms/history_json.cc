@@ -69,7 +69,7 @@ std::string ConfigJson(const AlarmRecord& r, bool brief) {
     StringField(&out, "metricName", m.metric.metric_name);
     Key(&out, "dimensions");
     out.push_back('[');
-    for (size_t i = 0; i < m.metric.dimensions.size(); ++i) {
+    for (size_t i = 0; i < m.metric.dimensions.size() && !brief; ++i) {
       if (i > 0) out.push_back(',');
       out += "{";
       StringField(&out, "name", m.metric.dimensions[i].name);
@@ -77,7 +77,34 @@ std::string ConfigJson(const AlarmRecord& r, bool brief) {
       out += "}";
     }
     out.push_back(']');
+    if (brief) {
+      absl::StrAppend(&out, ",\"dimensionCount\":", m.metric.dimensions.size());
+    }
     if (!m.metric.unit.empty()) StringField(&out, "unit", m.metric.unit);
+    if (!m.metrics.empty()) {
+      Key(&out, "metrics");
+      out.push_back('[');
+      for (size_t i = 0; i < m.metrics.size(); ++i) {
+        const engine::MetricDataQuery& q = m.metrics[i];
+        if (i > 0) out.push_back(',');
+        out += "{";
+        StringField(&out, "id", q.id);
+        if (!q.expression.empty()) {
+          StringField(&out, "expression",
+                      brief ? Cut(q.expression, 100) : q.expression);
+        }
+        if (q.metric_stat) {
+          StringField(&out, "metricName", q.metric_stat->key.metric_name);
+          StringField(&out, "stat", q.metric_stat->stat);
+          absl::StrAppend(&out,
+                          ",\"period\":", q.metric_stat->period_ms / 1000);
+        }
+        absl::StrAppend(&out,
+                        ",\"returnData\":", q.return_data ? "true" : "false");
+        out += "}";
+      }
+      out.push_back(']');
+    }
     if (!m.statistic.empty()) StringField(&out, "statistic", m.statistic);
     if (!m.extended_statistic.empty()) {
       StringField(&out, "extendedStatistic", m.extended_statistic);
@@ -119,15 +146,15 @@ std::string ConfigJson(const AlarmRecord& r, bool brief) {
   return out;
 }
 
-// The first of `candidates` (most detailed first) that fits.
+// The first of `levels` forms (most detailed first) that fits.
 template <typename F>
 std::string FirstThatFits(int levels, F build) {
-  std::string out;
   for (int level = 0; level < levels; ++level) {
-    out = build(level);
+    std::string out = build(level);
     if (out.size() <= kMaxHistoryDataChars) return out;
   }
-  return out;
+  // Nothing fits (long names or values at every level): the bare marker.
+  return "{\"version\":\"1.0\",\"truncated\":true}";
 }
 
 }  // namespace

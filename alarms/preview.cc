@@ -170,6 +170,15 @@ absl::StatusOr<std::vector<PreviewStep>> PreviewMetricAlarm(
         absl::StrCat("end_time: the range holds ", ticks,
                      " evaluations, at most ", kMaxPreviewTicks));
   }
+  const int64_t datapoints =
+      ticks * static_cast<int64_t>(EvaluationRange(config.evaluation_periods));
+  if (datapoints > static_cast<int64_t>(kMaxPreviewDatapoints)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "end_time: the range holds ", ticks, " evaluations of ",
+        EvaluationRange(config.evaluation_periods), " periods each, ",
+        datapoints, " datapoints in all, at most ", kMaxPreviewDatapoints,
+        "; preview a shorter range"));
+  }
   std::vector<PreviewStep> steps;
   steps.reserve(static_cast<size_t>(ticks));
   AlarmState state = initial;

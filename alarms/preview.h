@@ -20,6 +20,10 @@ namespace nimbus::alarms {
 
 // The most ticks one preview evaluates (a week of one-minute ticks).
 inline constexpr size_t kMaxPreviewTicks = 10080;
+// The most periods one preview evaluates and returns, all ticks together
+// (ticks x the evaluation range): a week of 1-minute ticks of an alarm of
+// up to 97 periods.
+inline constexpr size_t kMaxPreviewDatapoints = 1'000'000;
 
 // The alarm's statistic for each period of a window, oldest first
 // (window.periods of them).

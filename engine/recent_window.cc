@@ -32,6 +32,13 @@ struct WatchedWindow {
   std::vector<Slot> ring;
   absl::btree_map<int64_t, WindowStats> ahead;
   std::vector<Series*> series;
+  // The latest time it was fed or read at: a clock that steps back must not
+  // make slots recycled for newer buckets look like older, empty ones.
+  int64_t max_now_ms = INT64_MIN;
+  int64_t Now(int64_t now_ms) {
+    if (now_ms > max_now_ms) max_now_ms = now_ms;
+    return max_now_ms;
+  }
 
   int64_t Bucket(int64_t ts) const {
     return FloorTo(ts, bucket_ms) / bucket_ms;
@@ -45,12 +52,17 @@ struct WatchedWindow {
     return ring[static_cast<size_t>(((p % n) + n) % n)];
   }
 
-  void Add(int64_t ts, const WindowStats& s, int64_t now_ms) {
+  void Add(int64_t ts, const WindowStats& s, int64_t clock_ms) {
+    const int64_t now_ms = Now(clock_ms);
     const int64_t p = Bucket(ts);
     const int64_t now_p = Bucket(now_ms);
     if (p > now_p + kAheadBuckets) {
       ahead[p].Merge(s);
       return;
+    }
+    // Buckets that were ahead and are now older than the ring's reach.
+    while (!ahead.empty() && ahead.begin()->first < Oldest(now_ms)) {
+      ahead.erase(ahead.begin());
     }
     if (p < Oldest(now_ms)) return;  // older than the span: not kept
     Slot& slot = SlotOf(p);
@@ -143,6 +155,15 @@ absl::StatusOr<uint64_t> RecentWindow::Watch(const SeriesKey& key,
   if (!built.ok()) {
     heads_.WithLock([&] {
       absl::MutexLock l(&mu_);
+      // Watches that shared the window while it was built lose it: their
+      // handles read nothing (the caller reads the store).
+      for (auto it = handles_.begin(); it != handles_.end();) {
+        if (it->second == w) {
+          handles_.erase(it++);
+        } else {
+          ++it;
+        }
+      }
       for (Series* s : w->series) Detach(s, w);
       auto& list = by_key_[w->index_key];
       list.erase(std::remove(list.begin(), list.end(), w), list.end());
@@ -218,6 +239,7 @@ bool RecentWindow::Read(uint64_t handle, int64_t start_ms, int64_t period_ms,
   auto it = handles_.find(handle);
   if (it == handles_.end()) return false;
   Window& w = *it->second;
+  now_ms = w.Now(now_ms);
   if (start_ms < w.complete_from_ms || period_ms % w.bucket_ms != 0 ||
       start_ms % w.bucket_ms != 0) {
     return false;

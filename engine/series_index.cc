@@ -234,8 +234,11 @@ absl::StatusOr<std::vector<Series*>> SeriesIndex::Resolve(
       by_id_[s.id] = &s;
       created[j] = &s;
     }
+    // Attached to the recent windows before another Resolve can find them
+    // and commit to them (lock order: this index, then the heads, then the
+    // windows, as HeadStore::Aged takes them).
+    if (on_create_) on_create_(created);
   }
-  if (on_create_) on_create_(created);
   for (const auto& [i, j] : wants) out[i] = created[j];
   return out;
 }

@@ -137,9 +137,9 @@ class SeriesIndex {
   void RememberIdentities(absl::Span<const RememberedIdentity> remembered);
   static constexpr size_t kIdentitySlack = 1024;
 
-  // Called after Resolve() creates series, before it returns them, with no
-  // lock of the index held (the recent windows attach them). Set once,
-  // before any Resolve().
+  // Called when Resolve() creates series, with the index locked, before any
+  // other call can find them (the recent windows attach them); it must not
+  // call back into the index. Set once, before any Resolve().
   void set_on_create(std::function<void(absl::Span<Series* const>)> f) {
     on_create_ = std::move(f);
   }

@@ -673,6 +673,51 @@ TEST_F(AlarmEngineTest, HistoryDataStaysWithinItsLimit) {
   EXPECT_THAT(h[0].data, HasSubstr("\"periodsOmitted\":"));
 }
 
+bool ValidUtf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80         ? 1
+                     : (c >> 5) == 6  ? 2
+                     : (c >> 4) == 14 ? 3
+                     : (c >> 3) == 30 ? 4
+                                      : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+TEST_F(AlarmEngineTest, ShortenedTextsEndOnACharacter) {
+  std::string name = "a";
+  for (int i = 0; i < 127; ++i) name += "\xc3\xa9";  // 255 bytes
+  ASSERT_EQ(name.size(), 255u);
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(name), {}).ok());
+  for (const HistoryItem& h : History(name)) {
+    EXPECT_LE(h.summary.size(), kMaxHistorySummaryChars);
+    EXPECT_TRUE(ValidUtf8(h.summary)) << h.summary;
+  }
+}
+
+TEST_F(AlarmEngineTest, HistoryOfAlarmsWithHugeDimensionsStaysWithinItsLimit) {
+  MetricAlarmConfig c = Config("dims");
+  c.metric.dimensions.clear();
+  for (int i = 0; i < 30; ++i) {
+    c.metric.dimensions.push_back(
+        {absl::StrCat("d", i), std::string(1024, 'v')});
+  }
+  ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  ASSERT_TRUE(alarms_->DeleteAlarms({"dims"}).ok());
+  std::vector<HistoryItem> h = History("dims");
+  ASSERT_GE(h.size(), 2u);
+  for (const HistoryItem& item : h) {
+    EXPECT_LE(item.data.size(), kMaxHistoryDataChars) << item.summary;
+    EXPECT_TRUE(CheckJsonObject(item.data).ok()) << item.data;
+  }
+}
+
 TEST_F(AlarmEngineTest, ActionsCanBeDisabledAndEnabled) {
   ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
   ASSERT_TRUE(alarms_->SetActionsEnabled({"cpu"}, false).ok());

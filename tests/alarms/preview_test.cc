@@ -9,6 +9,7 @@
 
 #include "engine/clock.h"
 #include "engine/engine.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace nimbus::alarms {
@@ -178,6 +179,22 @@ TEST_F(PreviewTest, TheRangeIsCheckedAndASourceErrorEndsThePreview) {
   auto short_source =
       PreviewMetricAlarm(c, *v, kT0, kT0 + kMinute, AlarmState::kOk, never);
   EXPECT_EQ(short_source.status().code(), absl::StatusCode::kInternal);
+}
+
+}  // namespace
+}  // namespace nimbus::alarms
+
+namespace nimbus::alarms {
+namespace {
+
+TEST_F(PreviewTest, PreviewsThatWouldHoldTooManyPeriodsAreRefused) {
+  MetricAlarmConfig c = Config();
+  c.evaluation_periods = 1440;  // a day of minutes, 1920 periods a tick
+  auto steps = Run(c, kT0, kT0 + 3 * 24 * 60 * kMinute);
+  EXPECT_EQ(steps.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(steps.status().message()),
+              ::testing::HasSubstr("end_time: the range holds 4321 "
+                                   "evaluations of 1920 periods each"));
 }
 
 }  // namespace

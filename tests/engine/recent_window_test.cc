@@ -133,6 +133,42 @@ TEST_F(RecentWindowTest, TheWindowMovesWithTheClock) {
       engine_->ReadWatched(*h, kT0 + 10 * kMinute, kMinute, 5, &stats));
 }
 
+TEST_F(RecentWindowTest, AClockThatStepsBackDoesNotReadRecycledBuckets) {
+  auto h = engine_->WatchSeries(Key(), kMinute, 5 * kMinute);
+  ASSERT_TRUE(h.ok());
+  for (int m = 10; m < 20; ++m) {
+    clock_.Set(kT0 + m * kMinute + 30'000);
+    Put(Key(), {{kT0 + m * kMinute, 1.0}});
+  }
+  clock_.Set(kT0 + 12 * kMinute);  // back: minutes 10-12 are recycled
+  std::vector<WindowStats> stats;
+  EXPECT_FALSE(
+      engine_->ReadWatched(*h, kT0 + 10 * kMinute, kMinute, 3, &stats));
+  clock_.Set(kT0 + 20 * kMinute);
+  EXPECT_EQ(Window(*h, kT0 + 16 * kMinute, 4),
+            Stored(Key(), kT0 + 16 * kMinute, 4));
+}
+
+TEST_F(RecentWindowTest, ABuildThatCannotReadWatchesNothing) {
+  Put(Key(), {{kT0 + 5 * kMinute, 1}});
+  ASSERT_TRUE(engine_->SealAllHeads().ok());
+  // Damage the series' chunk.
+  std::unique_ptr<storage::StoreIterator> it =
+      engine_->store().NewIterator(storage::Column::kPoints);
+  it->SeekToFirst();
+  ASSERT_TRUE(it->Valid());
+  storage::WriteBatch b;
+  b.Put(storage::Column::kPoints, it->key(), "garbage");
+  it.reset();
+  ASSERT_TRUE(engine_->store().Write(b).ok());
+  auto h = engine_->WatchSeries(Key(), kMinute, 10 * kMinute);
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kDataLoss);
+  // Nothing left behind: a new point is not fed anywhere, and a later
+  // watch of another span builds its own window (and fails the same way).
+  Put(Key(), {{kT0 + 6 * kMinute, 1}});
+  EXPECT_FALSE(engine_->WatchSeries(Key(), kMinute, 11 * kMinute).ok());
+}
+
 TEST_F(RecentWindowTest, PointsAheadOfNowCountWhenTheirTimeComes) {
   auto h = engine_->WatchSeries(Key(), kMinute, 5 * kMinute);
   ASSERT_TRUE(h.ok());
