@@ -353,7 +353,7 @@ class JsonChecker {
     return error_;
   }
   bool Fail(absl::string_view what) {
-    Error(what);
+    (void)Error(what);  // kept in error_
     return false;
   }
   bool Literal(absl::string_view word) {
