@@ -117,6 +117,23 @@ struct AlarmEngine::Impl {
       int64_t now,
       const absl::flat_hash_map<std::string, std::vector<std::string>>&
           new_children) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // 1 to kMaxDeleteAlarms names of alarms that exist (InvalidArgument, or
+  // NotFound naming the first missing).
+  absl::Status CheckNames(const std::vector<std::string>& names)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (names.empty() || names.size() > kMaxDeleteAlarms) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("alarm_names: must name 1 to ", kMaxDeleteAlarms,
+                       " alarms, got ", names.size()));
+    }
+    for (const std::string& n : names) {
+      if (!alarms.contains(n)) {
+        return absl::NotFoundError(
+            absl::StrCat("alarm_names: alarm '", n, "' does not exist"));
+      }
+    }
+    return absl::OkStatus();
+  }
   // Sets the alarm's evaluation state to EVALUATION_ERROR with `error` as
   // its reason; the state stays.
   void MarkEvaluationError(Txn& txn, const std::string& name,
@@ -827,18 +844,8 @@ absl::Status AlarmEngine::PutCompositeAlarm(CompositeAlarmConfig config,
 }
 
 absl::Status AlarmEngine::DeleteAlarms(const std::vector<std::string>& names) {
-  if (names.empty() || names.size() > kMaxDeleteAlarms) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("alarm_names: must name 1 to ", kMaxDeleteAlarms,
-                     " alarms, got ", names.size()));
-  }
   absl::MutexLock l(&impl_->mu);
-  for (const std::string& n : names) {
-    if (!impl_->alarms.contains(n)) {
-      return absl::NotFoundError(
-          absl::StrCat("alarm_names: alarm '", n, "' does not exist"));
-    }
-  }
+  if (absl::Status st = impl_->CheckNames(names); !st.ok()) return st;
   const int64_t now = impl_->clock.NowMs();
   Txn txn;
   for (const std::string& n : names) {
@@ -1031,18 +1038,8 @@ absl::Status AlarmEngine::SetAlarmState(const std::string& name,
 
 absl::Status AlarmEngine::SetActionsEnabled(
     const std::vector<std::string>& names, bool enabled) {
-  if (names.empty() || names.size() > kMaxDeleteAlarms) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("alarm_names: must name 1 to ", kMaxDeleteAlarms,
-                     " alarms, got ", names.size()));
-  }
   absl::MutexLock l(&impl_->mu);
-  for (const std::string& n : names) {
-    if (!impl_->alarms.contains(n)) {
-      return absl::NotFoundError(
-          absl::StrCat("alarm_names: alarm '", n, "' does not exist"));
-    }
-  }
+  if (absl::Status st = impl_->CheckNames(names); !st.ok()) return st;
   const int64_t now = impl_->clock.NowMs();
   Txn txn;
   for (const std::string& n : names) {
