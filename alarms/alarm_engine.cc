@@ -69,6 +69,22 @@ std::string Truncate(std::string s, size_t n) {
   return s;
 }
 
+// The record a put starts from: the existing alarm's, one configuration
+// version on, its state kept; or a new alarm's, unchecked.
+AlarmRecord Reconfigured(const AlarmRecord* old, int64_t now) {
+  AlarmRecord r;
+  if (old != nullptr) {
+    r = *old;
+    r.config_version = old->config_version + 1;
+    return r;
+  }
+  r.state = AlarmState::kInsufficientData;
+  r.state_reason = kInitialReason;
+  r.state_updated_ms = now;
+  r.state_transitioned_ms = now;
+  return r;
+}
+
 }  // namespace
 
 struct AlarmEngine::Impl {
@@ -738,16 +754,8 @@ absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
       return absl::InvalidArgumentError(
           absl::StrCat("alarm_name: '", name, "' is a composite alarm"));
     }
-    if (old != nullptr) {
-      r = *old;
-      r.config_version = old->config_version + 1;
-      r.evaluation_state = EvaluationState::kNone;
-    } else {
-      r.state = AlarmState::kInsufficientData;
-      r.state_reason = kInitialReason;
-      r.state_updated_ms = now;
-      r.state_transitioned_ms = now;
-    }
+    r = Reconfigured(old, now);
+    r.evaluation_state = EvaluationState::kNone;
     r.type = AlarmType::kMetric;
     r.metric = std::move(config);
     r.tags = std::move(tags);
@@ -804,16 +812,7 @@ absl::Status AlarmEngine::PutCompositeAlarm(CompositeAlarmConfig config,
     return absl::InvalidArgumentError(
         absl::StrCat("alarm_name: '", name, "' is a metric alarm"));
   }
-  AlarmRecord r;
-  if (old != nullptr) {
-    r = *old;
-    r.config_version = old->config_version + 1;
-  } else {
-    r.state = AlarmState::kInsufficientData;
-    r.state_reason = kInitialReason;
-    r.state_updated_ms = now;
-    r.state_transitioned_ms = now;
-  }
+  AlarmRecord r = Reconfigured(old, now);
   r.type = AlarmType::kComposite;
   r.composite = std::move(config);
   r.tags = std::move(tags);
