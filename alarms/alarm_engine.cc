@@ -59,7 +59,31 @@ struct Txn {
   absl::btree_map<std::string, AlarmRecord> changed;
   absl::btree_set<std::string> deleted;
   std::vector<HistoryItem> history;
+  // Evaluation interval -> its new checkpoint.
+  absl::btree_map<int64_t, int64_t> checkpoints;
 };
+
+std::string CheckpointKey(int64_t interval_ms) {
+  std::string key = storage::kMetaAlarmCheckpointPrefix;
+  storage::PutBigEndian64(&key, static_cast<uint64_t>(interval_ms));
+  return key;
+}
+
+// Where metric alarm `r` resumes on open, given its interval's checkpoint
+// (0: not known).
+int64_t ResumeTick(const AlarmRecord& r, int64_t interval_ms,
+                   std::optional<int64_t> checkpoint) {
+  if (r.behind_checkpoint || !checkpoint.has_value()) return r.next_tick_ms;
+  return std::max(r.next_tick_ms, *checkpoint + interval_ms);
+}
+
+// Makes `r` resume at `next_tick_ms`.
+void SetResumeTick(AlarmRecord& r, int64_t interval_ms, int64_t next_tick_ms,
+                   std::optional<int64_t> checkpoint) {
+  r.next_tick_ms = next_tick_ms;
+  r.behind_checkpoint =
+      checkpoint.has_value() && next_tick_ms < *checkpoint + interval_ms;
+}
 
 // At most n bytes, not cutting a UTF-8 sequence.
 std::string Truncate(std::string s, size_t n) {
@@ -105,6 +129,13 @@ struct AlarmEngine::Impl {
   uint64_t history_seq ABSL_GUARDED_BY(mu) = 0;
   uint64_t generation ABSL_GUARDED_BY(mu) = 0;
   AlarmEngineStats stats ABSL_GUARDED_BY(mu);
+  // Evaluation interval -> checkpoint: the newest tick every metric alarm
+  // of that interval has evaluated, except those whose record says it is
+  // behind. Advanced by each evaluation round, in the round's write, so that
+  // an open resumes every alarm exactly where it stopped: invariant, for
+  // every metric alarm that can be evaluated, ResumeTick(its record, its
+  // interval's checkpoint) == its next_tick_ms.
+  absl::flat_hash_map<int64_t, int64_t> checkpoints ABSL_GUARDED_BY(mu);
 
   // The evaluation thread.
   absl::Mutex thread_mu;
@@ -113,6 +144,22 @@ struct AlarmEngine::Impl {
   std::thread thread;
 
   absl::Status Load();
+  // The checkpoint of `interval_ms` once txn is written.
+  std::optional<int64_t> CheckpointAfter(const Txn& txn, int64_t interval_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (auto it = txn.checkpoints.find(interval_ms);
+        it != txn.checkpoints.end()) {
+      return it->second;
+    }
+    if (auto it = checkpoints.find(interval_ms); it != checkpoints.end()) {
+      return it->second;
+    }
+    return std::nullopt;
+  }
+  // Adds to txn what keeps the invariant of `checkpoints` for `e` once its
+  // next tick is `next_tick_ms`: nothing, or its record.
+  void PersistNextTick(Txn& txn, const Entry& e, int64_t next_tick_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void Install(std::unique_ptr<Entry> e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Watches the series of metric alarm `e` in the engine's recent window,
   // if its statistic and range allow. A failed build is logged; the alarm
@@ -191,6 +238,23 @@ absl::Status AlarmEngine::Impl::Load() {
     }
     history_seq = storage::GetBigEndian64((*seq)->data());
   }
+  {
+    const absl::string_view prefix = storage::kMetaAlarmCheckpointPrefix;
+    std::unique_ptr<storage::StoreIterator> it =
+        store.NewIterator(Column::kMeta);
+    for (it->Seek(prefix); it->Valid() && absl::StartsWith(it->key(), prefix);
+         it->Next()) {
+      if (it->key().size() != prefix.size() + 8 || it->value().size() != 8) {
+        return absl::DataLossError(
+            "meta alarm_checkpoint: not an 8-byte interval and tick");
+      }
+      checkpoints[static_cast<int64_t>(
+          storage::GetBigEndian64(it->key().data() + prefix.size()))] =
+          storage::SignedFromOrdered(
+              storage::GetBigEndian64(it->value().data()));
+    }
+    if (!it->status().ok()) return it->status();
+  }
   const int64_t now = clock.NowMs();
   std::unique_ptr<storage::StoreIterator> it =
       store.NewIterator(Column::kAlarms);
@@ -215,12 +279,15 @@ absl::Status AlarmEngine::Impl::Load() {
       e->validated = *std::move(v);
       e->interval_ms = EvaluationIntervalMs(
           e->record.metric.period_s, e->record.metric.evaluation_periods);
-      const int64_t resume =
-          e->record.last_tick_ms == 0
-              ? engine::FloorTo(now - options.evaluation_delay_ms,
-                                e->interval_ms)
-              : NextTickAfter(e->record.last_tick_ms, e->interval_ms);
-      e->next_tick_ms = resume;
+      const auto c = checkpoints.find(e->interval_ms);
+      const int64_t resume = ResumeTick(
+          e->record, e->interval_ms,
+          c == checkpoints.end() ? std::nullopt : std::optional(c->second));
+      // 0: never evaluated, before any checkpoint (a version 1 record).
+      e->next_tick_ms = resume != 0
+                            ? resume
+                            : engine::FloorTo(now - options.evaluation_delay_ms,
+                                              e->interval_ms);
     } else {
       absl::StatusOr<CompositeRule> rule =
           CompositeRule::Parse(e->record.composite.alarm_rule);
@@ -316,6 +383,11 @@ absl::Status AlarmEngine::Impl::Commit(Txn& txn) {
         storage::EncodeAlarmHistoryKey(item.alarm_name, item.time_ms, item.seq),
         EncodeHistoryValue(item));
   }
+  for (const auto& [interval, tick] : txn.checkpoints) {
+    std::string value;
+    storage::PutBigEndian64(&value, storage::OrderedFromSigned(tick));
+    batch.Put(Column::kMeta, CheckpointKey(interval), value);
+  }
   if (!txn.history.empty()) {
     std::string seq;
     storage::PutBigEndian64(&seq, history_seq);
@@ -323,6 +395,9 @@ absl::Status AlarmEngine::Impl::Commit(Txn& txn) {
   }
   if (batch.Count() == 0) return absl::OkStatus();
   if (absl::Status s = store.Write(batch); !s.ok()) return s;
+  for (const auto& [interval, tick] : txn.checkpoints) {
+    checkpoints[interval] = tick;
+  }
   for (const std::string& name : txn.deleted) {
     if (!txn.changed.contains(name)) Uninstall(name);
   }
@@ -331,6 +406,18 @@ absl::Status AlarmEngine::Impl::Commit(Txn& txn) {
     if (it != alarms.end()) it->second->record = std::move(r);
   }
   return absl::OkStatus();
+}
+
+void AlarmEngine::Impl::PersistNextTick(Txn& txn, const Entry& e,
+                                        int64_t next_tick_ms) {
+  const std::optional<int64_t> c = CheckpointAfter(txn, e.interval_ms);
+  const std::string& name = e.record.name();
+  auto it = txn.changed.find(name);
+  if (it == txn.changed.end()) {
+    if (ResumeTick(e.record, e.interval_ms, c) == next_tick_ms) return;
+    it = txn.changed.emplace(name, e.record).first;
+  }
+  SetResumeTick(it->second, e.interval_ms, next_tick_ms, c);
 }
 
 bool AlarmEngine::Impl::EvaluateComposite(
@@ -563,9 +650,10 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   };
   std::vector<Job> jobs;
   const int64_t now = clock.NowMs();
+  const int64_t last_due = now - options.evaluation_delay_ms;
+  bool skipped = false;
   {
     absl::MutexLock l(&mu);
-    const int64_t last_due = now - options.evaluation_delay_ms;
     auto consider = [&](Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
       if (e.record.type != AlarmType::kMetric) return;
       if (e.record.evaluation_state == EvaluationState::kEvaluationError) {
@@ -582,6 +670,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
             NextTickAfter(oldest - 1, e.interval_ms) - e.next_tick_ms;
         stats.ticks_skipped += skip / e.interval_ms;
         e.next_tick_ms += skip;
+        skipped = true;
         // With an interval longer than the catch-up, the next tick kept
         // may still be ahead.
         if (e.next_tick_ms > last_due) {
@@ -614,7 +703,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       for (auto& [name, e] : alarms) consider(*e);
     }
   }
-  if (jobs.empty()) return absl::OkStatus();
+  if (jobs.empty() && !skipped) return absl::OkStatus();
 
   std::vector<engine::WindowStats> window_stats;
   int64_t window_reads = 0, store_reads = 0;
@@ -685,7 +774,6 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       next.state_updated_ms = applied_ms;
       next.state_transitioned_ms = applied_ms;
       if (previous == AlarmState::kAlarm) next.left_alarm_ms = applied_ms;
-      next.last_tick_ms = step.tick_ms;
       ++stats.transitions;
       AddHistory(txn, next, HistoryItemType::kStateUpdate,
                  absl::StrCat("Alarm updated from ", AlarmStateName(previous),
@@ -701,6 +789,32 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       changed.push_back(job.name);
     }
     advances.push_back({&e, job.steps.back().tick_ms + e.interval_ms});
+  }
+  // What a restart resumes from: a round moves its intervals' checkpoints
+  // to the newest tick it was due to evaluate; any alarm then not past it
+  // (its evaluation failed, or it changed meanwhile) is written as behind.
+  absl::flat_hash_map<const Entry*, int64_t> next_tick;
+  for (const Advance& a : advances) next_tick[a.entry] = a.next_tick;
+  auto persist = [&](const Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (e.record.type != AlarmType::kMetric ||
+        e.record.evaluation_state == EvaluationState::kEvaluationError) {
+      return;
+    }
+    auto n = next_tick.find(&e);
+    PersistNextTick(txn, e, n == next_tick.end() ? e.next_tick_ms : n->second);
+  };
+  if (only == nullptr) {
+    for (const auto& [name, e] : alarms) {
+      if (e->record.type != AlarmType::kMetric) continue;
+      const int64_t tick = engine::FloorTo(last_due, e->interval_ms);
+      auto c = checkpoints.find(e->interval_ms);
+      if (c == checkpoints.end() || c->second < tick) {
+        txn.checkpoints[e->interval_ms] = tick;
+      }
+    }
+    for (const auto& [name, e] : alarms) persist(*e);
+  } else if (auto it = alarms.find(*only); it != alarms.end()) {
+    persist(*it->second);
   }
   Propagate(txn, changed, applied_ms, {});
   if (absl::Status s = Commit(txn); !s.ok()) {
@@ -767,6 +881,8 @@ absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
                                       e->interval_ms);
     e->fresh = true;
     Txn txn;
+    SetResumeTick(r, e->interval_ms, e->next_tick_ms,
+                  impl_->CheckpointAfter(txn, e->interval_ms));
     txn.changed[name] = r;
     impl_->AddHistory(
         txn, r, HistoryItemType::kConfigurationUpdate,

@@ -5,6 +5,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "alarms/composite_rule.h"
+#include "alarms/metric_alarm.h"
+#include "alarms/schedule.h"
 #include "engine/series_key.h"
 #include "storage/internal/coding.h"
 
@@ -14,7 +16,7 @@ namespace {
 using storage::internal::GetVarint64;
 using storage::internal::PutVarint64;
 
-constexpr uint8_t kRecordVersion = 1;
+constexpr uint8_t kRecordVersion = 2;
 constexpr uint8_t kHistoryVersion = 1;
 // The longest wait or extension period, as CloudWatch allows.
 constexpr int64_t kMaxSuppressorPeriodS = 86400;
@@ -248,7 +250,8 @@ std::string EncodeAlarmRecord(const AlarmRecord& r) {
   PutSigned(&out, r.state_updated_ms);
   PutSigned(&out, r.state_transitioned_ms);
   out.push_back(static_cast<char>(r.evaluation_state));
-  PutSigned(&out, r.last_tick_ms);
+  PutSigned(&out, r.next_tick_ms);
+  out.push_back(r.behind_checkpoint ? 1 : 0);
   out.push_back(r.left_alarm_ms.has_value() ? 1 : 0);
   if (r.left_alarm_ms) PutSigned(&out, *r.left_alarm_ms);
   out.push_back(static_cast<char>(r.actions_suppressed_by));
@@ -264,7 +267,7 @@ absl::StatusOr<AlarmRecord> DecodeAlarmRecord(absl::string_view name,
   };
   Reader in(value);
   const uint8_t version = in.Byte();
-  if (in.ok() && version != kRecordVersion) {
+  if (in.ok() && version != 1 && version != kRecordVersion) {
     return damaged(absl::StrCat("unknown version ", version));
   }
   AlarmRecord r;
@@ -346,7 +349,22 @@ absl::StatusOr<AlarmRecord> DecodeAlarmRecord(absl::string_view name,
     in.Fail();
   }
   r.evaluation_state = static_cast<EvaluationState>(eval);
-  r.last_tick_ms = in.Signed();
+  if (version == 1) {
+    // Version 1 kept the tick of the last transition (0 before one).
+    const int64_t last_tick = in.Signed();
+    if (last_tick != 0 && r.type == AlarmType::kMetric && in.ok()) {
+      if (!ValidAlarmPeriod(r.metric.period_s)) {
+        in.Fail();
+      } else {
+        r.next_tick_ms = NextTickAfter(
+            last_tick, EvaluationIntervalMs(r.metric.period_s,
+                                            r.metric.evaluation_periods));
+      }
+    }
+  } else {
+    r.next_tick_ms = in.Signed();
+    r.behind_checkpoint = in.Bool();
+  }
   if (in.Bool()) r.left_alarm_ms = in.Signed();
   const uint8_t suppressed = in.Byte();
   if (suppressed > static_cast<uint8_t>(SuppressedBy::kExtensionPeriod)) {

@@ -69,8 +69,13 @@ struct AlarmRecord {
   int64_t state_updated_ms = 0;       // last change of state or reason
   int64_t state_transitioned_ms = 0;  // last change of state
   EvaluationState evaluation_state = EvaluationState::kNone;
-  // The newest evaluation tick done (metric alarms); 0 before the first.
-  int64_t last_tick_ms = 0;
+  // Metric alarms: the next evaluation tick when the record was written (0:
+  // not known), and whether that tick is behind the evaluation checkpoint
+  // of the alarm's interval. On open the alarm resumes there if behind, and
+  // otherwise at the later of it and the tick after the checkpoint
+  // (AlarmEngine; storage/FORMAT.md, "Alarm record").
+  int64_t next_tick_ms = 0;
+  bool behind_checkpoint = false;
   // When the alarm last left ALARM (for composites it suppresses).
   std::optional<int64_t> left_alarm_ms;
   // Composite alarms: whether and why their actions are suppressed.

@@ -3,10 +3,11 @@
 namespace nimbus::storage {
 
 void FaultInjectionStore::FailWrites(Column column, int count,
-                                     absl::Status status) {
+                                     absl::Status status, int skip) {
   absl::MutexLock l(&mu_);
   fail_column_ = column;
   fail_count_ = count;
+  fail_skip_ = skip;
   fail_status_ = std::move(status);
 }
 
@@ -44,9 +45,13 @@ absl::Status FaultInjectionStore::Write(WriteBatch& batch) {
   {
     absl::MutexLock l(&mu_);
     if (fail_count_ > 0 && batch.Touches(fail_column_)) {
-      --fail_count_;
-      ++failed_;
-      return fail_status_;
+      if (fail_skip_ > 0) {
+        --fail_skip_;
+      } else {
+        --fail_count_;
+        ++failed_;
+        return fail_status_;
+      }
     }
     if (holding_ && batch.Touches(hold_column_)) {
       ++held_;

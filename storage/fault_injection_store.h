@@ -20,9 +20,9 @@ class FaultInjectionStore : public Store {
   explicit FaultInjectionStore(std::unique_ptr<Store> base)
       : base_(std::move(base)) {}
 
-  // The next `count` writes whose batch touches `column` return `status`
-  // and write nothing.
-  void FailWrites(Column column, int count, absl::Status status);
+  // The next `count` writes whose batch touches `column`, after `skip` such
+  // writes let through, return `status` and write nothing.
+  void FailWrites(Column column, int count, absl::Status status, int skip = 0);
 
   // From now on, writes whose batch touches `column` wait, before anything
   // is written, until ReleaseHeld().
@@ -53,6 +53,7 @@ class FaultInjectionStore : public Store {
   const std::unique_ptr<Store> base_;
   absl::Mutex mu_;
   int fail_count_ ABSL_GUARDED_BY(mu_) = 0;
+  int fail_skip_ ABSL_GUARDED_BY(mu_) = 0;
   Column fail_column_ ABSL_GUARDED_BY(mu_) = Column::kMeta;
   absl::Status fail_status_ ABSL_GUARDED_BY(mu_);
   int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;

@@ -89,6 +89,10 @@ inline constexpr char kMetaLogSequence[] = "log_sequence";
 inline constexpr char kMetaRollupWatermark[] = "rollup_watermark";
 // The highest alarm-history sequence written (u64 BE).
 inline constexpr char kMetaAlarmHistorySequence[] = "alarm_history_sequence";
+// Alarm evaluation checkpoints: this prefix and an evaluation interval (ms,
+// u64 BE) -> the newest tick (ordered i64 BE) every alarm of that interval
+// has evaluated, except those whose record says it is behind.
+inline constexpr char kMetaAlarmCheckpointPrefix[] = "alarm_checkpoint/";
 
 // Big-endian helpers, also used by other key layouts.
 void PutBigEndian64(std::string* out, uint64_t v);

@@ -16,6 +16,7 @@
 #include "engine/engine.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/fault_injection_store.h"
 
 namespace nimbus::alarms {
 namespace {
@@ -57,6 +58,12 @@ class AlarmEngineTest : public ::testing::Test {
     options.sweep_interval_ms = 0;
     options.rollup_interval_ms = 0;
     options.background_sealing = false;
+    options.wrap_store_for_testing = [this](
+                                         std::unique_ptr<storage::Store> base) {
+      auto f = std::make_unique<storage::FaultInjectionStore>(std::move(base));
+      faults_ = f.get();
+      return std::unique_ptr<storage::Store>(std::move(f));
+    };
     auto e = engine::Engine::Open(options, clock_);
     ASSERT_TRUE(e.ok()) << e.status();
     engine_ = std::move(*e);
@@ -126,6 +133,7 @@ class AlarmEngineTest : public ::testing::Test {
   engine::ManualClock clock_{kT0 + 4 * kMinute};
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<AlarmEngine> alarms_;
+  storage::FaultInjectionStore* faults_ = nullptr;
 };
 
 TEST_F(AlarmEngineTest, ANewAlarmStartsUncheckedAndIsEvaluatedAtOnce) {
@@ -135,7 +143,7 @@ TEST_F(AlarmEngineTest, ANewAlarmStartsUncheckedAndIsEvaluatedAtOnce) {
   EXPECT_EQ(r->state, S::kOk);
   EXPECT_THAT(r->state_reason, HasSubstr("3 out of the last 3 datapoints"));
   EXPECT_EQ(r->config_version, 1u);
-  EXPECT_EQ(r->last_tick_ms, kT0 + 4 * kMinute);
+  EXPECT_EQ(r->next_tick_ms, kT0 + 5 * kMinute);
   std::vector<HistoryItem> h = History("cpu");
   ASSERT_EQ(h.size(), 2u);
   EXPECT_EQ(h[0].type, HistoryItemType::kConfigurationUpdate);
@@ -331,8 +339,9 @@ TEST_F(AlarmEngineTest, StatesAndHistorySurviveARestartWithoutRepeats) {
   std::optional<AlarmRecord> r = alarms_->Get("cpu");
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->state, S::kAlarm);
-  // The ticks since the last transition are evaluated again: no repeat.
+  // Nothing evaluated before is evaluated again.
   ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluations, 0);
   EXPECT_EQ(Summaries("cpu"), before);
   RunTo(35);
   // A run that was never restarted.
@@ -352,7 +361,85 @@ TEST_F(AlarmEngineTest, TicksMissedWhileDownAreEvaluatedInOrder) {
   EXPECT_THAT(h[1].data,
               HasSubstr("\"tick\":\"2026-12-01T10:18:00.000+0000\""));
   EXPECT_EQ(h[2].summary, "Alarm updated from ALARM to OK");
-  EXPECT_EQ(alarms_->Get("cpu")->last_tick_ms, kT0 + 26 * kMinute);
+  // Its record says where a restart resumes: after the last tick.
+  EXPECT_EQ(alarms_->Get("cpu")->next_tick_ms, kT0 + 31 * kMinute);
+}
+
+TEST_F(AlarmEngineTest, ARestartDoesNotEvaluateTicksAgainOverLateData) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
+  RunTo(10);  // OK since minute 4
+  // Late points, after minutes 7-9 were evaluated, that would breach them.
+  std::vector<engine::Sample> late;
+  for (int i = 7 * 6; i < 10 * 6; ++i) {
+    late.push_back({kT0 + i * 10'000 + 5'000, 1000.0});
+  }
+  std::vector<engine::SeriesWrite> w = {{Config().metric, late, {}, {}}};
+  ASSERT_TRUE(engine_->Write(w).ok());
+  Reopen();
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluations, 0);
+  // As without a restart: tick 11 reads minutes 8-10, 2 of 3 breaching.
+  RunTo(12);
+  EXPECT_EQ(alarms_->Stats().evaluations, 2);
+  EXPECT_EQ(alarms_->Get("cpu")->state, S::kOk);
+  EXPECT_EQ(Summaries("cpu"),
+            (std::vector<std::string>{
+                "4 Alarm updated from INSUFFICIENT_DATA to OK"}));
+}
+
+TEST_F(AlarmEngineTest, AnAlarmThatNeverTransitionedCatchesUpAfterARestart) {
+  // No data for host b: INSUFFICIENT_DATA from its creation, no transition.
+  MetricAlarmConfig c = Config("idle");
+  c.metric.dimensions = {{"Host", "b"}};
+  ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  RunTo(10);
+  ASSERT_EQ(alarms_->Get("idle")->state, S::kInsufficientData);
+  Reopen();
+  // Down until minute 30; host b reported 95 from minute 12 on.
+  std::vector<engine::Sample> samples;
+  for (int i = 12 * 6; i < 30 * 6; ++i) {
+    samples.push_back({kT0 + i * 10'000, 95.0});
+  }
+  std::vector<engine::SeriesWrite> w = {{c.metric, samples, {}, {}}};
+  ASSERT_TRUE(engine_->Write(w).ok());
+  clock_.Set(kT0 + 30 * kMinute);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  // Ticks 11-30, each once, none skipped: OK at the first datapoint (minute
+  // 12, at tick 13: 1 of 3 breaching, the others missing), ALARM once
+  // minutes 12-14 breach.
+  EXPECT_EQ(alarms_->Stats().evaluations, 20);
+  EXPECT_EQ(alarms_->Stats().ticks_skipped, 0);
+  EXPECT_EQ(
+      Summaries("idle"),
+      (std::vector<std::string>{"30 Alarm updated from INSUFFICIENT_DATA to OK",
+                                "30 Alarm updated from OK to ALARM"}));
+  std::vector<HistoryItem> h = History("idle", HistoryItemType::kStateUpdate);
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_THAT(h[0].data,
+              HasSubstr("\"tick\":\"2026-12-01T10:13:00.000+0000\""));
+  EXPECT_THAT(h[1].data,
+              HasSubstr("\"tick\":\"2026-12-01T10:15:00.000+0000\""));
+}
+
+TEST_F(AlarmEngineTest, AnEvaluationNotWrittenIsDoneAgainAfterARestart) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
+  RunTo(10);  // the checkpoint of the minute interval is now tick 10
+  clock_.Set(kT0 + 10 * kMinute + 30'000);
+  // "late" is created (written), and its first evaluation, tick 10, is not.
+  faults_->FailWrites(storage::Column::kAlarms, 1,
+                      absl::UnavailableError("injected"), /*skip=*/1);
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config("late"), {}).ok());
+  EXPECT_EQ(faults_->failed_writes(), 1);
+  EXPECT_EQ(alarms_->Get("late")->state, S::kInsufficientData);
+  Reopen();
+  // It resumes at its own tick, behind the checkpoint, not after it.
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluations, 1);
+  EXPECT_EQ(alarms_->Get("late")->state, S::kOk);
+  std::vector<HistoryItem> h = History("late", HistoryItemType::kStateUpdate);
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_THAT(h[0].data,
+              HasSubstr("\"tick\":\"2026-12-01T10:10:00.000+0000\""));
 }
 
 TEST_F(AlarmEngineTest, TicksBeyondTheCatchUpWindowAreSkippedAndCounted) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -45,23 +46,24 @@ AlarmRecord Golden() {
   r.state_reason = "r";
   r.state_updated_ms = 2000;
   r.state_transitioned_ms = 2000;
-  r.last_tick_ms = 60000;
+  r.next_tick_ms = 120000;
   r.left_alarm_ms = -1;
   return r;
 }
 
-// storage/FORMAT.md, "Alarm record, version 1", field by field.
+// storage/FORMAT.md, "Alarm record, version 2", field by field.
 constexpr char kGoldenRecord[] =
-    "01 01 02 d0 0f "                       // version, metric, v2, 1000
+    "02 01 02 d0 0f "                       // version, metric, v2, 1000
     "00 01 00 01 01 78 00 "                 // description, actions
     "0a 01 41 01 43 00 01 01 48 01 61 "     // the series key
     "07 41 76 65 72 61 67 65 00 3c 03 02 "  // Average, 60 s, N 3, M 2
     "00 00 00 00 00 00 54 40 "              // threshold 80
     "14 47 72 65 61 74 65 72 54 68 61 6e 54 68 72 65 73 68 6f 6c 64 "
     "07 6d 69 73 73 69 6e 67 08 65 76 61 6c 75 61 74 65 "
-    "00 00 "                                // no metric-math queries, no tags
-    "01 01 72 00 a0 1f a0 1f 00 c0 a9 07 "  // ALARM "r", times, tick
-    "01 01 00 00";                          // left at -1, not suppressed
+    "00 00 "                       // no metric-math queries, no tags
+    "01 01 72 00 a0 1f a0 1f 00 "  // ALARM "r", times
+    "80 d3 0e 00 "                 // next tick, not behind
+    "01 01 00 00";                 // left at -1, not suppressed
 
 TEST(AlarmRecord, GoldenBytes) {
   const std::string bytes = EncodeAlarmRecord(Golden());
@@ -72,6 +74,31 @@ TEST(AlarmRecord, GoldenBytes) {
   EXPECT_EQ(r->metric.name, "cpu");
   EXPECT_EQ(r->metric.metric.dimensions[0].value, "a");
   EXPECT_EQ(r->left_alarm_ms, -1);
+}
+
+// The golden record as version 1 wrote it, with `last_tick` (hex) in place
+// of the next tick and the behind flag.
+std::string VersionOne(absl::string_view last_tick) {
+  std::string hex = absl::StrReplaceAll(
+      kGoldenRecord,
+      {{"02 01 02 d0 0f", "01 01 02 d0 0f"}, {"80 d3 0e 00 ", last_tick}});
+  return absl::HexStringToBytes(absl::StrReplaceAll(hex, {{" ", ""}}));
+}
+
+TEST(AlarmRecord, VersionOneRecordsStillRead) {
+  // Version 1 kept the tick of the last transition (60000) where version 2
+  // keeps the next tick and the behind flag.
+  const std::string v1 = VersionOne("c0 a9 07 ");
+  absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord("cpu", v1);
+  ASSERT_TRUE(r.ok()) << r.status();
+  // The tick after 60000 of a minute-interval alarm.
+  EXPECT_EQ(r->next_tick_ms, 120000);
+  EXPECT_FALSE(r->behind_checkpoint);
+  EXPECT_EQ(EncodeAlarmRecord(*r), EncodeAlarmRecord(Golden()));
+  // A version 1 record that never transitioned: the next tick is unknown.
+  r = DecodeAlarmRecord("cpu", VersionOne("00 "));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->next_tick_ms, 0);
 }
 
 TEST(AlarmRecord, AMetricMathAlarmRoundTrips) {
@@ -138,10 +165,10 @@ TEST(AlarmRecord, DamageIsDataLoss) {
   }
   EXPECT_EQ(DecodeAlarmRecord("cpu", bytes + "x").status().code(),
             absl::StatusCode::kDataLoss);
-  std::string v2 = bytes;
-  v2[0] = 2;
-  EXPECT_THAT(DecodeAlarmRecord("cpu", v2).status().message(),
-              HasSubstr("alarm record 'cpu': unknown version 2"));
+  std::string v3 = bytes;
+  v3[0] = 3;
+  EXPECT_THAT(DecodeAlarmRecord("cpu", v3).status().message(),
+              HasSubstr("alarm record 'cpu': unknown version 3"));
   std::string type = bytes;
   type[1] = 7;
   EXPECT_EQ(DecodeAlarmRecord("cpu", type).status().code(),

@@ -488,21 +488,12 @@ uint64_t Seed() {
          static_cast<uint64_t>(::getpid());
 }
 
-// DISABLED: it fails today, and shows what issue 11 still owes: a killed
-// server differs from one never killed in about 20% of the 1,000 alarms,
-// all of them on the late-points and late-start series, because the tick
-// an alarm was last evaluated at is persisted only with a transition
-// (AlarmRecord::last_tick_ms; AlarmEngine::Impl::Load resumes after it):
-// (1) a restart evaluates again every tick since each alarm's last
-// transition, and late points that arrived since those ticks were first
-// evaluated make transitions at them that the live evaluation did not
-// (extra transitions, later ones shifted); (2) an alarm that never
-// transitioned has last_tick_ms 0, so Load resumes it at the restart's
-// tick and the ticks missed while down are skipped, not caught up (its
-// first transitions are lost or made at the restart's tick). Both go away
-// with the last evaluated tick persisted with each evaluation round (tried:
-// the test then passes). Run with --gtest_also_run_disabled_tests.
-TEST(AlarmCrash, DISABLED_TransitionsSurviveKillNine) {
+// A restart resumes every alarm at the tick after the last it evaluated
+// (the evaluation checkpoints and the records' next ticks,
+// storage/FORMAT.md "Alarm record"). Without them a restart would evaluate
+// ticks again over the late points that arrived since (extra transitions),
+// or skip the ticks an alarm that never transitioned missed while down.
+TEST(AlarmCrash, TransitionsSurviveKillNine) {
   const auto started = std::chrono::steady_clock::now();
   const uint64_t seed = Seed();
   Log(absl::StrCat("seed ", seed, " (NIMBUS_ALARM_CRASH_SEED=", seed,
