@@ -1,6 +1,7 @@
 #include "alarms/alarm_engine.h"
 
 #include <algorithm>
+#include <numeric>
 #include <thread>
 #include <utility>
 
@@ -36,11 +37,23 @@ constexpr size_t kMaxPropagation = 10000;
 // store instead (they are evaluated hourly, or have days-long ranges).
 constexpr int64_t kMaxWindowBuckets = 4096;
 
-// One alarm in memory.
+// One alarm in memory: its record encoded, without its state reason and
+// reason data (most of a record's bytes; they are read from the store when
+// needed), and decoded what evaluations, composites and filters read.
 struct Entry {
-  AlarmRecord record;
+  std::string stored;  // EncodeAlarmRecord, the reasons empty
+  AlarmType type = AlarmType::kMetric;
+  AlarmState state = AlarmState::kInsufficientData;
+  EvaluationState evaluation_state = EvaluationState::kNone;
+  // The record's next tick and behind flag (ResumeTick).
+  bool behind_checkpoint = false;
+  int64_t stored_next_tick_ms = 0;
+  int64_t transitioned_ms = 0;
+  std::optional<int64_t> left_alarm_ms;
   ValidatedMetricAlarm validated;     // metric alarms
   std::vector<std::string> children;  // composite alarms: the rule's alarms
+  int64_t period_s = 0;               // metric alarms
+  std::string statistic;              // metric alarms; empty: none
   int64_t interval_ms = 0;            // metric alarms
   int64_t next_tick_ms = 0;           // metric alarms: the next to evaluate
   // The engine's recent window of the alarm's series (0: none; the alarm
@@ -61,7 +74,42 @@ struct Txn {
   std::vector<HistoryItem> history;
   // Evaluation interval -> its new checkpoint.
   absl::btree_map<int64_t, int64_t> checkpoints;
+  // Whole records read for it (Current), unchanged.
+  absl::btree_map<std::string, AlarmRecord> read;
+  // The first read that failed: the txn is not written.
+  absl::Status status;
 };
+
+// Sets e's record, and what is kept of it decoded.
+void SetRecord(Entry& e, AlarmRecord r) {
+  e.type = r.type;
+  e.state = r.state;
+  e.evaluation_state = r.evaluation_state;
+  e.behind_checkpoint = r.behind_checkpoint;
+  e.stored_next_tick_ms = r.next_tick_ms;
+  e.transitioned_ms = r.state_transitioned_ms;
+  e.left_alarm_ms = r.left_alarm_ms;
+  if (r.type == AlarmType::kMetric) {
+    e.period_s = r.metric.period_s;
+    e.statistic = r.metric.statistic;
+  }
+  r.state_reason.clear();
+  r.state_reason_data.clear();
+  e.stored = EncodeAlarmRecord(r);
+}
+
+// The record of `e` as memory has it: without its reasons.
+AlarmRecord Decoded(const std::string& name, const Entry& e) {
+  absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(name, e.stored);
+  if (!r.ok()) {
+    // Bytes this process encoded: only a bug gets here.
+    Log(LogLevel::kError, "alarms",
+        absl::StrCat("in-memory record not decodable: ",
+                     r.status().ToString()));
+    std::abort();
+  }
+  return *std::move(r);
+}
 
 std::string CheckpointKey(int64_t interval_ms) {
   std::string key = storage::kMetaAlarmCheckpointPrefix;
@@ -69,12 +117,12 @@ std::string CheckpointKey(int64_t interval_ms) {
   return key;
 }
 
-// Where metric alarm `r` resumes on open, given its interval's checkpoint
-// (0: not known).
-int64_t ResumeTick(const AlarmRecord& r, int64_t interval_ms,
+// Where a metric alarm whose record has `next_tick_ms` and `behind`
+// resumes on open, given its interval's checkpoint (0: not known).
+int64_t ResumeTick(int64_t next_tick_ms, bool behind, int64_t interval_ms,
                    std::optional<int64_t> checkpoint) {
-  if (r.behind_checkpoint || !checkpoint.has_value()) return r.next_tick_ms;
-  return std::max(r.next_tick_ms, *checkpoint + interval_ms);
+  if (behind || !checkpoint.has_value()) return next_tick_ms;
+  return std::max(next_tick_ms, *checkpoint + interval_ms);
 }
 
 // Makes `r` resume at `next_tick_ms`.
@@ -158,16 +206,27 @@ struct AlarmEngine::Impl {
   }
   // Adds to txn what keeps the invariant of `checkpoints` for `e` once its
   // next tick is `next_tick_ms`: nothing, or its record.
-  void PersistNextTick(Txn& txn, const Entry& e, int64_t next_tick_ms)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  void Install(std::unique_ptr<Entry> e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  // Watches the series of metric alarm `e` in the engine's recent window,
+  void PersistNextTick(Txn& txn, const std::string& name, const Entry& e,
+                       int64_t next_tick_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Installs `e` (its record set) as alarm `name`, and watches the series
+  // of metric alarm `m`'s record in the engine's recent window.
+  void Install(const std::string& name, std::unique_ptr<Entry> e,
+               const MetricAlarmConfig* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Watches the series of metric alarm `m` in the engine's recent window,
   // if its statistic and range allow. A failed build is logged; the alarm
   // then reads the store.
-  void WatchSeries(Entry& e);
+  void WatchSeries(const MetricAlarmConfig& m, Entry& e);
   void Uninstall(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  // The record as `txn` leaves it, or nullptr (deleted, or none).
-  const AlarmRecord* Current(const Txn& txn, const std::string& name)
+  // The whole record of `name` as memory has it, its reasons read from the
+  // store.
+  absl::StatusOr<AlarmRecord> Whole(const std::string& name, const Entry& e)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // The whole record as `txn` leaves it, or nullptr (deleted, or none, or
+  // it could not be read: txn.status says so).
+  const AlarmRecord* Current(Txn& txn, const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // What a composite reads of `name` as `txn` leaves it; none if deleted.
+  std::optional<ChildState> StateOf(const Txn& txn, const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Evaluates the composites that name `changed` alarms, and theirs in turn.
   void Propagate(
@@ -261,27 +320,27 @@ absl::Status AlarmEngine::Impl::Load() {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(it->key(), it->value());
     if (!r.ok()) return r.status();
+    const std::string name = r->name();
     auto e = std::make_unique<Entry>();
-    e->record = *std::move(r);
-    if (e->record.type == AlarmType::kMetric) {
-      MetricAlarmConfig config = e->record.metric;
+    if (r->type == AlarmType::kMetric) {
+      MetricAlarmConfig config = r->metric;
       absl::StatusOr<ValidatedMetricAlarm> v =
           ValidateMetricAlarm(&config, options.high_resolution_reach_ms);
       if (!v.ok()) {
         // Accepted once, refused now (a smaller --high_resolution_reach):
         // loaded, but it cannot be evaluated. Validate again without the
         // reach check so that it still has a rule.
-        config = e->record.metric;
+        config = r->metric;
         v = ValidateMetricAlarm(&config, INT64_MAX / 4);
         if (!v.ok()) return v.status();
-        e->record.evaluation_state = EvaluationState::kEvaluationError;
+        r->evaluation_state = EvaluationState::kEvaluationError;
       }
       e->validated = *std::move(v);
-      e->interval_ms = EvaluationIntervalMs(
-          e->record.metric.period_s, e->record.metric.evaluation_periods);
+      e->interval_ms = EvaluationIntervalMs(r->metric.period_s,
+                                            r->metric.evaluation_periods);
       const auto c = checkpoints.find(e->interval_ms);
       const int64_t resume = ResumeTick(
-          e->record, e->interval_ms,
+          r->next_tick_ms, r->behind_checkpoint, e->interval_ms,
           c == checkpoints.end() ? std::nullopt : std::optional(c->second));
       // 0: never evaluated, before any checkpoint (a version 1 record).
       e->next_tick_ms = resume != 0
@@ -290,25 +349,30 @@ absl::Status AlarmEngine::Impl::Load() {
                                               e->interval_ms);
     } else {
       absl::StatusOr<CompositeRule> rule =
-          CompositeRule::Parse(e->record.composite.alarm_rule);
+          CompositeRule::Parse(r->composite.alarm_rule);
       if (!rule.ok()) return rule.status();
       e->children = rule->children();
     }
-    Install(std::move(e));
+    const MetricAlarmConfig* m =
+        r->type == AlarmType::kMetric ? &r->metric : nullptr;
+    SetRecord(*e, *r);
+    Install(name, std::move(e), m);
   }
   return it->status();
 }
 
-void AlarmEngine::Impl::WatchSeries(Entry& e) {
-  const MetricAlarmConfig& m = e.record.metric;
-  if (e.record.type != AlarmType::kMetric || m.statistic.empty()) return;
+void AlarmEngine::Impl::WatchSeries(const MetricAlarmConfig& m, Entry& e) {
+  if (m.statistic.empty()) return;
   const int64_t period_ms = m.period_s * 1000;
   const int64_t bucket_ms = std::min<int64_t>(period_ms, 60'000);
-  // The range, its alignment to the minute, the evaluation delay, and an
-  // interval of lag.
+  // The range; how far a tick can be past the end of the range it reads
+  // (ticks are multiples of the interval, ranges end at multiples of the
+  // alignment: schedule.h); the evaluation delay; and an interval of lag.
+  const int64_t align_ms = std::min<int64_t>(period_ms, 60'000);
+  const int64_t past_end_ms = align_ms - std::gcd(align_ms, e.interval_ms);
   const int64_t span_ms =
       period_ms * static_cast<int64_t>(EvaluationRange(m.evaluation_periods)) +
-      60'000 + options.evaluation_delay_ms + e.interval_ms;
+      past_end_ms + options.evaluation_delay_ms + e.interval_ms;
   if (span_ms / bucket_ms > kMaxWindowBuckets) return;
   absl::StatusOr<uint64_t> h = engine.WatchSeries(m.metric, bucket_ms, span_ms);
   if (!h.ok()) {
@@ -321,11 +385,12 @@ void AlarmEngine::Impl::WatchSeries(Entry& e) {
   e.watch = *h;
 }
 
-void AlarmEngine::Impl::Install(std::unique_ptr<Entry> e) {
-  const std::string name = e->record.name();
+void AlarmEngine::Impl::Install(const std::string& name,
+                                std::unique_ptr<Entry> e,
+                                const MetricAlarmConfig* m) {
   // Watched before the old entry lets go, so that an update of the same
   // series shares the window rather than building it again.
-  if (e->watch == 0) WatchSeries(*e);
+  if (e->watch == 0 && m != nullptr) WatchSeries(*m, *e);
   Uninstall(name);
   e->generation = ++generation;
   for (const std::string& child : e->children) parents[child].insert(name);
@@ -345,14 +410,51 @@ void AlarmEngine::Impl::Uninstall(const std::string& name) {
   alarms.erase(it);
 }
 
-const AlarmRecord* AlarmEngine::Impl::Current(const Txn& txn,
+absl::StatusOr<AlarmRecord> AlarmEngine::Impl::Whole(const std::string& name,
+                                                     const Entry& e) {
+  AlarmRecord r = Decoded(name, e);
+  absl::StatusOr<std::optional<std::string>> v =
+      store.Get(Column::kAlarms, name);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) {
+    return absl::DataLossError(
+        absl::StrCat("alarm '", name, "': in memory, not in the store"));
+  }
+  absl::StatusOr<AlarmRecord> stored = DecodeAlarmRecord(name, **v);
+  if (!stored.ok()) return stored.status();
+  r.state_reason = std::move(stored->state_reason);
+  r.state_reason_data = std::move(stored->state_reason_data);
+  return r;
+}
+
+const AlarmRecord* AlarmEngine::Impl::Current(Txn& txn,
                                               const std::string& name) {
   if (auto it = txn.changed.find(name); it != txn.changed.end()) {
     return &it->second;
   }
   if (txn.deleted.contains(name)) return nullptr;
+  if (auto it = txn.read.find(name); it != txn.read.end()) return &it->second;
   auto it = alarms.find(name);
-  return it == alarms.end() ? nullptr : &it->second->record;
+  if (it == alarms.end()) return nullptr;
+  absl::StatusOr<AlarmRecord> r = Whole(name, *it->second);
+  if (!r.ok()) {
+    if (txn.status.ok()) txn.status = r.status();
+    return nullptr;
+  }
+  return &txn.read.emplace(name, *std::move(r)).first->second;
+}
+
+std::optional<ChildState> AlarmEngine::Impl::StateOf(const Txn& txn,
+                                                     const std::string& name) {
+  if (auto it = txn.changed.find(name); it != txn.changed.end()) {
+    const AlarmRecord& r = it->second;
+    return ChildState{r.state, r.state_transitioned_ms, r.left_alarm_ms};
+  }
+  if (txn.deleted.contains(name)) return std::nullopt;
+  auto it = alarms.find(name);
+  if (it == alarms.end()) return std::nullopt;
+  const Entry& e = *it->second;
+  return ChildState{e.state, e.transitioned_ms, e.left_alarm_ms};
 }
 
 void AlarmEngine::Impl::AddHistory(Txn& txn, const AlarmRecord& r,
@@ -370,6 +472,7 @@ void AlarmEngine::Impl::AddHistory(Txn& txn, const AlarmRecord& r,
 }
 
 absl::Status AlarmEngine::Impl::Commit(Txn& txn) {
+  if (!txn.status.ok()) return txn.status;
   storage::WriteBatch batch;
   for (const auto& [name, r] : txn.changed) {
     batch.Put(Column::kAlarms, name, EncodeAlarmRecord(r));
@@ -403,19 +506,23 @@ absl::Status AlarmEngine::Impl::Commit(Txn& txn) {
   }
   for (auto& [name, r] : txn.changed) {
     auto it = alarms.find(name);
-    if (it != alarms.end()) it->second->record = std::move(r);
+    if (it != alarms.end()) SetRecord(*it->second, std::move(r));
   }
   return absl::OkStatus();
 }
 
-void AlarmEngine::Impl::PersistNextTick(Txn& txn, const Entry& e,
-                                        int64_t next_tick_ms) {
+void AlarmEngine::Impl::PersistNextTick(Txn& txn, const std::string& name,
+                                        const Entry& e, int64_t next_tick_ms) {
   const std::optional<int64_t> c = CheckpointAfter(txn, e.interval_ms);
-  const std::string& name = e.record.name();
   auto it = txn.changed.find(name);
   if (it == txn.changed.end()) {
-    if (ResumeTick(e.record, e.interval_ms, c) == next_tick_ms) return;
-    it = txn.changed.emplace(name, e.record).first;
+    if (ResumeTick(e.stored_next_tick_ms, e.behind_checkpoint, e.interval_ms,
+                   c) == next_tick_ms) {
+      return;
+    }
+    const AlarmRecord* r = Current(txn, name);
+    if (r == nullptr) return;  // txn.status says why
+    it = txn.changed.emplace(name, *r).first;
   }
   SetResumeTick(it->second, e.interval_ms, next_tick_ms, c);
 }
@@ -438,8 +545,7 @@ bool AlarmEngine::Impl::EvaluateComposite(
     }
     if (txn.deleted.contains(key)) return nullptr;
     auto it = alarms.find(key);
-    if (it == alarms.end() ||
-        it->second->record.type != AlarmType::kComposite) {
+    if (it == alarms.end() || it->second->type != AlarmType::kComposite) {
       return nullptr;
     }
     return &it->second->children;
@@ -466,9 +572,9 @@ bool AlarmEngine::Impl::EvaluateComposite(
     value = rule->Evaluate(
         [&](absl::string_view child) -> std::optional<AlarmState> {
           mu.AssertHeld();  // called by Evaluate, within this function
-          const AlarmRecord* r = Current(txn, std::string(child));
-          if (r == nullptr) return std::nullopt;
-          return r->state;
+          std::optional<ChildState> c = StateOf(txn, std::string(child));
+          if (!c.has_value()) return std::nullopt;
+          return c->state;
         });
     if (!value.ok()) error = std::string(value.status().message());
   }
@@ -489,15 +595,16 @@ bool AlarmEngine::Impl::EvaluateComposite(
         absl::StrCat("alarm_rule evaluated to ", *value ? "TRUE" : "FALSE",
                      " at ", JsonTime(now));
   } else {
-    const AlarmRecord* t = Current(txn, trigger);
+    const std::optional<ChildState> t = StateOf(txn, trigger);
     next.state_reason = absl::StrCat(
         trigger, " transitioned to ",
-        t != nullptr ? AlarmStateName(t->state) : "(deleted)", " at ",
-        JsonTime(t != nullptr ? t->state_transitioned_ms : now));
+        t.has_value() ? AlarmStateName(t->state) : "(deleted)", " at ",
+        JsonTime(t.has_value() ? t->transitioned_ms : now));
   }
-  std::vector<std::pair<std::string, const AlarmRecord*>> kids;
-  for (const std::string& c : rule->children())
-    kids.push_back({c, Current(txn, c)});
+  std::vector<std::pair<std::string, std::optional<ChildState>>> kids;
+  for (const std::string& c : rule->children()) {
+    kids.push_back({c, StateOf(txn, c)});
+  }
   next.state_reason_data = CompositeReasonData(kids);
   if (state == previous) {
     // Out of an evaluation error, the state as it was: reason only.
@@ -511,8 +618,9 @@ bool AlarmEngine::Impl::EvaluateComposite(
   next.actions_suppressed_reason.clear();
   if (state == AlarmState::kAlarm &&
       !next.composite.actions_suppressor.empty()) {
-    const AlarmRecord* sup = Current(txn, next.composite.actions_suppressor);
-    if (sup != nullptr) {
+    const std::optional<ChildState> sup =
+        StateOf(txn, next.composite.actions_suppressor);
+    if (sup.has_value()) {
       next.actions_suppressed_by = ActionsSuppressed(
           SuppressorState{sup->state, sup->left_alarm_ms}, now, now,
           next.composite.actions_suppressor_wait_period_s,
@@ -553,11 +661,16 @@ void AlarmEngine::Impl::RetryEvaluationErrors(
     std::vector<std::string>* changed) {
   std::vector<std::string> failed;
   for (const auto& [name, e] : alarms) {
-    const AlarmRecord* r = Current(txn, name);
-    if (r != nullptr && r->type == AlarmType::kComposite &&
-        r->evaluation_state == EvaluationState::kEvaluationError) {
-      failed.push_back(name);
-    }
+    if (txn.deleted.contains(name)) continue;
+    auto c = txn.changed.find(name);
+    const bool failing =
+        c != txn.changed.end()
+            ? c->second.type == AlarmType::kComposite &&
+                  c->second.evaluation_state ==
+                      EvaluationState::kEvaluationError
+            : e->type == AlarmType::kComposite &&
+                  e->evaluation_state == EvaluationState::kEvaluationError;
+    if (failing) failed.push_back(name);
   }
   for (const std::string& name : failed) {
     if (EvaluateComposite(txn, name, "", now, new_children)) {
@@ -639,6 +752,10 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   struct Job {
     std::string name;
     uint64_t generation;
+    // The record as memory has it, decoded into config when a tick reads
+    // the store; until then config has the period, N and statistic only.
+    std::string stored;
+    bool decoded = false;
     MetricAlarmConfig config;
     ValidatedMetricAlarm validated;
     uint64_t watch;
@@ -646,6 +763,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
     std::vector<int64_t> ticks;
     // Filled outside the lock.
     std::vector<PreviewStep> steps;  // the ticks evaluated, in order
+    std::string previous_reason;     // if a step changed the state
     absl::Status status;
   };
   std::vector<Job> jobs;
@@ -654,11 +772,10 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   bool skipped = false;
   {
     absl::MutexLock l(&mu);
-    auto consider = [&](Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-      if (e.record.type != AlarmType::kMetric) return;
-      if (e.record.evaluation_state == EvaluationState::kEvaluationError) {
-        return;
-      }
+    auto consider = [&](const std::string& name,
+                        Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      if (e.type != AlarmType::kMetric) return;
+      if (e.evaluation_state == EvaluationState::kEvaluationError) return;
       if (e.next_tick_ms > last_due) {
         *next_due =
             std::min(*next_due, e.next_tick_ms + options.evaluation_delay_ms);
@@ -682,12 +799,15 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       // One try exempts a new alarm's first tick from the catch-up limit.
       e.fresh = false;
       Job job;
-      job.name = e.record.name();
+      job.name = name;
       job.generation = e.generation;
-      job.config = e.record.metric;
+      job.stored = e.stored;
+      job.config.period_s = e.period_s;
+      job.config.evaluation_periods = e.validated.rule.evaluation_periods;
+      job.config.statistic = e.statistic;
       job.validated = e.validated;
       job.watch = e.watch;
-      job.state = e.record.state;
+      job.state = e.state;
       for (int64_t t = e.next_tick_ms; t <= last_due; t += e.interval_ms) {
         job.ticks.push_back(t);
       }
@@ -697,10 +817,10 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
     };
     if (only != nullptr) {
       if (auto it = alarms.find(*only); it != alarms.end()) {
-        consider(*it->second);
+        consider(it->first, *it->second);
       }
     } else {
-      for (auto& [name, e] : alarms) consider(*e);
+      for (auto& [name, e] : alarms) consider(name, *e);
     }
   }
   if (jobs.empty() && !skipped) return absl::OkStatus();
@@ -708,8 +828,18 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   std::vector<engine::WindowStats> window_stats;
   int64_t window_reads = 0, store_reads = 0;
   for (Job& job : jobs) {
+    auto decode = [&job]() -> absl::Status {
+      if (job.decoded) return absl::OkStatus();
+      absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(job.name, job.stored);
+      if (!r.ok()) return r.status();
+      job.config = std::move(r->metric);
+      job.decoded = true;
+      return absl::OkStatus();
+    };
+    if (job.watch == 0) job.status = decode();
     AlarmState state = job.state;
     for (int64_t tick : job.ticks) {
+      if (!job.status.ok()) break;
       absl::StatusOr<PreviewStep> step = EvaluateAtTick(
           job.config, job.validated, tick, state,
           [&](const EvaluationWindow& w)
@@ -721,6 +851,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
               return PeriodsFromWindow(job.config, window_stats);
             }
             ++store_reads;
+            if (absl::Status s = decode(); !s.ok()) return s;
             return FetchAlarmPeriods(engine, clock, job.config, job.validated,
                                      w);
           });
@@ -730,6 +861,24 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       }
       state = step->state;
       job.steps.push_back(*std::move(step));
+    }
+    // The reason a transition replaces, for its history item: in the store
+    // only. A failed read drops the job's transitions (evaluated again).
+    if (std::any_of(job.steps.begin(), job.steps.end(),
+                    [](const PreviewStep& p) { return p.changed; })) {
+      absl::StatusOr<std::optional<std::string>> v =
+          store.Get(Column::kAlarms, job.name);
+      absl::StatusOr<AlarmRecord> r =
+          !v.ok() ? absl::StatusOr<AlarmRecord>(v.status())
+          : !v->has_value()
+              ? absl::StatusOr<AlarmRecord>(absl::NotFoundError("deleted"))
+              : DecodeAlarmRecord(job.name, **v);
+      if (r.ok()) {
+        job.previous_reason = std::move(r->state_reason);
+      } else if (!absl::IsNotFound(r.status())) {
+        job.status = r.status();
+        job.steps.clear();
+      }
     }
   }
 
@@ -762,10 +911,14 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
     }
     Entry& e = *it->second;
     stats.evaluations += static_cast<int64_t>(job.steps.size());
-    AlarmRecord next = e.record;
+    AlarmRecord next;
     bool transitioned = false;
     for (const PreviewStep& step : job.steps) {
       if (!step.changed) continue;
+      if (!transitioned) {
+        next = Decoded(job.name, e);
+        next.state_reason = std::move(job.previous_reason);
+      }
       const AlarmState previous = next.state;
       const std::string previous_reason = next.state_reason;
       next.state = step.state;
@@ -795,26 +948,28 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   // (its evaluation failed, or it changed meanwhile) is written as behind.
   absl::flat_hash_map<const Entry*, int64_t> next_tick;
   for (const Advance& a : advances) next_tick[a.entry] = a.next_tick;
-  auto persist = [&](const Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (e.record.type != AlarmType::kMetric ||
-        e.record.evaluation_state == EvaluationState::kEvaluationError) {
+  auto persist = [&](const std::string& name,
+                     const Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (e.type != AlarmType::kMetric ||
+        e.evaluation_state == EvaluationState::kEvaluationError) {
       return;
     }
     auto n = next_tick.find(&e);
-    PersistNextTick(txn, e, n == next_tick.end() ? e.next_tick_ms : n->second);
+    PersistNextTick(txn, name, e,
+                    n == next_tick.end() ? e.next_tick_ms : n->second);
   };
   if (only == nullptr) {
     for (const auto& [name, e] : alarms) {
-      if (e->record.type != AlarmType::kMetric) continue;
+      if (e->type != AlarmType::kMetric) continue;
       const int64_t tick = engine::FloorTo(last_due, e->interval_ms);
       auto c = checkpoints.find(e->interval_ms);
       if (c == checkpoints.end() || c->second < tick) {
         txn.checkpoints[e->interval_ms] = tick;
       }
     }
-    for (const auto& [name, e] : alarms) persist(*e);
+    for (const auto& [name, e] : alarms) persist(name, *e);
   } else if (auto it = alarms.find(*only); it != alarms.end()) {
-    persist(*it->second);
+    persist(it->first, *it->second);
   }
   Propagate(txn, changed, applied_ms, {});
   if (absl::Status s = Commit(txn); !s.ok()) {
@@ -860,15 +1015,14 @@ absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
     absl::MutexLock l(&impl_->mu);
     const int64_t now = impl_->clock.NowMs();
     auto e = std::make_unique<Entry>();
-    AlarmRecord& r = e->record;
-    auto it = impl_->alarms.find(name);
-    const AlarmRecord* old =
-        it == impl_->alarms.end() ? nullptr : &it->second->record;
+    Txn txn;
+    const AlarmRecord* old = impl_->Current(txn, name);
+    if (!txn.status.ok()) return txn.status;
     if (old != nullptr && old->type != AlarmType::kMetric) {
       return absl::InvalidArgumentError(
           absl::StrCat("alarm_name: '", name, "' is a composite alarm"));
     }
-    r = Reconfigured(old, now);
+    AlarmRecord r = Reconfigured(old, now);
     r.evaluation_state = EvaluationState::kNone;
     r.type = AlarmType::kMetric;
     r.metric = std::move(config);
@@ -880,17 +1034,17 @@ absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
     e->next_tick_ms = engine::FloorTo(now - impl_->options.evaluation_delay_ms,
                                       e->interval_ms);
     e->fresh = true;
-    Txn txn;
     SetResumeTick(r, e->interval_ms, e->next_tick_ms,
                   impl_->CheckpointAfter(txn, e->interval_ms));
-    txn.changed[name] = r;
     impl_->AddHistory(
         txn, r, HistoryItemType::kConfigurationUpdate,
         absl::StrCat("Alarm \"", name, "\" ", old ? "updated" : "created"),
         ConfigurationUpdateData(old, r), now);
+    txn.changed[name] = r;
     if (absl::Status s = impl_->Commit(txn); !s.ok()) return s;
     // Commit updated the old entry's record; the new entry replaces it.
-    impl_->Install(std::move(e));
+    SetRecord(*e, r);
+    impl_->Install(name, std::move(e), &r.metric);
   }
   impl_->Wake();
   int64_t next_due = INT64_MAX;
@@ -921,9 +1075,9 @@ absl::Status AlarmEngine::PutCompositeAlarm(CompositeAlarmConfig config,
                      "' does not exist"));
   }
   const int64_t now = impl_->clock.NowMs();
-  auto it = impl_->alarms.find(name);
-  const AlarmRecord* old =
-      it == impl_->alarms.end() ? nullptr : &it->second->record;
+  Txn txn;
+  const AlarmRecord* old = impl_->Current(txn, name);
+  if (!txn.status.ok()) return txn.status;
   if (old != nullptr && old->type != AlarmType::kComposite) {
     return absl::InvalidArgumentError(
         absl::StrCat("alarm_name: '", name, "' is a metric alarm"));
@@ -933,7 +1087,6 @@ absl::Status AlarmEngine::PutCompositeAlarm(CompositeAlarmConfig config,
   r.composite = std::move(config);
   r.tags = std::move(tags);
   r.config_updated_ms = now;
-  Txn txn;
   txn.changed[name] = r;
   impl_->AddHistory(
       txn, r, HistoryItemType::kConfigurationUpdate,
@@ -952,9 +1105,9 @@ absl::Status AlarmEngine::PutCompositeAlarm(CompositeAlarmConfig config,
   AlarmRecord written = txn.changed[name];
   if (absl::Status s = impl_->Commit(txn); !s.ok()) return s;
   auto e = std::make_unique<Entry>();
-  e->record = std::move(written);
+  SetRecord(*e, std::move(written));
   e->children = rule->children();
-  impl_->Install(std::move(e));
+  impl_->Install(name, std::move(e), nullptr);
   return absl::OkStatus();
 }
 
@@ -965,7 +1118,7 @@ absl::Status AlarmEngine::DeleteAlarms(const std::vector<std::string>& names) {
   Txn txn;
   for (const std::string& n : names) {
     if (!txn.deleted.insert(n).second) continue;
-    const AlarmRecord& r = impl_->alarms[n]->record;
+    const AlarmRecord r = Decoded(n, *impl_->alarms[n]);
     impl_->AddHistory(txn, r, HistoryItemType::kConfigurationUpdate,
                       absl::StrCat("Alarm \"", n, "\" deleted"),
                       ConfigurationDeleteData(r), now);
@@ -988,7 +1141,14 @@ std::optional<AlarmRecord> AlarmEngine::Get(const std::string& name) {
   absl::MutexLock l(&impl_->mu);
   auto it = impl_->alarms.find(name);
   if (it == impl_->alarms.end()) return std::nullopt;
-  return it->second->record;
+  absl::StatusOr<AlarmRecord> r = impl_->Whole(name, *it->second);
+  if (!r.ok()) {
+    Log(LogLevel::kError, "alarms",
+        absl::StrCat("alarm '", name,
+                     "': reasons not read: ", r.status().ToString()));
+    return Decoded(name, *it->second);
+  }
+  return *std::move(r);
 }
 
 absl::StatusOr<DescribeAlarmsResult> AlarmEngine::DescribeAlarms(
@@ -1028,18 +1188,19 @@ absl::StatusOr<DescribeAlarmsResult> AlarmEngine::DescribeAlarms(
     auto it = impl_->parents.find(q.parents_of_alarm_name);
     if (it != impl_->parents.end()) only = it->second;
   }
-  auto wanted = [&](const AlarmRecord& r) {
+  auto wanted = [&](const std::string& name, const Entry& e) {
     if (!q.alarm_name_prefix.empty() &&
-        !absl::StartsWith(r.name(), q.alarm_name_prefix)) {
+        !absl::StartsWith(name, q.alarm_name_prefix)) {
       return false;
     }
     if (!q.alarm_types.empty() &&
-        std::find(q.alarm_types.begin(), q.alarm_types.end(), r.type) ==
+        std::find(q.alarm_types.begin(), q.alarm_types.end(), e.type) ==
             q.alarm_types.end()) {
       return false;
     }
-    if (q.state_value && r.state != *q.state_value) return false;
+    if (q.state_value && e.state != *q.state_value) return false;
     if (!q.action_prefix.empty()) {
+      const AlarmRecord r = Decoded(name, e);
       bool any = false;
       for (AlarmState s : {AlarmState::kOk, AlarmState::kAlarm,
                            AlarmState::kInsufficientData}) {
@@ -1056,24 +1217,26 @@ absl::StatusOr<DescribeAlarmsResult> AlarmEngine::DescribeAlarms(
                                  : impl_->alarms.upper_bound(q.next_token);
   for (; it != impl_->alarms.end(); ++it) {
     if (restricted && !only.contains(it->first)) continue;
-    if (!wanted(it->second->record)) continue;
+    if (!wanted(it->first, *it->second)) continue;
     if (out.alarms.size() == q.max_records) {
       out.next_token = out.alarms.back().name();
       break;
     }
-    out.alarms.push_back(it->second->record);
+    absl::StatusOr<AlarmRecord> r = impl_->Whole(it->first, *it->second);
+    if (!r.ok()) return r.status();
+    out.alarms.push_back(*std::move(r));
   }
   return out;
 }
 
-std::vector<AlarmRecord> AlarmEngine::DescribeAlarmsForMetric(
+absl::StatusOr<std::vector<AlarmRecord>> AlarmEngine::DescribeAlarmsForMetric(
     const engine::SeriesKey& metric, const std::string& statistic,
     const std::string& extended_statistic, int64_t period_s) {
   absl::MutexLock l(&impl_->mu);
   std::vector<AlarmRecord> out;
   for (const auto& [name, e] : impl_->alarms) {
-    const AlarmRecord& r = e->record;
-    if (r.type != AlarmType::kMetric) continue;
+    if (e->type != AlarmType::kMetric) continue;
+    AlarmRecord r = Decoded(name, *e);
     const engine::SeriesKey& k = r.metric.metric;
     if (k.namespace_name != metric.namespace_name ||
         k.metric_name != metric.metric_name ||
@@ -1089,7 +1252,9 @@ std::vector<AlarmRecord> AlarmEngine::DescribeAlarmsForMetric(
       continue;
     }
     if (period_s != 0 && r.metric.period_s != period_s) continue;
-    out.push_back(r);
+    absl::StatusOr<AlarmRecord> whole = impl_->Whole(name, *e);
+    if (!whole.ok()) return whole.status();
+    out.push_back(*std::move(whole));
   }
   return out;
 }
@@ -1122,7 +1287,9 @@ absl::Status AlarmEngine::SetAlarmState(const std::string& name,
   }
   const int64_t now = impl_->clock.NowMs();
   Entry& e = *it->second;
-  AlarmRecord next = e.record;
+  absl::StatusOr<AlarmRecord> whole = impl_->Whole(name, e);
+  if (!whole.ok()) return whole.status();
+  AlarmRecord next = *std::move(whole);
   const AlarmState previous = next.state;
   const std::string previous_reason = next.state_reason;
   next.state = state;
@@ -1158,8 +1325,11 @@ absl::Status AlarmEngine::SetActionsEnabled(
   const int64_t now = impl_->clock.NowMs();
   Txn txn;
   for (const std::string& n : names) {
-    const AlarmRecord& old = impl_->alarms[n]->record;
-    if (old.actions_enabled() == enabled || txn.changed.contains(n)) continue;
+    if (txn.changed.contains(n)) continue;
+    const AlarmRecord* current = impl_->Current(txn, n);
+    if (current == nullptr) return txn.status;
+    const AlarmRecord old = *current;
+    if (old.actions_enabled() == enabled) continue;
     AlarmRecord r = old;
     r.set_actions_enabled(enabled);
     r.config_version = old.config_version + 1;

@@ -128,7 +128,7 @@ class AlarmEngine {
       const DescribeAlarmsQuery& query);
   // The metric alarms on `metric` (an empty unit: whatever their unit),
   // narrowed by the statistic, extended statistic and period if given.
-  std::vector<AlarmRecord> DescribeAlarmsForMetric(
+  absl::StatusOr<std::vector<AlarmRecord>> DescribeAlarmsForMetric(
       const engine::SeriesKey& metric, const std::string& statistic,
       const std::string& extended_statistic, int64_t period_s);
   // Sets the state until the next evaluation (a composite's: until a child
@@ -146,7 +146,8 @@ class AlarmEngine {
   // first error (the other alarms are still evaluated).
   absl::Status EvaluateDue();
 
-  // The alarm's record, if it exists.
+  // The alarm's record, if it exists. Its reasons are read from the store;
+  // if that fails the record comes without them, the error logged.
   std::optional<AlarmRecord> Get(const std::string& name);
   AlarmEngineStats Stats();
 

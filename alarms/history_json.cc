@@ -276,23 +276,24 @@ std::string EvidenceJson(const MetricAlarmConfig& config,
 }
 
 std::string CompositeReasonData(
-    const std::vector<std::pair<std::string, const AlarmRecord*>>& children) {
+    const std::vector<std::pair<std::string, std::optional<ChildState>>>&
+        children) {
   return FirstThatFits(2, [&](int level) {
     std::string out = "{\"triggeringAlarms\":[";
     size_t listed = 0;
     for (const auto& [name, r] : children) {
       // A second try lists the alarms in ALARM only.
-      if (level == 1 && (r == nullptr || r->state != AlarmState::kAlarm)) {
+      if (level == 1 && (!r.has_value() || r->state != AlarmState::kAlarm)) {
         continue;
       }
       std::string item = "{";
       StringField(&item, "name", name);
-      if (r == nullptr) {
+      if (!r.has_value()) {
         item += ",\"deleted\":true";
       } else {
         item += ",\"state\":{";
         StringField(&item, "value", AlarmStateName(r->state));
-        StringField(&item, "timestamp", JsonTime(r->state_transitioned_ms));
+        StringField(&item, "timestamp", JsonTime(r->transitioned_ms));
         item += "}";
       }
       item += "}";

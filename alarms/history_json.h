@@ -6,6 +6,7 @@
 #ifndef NIMBUS_ALARMS_HISTORY_JSON_H_
 #define NIMBUS_ALARMS_HISTORY_JSON_H_
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,10 +44,18 @@ std::string EvidenceJson(const MetricAlarmConfig& config,
                          const PreviewStep& step, uint64_t config_version,
                          size_t max_chars = 2600);
 
+// What a composite reads of one of its alarms.
+struct ChildState {
+  AlarmState state;
+  int64_t transitioned_ms;
+  std::optional<int64_t> left_alarm_ms;
+};
+
 // {"triggeringAlarms":[{"name":...,"state":{"value":...,"timestamp":...}},
-// ...]}: a composite's children (nullptr: deleted) and their states.
+// ...]}: a composite's children (none: deleted) and their states.
 std::string CompositeReasonData(
-    const std::vector<std::pair<std::string, const AlarmRecord*>>& children);
+    const std::vector<std::pair<std::string, std::optional<ChildState>>>&
+        children);
 
 // Why a composite's actions are suppressed, or empty.
 std::string SuppressedReason(SuppressedBy by, const std::string& suppressor);

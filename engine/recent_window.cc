@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/clock.h"
 #include "engine/raw_reader.h"
+#include "storage/keys.h"
 
 namespace nimbus::engine {
 
@@ -14,12 +15,18 @@ namespace nimbus::engine {
 constexpr int64_t kAheadBuckets = 1;
 
 struct SeriesWatchers {
-  std::vector<WatchedWindow*> windows;
+  absl::InlinedVector<WatchedWindow*, 1> windows;
 };
 
 struct WatchedWindow {
+  // The series key's encoding, then the bucket and span (u64 BE each): the
+  // window's key in windows_; its first key_size bytes are its key in
+  // by_key_. The maps view these bytes rather than copy them.
   std::string map_key;
-  std::string index_key;  // in by_key_
+  uint32_t key_size = 0;
+  absl::string_view index_key() const {
+    return absl::string_view(map_key).substr(0, key_size);
+  }
   int64_t bucket_ms = 0;
   size_t size = 0;  // ring buckets
   int refs = 0;
@@ -29,9 +36,9 @@ struct WatchedWindow {
     int64_t p = INT64_MIN;  // the bucket number it holds
     WindowStats s;
   };
-  std::vector<Slot> ring;
+  std::unique_ptr<Slot[]> ring;
   absl::btree_map<int64_t, WindowStats> ahead;
-  std::vector<Series*> series;
+  absl::InlinedVector<Series*, 1> series;
   // The latest time it was fed or read at: a clock that steps back must not
   // make slots recycled for newer buckets look like older, empty ones.
   int64_t max_now_ms = INT64_MIN;
@@ -100,7 +107,7 @@ RecentWindow::~RecentWindow() {
 
 bool RecentWindow::Attach(Series* s, Window* w) {
   if (s->watchers == nullptr) s->watchers = new SeriesWatchers;
-  std::vector<Window*>& ws = s->watchers->windows;
+  auto& ws = s->watchers->windows;
   if (std::find(ws.begin(), ws.end(), w) != ws.end()) return false;
   ws.push_back(w);
   w->series.push_back(s);
@@ -109,7 +116,7 @@ bool RecentWindow::Attach(Series* s, Window* w) {
 
 void RecentWindow::Detach(Series* s, Window* w) {
   if (s->watchers == nullptr) return;
-  std::vector<Window*>& ws = s->watchers->windows;
+  auto& ws = s->watchers->windows;
   ws.erase(std::remove(ws.begin(), ws.end(), w), ws.end());
   if (ws.empty()) {
     delete s->watchers;
@@ -126,8 +133,9 @@ absl::StatusOr<uint64_t> RecentWindow::Watch(const SeriesKey& key,
                                                    span_ms, " ms not allowed"));
   }
   const std::string encoded = key.Encode();
-  const std::string map_key =
-      absl::StrCat(encoded, "|", bucket_ms, "|", span_ms);
+  std::string map_key = encoded;
+  storage::PutBigEndian64(&map_key, static_cast<uint64_t>(bucket_ms));
+  storage::PutBigEndian64(&map_key, static_cast<uint64_t>(span_ms));
   Window* w;
   {
     absl::MutexLock l(&mu_);
@@ -140,16 +148,16 @@ absl::StatusOr<uint64_t> RecentWindow::Watch(const SeriesKey& key,
     }
     auto owned = std::make_unique<Window>();
     w = owned.get();
-    w->map_key = map_key;
-    w->index_key = encoded;
+    w->map_key = std::move(map_key);
+    w->key_size = static_cast<uint32_t>(encoded.size());
     w->bucket_ms = bucket_ms;
     w->size = static_cast<size_t>(span_ms / bucket_ms) + 2 + kAheadBuckets;
-    w->ring.resize(w->size);
+    w->ring = std::make_unique<WatchedWindow::Slot[]>(w->size);
     w->refs = 1;
-    windows_[map_key] = std::move(owned);
+    windows_.emplace(w->map_key, std::move(owned));
     // Registered before the build looks for series, so that a series
     // created meanwhile is attached by OnCreate if not by the build.
-    by_key_[encoded].push_back(w);
+    by_key_[w->index_key()].push_back(w);
   }
   absl::Status built = Build(w, key, now_ms);
   if (!built.ok()) {
@@ -164,11 +172,7 @@ absl::StatusOr<uint64_t> RecentWindow::Watch(const SeriesKey& key,
           ++it;
         }
       }
-      for (Series* s : w->series) Detach(s, w);
-      auto& list = by_key_[w->index_key];
-      list.erase(std::remove(list.begin(), list.end(), w), list.end());
-      if (list.empty()) by_key_.erase(w->index_key);
-      windows_.erase(map_key);
+      Remove(w);
     });
     return built;
   }
@@ -224,12 +228,24 @@ void RecentWindow::Unwatch(uint64_t handle) {
     Window* w = it->second;
     handles_.erase(it);
     if (--w->refs > 0) return;
-    for (Series* s : w->series) Detach(s, w);
-    auto& list = by_key_[w->index_key];
-    list.erase(std::remove(list.begin(), list.end(), w), list.end());
-    if (list.empty()) by_key_.erase(w->index_key);
-    windows_.erase(w->map_key);
+    Remove(w);
   });
+}
+
+void RecentWindow::Remove(Window* w) {
+  for (Series* s : w->series) Detach(s, w);
+  auto it = by_key_.find(w->index_key());
+  auto& list = it->second;
+  list.erase(std::remove(list.begin(), list.end(), w), list.end());
+  if (list.empty()) {
+    by_key_.erase(it);
+  } else if (it->first.data() == w->map_key.data()) {
+    // The map's key views this window's bytes: another's from now on.
+    auto rest = std::move(list);
+    by_key_.erase(it);
+    by_key_.emplace(rest.front()->index_key(), std::move(rest));
+  }
+  windows_.erase(windows_.find(w->map_key));  // destroys w
 }
 
 bool RecentWindow::Read(uint64_t handle, int64_t start_ms, int64_t period_ms,

@@ -19,10 +19,11 @@
 //  - Read() answers a range only if the watch covers it whole: from the
 //    build's start and not older than the span behind now. Otherwise it
 //    returns false and the caller reads the engine (Engine::GetStatistics).
-//  - Memory: about 40 bytes a bucket, span / bucket + 2 buckets a watch
-//    (1 KiB for a 30-second alarm with a 10 s bucket and a few minutes of
-//    span), plus buckets for points more than one bucket ahead of now.
-//    Watches of the same key, bucket and span share one window.
+//  - Memory: 40 bytes a bucket, span / bucket + 3 buckets a window, plus
+//    about 250 bytes and the key's encoding (a 10-second alarm of N = 3
+//    with a minute of span: about 600 bytes), plus buckets for points more
+//    than one bucket ahead of now. Watches of the same key, bucket and span
+//    share one window.
 #ifndef NIMBUS_ENGINE_RECENT_WINDOW_H_
 #define NIMBUS_ENGINE_RECENT_WINDOW_H_
 
@@ -34,6 +35,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/commit_queue.h"
@@ -103,6 +105,9 @@ class RecentWindow {
   bool Attach(Series* s, Window* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Detach(Series* s, Window* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Build(Window* w, const SeriesKey& key, int64_t now_ms);
+  // Detaches `w` from its series and the maps, and destroys it. Heads' lock
+  // held.
+  void Remove(Window* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   storage::Store& store_;
   HeadStore& heads_;
@@ -110,13 +115,15 @@ class RecentWindow {
 
   absl::Mutex mu_;  // after HeadStore's lock
   uint64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
-  // (key encoding, bucket, span) -> window.
-  absl::flat_hash_map<std::string, std::unique_ptr<Window>> windows_
+  // (key encoding, bucket, span) -> window. Keys view the window's bytes.
+  absl::flat_hash_map<absl::string_view, std::unique_ptr<Window>> windows_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, Window*> handles_ ABSL_GUARDED_BY(mu_);
-  // Encoded keys with an empty unit -> windows of any unit.
-  absl::flat_hash_map<std::string, std::vector<Window*>> by_key_
-      ABSL_GUARDED_BY(mu_);
+  // Key encodings -> their windows (OnCreate attaches new series; an empty
+  // unit's key also matches series of any unit). Keys view the bytes of
+  // one of the windows.
+  absl::flat_hash_map<absl::string_view, absl::InlinedVector<Window*, 1>>
+      by_key_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace nimbus::engine

@@ -460,10 +460,11 @@ grpc::Status AlarmService::DescribeAlarmsForMetric(
     return ToGrpcStatus(Invalid(
         absl::StrCat("period: must not be negative, got ", req->period())));
   }
-  for (const AlarmRecord& r : alarms_.DescribeAlarmsForMetric(
-           key, req->statistic(), req->extended_statistic(), req->period())) {
-    ToProto(r, resp->add_metric_alarms());
-  }
+  absl::StatusOr<std::vector<AlarmRecord>> found =
+      alarms_.DescribeAlarmsForMetric(key, req->statistic(),
+                                      req->extended_statistic(), req->period());
+  if (!found.ok()) return ToGrpcStatus(found.status());
+  for (const AlarmRecord& r : *found) ToProto(r, resp->add_metric_alarms());
   return grpc::Status::OK;
 }
 

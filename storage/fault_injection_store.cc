@@ -11,6 +11,26 @@ void FaultInjectionStore::FailWrites(Column column, int count,
   fail_status_ = std::move(status);
 }
 
+void FaultInjectionStore::FailReads(Column column, int count,
+                                    absl::Status status) {
+  absl::MutexLock l(&mu_);
+  fail_read_column_ = column;
+  fail_reads_ = count;
+  fail_read_status_ = std::move(status);
+}
+
+absl::StatusOr<std::optional<std::string>> FaultInjectionStore::Get(
+    Column column, absl::string_view key) {
+  {
+    absl::MutexLock l(&mu_);
+    if (fail_reads_ > 0 && column == fail_read_column_) {
+      --fail_reads_;
+      return fail_read_status_;
+    }
+  }
+  return base_->Get(column, key);
+}
+
 void FaultInjectionStore::HoldWrites(Column column) {
   absl::MutexLock l(&mu_);
   holding_ = true;

@@ -24,6 +24,9 @@ class FaultInjectionStore : public Store {
   // writes let through, return `status` and write nothing.
   void FailWrites(Column column, int count, absl::Status status, int skip = 0);
 
+  // The next `count` point reads (Get) of `column` return `status`.
+  void FailReads(Column column, int count, absl::Status status);
+
   // From now on, writes whose batch touches `column` wait, before anything
   // is written, until ReleaseHeld().
   void HoldWrites(Column column);
@@ -38,9 +41,7 @@ class FaultInjectionStore : public Store {
 
   absl::Status Write(WriteBatch& batch) override;
   absl::StatusOr<std::optional<std::string>> Get(
-      Column column, absl::string_view key) override {
-    return base_->Get(column, key);
-  }
+      Column column, absl::string_view key) override;
   std::unique_ptr<StoreIterator> NewIterator(Column column) override {
     return base_->NewIterator(column);
   }
@@ -54,6 +55,9 @@ class FaultInjectionStore : public Store {
   absl::Mutex mu_;
   int fail_count_ ABSL_GUARDED_BY(mu_) = 0;
   int fail_skip_ ABSL_GUARDED_BY(mu_) = 0;
+  int fail_reads_ ABSL_GUARDED_BY(mu_) = 0;
+  Column fail_read_column_ ABSL_GUARDED_BY(mu_) = Column::kMeta;
+  absl::Status fail_read_status_ ABSL_GUARDED_BY(mu_);
   Column fail_column_ ABSL_GUARDED_BY(mu_) = Column::kMeta;
   absl::Status fail_status_ ABSL_GUARDED_BY(mu_);
   int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;

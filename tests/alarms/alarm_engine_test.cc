@@ -442,6 +442,43 @@ TEST_F(AlarmEngineTest, AnEvaluationNotWrittenIsDoneAgainAfterARestart) {
               HasSubstr("\"tick\":\"2026-12-01T10:10:00.000+0000\""));
 }
 
+TEST_F(AlarmEngineTest, ReasonsThatCannotBeReadFailTheCallAndChangeNothing) {
+  // Memory holds no reasons: describing, forcing a state and transitioning
+  // read them from the store.
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
+  RunTo(17);
+  ASSERT_EQ(alarms_->Get("cpu")->state, S::kOk);
+  const size_t items = History("cpu").size();
+  const absl::Status injected = absl::UnavailableError("injected read error");
+
+  faults_->FailReads(storage::Column::kAlarms, 1, injected);
+  DescribeAlarmsQuery q;
+  EXPECT_EQ(alarms_->DescribeAlarms(q).status(), injected);
+
+  faults_->FailReads(storage::Column::kAlarms, 1, injected);
+  EXPECT_EQ(alarms_->SetAlarmState("cpu", S::kAlarm, "forced", ""), injected);
+  EXPECT_EQ(alarms_->Get("cpu")->state, S::kOk);
+
+  // Tick 18 breaches; the reason it replaces cannot be read: no transition,
+  // counted, and evaluated again.
+  clock_.Advance(kMinute);
+  faults_->FailReads(storage::Column::kAlarms, 1, injected);
+  EXPECT_EQ(alarms_->EvaluateDue(), injected);
+  EXPECT_EQ(alarms_->Stats().evaluation_failures, 1);
+  EXPECT_EQ(alarms_->Get("cpu")->state, S::kOk);
+  EXPECT_EQ(History("cpu").size(), items);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  std::optional<AlarmRecord> r = alarms_->Get("cpu");
+  EXPECT_EQ(r->state, S::kAlarm);
+  EXPECT_THAT(r->state_reason, HasSubstr("Threshold Crossed"));
+  EXPECT_THAT(r->state_reason_data, HasSubstr("\"recentDatapoints\""));
+  std::vector<HistoryItem> h = History("cpu", HistoryItemType::kStateUpdate);
+  ASSERT_EQ(h.size(), 2u);
+  // The history keeps the reason it replaced.
+  EXPECT_THAT(h[1].data, HasSubstr("\"oldState\":{\"stateValue\":\"OK\","
+                                   "\"stateReason\":\"Threshold Crossed"));
+}
+
 TEST_F(AlarmEngineTest, TicksBeyondTheCatchUpWindowAreSkippedAndCounted) {
   ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
   clock_.Set(kT0 + 4 * kMinute + 90 * kMinute);
@@ -691,12 +728,12 @@ TEST_F(AlarmEngineTest, DescribeFiltersAndPages) {
             absl::StatusCode::kInvalidArgument);
 
   engine::SeriesKey k = Config().metric;
-  EXPECT_EQ(alarms_->DescribeAlarmsForMetric(k, "", "", 0).size(), 8u);
-  EXPECT_EQ(alarms_->DescribeAlarmsForMetric(k, "Sum", "", 0).size(), 0u);
+  EXPECT_EQ(alarms_->DescribeAlarmsForMetric(k, "", "", 0)->size(), 8u);
+  EXPECT_EQ(alarms_->DescribeAlarmsForMetric(k, "Sum", "", 0)->size(), 0u);
   k.unit = "";
-  EXPECT_EQ(alarms_->DescribeAlarmsForMetric(k, "Average", "", 60).size(), 8u);
+  EXPECT_EQ(alarms_->DescribeAlarmsForMetric(k, "Average", "", 60)->size(), 8u);
   k.dimensions = {};
-  EXPECT_EQ(alarms_->DescribeAlarmsForMetric(k, "", "", 0).size(), 0u);
+  EXPECT_EQ(alarms_->DescribeAlarmsForMetric(k, "", "", 0)->size(), 0u);
 }
 
 TEST_F(AlarmEngineTest, HistoryFiltersPagesAndOrders) {

@@ -200,6 +200,25 @@ TEST_F(RecentWindowTest, SharedWindowsLastUntilTheirLastWatch) {
   EXPECT_EQ(Window(*b, kT0 + 9 * kMinute, 1), (Stats{{1, 5}}));
 }
 
+TEST_F(RecentWindowTest, WindowsOfOneKeyOutliveEachOther) {
+  // Two windows of one key (other spans), on a unit not written yet: the
+  // first, whose bytes the key index views, goes; a series created after
+  // still reaches the second.
+  auto first = engine_->WatchSeries(Key(""), kMinute, 10 * kMinute);
+  auto second = engine_->WatchSeries(Key(""), kMinute, 20 * kMinute);
+  auto third = engine_->WatchSeries(Key(""), kMinute, 30 * kMinute);
+  ASSERT_TRUE(first.ok() && second.ok() && third.ok());
+  engine_->UnwatchSeries(*first);
+  Put(Key("Count"), {{kT0 + 9 * kMinute, 4}});  // a new series
+  EXPECT_EQ(Window(*second, kT0 + 9 * kMinute, 1), (Stats{{1, 4}}));
+  engine_->UnwatchSeries(*second);
+  Put(Key("Bytes"), {{kT0 + 9 * kMinute, 6}});  // another
+  EXPECT_EQ(Window(*third, kT0 + 9 * kMinute, 1), (Stats{{2, 10}}));
+  std::vector<WindowStats> stats;
+  EXPECT_FALSE(
+      engine_->ReadWatched(*first, kT0 + 9 * kMinute, kMinute, 1, &stats));
+}
+
 TEST_F(RecentWindowTest, SubMinuteBucketsSumIntoPeriods) {
   auto h = engine_->WatchSeries(Key(), 10'000, 2 * kMinute);
   ASSERT_TRUE(h.ok());
