@@ -45,26 +45,32 @@ struct Entry {
   AlarmType type = AlarmType::kMetric;
   AlarmState state = AlarmState::kInsufficientData;
   EvaluationState evaluation_state = EvaluationState::kNone;
-  // The record's next tick and behind flag (ResumeTick).
+  // The record's behind flag and next tick (ResumeTick).
   bool behind_checkpoint = false;
+  uint8_t statistic = 0;  // metric alarms: kStatistics[]
+  // Put and not evaluated yet: its first tick is evaluated however old
+  // (an hourly alarm put late in the hour).
+  bool fresh = false;
+  bool has_left_alarm = false;
   int64_t stored_next_tick_ms = 0;
   int64_t transitioned_ms = 0;
-  std::optional<int64_t> left_alarm_ms;
-  ValidatedMetricAlarm validated;     // metric alarms
+  int64_t left_alarm_ms = 0;  // if has_left_alarm
+  AlarmRule rule;                     // metric alarms
   std::vector<std::string> children;  // composite alarms: the rule's alarms
   int64_t period_s = 0;               // metric alarms
-  std::string statistic;              // metric alarms; empty: none
   int64_t interval_ms = 0;            // metric alarms
   int64_t next_tick_ms = 0;           // metric alarms: the next to evaluate
   // The engine's recent window of the alarm's series (0: none; the alarm
   // reads GetStatistics).
   uint64_t watch = 0;
-  // Put and not evaluated yet: its first tick is evaluated however old
-  // (an hourly alarm put late in the hour).
-  bool fresh = false;
   // Changes with every put, forced state and evaluation: an evaluation
   // computed from an older one is dropped.
   uint64_t generation = 0;
+
+  std::optional<int64_t> left_alarm() const {
+    return has_left_alarm ? std::optional<int64_t>(left_alarm_ms)
+                          : std::nullopt;
+  }
 };
 
 // Changes of one store write, applied to memory once it succeeded.
@@ -80,6 +86,17 @@ struct Txn {
   absl::Status status;
 };
 
+// The statistics an Entry names by index; 0: none (an extended statistic,
+// or metric math).
+constexpr const char* kStatistics[] = {"",    "SampleCount", "Average",
+                                       "Sum", "Minimum",     "Maximum"};
+uint8_t StatisticIndex(const std::string& statistic) {
+  for (uint8_t i = 1; i < std::size(kStatistics); ++i) {
+    if (statistic == kStatistics[i]) return i;
+  }
+  return 0;
+}
+
 // Sets e's record, and what is kept of it decoded.
 void SetRecord(Entry& e, AlarmRecord r) {
   e.type = r.type;
@@ -88,10 +105,11 @@ void SetRecord(Entry& e, AlarmRecord r) {
   e.behind_checkpoint = r.behind_checkpoint;
   e.stored_next_tick_ms = r.next_tick_ms;
   e.transitioned_ms = r.state_transitioned_ms;
-  e.left_alarm_ms = r.left_alarm_ms;
+  e.has_left_alarm = r.left_alarm_ms.has_value();
+  e.left_alarm_ms = r.left_alarm_ms.value_or(0);
   if (r.type == AlarmType::kMetric) {
     e.period_s = r.metric.period_s;
-    e.statistic = r.metric.statistic;
+    e.statistic = StatisticIndex(r.metric.statistic);
   }
   r.state_reason.clear();
   r.state_reason_data.clear();
@@ -335,7 +353,7 @@ absl::Status AlarmEngine::Impl::Load() {
         if (!v.ok()) return v.status();
         r->evaluation_state = EvaluationState::kEvaluationError;
       }
-      e->validated = *std::move(v);
+      e->rule = v->rule;
       e->interval_ms = EvaluationIntervalMs(r->metric.period_s,
                                             r->metric.evaluation_periods);
       const auto c = checkpoints.find(e->interval_ms);
@@ -367,12 +385,14 @@ void AlarmEngine::Impl::WatchSeries(const MetricAlarmConfig& m, Entry& e) {
   const int64_t bucket_ms = std::min<int64_t>(period_ms, 60'000);
   // The range; how far a tick can be past the end of the range it reads
   // (ticks are multiples of the interval, ranges end at multiples of the
-  // alignment: schedule.h); the evaluation delay; and an interval of lag.
+  // alignment: schedule.h); and the evaluation delay. The window keeps
+  // two buckets more (recent_window.h): an evaluation up to a bucket late
+  // still reads it; one later reads the store.
   const int64_t align_ms = std::min<int64_t>(period_ms, 60'000);
   const int64_t past_end_ms = align_ms - std::gcd(align_ms, e.interval_ms);
   const int64_t span_ms =
       period_ms * static_cast<int64_t>(EvaluationRange(m.evaluation_periods)) +
-      past_end_ms + options.evaluation_delay_ms + e.interval_ms;
+      past_end_ms + options.evaluation_delay_ms;
   if (span_ms / bucket_ms > kMaxWindowBuckets) return;
   absl::StatusOr<uint64_t> h = engine.WatchSeries(m.metric, bucket_ms, span_ms);
   if (!h.ok()) {
@@ -454,7 +474,7 @@ std::optional<ChildState> AlarmEngine::Impl::StateOf(const Txn& txn,
   auto it = alarms.find(name);
   if (it == alarms.end()) return std::nullopt;
   const Entry& e = *it->second;
-  return ChildState{e.state, e.transitioned_ms, e.left_alarm_ms};
+  return ChildState{e.state, e.transitioned_ms, e.left_alarm()};
 }
 
 void AlarmEngine::Impl::AddHistory(Txn& txn, const AlarmRecord& r,
@@ -803,9 +823,9 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       job.generation = e.generation;
       job.stored = e.stored;
       job.config.period_s = e.period_s;
-      job.config.evaluation_periods = e.validated.rule.evaluation_periods;
-      job.config.statistic = e.statistic;
-      job.validated = e.validated;
+      job.config.evaluation_periods = e.rule.evaluation_periods;
+      job.config.statistic = kStatistics[e.statistic];
+      job.validated.rule = e.rule;
       job.watch = e.watch;
       job.state = e.state;
       for (int64_t t = e.next_tick_ms; t <= last_due; t += e.interval_ms) {
@@ -833,6 +853,12 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(job.name, job.stored);
       if (!r.ok()) return r.status();
       job.config = std::move(r->metric);
+      if (!job.config.extended_statistic.empty()) {
+        absl::StatusOr<engine::ExtendedStatistic> ext =
+            engine::ParseExtendedStatistic(job.config.extended_statistic);
+        if (!ext.ok()) return ext.status();
+        job.validated.extended = *ext;
+      }
       job.decoded = true;
       return absl::OkStatus();
     };
@@ -932,7 +958,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
                  absl::StrCat("Alarm updated from ", AlarmStateName(previous),
                               " to ", AlarmStateName(step.state)),
                  StateUpdateData(previous, previous_reason, next,
-                                 EvidenceJson(next.metric, e.validated, step,
+                                 EvidenceJson(next.metric, job.validated, step,
                                               next.config_version)),
                  applied_ms);
       transitioned = true;
@@ -1028,7 +1054,7 @@ absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
     r.metric = std::move(config);
     r.tags = std::move(tags);
     r.config_updated_ms = now;
-    e->validated = *std::move(v);
+    e->rule = v->rule;
     e->interval_ms =
         EvaluationIntervalMs(r.metric.period_s, r.metric.evaluation_periods);
     e->next_tick_ms = engine::FloorTo(now - impl_->options.evaluation_delay_ms,

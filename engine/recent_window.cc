@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "engine/clock.h"
 #include "engine/raw_reader.h"
-#include "storage/keys.h"
 
 namespace nimbus::engine {
 
@@ -19,28 +18,23 @@ struct SeriesWatchers {
 };
 
 struct WatchedWindow {
-  // The series key's encoding, then the bucket and span (u64 BE each): the
-  // window's key in windows_; its first key_size bytes are its key in
-  // by_key_. The maps view these bytes rather than copy them.
-  std::string map_key;
-  uint32_t key_size = 0;
-  absl::string_view index_key() const {
-    return absl::string_view(map_key).substr(0, key_size);
-  }
+  // The series key's encoding; by_key_'s key views these bytes.
+  std::string key;
   int64_t bucket_ms = 0;
+  int64_t span_ms = 0;
   size_t size = 0;  // ring buckets
   int refs = 0;
   // Periods from here on are complete; INT64_MAX until the build is done.
   int64_t complete_from_ms = INT64_MAX;
-  struct Slot {
-    int64_t p = INT64_MIN;  // the bucket number it holds
-    WindowStats s;
-  };
-  std::unique_ptr<Slot[]> ring;
-  absl::btree_map<int64_t, WindowStats> ahead;
+  // The ring: bucket p's statistics in ring[p mod size], for the buckets
+  // (newest - size, newest]; newest is the newest bucket it was given.
+  std::unique_ptr<WindowStats[]> ring;
+  int64_t newest = INT64_MIN;
+  // Buckets too far ahead for the ring; allocated when one arrives.
+  std::unique_ptr<absl::btree_map<int64_t, WindowStats>> ahead;
   absl::InlinedVector<Series*, 1> series;
   // The latest time it was fed or read at: a clock that steps back must not
-  // make slots recycled for newer buckets look like older, empty ones.
+  // make the ring look as if it reached back further than it does.
   int64_t max_now_ms = INT64_MIN;
   int64_t Now(int64_t now_ms) {
     if (now_ms > max_now_ms) max_now_ms = now_ms;
@@ -54,9 +48,23 @@ struct WatchedWindow {
   int64_t Oldest(int64_t now_ms) const {
     return Bucket(now_ms) + kAheadBuckets - static_cast<int64_t>(size) + 1;
   }
-  Slot& SlotOf(int64_t p) {
+  WindowStats& SlotOf(int64_t p) {
     const int64_t n = static_cast<int64_t>(size);
     return ring[static_cast<size_t>(((p % n) + n) % n)];
+  }
+  // Bucket p's statistics in the ring, or nullptr if it holds none.
+  const WindowStats* InRing(int64_t p) {
+    if (newest == INT64_MIN || p > newest ||
+        p <= newest - static_cast<int64_t>(size)) {
+      return nullptr;
+    }
+    return &SlotOf(p);
+  }
+  // Drops the ahead buckets older than `oldest`.
+  void TrimAhead(int64_t oldest) {
+    if (ahead == nullptr) return;
+    ahead->erase(ahead->begin(), ahead->lower_bound(oldest));
+    if (ahead->empty()) ahead.reset();
   }
 
   void Add(int64_t ts, const WindowStats& s, int64_t clock_ms) {
@@ -64,21 +72,27 @@ struct WatchedWindow {
     const int64_t p = Bucket(ts);
     const int64_t now_p = Bucket(now_ms);
     if (p > now_p + kAheadBuckets) {
-      ahead[p].Merge(s);
+      if (ahead == nullptr) {
+        ahead = std::make_unique<absl::btree_map<int64_t, WindowStats>>();
+      }
+      (*ahead)[p].Merge(s);
       return;
     }
     // Buckets that were ahead and are now older than the ring's reach.
-    while (!ahead.empty() && ahead.begin()->first < Oldest(now_ms)) {
-      ahead.erase(ahead.begin());
-    }
+    TrimAhead(Oldest(now_ms));
     if (p < Oldest(now_ms)) return;  // older than the span: not kept
-    Slot& slot = SlotOf(p);
-    if (slot.p == p) {
-      slot.s.Merge(s);
-    } else if (slot.p < p) {
-      slot.p = p;
-      slot.s = s;
+    const int64_t n = static_cast<int64_t>(size);
+    if (newest == INT64_MIN || p - newest >= n) {
+      for (int64_t i = 0; i < n; ++i) ring[static_cast<size_t>(i)] = {};
+      newest = p;
+    } else if (p > newest) {
+      // The buckets the ring moves over start empty.
+      for (int64_t q = newest + 1; q <= p; ++q) SlotOf(q) = {};
+      newest = p;
+    } else if (p <= newest - n) {
+      return;  // not reachable: newest is at most now's bucket + ahead
     }
+    SlotOf(p).Merge(s);
   }
 };
 
@@ -97,10 +111,12 @@ RecentWindow::RecentWindow(storage::Store& store, HeadStore& heads,
     : store_(store), heads_(heads), index_(index) {}
 
 RecentWindow::~RecentWindow() {
-  for (auto& [key, w] : windows_) {
-    for (Series* s : w->series) {
-      delete s->watchers;
-      s->watchers = nullptr;
+  for (auto& [key, list] : by_key_) {
+    for (const std::unique_ptr<Window>& w : list) {
+      for (Series* s : w->series) {
+        delete s->watchers;
+        s->watchers = nullptr;
+      }
     }
   }
 }
@@ -132,32 +148,35 @@ absl::StatusOr<uint64_t> RecentWindow::Watch(const SeriesKey& key,
                                                    bucket_ms, " ms or span ",
                                                    span_ms, " ms not allowed"));
   }
-  const std::string encoded = key.Encode();
-  std::string map_key = encoded;
-  storage::PutBigEndian64(&map_key, static_cast<uint64_t>(bucket_ms));
-  storage::PutBigEndian64(&map_key, static_cast<uint64_t>(span_ms));
+  std::string encoded = key.Encode();
   Window* w;
   {
     absl::MutexLock l(&mu_);
-    auto it = windows_.find(map_key);
-    if (it != windows_.end()) {
-      ++it->second->refs;
-      const uint64_t h = next_handle_++;
-      handles_[h] = it->second.get();
-      return h;
+    auto it = by_key_.find(encoded);
+    if (it != by_key_.end()) {
+      for (const std::unique_ptr<Window>& other : it->second) {
+        if (other->bucket_ms == bucket_ms && other->span_ms == span_ms) {
+          ++other->refs;
+          const uint64_t h = next_handle_++;
+          handles_[h] = other.get();
+          return h;
+        }
+      }
     }
     auto owned = std::make_unique<Window>();
     w = owned.get();
-    w->map_key = std::move(map_key);
-    w->key_size = static_cast<uint32_t>(encoded.size());
+    w->key = std::move(encoded);
     w->bucket_ms = bucket_ms;
+    w->span_ms = span_ms;
     w->size = static_cast<size_t>(span_ms / bucket_ms) + 2 + kAheadBuckets;
-    w->ring = std::make_unique<WatchedWindow::Slot[]>(w->size);
+    w->ring = std::make_unique<WindowStats[]>(w->size);
     w->refs = 1;
-    windows_.emplace(w->map_key, std::move(owned));
     // Registered before the build looks for series, so that a series
     // created meanwhile is attached by OnCreate if not by the build.
-    by_key_[w->index_key()].push_back(w);
+    if (it == by_key_.end()) {
+      it = by_key_.try_emplace(w->key).first;
+    }
+    it->second.push_back(std::move(owned));
   }
   absl::Status built = Build(w, key, now_ms);
   if (!built.ok()) {
@@ -234,18 +253,24 @@ void RecentWindow::Unwatch(uint64_t handle) {
 
 void RecentWindow::Remove(Window* w) {
   for (Series* s : w->series) Detach(s, w);
-  auto it = by_key_.find(w->index_key());
+  auto it = by_key_.find(w->key);
   auto& list = it->second;
-  list.erase(std::remove(list.begin(), list.end(), w), list.end());
+  const bool viewed = it->first.data() == w->key.data();
+  auto pos = std::find_if(
+      list.begin(), list.end(),
+      [w](const std::unique_ptr<Window>& x) { return x.get() == w; });
+  std::unique_ptr<Window> owned = std::move(*pos);
+  list.erase(pos);
   if (list.empty()) {
     by_key_.erase(it);
-  } else if (it->first.data() == w->map_key.data()) {
+  } else if (viewed) {
     // The map's key views this window's bytes: another's from now on.
     auto rest = std::move(list);
     by_key_.erase(it);
-    by_key_.emplace(rest.front()->index_key(), std::move(rest));
+    const absl::string_view key = rest.front()->key;
+    by_key_.emplace(key, std::move(rest));
   }
-  windows_.erase(windows_.find(w->map_key));  // destroys w
+  // `owned` destroys w.
 }
 
 bool RecentWindow::Read(uint64_t handle, int64_t start_ms, int64_t period_ms,
@@ -265,20 +290,19 @@ bool RecentWindow::Read(uint64_t handle, int64_t start_ms, int64_t period_ms,
   if (first < oldest) return false;
   // Points that were ahead and are now behind the ring's reach are of no
   // read any more.
-  w.ahead.erase(w.ahead.begin(), w.ahead.lower_bound(oldest));
+  w.TrimAhead(oldest);
   const int64_t per = period_ms / w.bucket_ms;
   out->assign(n, WindowStats());
   for (size_t k = 0; k < n; ++k) {
     WindowStats& acc = (*out)[k];
     for (int64_t b = 0; b < per; ++b) {
       const int64_t p = first + static_cast<int64_t>(k) * per + b;
-      const WindowStats* s = nullptr;
-      if (p <= w.Bucket(now_ms) + kAheadBuckets) {
-        WatchedWindow::Slot& slot = w.SlotOf(p);
-        if (slot.p == p) s = &slot.s;
+      if (const WindowStats* s = w.InRing(p)) acc.Merge(*s);
+      if (w.ahead != nullptr) {
+        if (auto a = w.ahead->find(p); a != w.ahead->end()) {
+          acc.Merge(a->second);
+        }
       }
-      if (s != nullptr) acc.Merge(*s);
-      if (auto a = w.ahead.find(p); a != w.ahead.end()) acc.Merge(a->second);
     }
   }
   return true;
@@ -329,13 +353,13 @@ void RecentWindow::OnCreate(absl::Span<Series* const> created) {
     for (Series* s : created) {
       const absl::string_view encoded = s->encoded();
       if (auto it = by_key_.find(encoded); it != by_key_.end()) {
-        for (Window* w : it->second) Attach(s, w);
+        for (const auto& w : it->second) Attach(s, w.get());
       }
       SeriesKey any;
       if (!SeriesKey::Decode(encoded, &any) || any.unit.empty()) continue;
       any.unit.clear();
       if (auto it = by_key_.find(any.Encode()); it != by_key_.end()) {
-        for (Window* w : it->second) Attach(s, w);
+        for (const auto& w : it->second) Attach(s, w.get());
       }
     }
   });
@@ -343,13 +367,19 @@ void RecentWindow::OnCreate(absl::Span<Series* const> created) {
 
 size_t RecentWindow::watches() {
   absl::MutexLock l(&mu_);
-  return windows_.size();
+  size_t n = 0;
+  for (const auto& [key, list] : by_key_) n += list.size();
+  return n;
 }
 
 size_t RecentWindow::buckets() {
   absl::MutexLock l(&mu_);
   size_t n = 0;
-  for (const auto& [key, w] : windows_) n += w->size + w->ahead.size();
+  for (const auto& [key, list] : by_key_) {
+    for (const std::unique_ptr<Window>& w : list) {
+      n += w->size + (w->ahead != nullptr ? w->ahead->size() : 0);
+    }
+  }
   return n;
 }
 

@@ -19,9 +19,9 @@
 //  - Read() answers a range only if the watch covers it whole: from the
 //    build's start and not older than the span behind now. Otherwise it
 //    returns false and the caller reads the engine (Engine::GetStatistics).
-//  - Memory: 40 bytes a bucket, span / bucket + 3 buckets a window, plus
-//    about 250 bytes and the key's encoding (a 10-second alarm of N = 3
-//    with a minute of span: about 600 bytes), plus buckets for points more
+//  - Memory: 32 bytes a bucket, span / bucket + 3 buckets a window, plus
+//    about 200 bytes and the key's encoding (a 10-second alarm of N = 3
+//    with a minute of span: about 550 bytes), plus buckets for points more
 //    than one bucket ahead of now. Watches of the same key, bucket and span
 //    share one window.
 #ifndef NIMBUS_ENGINE_RECENT_WINDOW_H_
@@ -115,15 +115,13 @@ class RecentWindow {
 
   absl::Mutex mu_;  // after HeadStore's lock
   uint64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
-  // (key encoding, bucket, span) -> window. Keys view the window's bytes.
-  absl::flat_hash_map<absl::string_view, std::unique_ptr<Window>> windows_
-      ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, Window*> handles_ ABSL_GUARDED_BY(mu_);
-  // Key encodings -> their windows (OnCreate attaches new series; an empty
-  // unit's key also matches series of any unit). Keys view the bytes of
-  // one of the windows.
-  absl::flat_hash_map<absl::string_view, absl::InlinedVector<Window*, 1>>
+  // Key encodings -> their windows, one per bucket and span (OnCreate
+  // attaches new series; an empty unit's key also matches series of any
+  // unit). A key views the bytes of one of its windows.
+  absl::flat_hash_map<absl::string_view,
+                      absl::InlinedVector<std::unique_ptr<Window>, 1>>
       by_key_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Window*> handles_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace nimbus::engine
