@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/btree_map.h"
@@ -54,7 +55,7 @@ struct Entry {
   bool has_left_alarm = false;
   int64_t stored_next_tick_ms = 0;
   int64_t transitioned_ms = 0;
-  int64_t left_alarm_ms = 0;  // if has_left_alarm
+  int64_t left_alarm_ms = 0;          // if has_left_alarm
   AlarmRule rule;                     // metric alarms
   std::vector<std::string> children;  // composite alarms: the rule's alarms
   int64_t period_s = 0;               // metric alarms
@@ -72,6 +73,42 @@ struct Entry {
                           : std::nullopt;
   }
 };
+
+// The due ticks of one metric alarm: copied from its entry under the lock,
+// evaluated outside it, applied under it.
+struct EvaluationJob {
+  std::string name;
+  uint64_t generation = 0;
+  uint64_t watch = 0;
+  // The record as memory has it, for alarms without a window (others fetch
+  // it if a tick falls back to the store).
+  std::string stored;
+  AlarmState state = AlarmState::kInsufficientData;
+  int64_t period_s = 0;
+  uint8_t statistic = 0;
+  ValidatedMetricAlarm validated;  // the rule; the extended statistic once
+                                   // the configuration is decoded
+  int64_t first_tick_ms = 0;
+  int64_t interval_ms = 0;
+  size_t ticks = 0;
+  // Filled outside the lock.
+  std::unique_ptr<MetricAlarmConfig> config;  // decoded when needed
+  size_t evaluated = 0;                       // ticks, in order
+  int64_t last_tick_ms = 0;                   // the last evaluated
+  std::vector<PreviewStep> changes;           // the steps that changed it
+  // If any did: each one's history data, from the record at this version.
+  std::vector<std::string> history_data;
+  uint64_t config_version = 0;
+  absl::Status status;  // Aborted: the alarm changed meanwhile
+};
+
+struct EvaluationCounts {
+  int64_t window_reads = 0;
+  int64_t store_reads = 0;
+};
+
+// Jobs a round hands each evaluation thread at least.
+constexpr size_t kJobsPerThread = 4096;
 
 // Changes of one store write, applied to memory once it succeeded.
 struct Txn {
@@ -297,6 +334,12 @@ struct AlarmEngine::Impl {
   // an alarm comes due.
   absl::Status EvaluateDue(const std::string* only, int64_t* next_due)
       ABSL_LOCKS_EXCLUDED(mu);
+  // Evaluates the jobs (phase 2 of EvaluateDue), on up to
+  // options.evaluation_threads threads.
+  EvaluationCounts EvaluateJobs(std::vector<EvaluationJob>& jobs)
+      ABSL_LOCKS_EXCLUDED(mu);
+  void EvaluateJobRange(EvaluationJob* begin, EvaluationJob* end,
+                        EvaluationCounts* counts) ABSL_LOCKS_EXCLUDED(mu);
   void ThreadLoop();
   void Wake() {
     absl::MutexLock l(&thread_mu);
@@ -767,34 +810,163 @@ void AlarmEngine::Impl::ThreadLoop() {
   }
 }
 
+EvaluationCounts AlarmEngine::Impl::EvaluateJobs(
+    std::vector<EvaluationJob>& jobs) {
+  const size_t threads = std::clamp<size_t>(
+      jobs.size() / kJobsPerThread, 1,
+      static_cast<size_t>(std::max(1, options.evaluation_threads)));
+  std::vector<EvaluationCounts> counts(threads);
+  std::vector<std::thread> helpers;
+  const size_t per = (jobs.size() + threads - 1) / threads;
+  for (size_t t = 1; t < threads; ++t) {
+    EvaluationJob* begin = jobs.data() + std::min(jobs.size(), t * per);
+    EvaluationJob* end = jobs.data() + std::min(jobs.size(), (t + 1) * per);
+    helpers.emplace_back([this, begin, end, c = &counts[t]] {
+      EvaluateJobRange(begin, end, c);
+    });
+  }
+  EvaluateJobRange(jobs.data(), jobs.data() + std::min(jobs.size(), per),
+                   &counts[0]);
+  for (std::thread& h : helpers) h.join();
+  EvaluationCounts total;
+  for (const EvaluationCounts& c : counts) {
+    total.window_reads += c.window_reads;
+    total.store_reads += c.store_reads;
+  }
+  return total;
+}
+
+void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
+                                         EvaluationJob* end,
+                                         EvaluationCounts* counts) {
+  std::vector<engine::WindowStats> window_stats;
+  // What a window alarm's evaluation reads of its configuration (period,
+  // N, statistic), one per shape.
+  absl::flat_hash_map<std::tuple<int64_t, size_t, uint8_t>,
+                      std::unique_ptr<MetricAlarmConfig>>
+      shapes;
+  for (EvaluationJob* job = begin; job != end; ++job) {
+    // The configuration, decoded; a window alarm's fetched first.
+    auto decode = [&]() -> absl::Status {
+      if (job->config != nullptr) return absl::OkStatus();
+      if (job->stored.empty()) {
+        absl::MutexLock l(&mu);
+        auto it = alarms.find(job->name);
+        if (it == alarms.end() || it->second->generation != job->generation) {
+          return absl::AbortedError("changed while evaluated");
+        }
+        job->stored = it->second->stored;
+      }
+      absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(job->name, job->stored);
+      if (!r.ok()) return r.status();
+      auto config = std::make_unique<MetricAlarmConfig>(std::move(r->metric));
+      if (!config->extended_statistic.empty()) {
+        absl::StatusOr<engine::ExtendedStatistic> ext =
+            engine::ParseExtendedStatistic(config->extended_statistic);
+        if (!ext.ok()) return ext.status();
+        job->validated.extended = *ext;
+      }
+      job->config = std::move(config);
+      return absl::OkStatus();
+    };
+    if (job->watch == 0) job->status = decode();
+    if (!job->status.ok()) continue;
+    const MetricAlarmConfig* config = job->config.get();
+    if (config == nullptr) {
+      std::unique_ptr<MetricAlarmConfig>& shape =
+          shapes[{job->period_s, job->validated.rule.evaluation_periods,
+                  job->statistic}];
+      if (shape == nullptr) {
+        shape = std::make_unique<MetricAlarmConfig>();
+        shape->period_s = job->period_s;
+        shape->evaluation_periods = job->validated.rule.evaluation_periods;
+        shape->statistic = kStatistics[job->statistic];
+      }
+      config = shape.get();
+    }
+    AlarmState state = job->state;
+    for (size_t i = 0; i < job->ticks; ++i) {
+      const int64_t tick =
+          job->first_tick_ms + static_cast<int64_t>(i) * job->interval_ms;
+      absl::StatusOr<PreviewStep> step = EvaluateAtTick(
+          *config, job->validated, tick, state,
+          [&](const EvaluationWindow& w)
+              -> absl::StatusOr<std::vector<Period>> {
+            if (job->watch != 0 &&
+                engine.ReadWatched(job->watch, w.start_ms, w.period_ms,
+                                   w.periods, &window_stats)) {
+              ++counts->window_reads;
+              return PeriodsFromWindow(*config, window_stats);
+            }
+            ++counts->store_reads;
+            if (absl::Status s = decode(); !s.ok()) return s;
+            return FetchAlarmPeriods(engine, clock, *job->config,
+                                     job->validated, w);
+          });
+      if (!step.ok()) {
+        job->status = step.status();
+        break;
+      }
+      state = step->state;
+      ++job->evaluated;
+      job->last_tick_ms = tick;
+      if (step->changed) job->changes.push_back(*std::move(step));
+    }
+    // The reason a transition replaces, for its history item: in the store
+    // only. A failed read drops the job's ticks (evaluated again).
+    if (!job->changes.empty()) {
+      absl::StatusOr<std::optional<std::string>> v =
+          store.Get(Column::kAlarms, job->name);
+      absl::StatusOr<AlarmRecord> r =
+          !v.ok() ? absl::StatusOr<AlarmRecord>(v.status())
+          : !v->has_value()
+              ? absl::StatusOr<AlarmRecord>(absl::AbortedError("deleted"))
+              : DecodeAlarmRecord(job->name, **v);
+      if (r.ok()) {
+        // The history data of each transition, from the record it starts
+        // from (the apply step checks the version is still that).
+        job->config_version = r->config_version;
+        AlarmState previous = job->state;
+        std::string previous_reason = std::move(r->state_reason);
+        AlarmRecord next = *std::move(r);
+        for (const PreviewStep& step : job->changes) {
+          next.state = step.state;
+          next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
+          next.state_reason_data = step.reason_data;
+          job->history_data.push_back(
+              StateUpdateData(previous, previous_reason, next,
+                              EvidenceJson(next.metric, job->validated, step,
+                                           next.config_version)));
+          previous = step.state;
+          previous_reason = next.state_reason;
+        }
+      } else {
+        job->status = r.status();
+        job->evaluated = 0;
+        job->changes.clear();
+      }
+    }
+  }
+}
+
 absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
                                             int64_t* next_due) {
-  struct Job {
-    std::string name;
-    uint64_t generation;
-    // The record as memory has it, decoded into config when a tick reads
-    // the store; until then config has the period, N and statistic only.
-    std::string stored;
-    bool decoded = false;
-    MetricAlarmConfig config;
-    ValidatedMetricAlarm validated;
-    uint64_t watch;
-    AlarmState state;
-    std::vector<int64_t> ticks;
-    // Filled outside the lock.
-    std::vector<PreviewStep> steps;  // the ticks evaluated, in order
-    std::string previous_reason;     // if a step changed the state
-    absl::Status status;
-  };
-  std::vector<Job> jobs;
+  std::vector<EvaluationJob> jobs;
+  // The evaluation intervals of the metric alarms (a round's checkpoints).
+  std::vector<int64_t> intervals;
   const int64_t now = clock.NowMs();
   const int64_t last_due = now - options.evaluation_delay_ms;
   bool skipped = false;
   {
     absl::MutexLock l(&mu);
+    if (only == nullptr) jobs.reserve(alarms.size());
     auto consider = [&](const std::string& name,
                         Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
       if (e.type != AlarmType::kMetric) return;
+      if (std::find(intervals.begin(), intervals.end(), e.interval_ms) ==
+          intervals.end()) {
+        intervals.push_back(e.interval_ms);
+      }
       if (e.evaluation_state == EvaluationState::kEvaluationError) return;
       if (e.next_tick_ms > last_due) {
         *next_due =
@@ -818,22 +990,25 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       }
       // One try exempts a new alarm's first tick from the catch-up limit.
       e.fresh = false;
-      Job job;
+      EvaluationJob& job = jobs.emplace_back();
       job.name = name;
       job.generation = e.generation;
-      job.stored = e.stored;
-      job.config.period_s = e.period_s;
-      job.config.evaluation_periods = e.rule.evaluation_periods;
-      job.config.statistic = kStatistics[e.statistic];
-      job.validated.rule = e.rule;
       job.watch = e.watch;
+      // Alarms without a window read the store, with their configuration.
+      if (e.watch == 0) job.stored = e.stored;
       job.state = e.state;
-      for (int64_t t = e.next_tick_ms; t <= last_due; t += e.interval_ms) {
-        job.ticks.push_back(t);
-      }
-      *next_due = std::min(*next_due, job.ticks.back() + e.interval_ms +
-                                          options.evaluation_delay_ms);
-      jobs.push_back(std::move(job));
+      job.period_s = e.period_s;
+      job.statistic = e.statistic;
+      job.validated.rule = e.rule;
+      job.first_tick_ms = e.next_tick_ms;
+      job.interval_ms = e.interval_ms;
+      job.ticks =
+          static_cast<size_t>((last_due - e.next_tick_ms) / e.interval_ms) + 1;
+      const int64_t last_tick =
+          job.first_tick_ms +
+          static_cast<int64_t>(job.ticks - 1) * job.interval_ms;
+      *next_due = std::min(
+          *next_due, last_tick + e.interval_ms + options.evaluation_delay_ms);
     };
     if (only != nullptr) {
       if (auto it = alarms.find(*only); it != alarms.end()) {
@@ -845,157 +1020,104 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   }
   if (jobs.empty() && !skipped) return absl::OkStatus();
 
-  std::vector<engine::WindowStats> window_stats;
-  int64_t window_reads = 0, store_reads = 0;
-  for (Job& job : jobs) {
-    auto decode = [&job]() -> absl::Status {
-      if (job.decoded) return absl::OkStatus();
-      absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(job.name, job.stored);
-      if (!r.ok()) return r.status();
-      job.config = std::move(r->metric);
-      if (!job.config.extended_statistic.empty()) {
-        absl::StatusOr<engine::ExtendedStatistic> ext =
-            engine::ParseExtendedStatistic(job.config.extended_statistic);
-        if (!ext.ok()) return ext.status();
-        job.validated.extended = *ext;
-      }
-      job.decoded = true;
-      return absl::OkStatus();
-    };
-    if (job.watch == 0) job.status = decode();
-    AlarmState state = job.state;
-    for (int64_t tick : job.ticks) {
-      if (!job.status.ok()) break;
-      absl::StatusOr<PreviewStep> step = EvaluateAtTick(
-          job.config, job.validated, tick, state,
-          [&](const EvaluationWindow& w)
-              -> absl::StatusOr<std::vector<Period>> {
-            if (job.watch != 0 &&
-                engine.ReadWatched(job.watch, w.start_ms, w.period_ms,
-                                   w.periods, &window_stats)) {
-              ++window_reads;
-              return PeriodsFromWindow(job.config, window_stats);
-            }
-            ++store_reads;
-            if (absl::Status s = decode(); !s.ok()) return s;
-            return FetchAlarmPeriods(engine, clock, job.config, job.validated,
-                                     w);
-          });
-      if (!step.ok()) {
-        job.status = step.status();
-        break;
-      }
-      state = step->state;
-      job.steps.push_back(*std::move(step));
-    }
-    // The reason a transition replaces, for its history item: in the store
-    // only. A failed read drops the job's transitions (evaluated again).
-    if (std::any_of(job.steps.begin(), job.steps.end(),
-                    [](const PreviewStep& p) { return p.changed; })) {
-      absl::StatusOr<std::optional<std::string>> v =
-          store.Get(Column::kAlarms, job.name);
-      absl::StatusOr<AlarmRecord> r =
-          !v.ok() ? absl::StatusOr<AlarmRecord>(v.status())
-          : !v->has_value()
-              ? absl::StatusOr<AlarmRecord>(absl::NotFoundError("deleted"))
-              : DecodeAlarmRecord(job.name, **v);
-      if (r.ok()) {
-        job.previous_reason = std::move(r->state_reason);
-      } else if (!absl::IsNotFound(r.status())) {
-        job.status = r.status();
-        job.steps.clear();
-      }
-    }
-  }
+  EvaluationCounts counts = EvaluateJobs(jobs);
 
   absl::MutexLock l(&mu);
   // Transitions are stamped when they are applied, after any put that the
   // evaluation raced.
   const int64_t applied_ms = clock.NowMs();
-  stats.window_reads += window_reads;
-  stats.store_reads += store_reads;
+  stats.window_reads += counts.window_reads;
+  stats.store_reads += counts.store_reads;
+  absl::Status first_error;
+  for (const EvaluationJob& job : jobs) {
+    if (job.status.ok() || absl::IsAborted(job.status)) continue;
+    ++stats.evaluation_failures;
+    Log(LogLevel::kWarning, "alarms",
+        absl::StrCat("evaluation of '", job.name,
+                     "' failed: ", job.status.ToString()));
+    if (first_error.ok()) first_error = job.status;
+  }
   Txn txn;
+  // A round moves its intervals' checkpoints to the newest tick it was due
+  // to evaluate (what a restart resumes from).
+  if (only == nullptr) {
+    for (int64_t interval : intervals) {
+      const int64_t tick = engine::FloorTo(last_due, interval);
+      auto c = checkpoints.find(interval);
+      if (c == checkpoints.end() || c->second < tick) {
+        txn.checkpoints[interval] = tick;
+      }
+    }
+  }
   std::vector<std::string> changed;
   struct Advance {
     Entry* entry;
     int64_t next_tick;
   };
   std::vector<Advance> advances;
-  absl::Status first_error;
-  for (Job& job : jobs) {
-    if (!job.status.ok()) {
-      ++stats.evaluation_failures;
-      Log(LogLevel::kWarning, "alarms",
-          absl::StrCat("evaluation of '", job.name,
-                       "' failed: ", job.status.ToString()));
-      if (first_error.ok()) first_error = job.status;
-    }
-    if (job.steps.empty()) continue;
-    auto it = alarms.find(job.name);
-    if (it == alarms.end() || it->second->generation != job.generation) {
-      continue;  // changed meanwhile; evaluated again from its new state
-    }
-    Entry& e = *it->second;
-    stats.evaluations += static_cast<int64_t>(job.steps.size());
-    AlarmRecord next;
-    bool transitioned = false;
-    for (const PreviewStep& step : job.steps) {
-      if (!step.changed) continue;
-      if (!transitioned) {
-        next = Decoded(job.name, e);
-        next.state_reason = std::move(job.previous_reason);
+  // Applies `job` to alarm `name`: its transitions into txn; the tick it
+  // advances to, unless the alarm changed meanwhile (evaluated again from
+  // its new state).
+  auto apply = [&](EvaluationJob& job, const std::string& name,
+                   Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (job.evaluated == 0 || e.generation != job.generation) return;
+    if (!job.changes.empty()) {
+      AlarmRecord next = Decoded(name, e);
+      // Enabling or disabling actions changes the version and not the
+      // generation: the history data would name the old one.
+      if (next.config_version != job.config_version) return;
+      for (size_t i = 0; i < job.changes.size(); ++i) {
+        const PreviewStep& step = job.changes[i];
+        const AlarmState previous = next.state;
+        next.state = step.state;
+        next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
+        next.state_reason_data = step.reason_data;
+        next.state_updated_ms = applied_ms;
+        next.state_transitioned_ms = applied_ms;
+        if (previous == AlarmState::kAlarm) next.left_alarm_ms = applied_ms;
+        ++stats.transitions;
+        AddHistory(txn, next, HistoryItemType::kStateUpdate,
+                   absl::StrCat("Alarm updated from ", AlarmStateName(previous),
+                                " to ", AlarmStateName(step.state)),
+                   std::move(job.history_data[i]), applied_ms);
       }
-      const AlarmState previous = next.state;
-      const std::string previous_reason = next.state_reason;
-      next.state = step.state;
-      next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
-      next.state_reason_data = step.reason_data;
-      next.state_updated_ms = applied_ms;
-      next.state_transitioned_ms = applied_ms;
-      if (previous == AlarmState::kAlarm) next.left_alarm_ms = applied_ms;
-      ++stats.transitions;
-      AddHistory(txn, next, HistoryItemType::kStateUpdate,
-                 absl::StrCat("Alarm updated from ", AlarmStateName(previous),
-                              " to ", AlarmStateName(step.state)),
-                 StateUpdateData(previous, previous_reason, next,
-                                 EvidenceJson(next.metric, job.validated, step,
-                                              next.config_version)),
-                 applied_ms);
-      transitioned = true;
+      txn.changed[name] = std::move(next);
+      changed.push_back(name);
     }
-    if (transitioned) {
-      txn.changed[job.name] = std::move(next);
-      changed.push_back(job.name);
-    }
-    advances.push_back({&e, job.steps.back().tick_ms + e.interval_ms});
-  }
-  // What a restart resumes from: a round moves its intervals' checkpoints
-  // to the newest tick it was due to evaluate; any alarm then not past it
-  // (its evaluation failed, or it changed meanwhile) is written as behind.
-  absl::flat_hash_map<const Entry*, int64_t> next_tick;
-  for (const Advance& a : advances) next_tick[a.entry] = a.next_tick;
-  auto persist = [&](const std::string& name,
-                     const Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    stats.evaluations += static_cast<int64_t>(job.evaluated);
+    advances.push_back({&e, job.last_tick_ms + e.interval_ms});
+  };
+  // Keeps the invariant of `checkpoints` for alarm `name` once its next
+  // tick is `next_tick_ms`: an alarm left behind a checkpoint (its
+  // evaluation failed, or it changed meanwhile) is written as behind.
+  auto persist = [&](const std::string& name, const Entry& e,
+                     int64_t next_tick_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (e.type != AlarmType::kMetric ||
         e.evaluation_state == EvaluationState::kEvaluationError) {
       return;
     }
-    auto n = next_tick.find(&e);
-    PersistNextTick(txn, name, e,
-                    n == next_tick.end() ? e.next_tick_ms : n->second);
+    PersistNextTick(txn, name, e, next_tick_ms);
+  };
+  auto next_of = [&](const Entry& e, size_t advanced) {
+    return advances.size() > advanced ? advances.back().next_tick
+                                      : e.next_tick_ms;
   };
   if (only == nullptr) {
-    for (const auto& [name, e] : alarms) {
-      if (e->type != AlarmType::kMetric) continue;
-      const int64_t tick = engine::FloorTo(last_due, e->interval_ms);
-      auto c = checkpoints.find(e->interval_ms);
-      if (c == checkpoints.end() || c->second < tick) {
-        txn.checkpoints[e->interval_ms] = tick;
+    // Jobs are in name order, as the alarms: one pass over both.
+    auto job = jobs.begin();
+    for (auto& [name, e] : alarms) {
+      while (job != jobs.end() && job->name < name) ++job;  // deleted
+      const size_t advanced = advances.size();
+      if (job != jobs.end() && job->name == name) {
+        apply(*job, name, *e);
+        ++job;
       }
+      persist(name, *e, next_of(*e, advanced));
     }
-    for (const auto& [name, e] : alarms) persist(name, *e);
   } else if (auto it = alarms.find(*only); it != alarms.end()) {
-    persist(it->first, *it->second);
+    const size_t advanced = advances.size();
+    if (!jobs.empty()) apply(jobs.front(), it->first, *it->second);
+    persist(it->first, *it->second, next_of(*it->second, advanced));
   }
   Propagate(txn, changed, applied_ms, {});
   if (absl::Status s = Commit(txn); !s.ok()) {

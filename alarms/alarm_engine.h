@@ -49,6 +49,9 @@ struct AlarmEngineOptions {
   // The longest the thread sleeps between looks at the clock. Default 1 s;
   // tests of a server on a clock they move set it lower.
   int64_t max_sleep_ms = 1000;
+  // Threads a round of evaluations runs on, at most (a round gives each at
+  // least 4,096 alarms). Default 2.
+  int evaluation_threads = 2;
 };
 
 struct AlarmEngineStats {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "alarms/history_json.h"
 #include "alarms/preview.h"
 #include "engine/clock.h"
@@ -477,6 +478,36 @@ TEST_F(AlarmEngineTest, ReasonsThatCannotBeReadFailTheCallAndChangeNothing) {
   // The history keeps the reason it replaced.
   EXPECT_THAT(h[1].data, HasSubstr("\"oldState\":{\"stateValue\":\"OK\","
                                    "\"stateReason\":\"Threshold Crossed"));
+}
+
+TEST_F(AlarmEngineTest, RoundsOnTwoThreadsMatchTheSingleAlarm) {
+  // Enough alarms for a round to use two evaluation threads (4,096 each at
+  // least): every other one breaches at 80, the rest never at 99. Each
+  // must transition exactly as one alarm alone does.
+  alarms_.reset();
+  AlarmEngineOptions ao;
+  ao.evaluation_thread = false;
+  ao.max_catch_up_ms = 60 * kMinute;
+  ao.evaluation_threads = 2;
+  auto a = AlarmEngine::Open(*engine_, clock_, ao);
+  ASSERT_TRUE(a.ok());
+  alarms_ = std::move(*a);
+  constexpr int kAlarms = 8200;
+  for (int i = 0; i < kAlarms; ++i) {
+    MetricAlarmConfig c = Config(absl::StrCat("a", i));
+    c.threshold = i % 2 == 0 ? 80 : 99;
+    ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  }
+  RunTo(30);
+  EXPECT_EQ(alarms_->Stats().evaluations, kAlarms * 27);
+  const std::vector<std::string> breaching = {
+      "4 Alarm updated from INSUFFICIENT_DATA to OK",
+      "18 Alarm updated from OK to ALARM", "26 Alarm updated from ALARM to OK"};
+  const std::vector<std::string> quiet = {breaching[0]};
+  for (int i = 0; i < kAlarms; ++i) {
+    ASSERT_EQ(Summaries(absl::StrCat("a", i)), i % 2 == 0 ? breaching : quiet)
+        << i;
+  }
 }
 
 TEST_F(AlarmEngineTest, TicksBeyondTheCatchUpWindowAreSkippedAndCounted) {
