@@ -56,6 +56,9 @@ ABSL_FLAG(absl::Duration, alarm_evaluation_delay, absl::ZeroDuration(),
 ABSL_FLAG(absl::Duration, alarm_catch_up, absl::Minutes(10),
           "evaluation ticks missed while the server was down are evaluated "
           "late, back to this long ago (0 to 1h); older ones are skipped");
+ABSL_FLAG(int, alarm_evaluation_threads, 2,
+          "threads one round of alarm evaluations runs on, at most (1 to 64; "
+          "a round gives each at least 4,096 alarms)");
 ABSL_FLAG(absl::Duration, alarm_history_retention, absl::Hours(24 * 30),
           "alarm history items are kept this long (0: forever)");
 ABSL_FLAG(std::string, testing_clock_file, "",
@@ -152,6 +155,13 @@ int main(int argc, char** argv) {
       absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_alarm_evaluation_delay));
   options.alarms.max_catch_up_ms =
       absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_alarm_catch_up));
+  options.alarms.evaluation_threads =
+      absl::GetFlag(FLAGS_alarm_evaluation_threads);
+  if (options.alarms.evaluation_threads < 1 ||
+      options.alarms.evaluation_threads > 64) {
+    std::fprintf(stderr, "nimbusd: --alarm_evaluation_threads must be 1 to 64\n");
+    return 2;
+  }
   options.engine.alarm_history_retention_ms =
       absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_alarm_history_retention));
   if (options.alarms.evaluation_delay_ms < 0 ||

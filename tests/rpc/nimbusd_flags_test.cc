@@ -36,15 +36,27 @@ TEST(NimbusdFlags, RefusesABackgroundNiceOutsideZeroToNineteen) {
   EXPECT_FALSE(negative.Start({"--background_nice=-1"}).ok());
 }
 
+TEST(NimbusdFlags, RefusesAlarmEvaluationThreadsOutsideOneToSixtyFour) {
+  NimbusdProcess none;
+  EXPECT_FALSE(none.Start({"--alarm_evaluation_threads=0"}).ok());
+  EXPECT_FALSE(none.running());
+  NimbusdProcess many;
+  EXPECT_FALSE(many.Start({"--alarm_evaluation_threads=65"}).ok());
+  EXPECT_FALSE(many.running());
+}
+
 TEST(NimbusdFlags, ServesWithTheirEdgeValues) {
   NimbusdProcess server;
   ASSERT_TRUE(server
                   .Start({"--ingest_threads=1", "--rollup_quiet=1h",
-                          "--background_nice=19"})
+                          "--background_nice=19",
+                          "--alarm_evaluation_threads=64"})
                   .ok());
   EXPECT_TRUE(server.ServerStats().ok());
   NimbusdProcess same_priority;
-  ASSERT_TRUE(same_priority.Start({"--background_nice=0"}).ok());
+  ASSERT_TRUE(same_priority
+                  .Start({"--background_nice=0", "--alarm_evaluation_threads=1"})
+                  .ok());
   EXPECT_TRUE(same_priority.ServerStats().ok());
 }
 
