@@ -9,6 +9,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -99,6 +100,7 @@ struct EvaluationJob {
   // If any did: each one's history data, from the record at this version.
   std::vector<std::string> history_data;
   uint64_t config_version = 0;
+  int64_t skipped = 0;  // ticks skipped before first_tick_ms
   absl::Status status;  // Aborted: the alarm changed meanwhile
 };
 
@@ -173,7 +175,8 @@ std::string CheckpointKey(int64_t interval_ms) {
 }
 
 // Where a metric alarm whose record has `next_tick_ms` and `behind`
-// resumes on open, given its interval's checkpoint (0: not known).
+// resumes on open, given its interval's checkpoint (none yet: the record's
+// next tick; 0 there means not known).
 int64_t ResumeTick(int64_t next_tick_ms, bool behind, int64_t interval_ms,
                    std::optional<int64_t> checkpoint) {
   if (behind || !checkpoint.has_value()) return next_tick_ms;
@@ -260,8 +263,10 @@ struct AlarmEngine::Impl {
     return std::nullopt;
   }
   // Adds to txn what keeps the invariant of `checkpoints` for `e` once its
-  // next tick is `next_tick_ms`: nothing, or its record.
-  void PersistNextTick(Txn& txn, const std::string& name, const Entry& e,
+  // next tick is `next_tick_ms`: nothing, or its record. False if the
+  // record had to be written and could not be read (logged); the caller
+  // then holds the interval's checkpoint back.
+  bool PersistNextTick(Txn& txn, const std::string& name, const Entry& e,
                        int64_t next_tick_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Installs `e` (its record set) as alarm `name`, and watches the series
   // of metric alarm `m`'s record in the engine's recent window.
@@ -574,20 +579,27 @@ absl::Status AlarmEngine::Impl::Commit(Txn& txn) {
   return absl::OkStatus();
 }
 
-void AlarmEngine::Impl::PersistNextTick(Txn& txn, const std::string& name,
+bool AlarmEngine::Impl::PersistNextTick(Txn& txn, const std::string& name,
                                         const Entry& e, int64_t next_tick_ms) {
   const std::optional<int64_t> c = CheckpointAfter(txn, e.interval_ms);
   auto it = txn.changed.find(name);
   if (it == txn.changed.end()) {
     if (ResumeTick(e.stored_next_tick_ms, e.behind_checkpoint, e.interval_ms,
                    c) == next_tick_ms) {
-      return;
+      return true;
     }
-    const AlarmRecord* r = Current(txn, name);
-    if (r == nullptr) return;  // txn.status says why
-    it = txn.changed.emplace(name, *r).first;
+    absl::StatusOr<AlarmRecord> r = Whole(name, e);
+    if (!r.ok()) {
+      Log(LogLevel::kError, "alarms",
+          absl::StrCat("alarm '", name, "': next tick not written (",
+                       r.status().ToString(),
+                       "); its interval's checkpoint is held back"));
+      return false;
+    }
+    it = txn.changed.emplace(name, *std::move(r)).first;
   }
   SetResumeTick(it->second, e.interval_ms, next_tick_ms, c);
+  return true;
 }
 
 bool AlarmEngine::Impl::EvaluateComposite(
@@ -846,6 +858,7 @@ void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
                       std::unique_ptr<MetricAlarmConfig>>
       shapes;
   for (EvaluationJob* job = begin; job != end; ++job) {
+    if (job->ticks == 0) continue;
     // The configuration, decoded; a window alarm's fetched first.
     auto decode = [&]() -> absl::Status {
       if (job->config != nullptr) return absl::OkStatus();
@@ -956,10 +969,8 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   std::vector<int64_t> intervals;
   const int64_t now = clock.NowMs();
   const int64_t last_due = now - options.evaluation_delay_ms;
-  bool skipped = false;
   {
     absl::MutexLock l(&mu);
-    if (only == nullptr) jobs.reserve(alarms.size());
     auto consider = [&](const std::string& name,
                         Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
       if (e.type != AlarmType::kMetric) return;
@@ -973,23 +984,17 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
             std::min(*next_due, e.next_tick_ms + options.evaluation_delay_ms);
         return;
       }
+      // Ticks older than the catch-up are skipped, except a new alarm's
+      // first (fresh until an evaluation of it is applied). Nothing here
+      // changes the entry: the apply step does, once written.
+      int64_t first = e.next_tick_ms;
+      int64_t skipped = 0;
       const int64_t oldest = last_due - options.max_catch_up_ms;
-      if (e.next_tick_ms < oldest && !e.fresh) {
-        const int64_t skip =
-            NextTickAfter(oldest - 1, e.interval_ms) - e.next_tick_ms;
-        stats.ticks_skipped += skip / e.interval_ms;
-        e.next_tick_ms += skip;
-        skipped = true;
-        // With an interval longer than the catch-up, the next tick kept
-        // may still be ahead.
-        if (e.next_tick_ms > last_due) {
-          *next_due =
-              std::min(*next_due, e.next_tick_ms + options.evaluation_delay_ms);
-          return;
-        }
+      if (first < oldest && !e.fresh) {
+        const int64_t skip = NextTickAfter(oldest - 1, e.interval_ms) - first;
+        skipped = skip / e.interval_ms;
+        first += skip;
       }
-      // One try exempts a new alarm's first tick from the catch-up limit.
-      e.fresh = false;
       EvaluationJob& job = jobs.emplace_back();
       job.name = name;
       job.generation = e.generation;
@@ -1000,15 +1005,18 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       job.period_s = e.period_s;
       job.statistic = e.statistic;
       job.validated.rule = e.rule;
-      job.first_tick_ms = e.next_tick_ms;
+      job.first_tick_ms = first;
       job.interval_ms = e.interval_ms;
+      job.skipped = skipped;
+      // With an interval longer than the catch-up, the next tick kept may
+      // still be ahead: a job that only skips.
       job.ticks =
-          static_cast<size_t>((last_due - e.next_tick_ms) / e.interval_ms) + 1;
-      const int64_t last_tick =
-          job.first_tick_ms +
-          static_cast<int64_t>(job.ticks - 1) * job.interval_ms;
-      *next_due = std::min(
-          *next_due, last_tick + e.interval_ms + options.evaluation_delay_ms);
+          first > last_due
+              ? 0
+              : static_cast<size_t>((last_due - first) / e.interval_ms) + 1;
+      const int64_t next =
+          first + static_cast<int64_t>(job.ticks) * job.interval_ms;
+      *next_due = std::min(*next_due, next + options.evaluation_delay_ms);
     };
     if (only != nullptr) {
       if (auto it = alarms.find(*only); it != alarms.end()) {
@@ -1018,7 +1026,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       for (auto& [name, e] : alarms) consider(name, *e);
     }
   }
-  if (jobs.empty() && !skipped) return absl::OkStatus();
+  if (jobs.empty()) return absl::OkStatus();
 
   EvaluationCounts counts = EvaluateJobs(jobs);
 
@@ -1055,12 +1063,20 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
     int64_t next_tick;
   };
   std::vector<Advance> advances;
+  // Counted once the round is written.
+  AlarmEngineStats round;
   // Applies `job` to alarm `name`: its transitions into txn; the tick it
   // advances to, unless the alarm changed meanwhile (evaluated again from
   // its new state).
   auto apply = [&](EvaluationJob& job, const std::string& name,
                    Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (job.evaluated == 0 || e.generation != job.generation) return;
+    if (e.generation != job.generation) return;
+    if (job.ticks == 0) {  // only skips
+      round.ticks_skipped += job.skipped;
+      advances.push_back({&e, job.first_tick_ms});
+      return;
+    }
+    if (job.evaluated == 0) return;
     if (!job.changes.empty()) {
       AlarmRecord next = Decoded(name, e);
       // Enabling or disabling actions changes the version and not the
@@ -1075,7 +1091,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
         next.state_updated_ms = applied_ms;
         next.state_transitioned_ms = applied_ms;
         if (previous == AlarmState::kAlarm) next.left_alarm_ms = applied_ms;
-        ++stats.transitions;
+        ++round.transitions;
         AddHistory(txn, next, HistoryItemType::kStateUpdate,
                    absl::StrCat("Alarm updated from ", AlarmStateName(previous),
                                 " to ", AlarmStateName(step.state)),
@@ -1084,19 +1100,25 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       txn.changed[name] = std::move(next);
       changed.push_back(name);
     }
-    stats.evaluations += static_cast<int64_t>(job.evaluated);
+    round.evaluations += static_cast<int64_t>(job.evaluated);
+    round.ticks_skipped += job.skipped;
     advances.push_back({&e, job.last_tick_ms + e.interval_ms});
   };
   // Keeps the invariant of `checkpoints` for alarm `name` once its next
   // tick is `next_tick_ms`: an alarm left behind a checkpoint (its
   // evaluation failed, or it changed meanwhile) is written as behind.
+  // Intervals whose checkpoint a record that could not be read holds back:
+  // a restart may then evaluate again their ticks since the old one.
+  absl::flat_hash_set<int64_t> held_back;
   auto persist = [&](const std::string& name, const Entry& e,
                      int64_t next_tick_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (e.type != AlarmType::kMetric ||
         e.evaluation_state == EvaluationState::kEvaluationError) {
       return;
     }
-    PersistNextTick(txn, name, e, next_tick_ms);
+    if (!PersistNextTick(txn, name, e, next_tick_ms)) {
+      held_back.insert(e.interval_ms);
+    }
   };
   auto next_of = [&](const Entry& e, size_t advanced) {
     return advances.size() > advanced ? advances.back().next_tick
@@ -1119,6 +1141,10 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
     if (!jobs.empty()) apply(jobs.front(), it->first, *it->second);
     persist(it->first, *it->second, next_of(*it->second, advanced));
   }
+  for (int64_t interval : held_back) {
+    txn.checkpoints.erase(interval);
+    ++stats.evaluation_failures;
+  }
   Propagate(txn, changed, applied_ms, {});
   if (absl::Status s = Commit(txn); !s.ok()) {
     ++stats.evaluation_failures;
@@ -1126,6 +1152,9 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
         absl::StrCat("transitions not written: ", s.ToString()));
     return s;  // nothing advanced: evaluated again
   }
+  stats.evaluations += round.evaluations;
+  stats.transitions += round.transitions;
+  stats.ticks_skipped += round.ticks_skipped;
   for (const Advance& a : advances) {
     a.entry->next_tick_ms = a.next_tick;
     a.entry->fresh = false;

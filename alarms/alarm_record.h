@@ -69,11 +69,12 @@ struct AlarmRecord {
   int64_t state_updated_ms = 0;       // last change of state or reason
   int64_t state_transitioned_ms = 0;  // last change of state
   EvaluationState evaluation_state = EvaluationState::kNone;
-  // Metric alarms: the next evaluation tick when the record was written (0:
-  // not known), and whether that tick is behind the evaluation checkpoint
-  // of the alarm's interval. On open the alarm resumes there if behind, and
-  // otherwise at the later of it and the tick after the checkpoint
-  // (AlarmEngine; storage/FORMAT.md, "Alarm record").
+  // Metric alarms: a next evaluation tick (0: not known), and whether it is
+  // behind the evaluation checkpoint of the alarm's interval. On open the
+  // alarm resumes there if behind, and otherwise at the later of it and the
+  // tick after the checkpoint (AlarmEngine; storage/FORMAT.md, "Alarm
+  // record"). Only that rule's result is the alarm's next tick: a record
+  // keeping up with its checkpoint keeps an older next tick.
   int64_t next_tick_ms = 0;
   bool behind_checkpoint = false;
   // When the alarm last left ALARM (for composites it suppresses).

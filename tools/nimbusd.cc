@@ -159,7 +159,8 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_alarm_evaluation_threads);
   if (options.alarms.evaluation_threads < 1 ||
       options.alarms.evaluation_threads > 64) {
-    std::fprintf(stderr, "nimbusd: --alarm_evaluation_threads must be 1 to 64\n");
+    std::fprintf(stderr,
+                 "nimbusd: --alarm_evaluation_threads must be 1 to 64\n");
     return 2;
   }
   options.engine.alarm_history_retention_ms =

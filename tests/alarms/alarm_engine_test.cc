@@ -480,6 +480,41 @@ TEST_F(AlarmEngineTest, ReasonsThatCannotBeReadFailTheCallAndChangeNothing) {
                                    "\"stateReason\":\"Threshold Crossed"));
 }
 
+TEST_F(AlarmEngineTest, AnUnreadableRecordHoldsBackOnlyItsCheckpoint) {
+  // "cpu" breaches at tick 18, "quiet" never. At 18 no alarm record can be
+  // read: cpu's transition fails (its old reason is unreadable), and cpu,
+  // now behind the round's checkpoint, cannot be written as behind. The
+  // round still advances quiet, holds the checkpoint back, and loses
+  // nothing across a restart.
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
+  MetricAlarmConfig q = Config("quiet");
+  q.threshold = 99;
+  ASSERT_TRUE(alarms_->PutMetricAlarm(q, {}).ok());
+  RunTo(17);
+  const int64_t evaluations = alarms_->Stats().evaluations;
+  clock_.Advance(kMinute);
+  faults_->FailReads(storage::Column::kAlarms, 1000,
+                     absl::UnavailableError("injected read error"));
+  EXPECT_FALSE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluations, evaluations + 1);  // quiet's
+  faults_->FailReads(storage::Column::kAlarms, 0, absl::OkStatus());
+  EXPECT_EQ(alarms_->Get("cpu")->state, S::kOk);
+  // quiet's tick 18 was written; cpu's is evaluated again.
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluations, evaluations + 2);
+  Reopen();
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluations, 0);
+  EXPECT_EQ(alarms_->Get("cpu")->state, S::kAlarm);
+  EXPECT_EQ(
+      Summaries("cpu"),
+      (std::vector<std::string>{"4 Alarm updated from INSUFFICIENT_DATA to OK",
+                                "18 Alarm updated from OK to ALARM"}));
+  EXPECT_EQ(Summaries("quiet"),
+            (std::vector<std::string>{
+                "4 Alarm updated from INSUFFICIENT_DATA to OK"}));
+}
+
 TEST_F(AlarmEngineTest, RoundsOnTwoThreadsMatchTheSingleAlarm) {
   // Enough alarms for a round to use two evaluation threads (4,096 each at
   // least): every other one breaches at 80, the rest never at 99. Each

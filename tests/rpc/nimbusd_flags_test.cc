@@ -47,16 +47,17 @@ TEST(NimbusdFlags, RefusesAlarmEvaluationThreadsOutsideOneToSixtyFour) {
 
 TEST(NimbusdFlags, ServesWithTheirEdgeValues) {
   NimbusdProcess server;
-  ASSERT_TRUE(server
-                  .Start({"--ingest_threads=1", "--rollup_quiet=1h",
-                          "--background_nice=19",
-                          "--alarm_evaluation_threads=64"})
-                  .ok());
+  ASSERT_TRUE(
+      server
+          .Start({"--ingest_threads=1", "--rollup_quiet=1h",
+                  "--background_nice=19", "--alarm_evaluation_threads=64"})
+          .ok());
   EXPECT_TRUE(server.ServerStats().ok());
   NimbusdProcess same_priority;
-  ASSERT_TRUE(same_priority
-                  .Start({"--background_nice=0", "--alarm_evaluation_threads=1"})
-                  .ok());
+  ASSERT_TRUE(
+      same_priority
+          .Start({"--background_nice=0", "--alarm_evaluation_threads=1"})
+          .ok());
   EXPECT_TRUE(same_priority.ServerStats().ok());
 }
 
