@@ -1,12 +1,16 @@
 #include "rpc/alarm_service.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "alarms/composite_preview.h"
 #include "alarms/preview.h"
 #include "engine/validation.h"
 #include "rpc/metrics_service.h"
@@ -326,63 +330,247 @@ absl::Status DescribeHistory(alarms::AlarmEngine& engine,
   return absl::OkStatus();
 }
 
-absl::Status Preview(engine::Engine& engine, engine::Clock& clock,
-                     int64_t reach_ms, const v1::PreviewAlarmRequest& req,
-                     v1::PreviewAlarmResponse* resp) {
-  absl::StatusOr<alarms::MetricAlarmConfig> config = ToConfig(req.alarm());
-  if (!config.ok()) return config.status();
+void ToProto(const alarms::PreviewStep& s, v1::PreviewStep* x) {
+  ToTimestamp(s.tick_ms, x->mutable_timestamp());
+  x->set_state_value(alarms::AlarmStateName(s.state));
+  x->set_changed(s.changed);
+  x->set_state_reason(s.reason);
+  x->set_state_reason_data(s.reason_data);
+  std::vector<const alarms::EvaluatedPeriod*> evaluated(s.range.size());
+  for (const alarms::EvaluatedPeriod& e : s.evaluation.evaluated) {
+    if (e.index < evaluated.size()) evaluated[e.index] = &e;
+  }
+  for (size_t k = 0; k < s.range.size(); ++k) {
+    v1::PreviewDatapoint* d = x->add_datapoints();
+    ToTimestamp(
+        s.window.start_ms + static_cast<int64_t>(k) * s.window.period_ms,
+        d->mutable_timestamp());
+    if (s.range[k].value) d->set_value(*s.range[k].value);
+    d->set_low_sample_count(s.range[k].low_sample_count);
+    if (const alarms::EvaluatedPeriod* e = evaluated[k]) {
+      d->set_evaluated(true);
+      d->set_breaching(e->breaching);
+      using Source = alarms::EvaluatedPeriod::Source;
+      if (e->source == Source::kFilledBreaching) d->set_filled("Breaching");
+      if (e->source == Source::kFilledNotBreaching) {
+        d->set_filled("NonBreaching");
+      }
+    }
+  }
+}
+
+// One preview's range and starting state.
+struct PreviewRange {
+  int64_t start_ms;
+  int64_t end_ms;
+  AlarmState initial;
+};
+
+absl::StatusOr<std::vector<alarms::PreviewStep>> PreviewMetric(
+    engine::Engine& engine, engine::Clock& clock, int64_t reach_ms,
+    alarms::MetricAlarmConfig config, const PreviewRange& range) {
   absl::StatusOr<alarms::ValidatedMetricAlarm> v =
-      alarms::ValidateMetricAlarm(&*config, reach_ms);
+      alarms::ValidateMetricAlarm(&config, reach_ms);
   if (!v.ok()) return v.status();
+  return alarms::PreviewMetricAlarm(
+      config, *v, range.start_ms, range.end_ms, range.initial,
+      [&](const alarms::EvaluationWindow& w) {
+        return alarms::FetchAlarmPeriods(engine, clock, config, *v, w);
+      });
+}
+
+// A composite's preview: its children's, found in the request or on the
+// server, each once; then the rule over them.
+class CompositePreviewer {
+ public:
+  CompositePreviewer(alarms::AlarmEngine& alarms, engine::Engine& engine,
+                     engine::Clock& clock, int64_t reach_ms,
+                     const v1::PreviewAlarmRequest& req,
+                     const PreviewRange& range, v1::PreviewAlarmResponse* resp)
+      : alarms_(alarms),
+        engine_(engine),
+        clock_(clock),
+        reach_ms_(reach_ms),
+        req_(req),
+        range_(range),
+        resp_(resp) {}
+
+  absl::Status Run() {
+    for (const v1::PutMetricAlarmRequest& c : req_.children()) {
+      if (!given_.emplace(c.alarm_name(), &c).second) {
+        return Invalid(
+            absl::StrCat("children: alarm '", c.alarm_name(), "' given twice"));
+      }
+    }
+    absl::StatusOr<std::vector<alarms::CompositePreviewStep>> steps =
+        Composite("", req_.composite().alarm_rule());
+    if (!steps.ok()) return steps.status();
+    for (const auto& [name, c] : given_) {
+      if (!timelines_.contains(name)) {
+        return Invalid(absl::StrCat("children: alarm '", name,
+                                    "' is not reached by alarm_rule"));
+      }
+    }
+    for (const alarms::CompositePreviewStep& s : *steps) {
+      v1::PreviewStep* x = resp_->add_steps();
+      ToTimestamp(s.tick_ms, x->mutable_timestamp());
+      x->set_state_value(alarms::AlarmStateName(s.state));
+      x->set_changed(s.changed);
+      x->set_state_reason(s.reason);
+      x->set_state_reason_data(s.reason_data);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // The rule of composite `name` ("" for the one previewed) over its
+  // children's timelines.
+  absl::StatusOr<std::vector<alarms::CompositePreviewStep>> Composite(
+      const std::string& name, const std::string& rule_text) {
+    absl::StatusOr<alarms::CompositeRule> rule =
+        alarms::CompositeRule::Parse(rule_text);
+    if (!rule.ok()) {
+      if (name.empty()) return rule.status();
+      return absl::FailedPreconditionError(absl::StrCat(
+          "alarm '", name, "' on the server: ", rule.status().message()));
+    }
+    if (!name.empty()) visiting_.push_back(name);
+    absl::flat_hash_map<std::string, std::vector<alarms::TimelineStep>> kids;
+    for (const std::string& child : rule->children()) {
+      absl::Status s = Child(child);
+      if (!s.ok()) return s;
+      kids[child] = timelines_[child];
+    }
+    if (!name.empty()) visiting_.pop_back();
+    return alarms::PreviewCompositeRule(*rule, kids, range_.initial);
+  }
+
+  // Previews `name` into timelines_ (once) and the response.
+  absl::Status Child(const std::string& name) {
+    if (timelines_.contains(name)) return absl::OkStatus();
+    if (std::find(visiting_.begin(), visiting_.end(), name) !=
+        visiting_.end()) {
+      return Invalid(absl::StrCat("alarm_rule: reaches alarm '", name,
+                                  "' through itself (a cycle)"));
+    }
+    std::vector<alarms::TimelineStep> timeline;
+    v1::ChildPreview* out = nullptr;
+    if (auto g = given_.find(name); g != given_.end()) {
+      absl::StatusOr<alarms::MetricAlarmConfig> config = ToConfig(*g->second);
+      if (!config.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("children: ", config.status().message()));
+      }
+      absl::Status s = Metric(name, *std::move(config), &timeline, &out);
+      if (!s.ok()) return s;
+    } else {
+      std::optional<alarms::AlarmRecord> r = alarms_.Get(name);
+      if (!r.has_value()) {
+        return Invalid(
+            absl::StrCat("alarm_rule: names alarm '", name,
+                         "', which neither children nor the server has"));
+      }
+      if (r->type == alarms::AlarmType::kMetric) {
+        absl::Status s = Metric(name, r->metric, &timeline, &out);
+        if (!s.ok()) return s;
+      } else {
+        absl::StatusOr<std::vector<alarms::CompositePreviewStep>> steps =
+            Composite(name, r->composite.alarm_rule);
+        if (!steps.ok()) return steps.status();
+        out = resp_->add_children();
+        out->set_alarm_name(name);
+        for (const alarms::CompositePreviewStep& s : *steps) {
+          timeline.push_back({s.tick_ms, s.state});
+          v1::PreviewStep* x = out->add_steps();
+          ToTimestamp(s.tick_ms, x->mutable_timestamp());
+          x->set_state_value(alarms::AlarmStateName(s.state));
+          x->set_changed(s.changed);
+          x->set_state_reason(s.reason);
+          x->set_state_reason_data(s.reason_data);
+        }
+      }
+    }
+    timelines_[name] = std::move(timeline);
+    return absl::OkStatus();
+  }
+
+  absl::Status Metric(const std::string& name, alarms::MetricAlarmConfig config,
+                      std::vector<alarms::TimelineStep>* timeline,
+                      v1::ChildPreview** out) {
+    if (datapoints_ >= alarms::kMaxPreviewDatapoints) {
+      return Invalid(
+          absl::StrCat("end_time: the children's previews hold more than ",
+                       alarms::kMaxPreviewDatapoints,
+                       " datapoints in all; preview a shorter range"));
+    }
+    absl::StatusOr<std::vector<alarms::PreviewStep>> steps =
+        PreviewMetric(engine_, clock_, reach_ms_, std::move(config), range_);
+    if (!steps.ok()) {
+      return absl::Status(
+          steps.status().code(),
+          absl::StrCat("alarm '", name, "': ", steps.status().message()));
+    }
+    *out = resp_->add_children();
+    (*out)->set_alarm_name(name);
+    for (const alarms::PreviewStep& s : *steps) {
+      datapoints_ += s.range.size();
+      timeline->push_back({s.tick_ms, s.state});
+      ToProto(s, (*out)->add_steps());
+    }
+    return absl::OkStatus();
+  }
+
+  alarms::AlarmEngine& alarms_;
+  engine::Engine& engine_;
+  engine::Clock& clock_;
+  const int64_t reach_ms_;
+  const v1::PreviewAlarmRequest& req_;
+  const PreviewRange range_;
+  v1::PreviewAlarmResponse* const resp_;
+  absl::flat_hash_map<std::string, const v1::PutMetricAlarmRequest*> given_;
+  absl::flat_hash_map<std::string, std::vector<alarms::TimelineStep>>
+      timelines_;
+  std::vector<std::string> visiting_;  // composites being previewed
+  size_t datapoints_ = 0;
+};
+
+absl::Status Preview(alarms::AlarmEngine& alarms, engine::Engine& engine,
+                     engine::Clock& clock, int64_t reach_ms,
+                     const v1::PreviewAlarmRequest& req,
+                     v1::PreviewAlarmResponse* resp) {
+  const bool composite = req.has_composite();
+  if (composite && req.has_alarm()) {
+    return Invalid("alarm: give alarm or composite, not both");
+  }
+  if (!composite && req.children_size() > 0) {
+    return Invalid("children: only with composite");
+  }
+  absl::StatusOr<alarms::MetricAlarmConfig> config;
+  if (!composite) {
+    config = ToConfig(req.alarm());
+    if (!config.ok()) return config.status();
+  }
   if (!req.has_start_time()) return Invalid("start_time: required");
   if (!req.has_end_time()) return Invalid("end_time: required");
   std::optional<int64_t> start = ToMillis(req.start_time());
   std::optional<int64_t> end = ToMillis(req.end_time());
   if (!start) return Invalid("start_time: not a valid timestamp");
   if (!end) return Invalid("end_time: not a valid timestamp");
-  AlarmState initial = AlarmState::kInsufficientData;
+  PreviewRange range{*start, *end, AlarmState::kInsufficientData};
   if (!req.initial_state().empty()) {
     absl::StatusOr<AlarmState> s =
         ToState("initial_state", req.initial_state());
     if (!s.ok()) return s.status();
-    initial = *s;
+    range.initial = *s;
+  }
+  if (composite) {
+    return CompositePreviewer(alarms, engine, clock, reach_ms, req, range, resp)
+        .Run();
   }
   absl::StatusOr<std::vector<alarms::PreviewStep>> steps =
-      alarms::PreviewMetricAlarm(*config, *v, *start, *end, initial,
-                                 [&](const alarms::EvaluationWindow& w) {
-                                   return alarms::FetchAlarmPeriods(
-                                       engine, clock, *config, *v, w);
-                                 });
+      PreviewMetric(engine, clock, reach_ms, *std::move(config), range);
   if (!steps.ok()) return steps.status();
-  for (const alarms::PreviewStep& s : *steps) {
-    v1::PreviewStep* x = resp->add_steps();
-    ToTimestamp(s.tick_ms, x->mutable_timestamp());
-    x->set_state_value(alarms::AlarmStateName(s.state));
-    x->set_changed(s.changed);
-    x->set_state_reason(s.reason);
-    x->set_state_reason_data(s.reason_data);
-    std::vector<const alarms::EvaluatedPeriod*> evaluated(s.range.size());
-    for (const alarms::EvaluatedPeriod& e : s.evaluation.evaluated) {
-      if (e.index < evaluated.size()) evaluated[e.index] = &e;
-    }
-    for (size_t k = 0; k < s.range.size(); ++k) {
-      v1::PreviewDatapoint* d = x->add_datapoints();
-      ToTimestamp(
-          s.window.start_ms + static_cast<int64_t>(k) * s.window.period_ms,
-          d->mutable_timestamp());
-      if (s.range[k].value) d->set_value(*s.range[k].value);
-      d->set_low_sample_count(s.range[k].low_sample_count);
-      if (const alarms::EvaluatedPeriod* e = evaluated[k]) {
-        d->set_evaluated(true);
-        d->set_breaching(e->breaching);
-        using Source = alarms::EvaluatedPeriod::Source;
-        if (e->source == Source::kFilledBreaching) d->set_filled("Breaching");
-        if (e->source == Source::kFilledNotBreaching) {
-          d->set_filled("NonBreaching");
-        }
-      }
-    }
-  }
+  for (const alarms::PreviewStep& s : *steps) ToProto(s, resp->add_steps());
   return absl::OkStatus();
 }
 
@@ -507,7 +695,7 @@ grpc::Status AlarmService::PreviewAlarm(grpc::ServerContext*,
                                         const v1::PreviewAlarmRequest* req,
                                         v1::PreviewAlarmResponse* resp) {
   return ToGrpcStatus(
-      Preview(engine_, clock_, high_resolution_reach_ms_, *req, resp));
+      Preview(alarms_, engine_, clock_, high_resolution_reach_ms_, *req, resp));
 }
 
 grpc::Status AlarmService::GetAlarmStats(grpc::ServerContext*,

@@ -617,6 +617,117 @@ TEST_F(AlarmServiceTest, PreviewCarriesTheStateFromTickToTick) {
                                   "-2 ALARM", "-1 ALARM", "0 OK changed"));
 }
 
+// A composite previewed over a child given in the request and one the
+// server has: the rule at each child tick, with the live reasons.
+TEST_F(AlarmServiceTest, PreviewACompositeOverPreviewedChildren) {
+  const int64_t tick = FloorMinute(NowMs());
+  PutPoints("Steps", {},
+            {{tick - 6 * kMinute + 1000, 90},
+             {tick - 5 * kMinute + 1000, 90},
+             {tick - 4 * kMinute + 1000, 90}});
+  v1::PutMetricAlarmRequest steps = CpuAlarm("steps");
+  steps.set_metric_name("Steps");
+  steps.clear_dimensions();
+  steps.set_treat_missing_data("notBreaching");
+  ASSERT_TRUE(Put(QuietAlarm("quiet")).ok());  // INSUFFICIENT_DATA throughout
+  v1::PreviewAlarmRequest req;
+  req.mutable_composite()->set_alarm_rule("ALARM(steps) AND NOT ALARM(quiet)");
+  *req.add_children() = steps;
+  *req.mutable_start_time() = Ts(tick - 4 * kMinute - 30'000);
+  *req.mutable_end_time() = Ts(tick);
+  v1::PreviewAlarmResponse resp;
+  grpc::Status st = Preview(req, &resp);
+  ASSERT_TRUE(st.ok()) << Show(st);
+  std::vector<std::string> states;
+  for (const auto& s : resp.steps()) {
+    states.push_back(absl::StrCat((Ms(s.timestamp()) - tick) / kMinute, " ",
+                                  s.state_value(),
+                                  s.changed() ? " changed" : ""));
+    EXPECT_EQ(s.datapoints_size(), 0);
+  }
+  // As the metric alarm's own preview (PreviewCarriesTheStateFromTickToTick).
+  EXPECT_THAT(states, ElementsAre("-4 OK changed", "-3 ALARM changed",
+                                  "-2 ALARM", "-1 ALARM", "0 OK changed"));
+  EXPECT_EQ(resp.steps(1).state_reason(),
+            absl::StrCat("steps transitioned to ALARM at ",
+                         JsonTime(tick - 3 * kMinute)));
+  EXPECT_THAT(resp.steps(1).state_reason_data(),
+              HasSubstr("{\"name\":\"quiet\",\"state\":{\"value\":"
+                        "\"INSUFFICIENT_DATA\""));
+  ASSERT_EQ(resp.children_size(), 2);
+  EXPECT_EQ(resp.children(0).alarm_name(), "steps");
+  EXPECT_EQ(resp.children(0).steps_size(), 5);
+  EXPECT_EQ(resp.children(0).steps(1).state_value(), "ALARM");
+  EXPECT_GT(resp.children(0).steps(1).datapoints_size(), 0);
+  EXPECT_EQ(resp.children(1).alarm_name(), "quiet");
+  // Nothing saved: "steps" does not exist.
+  v1::DescribeAlarmsRequest by_name;
+  by_name.add_alarm_names("steps");
+  EXPECT_THAT(Names(by_name), IsEmpty());
+
+  // A server composite as a child is previewed over its own children.
+  v1::PutCompositeAlarmRequest inner;
+  inner.set_alarm_name("inner");
+  inner.set_alarm_rule("NOT ALARM(quiet)");
+  ASSERT_TRUE(PutComposite(inner).ok());
+  req.mutable_composite()->set_alarm_rule("ALARM(inner) AND ALARM(steps)");
+  resp.Clear();
+  st = Preview(req, &resp);
+  ASSERT_TRUE(st.ok()) << Show(st);
+  ASSERT_EQ(resp.steps_size(), 5);
+  EXPECT_EQ(resp.steps(1).state_value(), "ALARM");
+  ASSERT_EQ(resp.children_size(), 3);
+  EXPECT_EQ(resp.children(0).alarm_name(), "quiet");
+  EXPECT_EQ(resp.children(1).alarm_name(), "inner");
+  EXPECT_EQ(resp.children(1).steps(0).state_value(), "ALARM");
+
+  // Bad input names the field.
+  auto invalid = [&](const v1::PreviewAlarmRequest& r, const std::string& has) {
+    v1::PreviewAlarmResponse out;
+    const grpc::Status s = Preview(r, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Show(s);
+    EXPECT_THAT(s.error_message(), HasSubstr(has));
+  };
+  v1::PreviewAlarmRequest bad = req;
+  bad.mutable_composite()->set_alarm_rule("ALARM(steps) AND ALARM(nobody)");
+  invalid(bad,
+          "alarm_rule: names alarm 'nobody', which neither children nor "
+          "the server has");
+  bad = req;
+  bad.mutable_composite()->set_alarm_rule("ALARM(steps) AND");
+  invalid(bad, "alarm_rule:");
+  bad = req;
+  *bad.add_children() = steps;
+  invalid(bad, "children: alarm 'steps' given twice");
+  bad = req;
+  *bad.add_children() = QuietAlarm("other");
+  invalid(bad, "children: alarm 'other' is not reached by alarm_rule");
+  bad = req;
+  bad.mutable_children(0)->clear_threshold();
+  invalid(bad, "children: threshold: required");
+  bad = req;
+  *bad.mutable_alarm() = steps;
+  invalid(bad, "alarm: give alarm or composite, not both");
+  bad = req;
+  bad.clear_composite();
+  *bad.mutable_alarm() = steps;
+  invalid(bad, "children: only with composite");
+  // Composites on the server that reach themselves.
+  v1::PutCompositeAlarmRequest c1;
+  c1.set_alarm_name("c1");
+  c1.set_alarm_rule("ALARM(quiet)");
+  ASSERT_TRUE(PutComposite(c1).ok());
+  v1::PutCompositeAlarmRequest c2;
+  c2.set_alarm_name("c2");
+  c2.set_alarm_rule("ALARM(c1)");
+  ASSERT_TRUE(PutComposite(c2).ok());
+  c1.set_alarm_rule("ALARM(c2)");
+  ASSERT_TRUE(PutComposite(c1).ok());
+  bad = req;
+  bad.mutable_composite()->set_alarm_rule("ALARM(steps) OR ALARM(c1)");
+  invalid(bad, "alarm_rule: reaches alarm 'c1' through itself (a cycle)");
+}
+
 // Live alarms read their own statistic of the same points.
 TEST_F(AlarmServiceTest, LiveAlarmsReadEachStatistic) {
   const int64_t t = FloorMinute(NowMs());
