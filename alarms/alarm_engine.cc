@@ -54,6 +54,9 @@ struct Entry {
   // (an hourly alarm put late in the hour).
   bool fresh = false;
   bool has_left_alarm = false;
+  // Loaded with a configuration the server now refuses: never evaluated.
+  bool unevaluable = false;
+  uint8_t failures = 0;  // evaluations failed in a row (at most 16)
   int64_t stored_next_tick_ms = 0;
   int64_t transitioned_ms = 0;
   int64_t left_alarm_ms = 0;          // if has_left_alarm
@@ -68,6 +71,8 @@ struct Entry {
   // Changes with every put, forced state and evaluation: an evaluation
   // computed from an older one is dropped.
   uint64_t generation = 0;
+  // After an evaluation failed: not tried again before this time.
+  int64_t retry_after_ms = 0;
 
   std::optional<int64_t> left_alarm() const {
     return has_left_alarm ? std::optional<int64_t>(left_alarm_ms)
@@ -100,6 +105,11 @@ struct EvaluationJob {
   // If any did: each one's history data, from the record at this version.
   std::vector<std::string> history_data;
   uint64_t config_version = 0;
+  // In EVALUATION_ERROR before: the reason of its last tick, which ends it
+  // (when no step changed the state).
+  bool recovering = false;
+  std::string recovered_reason;
+  std::string recovered_reason_data;
   int64_t skipped = 0;  // ticks skipped before first_tick_ms
   absl::Status status;  // Aborted: the alarm changed meanwhile
 };
@@ -400,6 +410,7 @@ absl::Status AlarmEngine::Impl::Load() {
         v = ValidateMetricAlarm(&config, INT64_MAX / 4);
         if (!v.ok()) return v.status();
         r->evaluation_state = EvaluationState::kEvaluationError;
+        e->unevaluable = true;
       }
       e->rule = v->rule;
       e->interval_ms = EvaluationIntervalMs(r->metric.period_s,
@@ -923,7 +934,14 @@ void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
       state = step->state;
       ++job->evaluated;
       job->last_tick_ms = tick;
-      if (step->changed) job->changes.push_back(*std::move(step));
+      const bool last = i + 1 == job->ticks;
+      if (step->changed) {
+        job->changes.push_back(*std::move(step));
+      } else if (last && job->recovering && job->changes.empty()) {
+        FillReason(*config, job->validated, state, *step);
+        job->recovered_reason = std::move(step->reason);
+        job->recovered_reason_data = std::move(step->reason_data);
+      }
     }
     // The reason a transition replaces, for its history item: in the store
     // only. A failed read drops the job's ticks (evaluated again).
@@ -978,7 +996,11 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
           intervals.end()) {
         intervals.push_back(e.interval_ms);
       }
-      if (e.evaluation_state == EvaluationState::kEvaluationError) return;
+      if (e.unevaluable) return;
+      if (now < e.retry_after_ms) {
+        *next_due = std::min(*next_due, e.retry_after_ms);
+        return;
+      }
       if (e.next_tick_ms > last_due) {
         *next_due =
             std::min(*next_due, e.next_tick_ms + options.evaluation_delay_ms);
@@ -1002,6 +1024,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       // Alarms without a window read the store, with their configuration.
       if (e.watch == 0) job.stored = e.stored;
       job.state = e.state;
+      job.recovering = e.evaluation_state == EvaluationState::kEvaluationError;
       job.period_s = e.period_s;
       job.statistic = e.statistic;
       job.validated.rule = e.rule;
@@ -1076,46 +1099,81 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       advances.push_back({&e, job.first_tick_ms});
       return;
     }
-    if (job.evaluated == 0) return;
-    if (!job.changes.empty()) {
-      AlarmRecord next = Decoded(name, e);
-      // Enabling or disabling actions changes the version and not the
-      // generation: the history data would name the old one.
-      if (next.config_version != job.config_version) return;
-      for (size_t i = 0; i < job.changes.size(); ++i) {
-        const PreviewStep& step = job.changes[i];
-        const AlarmState previous = next.state;
-        next.state = step.state;
-        next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
-        next.state_reason_data = step.reason_data;
+    const bool failed = !job.status.ok() && !absl::IsAborted(job.status);
+    if (job.evaluated > 0) {
+      AlarmRecord next;
+      if (!job.changes.empty()) {
+        next = Decoded(name, e);
+        // Enabling or disabling actions changes the version and not the
+        // generation: the history data would name the old one.
+        if (next.config_version != job.config_version) return;
+        for (size_t i = 0; i < job.changes.size(); ++i) {
+          const PreviewStep& step = job.changes[i];
+          const AlarmState previous = next.state;
+          next.state = step.state;
+          next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
+          next.state_reason_data = step.reason_data;
+          next.state_updated_ms = applied_ms;
+          next.state_transitioned_ms = applied_ms;
+          if (previous == AlarmState::kAlarm) next.left_alarm_ms = applied_ms;
+          ++round.transitions;
+          AddHistory(
+              txn, next, HistoryItemType::kStateUpdate,
+              absl::StrCat("Alarm updated from ", AlarmStateName(previous),
+                           " to ", AlarmStateName(step.state)),
+              std::move(job.history_data[i]), applied_ms);
+        }
+        if (!failed) next.evaluation_state = EvaluationState::kNone;
+        txn.changed[name] = std::move(next);
+        changed.push_back(name);
+      } else if (job.recovering && !failed) {
+        // Evaluated again after an error, the state as it was: the reason
+        // its last tick gives.
+        next = Decoded(name, e);
+        next.evaluation_state = EvaluationState::kNone;
+        next.state_reason =
+            Truncate(std::move(job.recovered_reason), kMaxStateReasonChars);
+        next.state_reason_data = std::move(job.recovered_reason_data);
         next.state_updated_ms = applied_ms;
-        next.state_transitioned_ms = applied_ms;
-        if (previous == AlarmState::kAlarm) next.left_alarm_ms = applied_ms;
-        ++round.transitions;
-        AddHistory(txn, next, HistoryItemType::kStateUpdate,
-                   absl::StrCat("Alarm updated from ", AlarmStateName(previous),
-                                " to ", AlarmStateName(step.state)),
-                   std::move(job.history_data[i]), applied_ms);
+        txn.changed[name] = std::move(next);
       }
-      txn.changed[name] = std::move(next);
-      changed.push_back(name);
+      round.evaluations += static_cast<int64_t>(job.evaluated);
+      round.ticks_skipped += job.skipped;
+      advances.push_back({&e, job.last_tick_ms + e.interval_ms});
     }
-    round.evaluations += static_cast<int64_t>(job.evaluated);
-    round.ticks_skipped += job.skipped;
-    advances.push_back({&e, job.last_tick_ms + e.interval_ms});
+    if (!failed) {
+      e.failures = 0;
+      e.retry_after_ms = 0;
+      return;
+    }
+    // Tried again after 1 s, doubling with each failure in a row up to the
+    // interval, not at every wake-up; the alarm says why it is not
+    // evaluated (its state stays).
+    e.failures = static_cast<uint8_t>(std::min(e.failures + 1, 16));
+    e.retry_after_ms =
+        applied_ms +
+        std::min<int64_t>(e.interval_ms, int64_t{1000} << (e.failures - 1));
+    if (e.evaluation_state == EvaluationState::kEvaluationError) return;
+    auto it = txn.changed.find(name);
+    if (it == txn.changed.end()) {
+      absl::StatusOr<AlarmRecord> r = Whole(name, e);
+      if (!r.ok()) return;  // the failure is logged and counted already
+      it = txn.changed.emplace(name, *std::move(r)).first;
+    }
+    AlarmRecord& r = it->second;
+    r.evaluation_state = EvaluationState::kEvaluationError;
+    r.state_reason = Truncate(
+        absl::StrCat("Unable to evaluate the alarm: ", job.status.message()),
+        kMaxStateReasonChars);
+    r.state_reason_data.clear();
+    r.state_updated_ms = applied_ms;
   };
-  // Keeps the invariant of `checkpoints` for alarm `name` once its next
-  // tick is `next_tick_ms`: an alarm left behind a checkpoint (its
-  // evaluation failed, or it changed meanwhile) is written as behind.
   // Intervals whose checkpoint a record that could not be read holds back:
   // a restart may then evaluate again their ticks since the old one.
   absl::flat_hash_set<int64_t> held_back;
   auto persist = [&](const std::string& name, const Entry& e,
                      int64_t next_tick_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (e.type != AlarmType::kMetric ||
-        e.evaluation_state == EvaluationState::kEvaluationError) {
-      return;
-    }
+    if (e.type != AlarmType::kMetric || e.unevaluable) return;
     if (!PersistNextTick(txn, name, e, next_tick_ms)) {
       held_back.insert(e.interval_ms);
     }

@@ -31,6 +31,47 @@ absl::StatusOr<std::optional<std::string>> FaultInjectionStore::Get(
   return base_->Get(column, key);
 }
 
+void FaultInjectionStore::FailIterators(Column column, int count,
+                                        absl::Status status) {
+  absl::MutexLock l(&mu_);
+  fail_iterator_column_ = column;
+  fail_iterators_ = count;
+  fail_iterator_status_ = std::move(status);
+}
+
+namespace {
+
+// An iterator over nothing whose status is an error.
+class FailedIterator : public StoreIterator {
+ public:
+  explicit FailedIterator(absl::Status status) : status_(std::move(status)) {}
+  void Seek(absl::string_view) override {}
+  void SeekForPrev(absl::string_view) override {}
+  void SeekToFirst() override {}
+  bool Valid() const override { return false; }
+  void Next() override {}
+  void Prev() override {}
+  absl::string_view key() const override { return {}; }
+  absl::string_view value() const override { return {}; }
+  absl::Status status() const override { return status_; }
+
+ private:
+  const absl::Status status_;
+};
+
+}  // namespace
+
+std::unique_ptr<StoreIterator> FaultInjectionStore::NewIterator(Column column) {
+  {
+    absl::MutexLock l(&mu_);
+    if (fail_iterators_ > 0 && column == fail_iterator_column_) {
+      --fail_iterators_;
+      return std::make_unique<FailedIterator>(fail_iterator_status_);
+    }
+  }
+  return base_->NewIterator(column);
+}
+
 void FaultInjectionStore::HoldWrites(Column column) {
   absl::MutexLock l(&mu_);
   holding_ = true;

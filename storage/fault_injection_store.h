@@ -26,6 +26,9 @@ class FaultInjectionStore : public Store {
 
   // The next `count` point reads (Get) of `column` return `status`.
   void FailReads(Column column, int count, absl::Status status);
+  // The next `count` iterators of `column` hold nothing and report
+  // `status`.
+  void FailIterators(Column column, int count, absl::Status status);
 
   // From now on, writes whose batch touches `column` wait, before anything
   // is written, until ReleaseHeld().
@@ -42,9 +45,7 @@ class FaultInjectionStore : public Store {
   absl::Status Write(WriteBatch& batch) override;
   absl::StatusOr<std::optional<std::string>> Get(
       Column column, absl::string_view key) override;
-  std::unique_ptr<StoreIterator> NewIterator(Column column) override {
-    return base_->NewIterator(column);
-  }
+  std::unique_ptr<StoreIterator> NewIterator(Column column) override;
   int64_t BytesOnDisk() override { return base_->BytesOnDisk(); }
   int64_t MemtableBytes() override { return base_->MemtableBytes(); }
   absl::Status CompactAll() override { return base_->CompactAll(); }
@@ -58,6 +59,9 @@ class FaultInjectionStore : public Store {
   int fail_reads_ ABSL_GUARDED_BY(mu_) = 0;
   Column fail_read_column_ ABSL_GUARDED_BY(mu_) = Column::kMeta;
   absl::Status fail_read_status_ ABSL_GUARDED_BY(mu_);
+  int fail_iterators_ ABSL_GUARDED_BY(mu_) = 0;
+  Column fail_iterator_column_ ABSL_GUARDED_BY(mu_) = Column::kMeta;
+  absl::Status fail_iterator_status_ ABSL_GUARDED_BY(mu_);
   Column fail_column_ ABSL_GUARDED_BY(mu_) = Column::kMeta;
   absl::Status fail_status_ ABSL_GUARDED_BY(mu_);
   int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;

@@ -468,6 +468,12 @@ TEST_F(AlarmEngineTest, ReasonsThatCannotBeReadFailTheCallAndChangeNothing) {
   EXPECT_EQ(alarms_->Stats().evaluation_failures, 1);
   EXPECT_EQ(alarms_->Get("cpu")->state, S::kOk);
   EXPECT_EQ(History("cpu").size(), items);
+  EXPECT_EQ(alarms_->Get("cpu")->evaluation_state,
+            EvaluationState::kEvaluationError);
+  // Tried again a second later.
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Get("cpu")->state, S::kOk);
+  clock_.Advance(1000);
   ASSERT_TRUE(alarms_->EvaluateDue().ok());
   std::optional<AlarmRecord> r = alarms_->Get("cpu");
   EXPECT_EQ(r->state, S::kAlarm);
@@ -475,9 +481,12 @@ TEST_F(AlarmEngineTest, ReasonsThatCannotBeReadFailTheCallAndChangeNothing) {
   EXPECT_THAT(r->state_reason_data, HasSubstr("\"recentDatapoints\""));
   std::vector<HistoryItem> h = History("cpu", HistoryItemType::kStateUpdate);
   ASSERT_EQ(h.size(), 2u);
-  // The history keeps the reason it replaced.
-  EXPECT_THAT(h[1].data, HasSubstr("\"oldState\":{\"stateValue\":\"OK\","
-                                   "\"stateReason\":\"Threshold Crossed"));
+  EXPECT_EQ(r->evaluation_state, EvaluationState::kNone);
+  // The history keeps the reason it replaced: the failure's.
+  EXPECT_THAT(h[1].data,
+              HasSubstr("\"oldState\":{\"stateValue\":\"OK\",\"stateReason\":"
+                        "\"Unable to evaluate the alarm: injected read "
+                        "error\""));
 }
 
 TEST_F(AlarmEngineTest, AnUnreadableRecordHoldsBackOnlyItsCheckpoint) {
@@ -499,7 +508,9 @@ TEST_F(AlarmEngineTest, AnUnreadableRecordHoldsBackOnlyItsCheckpoint) {
   EXPECT_EQ(alarms_->Stats().evaluations, evaluations + 1);  // quiet's
   faults_->FailReads(storage::Column::kAlarms, 0, absl::OkStatus());
   EXPECT_EQ(alarms_->Get("cpu")->state, S::kOk);
-  // quiet's tick 18 was written; cpu's is evaluated again.
+  // quiet's tick 18 was written; cpu's is evaluated again (a second
+  // later).
+  clock_.Advance(1000);
   ASSERT_TRUE(alarms_->EvaluateDue().ok());
   EXPECT_EQ(alarms_->Stats().evaluations, evaluations + 2);
   Reopen();
@@ -513,6 +524,57 @@ TEST_F(AlarmEngineTest, AnUnreadableRecordHoldsBackOnlyItsCheckpoint) {
   EXPECT_EQ(Summaries("quiet"),
             (std::vector<std::string>{
                 "4 Alarm updated from INSUFFICIENT_DATA to OK"}));
+}
+
+TEST_F(AlarmEngineTest, AFailingEvaluationIsAnEvaluationErrorUntilOneWorks) {
+  // A percentile alarm reads the store at every tick; reads of the points
+  // fail from minute 11 until minute 13.
+  MetricAlarmConfig c = Config("p90");
+  c.statistic.clear();
+  c.extended_statistic = "p90";
+  ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  RunTo(10);
+  ASSERT_EQ(alarms_->Get("p90")->state, S::kOk);
+  const size_t items = History("p90").size();
+  const absl::Status injected = absl::UnavailableError("injected");
+  faults_->FailIterators(storage::Column::kPoints, 1000000, injected);
+  clock_.Advance(kMinute);
+  EXPECT_FALSE(alarms_->EvaluateDue().ok());
+  std::optional<AlarmRecord> r = alarms_->Get("p90");
+  EXPECT_EQ(r->state, S::kOk);  // the state stays
+  EXPECT_EQ(r->evaluation_state, EvaluationState::kEvaluationError);
+  EXPECT_THAT(r->state_reason,
+              HasSubstr("Unable to evaluate the alarm: injected"));
+  const int64_t failures = alarms_->Stats().evaluation_failures;
+  EXPECT_GE(failures, 1);
+  // Not tried again before a second has passed, then 2 s, 4 s, ...
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluation_failures, failures);
+  clock_.Advance(1000);
+  EXPECT_FALSE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluation_failures, failures + 1);
+  clock_.Advance(1000);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());  // 2 s not passed
+  EXPECT_EQ(alarms_->Stats().evaluation_failures, failures + 1);
+  // Still failing at minute 12; then the reads work again.
+  clock_.Set(kT0 + 12 * kMinute);
+  EXPECT_FALSE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluation_failures, failures + 2);
+  faults_->FailIterators(storage::Column::kPoints, 0, absl::OkStatus());
+  const int64_t evaluations = alarms_->Stats().evaluations;
+  clock_.Set(kT0 + 13 * kMinute);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  // Ticks 11, 12 and 13, none missed; OK throughout, with its reason again.
+  EXPECT_EQ(alarms_->Stats().evaluations, evaluations + 3);
+  r = alarms_->Get("p90");
+  EXPECT_EQ(r->state, S::kOk);
+  EXPECT_EQ(r->evaluation_state, EvaluationState::kNone);
+  EXPECT_THAT(r->state_reason, HasSubstr("Threshold Crossed"));
+  EXPECT_THAT(r->state_reason_data, HasSubstr("\"recentDatapoints\""));
+  EXPECT_EQ(History("p90").size(), items);  // no transition, no item
+  // It breaches at 18 as an alarm that never failed does.
+  RunTo(18);
+  EXPECT_EQ(alarms_->Get("p90")->state, S::kAlarm);
 }
 
 TEST_F(AlarmEngineTest, RoundsOnTwoThreadsMatchTheSingleAlarm) {
