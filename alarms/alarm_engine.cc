@@ -23,6 +23,7 @@
 #include "alarms/reason.h"
 #include "alarms/schedule.h"
 #include "engine/log.h"
+#include "engine/validation.h"
 #include "storage/keys.h"
 #include "storage/store.h"
 
@@ -809,6 +810,11 @@ AlarmEngine::~AlarmEngine() {
     impl_->stopping = true;
   }
   if (impl_->thread.joinable()) impl_->thread.join();
+  // The engine may outlive this: its windows of these alarms go.
+  absl::MutexLock l(&impl_->mu);
+  for (const auto& [name, e] : impl_->alarms) {
+    if (e->watch != 0) impl_->engine.UnwatchSeries(e->watch);
+  }
 }
 
 void AlarmEngine::Impl::ThreadLoop() {
@@ -1276,6 +1282,20 @@ absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
         absl::StrCat("Alarm \"", name, "\" ", old ? "updated" : "created"),
         ConfigurationUpdateData(old, r), now);
     txn.changed[name] = r;
+    if (old == nullptr) {
+      // Composites whose rule names it, unable to evaluate while it did not
+      // exist, are evaluated again.
+      std::vector<std::string> changed;
+      if (auto p = impl_->parents.find(name); p != impl_->parents.end()) {
+        for (const std::string& parent :
+             absl::btree_set<std::string>(p->second)) {
+          if (impl_->EvaluateComposite(txn, parent, name, now, {})) {
+            changed.push_back(parent);
+          }
+        }
+      }
+      impl_->Propagate(txn, changed, now, {});
+    }
     if (absl::Status s = impl_->Commit(txn); !s.ok()) return s;
     // Commit updated the old entry's record; the new entry replaces it.
     SetRecord(*e, r);
@@ -1498,15 +1518,15 @@ absl::Status AlarmEngine::SetAlarmState(const std::string& name,
                                         AlarmState state,
                                         const std::string& reason,
                                         const std::string& reason_data) {
-  if (reason.size() > kMaxStateReasonChars) {
+  if (engine::CharacterCount(reason) > kMaxStateReasonChars) {
     return absl::InvalidArgumentError(
         absl::StrCat("state_reason: at most ", kMaxStateReasonChars,
-                     " characters, got ", reason.size()));
+                     " characters, got ", engine::CharacterCount(reason)));
   }
-  if (reason_data.size() > kMaxStateReasonDataChars) {
+  if (engine::CharacterCount(reason_data) > kMaxStateReasonDataChars) {
     return absl::InvalidArgumentError(
         absl::StrCat("state_reason_data: at most ", kMaxStateReasonDataChars,
-                     " characters, got ", reason_data.size()));
+                     " characters, got ", engine::CharacterCount(reason_data)));
   }
   if (!reason_data.empty()) {
     if (absl::Status s = CheckJsonObject(reason_data); !s.ok()) {

@@ -8,6 +8,7 @@
 #include "alarms/metric_alarm.h"
 #include "alarms/schedule.h"
 #include "engine/series_key.h"
+#include "engine/validation.h"
 #include "storage/internal/coding.h"
 
 namespace nimbus::alarms {
@@ -141,10 +142,10 @@ absl::Status ValidateCompositeAlarm(const CompositeAlarmConfig& c) {
     }
     return absl::OkStatus();
   }
-  if (c.actions_suppressor.size() > kMaxAlarmNameChars) {
+  if (engine::CharacterCount(c.actions_suppressor) > kMaxAlarmNameChars) {
     return Invalid(absl::StrCat("actions_suppressor: must be 1 to ",
                                 kMaxAlarmNameChars, " characters, got ",
-                                c.actions_suppressor.size()));
+                                engine::CharacterCount(c.actions_suppressor)));
   }
   if (c.actions_suppressor == c.name) {
     return Invalid("actions_suppressor: must not be the alarm itself");
@@ -170,15 +171,16 @@ absl::Status ValidateTags(const Tags& tags) {
   absl::flat_hash_set<absl::string_view> keys;
   for (size_t i = 0; i < tags.size(); ++i) {
     const auto& [key, value] = tags[i];
-    if (key.empty() || key.size() > kMaxTagKeyChars) {
+    const size_t key_chars = engine::CharacterCount(key);
+    if (key_chars == 0 || key_chars > kMaxTagKeyChars) {
       return Invalid(absl::StrCat("tags[", i, "].key: must be 1 to ",
                                   kMaxTagKeyChars, " characters, got ",
-                                  key.size()));
+                                  key_chars));
     }
-    if (value.size() > kMaxTagValueChars) {
+    if (engine::CharacterCount(value) > kMaxTagValueChars) {
       return Invalid(absl::StrCat("tags[", i, "].value: at most ",
                                   kMaxTagValueChars, " characters, got ",
-                                  value.size()));
+                                  engine::CharacterCount(value)));
     }
     if (!keys.insert(key).second) {
       return Invalid(

@@ -22,10 +22,10 @@ absl::Status CheckActions(const std::vector<std::string>& actions,
                                 kMaxActionsPerState));
   }
   for (size_t i = 0; i < actions.size(); ++i) {
-    if (actions[i].empty() || actions[i].size() > kMaxActionChars) {
+    const size_t chars = engine::CharacterCount(actions[i]);
+    if (chars == 0 || chars > kMaxActionChars) {
       return Invalid(absl::StrCat(field, "[", i, "]: must be 1 to ",
-                                  kMaxActionChars, " characters, got ",
-                                  actions[i].size()));
+                                  kMaxActionChars, " characters, got ", chars));
     }
   }
   return absl::OkStatus();
@@ -135,17 +135,18 @@ absl::Status ValidateAlarmCommon(
     const std::vector<std::string>& ok_actions,
     const std::vector<std::string>& alarm_actions,
     const std::vector<std::string>& insufficient_data_actions) {
-  if (name.empty() || name.size() > kMaxAlarmNameChars) {
+  const size_t name_chars = engine::CharacterCount(name);
+  if (name_chars == 0 || name_chars > kMaxAlarmNameChars) {
     return Invalid(absl::StrCat("alarm_name: must be 1 to ", kMaxAlarmNameChars,
-                                " characters, got ", name.size()));
+                                " characters, got ", name_chars));
   }
   if (engine::HasControlCharacter(name)) {
     return Invalid("alarm_name: must not contain control characters");
   }
-  if (description.size() > kMaxDescriptionChars) {
+  if (engine::CharacterCount(description) > kMaxDescriptionChars) {
     return Invalid(absl::StrCat("alarm_description: at most ",
                                 kMaxDescriptionChars, " characters, got ",
-                                description.size()));
+                                engine::CharacterCount(description)));
   }
   if (absl::Status s = CheckActions(ok_actions, "ok_actions"); !s.ok()) {
     return s;

@@ -591,6 +591,8 @@ absl::StatusOr<uint64_t> Engine::WatchSeries(const SeriesKey& key,
 
 void Engine::UnwatchSeries(uint64_t handle) { impl_->window->Unwatch(handle); }
 
+size_t Engine::WatchedWindows() { return impl_->window->watches(); }
+
 bool Engine::ReadWatched(uint64_t handle, int64_t start_ms, int64_t period_ms,
                          size_t n, std::vector<WindowStats>* out) {
   return impl_->window->Read(handle, start_ms, period_ms, n,

@@ -255,6 +255,8 @@ class Engine {
   // cover them (then read GetStatistics).
   bool ReadWatched(uint64_t handle, int64_t start_ms, int64_t period_ms,
                    size_t n, std::vector<WindowStats>* out);
+  // Recent windows held (watches of one key, bucket and span share one).
+  size_t WatchedWindows();
 
  private:
   struct Impl;

@@ -23,6 +23,12 @@ const double kMaxMagnitude = std::ldexp(1.0, 360);
 
 }  // namespace
 
+size_t CharacterCount(absl::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
 bool HasControlCharacter(absl::string_view s) {
   for (unsigned char c : s) {
     if (c < 0x20 || c == 0x7F) return true;

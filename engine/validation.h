@@ -91,6 +91,9 @@ absl::Status ValidateNamespace(absl::string_view ns, absl::string_view field);
 
 // Whether `s` holds a control character (below 0x20, or 0x7F).
 bool HasControlCharacter(absl::string_view s);
+// The characters (Unicode code points) of UTF-8 text: the bytes that do not
+// continue a sequence.
+size_t CharacterCount(absl::string_view s);
 
 // Metric name 1-255 characters, no control characters, not all blank.
 std::optional<Rejection> ValidateMetricName(absl::string_view name);

@@ -577,6 +577,16 @@ TEST_F(AlarmEngineTest, AFailingEvaluationIsAnEvaluationErrorUntilOneWorks) {
   EXPECT_EQ(alarms_->Get("p90")->state, S::kAlarm);
 }
 
+TEST_F(AlarmEngineTest, ClosedAlarmsLeaveNoWindowsInTheEngine) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
+  MetricAlarmConfig other = Config("other");
+  other.metric.dimensions = {{"Host", "b"}};
+  ASSERT_TRUE(alarms_->PutMetricAlarm(other, {}).ok());
+  EXPECT_EQ(engine_->WatchedWindows(), 2u);
+  alarms_.reset();  // the engine stays open
+  EXPECT_EQ(engine_->WatchedWindows(), 0u);
+}
+
 TEST_F(AlarmEngineTest, RoundsOnTwoThreadsMatchTheSingleAlarm) {
   // Enough alarms for a round to use two evaluation threads (4,096 each at
   // least): every other one breaches at 80, the rest never at 99. Each
@@ -806,6 +816,13 @@ TEST_F(AlarmEngineTest, DeletingAChildLeavesItsParentUnableToEvaluate) {
   Reopen();
   EXPECT_FALSE(alarms_->Get("m").has_value());
   EXPECT_EQ(History("m").size(), h.size());
+  // Created again, it makes its parent evaluable again.
+  MetricAlarmConfig m = Config("m");
+  m.threshold = 10;  // ALARM at once
+  ASSERT_TRUE(alarms_->PutMetricAlarm(m, {}).ok());
+  r = alarms_->Get("c");
+  EXPECT_EQ(r->evaluation_state, EvaluationState::kNone);
+  EXPECT_EQ(r->state, S::kAlarm);
 }
 
 TEST_F(AlarmEngineTest, DescribeFiltersAndPages) {

@@ -1827,20 +1827,31 @@ TEST_F(AlarmServiceTest, OtherCallsRefuseBadArguments) {
   EXPECT_THAT(History("preview"), IsEmpty());
 }
 
-// docs/semantics.md and the proto give alarm names as "1 to 255
-// characters" and the refusal says "characters", but nimbusd counts bytes:
-// a name of 200 characters that are two bytes each in UTF-8 is refused
-// with "alarm_name: must be 1 to 255 characters, got 400". CloudWatch
-// counts characters. (PutMetricData's names and the other length rules
-// count the same way.)
-// DISABLED: a known divergence that fails against the server as it is
-// (alarms/metric_alarm.cc compares name.size(), bytes, with 255); enable
-// it once lengths are counted in characters.
-TEST_F(AlarmServiceTest, DISABLED_NameLengthsAreCountedInCharacters) {
+// Lengths of names, descriptions, actions, tags and reasons are counted
+// in characters, as CloudWatch counts them, not in UTF-8 bytes.
+TEST_F(AlarmServiceTest, NameLengthsAreCountedInCharacters) {
   std::string name;
-  for (int i = 0; i < 200; ++i) name += "\xC3\xA9";  // U+00E9, 2 bytes
-  const grpc::Status s = Put(QuietAlarm(name));
+  for (int i = 0; i < 255; ++i) name += "\xC3\xA9";  // U+00E9, 2 bytes
+  v1::PutMetricAlarmRequest a = QuietAlarm(name);
+  a.set_metric_name("NoData-long-name");
+  std::string description;
+  for (int i = 0; i < 1024; ++i) description += "\xC3\xA9";
+  a.set_alarm_description(description);
+  // 1,114 bytes, 859 characters.
+  a.add_alarm_actions(absl::StrCat("log:", std::string(600, 'x'), name));
+  grpc::Status s = Put(a);
   EXPECT_TRUE(s.ok()) << Show(s);
+  EXPECT_EQ(Metric(name).alarm_name(), name);
+  // 1,023 characters, 1,024 bytes.
+  s = SetState(name, "ALARM", std::string(1022, 'r') + "\xC3\xA9");
+  EXPECT_TRUE(s.ok()) << Show(s);
+  // One character more is refused, counted in characters.
+  a = QuietAlarm(name + "\xC3\xA9");
+  a.set_metric_name("NoData-long-name");
+  s = Put(a);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("alarm_name: must be 1 to 255 characters, got 256"));
 }
 
 // ---------------------------------------------------------------------------
