@@ -1627,42 +1627,77 @@ absl::StatusOr<HistoryResult> AlarmEngine::DescribeAlarmHistory(
   const std::string prefix = q.alarm_name.empty()
                                  ? std::string()
                                  : storage::AlarmHistoryKeyPrefix(q.alarm_name);
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
-    if (!absl::StartsWith(it->key(), prefix)) break;
+  // Decodes the item at `it` into `items` if the query wants it. False
+  // for a damaged key (DataLoss in *status) or value.
+  absl::Status status;
+  auto take = [&]() -> bool {
     HistoryItem item;
     absl::string_view name;
     if (!storage::DecodeAlarmHistoryKey(it->key(), &name, &item.time_ms,
                                         &item.seq)) {
-      return absl::DataLossError("alarm_history: a key of the wrong layout");
+      status = absl::DataLossError("alarm_history: a key of the wrong layout");
+      return false;
     }
-    if (item.time_ms < q.start_ms || item.time_ms >= q.end_ms) continue;
-    if (absl::Status s = DecodeHistoryValue(it->value(), &item); !s.ok()) {
-      return s;
+    if (item.time_ms < q.start_ms || item.time_ms >= q.end_ms) return true;
+    if (after_token) {
+      const auto at = std::tie(item.time_ms, item.seq);
+      const auto token = std::tie(token_time, token_seq);
+      if (q.oldest_first ? !(at > token) : !(at < token)) return true;
     }
-    if (q.item_type && item.type != *q.item_type) continue;
+    status = DecodeHistoryValue(it->value(), &item);
+    if (!status.ok()) return false;
+    if (q.item_type && item.type != *q.item_type) return true;
     if (!q.alarm_types.empty() &&
         std::find(q.alarm_types.begin(), q.alarm_types.end(),
                   item.alarm_type) == q.alarm_types.end()) {
-      continue;
+      return true;
     }
     item.alarm_name = std::string(name);
     items.push_back(std::move(item));
+    return true;
+  };
+  if (!q.alarm_name.empty()) {
+    // One alarm's items are contiguous and in time order: read from the
+    // page's first position, one more than a page.
+    if (q.oldest_first) {
+      const std::string from =
+          after_token
+              ? storage::EncodeAlarmHistoryKey(q.alarm_name, token_time,
+                                               token_seq)
+              : storage::EncodeAlarmHistoryKey(q.alarm_name, q.start_ms, 0);
+      for (it->Seek(from); it->Valid() && absl::StartsWith(it->key(), prefix) &&
+                           items.size() <= q.max_records;
+           it->Next()) {
+        if (!take()) return status;
+      }
+    } else {
+      const std::string from =
+          after_token ? storage::EncodeAlarmHistoryKey(q.alarm_name, token_time,
+                                                       token_seq)
+                      : storage::EncodeAlarmHistoryKey(
+                            q.alarm_name, q.end_ms - 1, UINT64_MAX);
+      for (it->SeekForPrev(from);
+           it->Valid() && absl::StartsWith(it->key(), prefix) &&
+           items.size() <= q.max_records;
+           it->Prev()) {
+        if (!take()) return status;
+      }
+    }
+  } else {
+    // Every alarm's: the whole family, sorted by time. (A time index
+    // would make a page cost less than the whole history.)
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!take()) return status;
+    }
+    auto before = [](const HistoryItem& a, const HistoryItem& b) {
+      return std::tie(a.time_ms, a.seq) < std::tie(b.time_ms, b.seq);
+    };
+    std::sort(items.begin(), items.end(), before);
+    if (!q.oldest_first) std::reverse(items.begin(), items.end());
   }
   if (absl::Status s = it->status(); !s.ok()) return s;
-  auto before = [](const HistoryItem& a, const HistoryItem& b) {
-    return std::tie(a.time_ms, a.seq) < std::tie(b.time_ms, b.seq);
-  };
-  std::sort(items.begin(), items.end(), before);
-  if (!q.oldest_first) std::reverse(items.begin(), items.end());
   HistoryResult out;
   for (HistoryItem& item : items) {
-    if (after_token) {
-      const bool past = q.oldest_first ? std::tie(item.time_ms, item.seq) >
-                                             std::tie(token_time, token_seq)
-                                       : std::tie(item.time_ms, item.seq) <
-                                             std::tie(token_time, token_seq);
-      if (!past) continue;
-    }
     if (out.items.size() == q.max_records) {
       const HistoryItem& last = out.items.back();
       out.next_token = absl::StrCat(last.time_ms, ".", last.seq);
