@@ -109,8 +109,6 @@ struct EvaluationJob {
   // In EVALUATION_ERROR before: the reason of its last tick, which ends it
   // (when no step changed the state).
   bool recovering = false;
-  std::string recovered_reason;
-  std::string recovered_reason_data;
   int64_t skipped = 0;  // ticks skipped before first_tick_ms
   absl::Status status;  // Aborted: the alarm changed meanwhile
 };
@@ -231,6 +229,14 @@ AlarmRecord Reconfigured(const AlarmRecord* old, int64_t now) {
 struct AlarmEngine::Impl {
   Impl(engine::Engine& e, engine::Clock& c, AlarmEngineOptions o)
       : engine(e), store(e.store()), clock(c), options(std::move(o)) {}
+  // The engine may outlive this (also an Open that failed): its windows of
+  // these alarms go.
+  ~Impl() {
+    absl::MutexLock l(&mu);
+    for (const auto& [name, e] : alarms) {
+      if (e->watch != 0) engine.UnwatchSeries(e->watch);
+    }
+  }
 
   engine::Engine& engine;
   storage::Store& store;
@@ -810,11 +816,6 @@ AlarmEngine::~AlarmEngine() {
     impl_->stopping = true;
   }
   if (impl_->thread.joinable()) impl_->thread.join();
-  // The engine may outlive this: its windows of these alarms go.
-  absl::MutexLock l(&impl_->mu);
-  for (const auto& [name, e] : impl_->alarms) {
-    if (e->watch != 0) impl_->engine.UnwatchSeries(e->watch);
-  }
 }
 
 void AlarmEngine::Impl::ThreadLoop() {
@@ -940,14 +941,7 @@ void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
       state = step->state;
       ++job->evaluated;
       job->last_tick_ms = tick;
-      const bool last = i + 1 == job->ticks;
-      if (step->changed) {
-        job->changes.push_back(*std::move(step));
-      } else if (last && job->recovering && job->changes.empty()) {
-        FillReason(*config, job->validated, state, *step);
-        job->recovered_reason = std::move(step->reason);
-        job->recovered_reason_data = std::move(step->reason_data);
-      }
+      if (step->changed) job->changes.push_back(*std::move(step));
     }
     // The reason a transition replaces, for its history item: in the store
     // only. A failed read drops the job's ticks (evaluated again).
@@ -1133,13 +1127,14 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
         txn.changed[name] = std::move(next);
         changed.push_back(name);
       } else if (job.recovering && !failed) {
-        // Evaluated again after an error, the state as it was: the reason
-        // its last tick gives.
+        // Evaluated again after an error, the state as it was.
         next = Decoded(name, e);
         next.evaluation_state = EvaluationState::kNone;
         next.state_reason =
-            Truncate(std::move(job.recovered_reason), kMaxStateReasonChars);
-        next.state_reason_data = std::move(job.recovered_reason_data);
+            absl::StrCat("Evaluated again at ", JsonTime(job.last_tick_ms),
+                         " after an evaluation error: the state stays ",
+                         AlarmStateName(next.state));
+        next.state_reason_data.clear();
         next.state_updated_ms = applied_ms;
         txn.changed[name] = std::move(next);
       }
@@ -1155,12 +1150,16 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
     // Tried again after 1 s, doubling with each failure in a row up to the
     // interval, not at every wake-up; the alarm says why it is not
     // evaluated (its state stays).
-    e.failures = static_cast<uint8_t>(std::min(e.failures + 1, 16));
+    e.failures = static_cast<uint8_t>(std::min(e.failures + 1, 31));
     e.retry_after_ms =
         applied_ms +
         std::min<int64_t>(e.interval_ms, int64_t{1000} << (e.failures - 1));
-    if (e.evaluation_state == EvaluationState::kEvaluationError) return;
     auto it = txn.changed.find(name);
+    // Already in error, unless this job wrote a transition meanwhile.
+    if (e.evaluation_state == EvaluationState::kEvaluationError &&
+        it == txn.changed.end()) {
+      return;
+    }
     if (it == txn.changed.end()) {
       absl::StatusOr<AlarmRecord> r = Whole(name, e);
       if (!r.ok()) return;  // the failure is logged and counted already
@@ -1630,6 +1629,7 @@ absl::StatusOr<HistoryResult> AlarmEngine::DescribeAlarmHistory(
   // Decodes the item at `it` into `items` if the query wants it. False
   // for a damaged key (DataLoss in *status) or value.
   absl::Status status;
+  bool past_range = false;
   auto take = [&]() -> bool {
     HistoryItem item;
     absl::string_view name;
@@ -1638,7 +1638,15 @@ absl::StatusOr<HistoryResult> AlarmEngine::DescribeAlarmHistory(
       status = absl::DataLossError("alarm_history: a key of the wrong layout");
       return false;
     }
-    if (item.time_ms < q.start_ms || item.time_ms >= q.end_ms) return true;
+    if (item.time_ms < q.start_ms || item.time_ms >= q.end_ms) {
+      // One alarm's items, read in time order, leave the range for good.
+      if (!q.alarm_name.empty() &&
+          (q.oldest_first ? item.time_ms >= q.end_ms
+                          : item.time_ms < q.start_ms)) {
+        past_range = true;
+      }
+      return true;
+    }
     if (after_token) {
       const auto at = std::tie(item.time_ms, item.seq);
       const auto token = std::tie(token_time, token_seq);
@@ -1666,7 +1674,7 @@ absl::StatusOr<HistoryResult> AlarmEngine::DescribeAlarmHistory(
                                                token_seq)
               : storage::EncodeAlarmHistoryKey(q.alarm_name, q.start_ms, 0);
       for (it->Seek(from); it->Valid() && absl::StartsWith(it->key(), prefix) &&
-                           items.size() <= q.max_records;
+                           items.size() <= q.max_records && !past_range;
            it->Next()) {
         if (!take()) return status;
       }
@@ -1678,7 +1686,7 @@ absl::StatusOr<HistoryResult> AlarmEngine::DescribeAlarmHistory(
                             q.alarm_name, q.end_ms - 1, UINT64_MAX);
       for (it->SeekForPrev(from);
            it->Valid() && absl::StartsWith(it->key(), prefix) &&
-           items.size() <= q.max_records;
+           items.size() <= q.max_records && !past_range;
            it->Prev()) {
         if (!take()) return status;
       }

@@ -124,8 +124,8 @@ class AlarmEngine {
   absl::Status PutCompositeAlarm(CompositeAlarmConfig config, Tags tags);
   // Deletes the alarms named, all or none: NotFound naming the first that
   // does not exist. Their history stays. A composite alarm whose rule
-  // names a deleted alarm cannot be evaluated until it is updated
-  // (EVALUATION_ERROR).
+  // names a deleted alarm cannot be evaluated until it is updated or the
+  // alarm is created again (EVALUATION_ERROR).
   absl::Status DeleteAlarms(const std::vector<std::string>& names);
   absl::StatusOr<DescribeAlarmsResult> DescribeAlarms(
       const DescribeAlarmsQuery& query);

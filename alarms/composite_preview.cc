@@ -19,7 +19,7 @@ absl::StatusOr<std::vector<CompositePreviewStep>> PreviewCompositeRule(
     const std::vector<TimelineStep>* steps;
     size_t next = 0;  // the first step not applied yet
     AlarmState state;
-    int64_t changed_ms = 0;  // when it last changed (0: not yet)
+    int64_t changed_ms = 0;  // when it last changed (the first tick: never)
   };
   std::vector<Child> kids;
   std::vector<int64_t> ticks;
@@ -34,6 +34,10 @@ absl::StatusOr<std::vector<CompositePreviewStep>> PreviewCompositeRule(
   }
   std::sort(ticks.begin(), ticks.end());
   ticks.erase(std::unique(ticks.begin(), ticks.end()), ticks.end());
+  // A child that never changes has been in its state since the start.
+  if (!ticks.empty()) {
+    for (Child& k : kids) k.changed_ms = ticks.front();
+  }
 
   std::vector<CompositePreviewStep> out;
   out.reserve(ticks.size());

@@ -142,20 +142,16 @@ absl::StatusOr<PreviewStep> EvaluateAtTick(const MetricAlarmConfig& config,
   step.range = std::move(*range);
   step.evaluation = Evaluate(alarm.rule, step.range, state);
   step.changed = !step.evaluation.kept && step.evaluation.state != state;
-  if (step.changed) FillReason(config, alarm, state, step);
+  if (step.changed) {
+    const ReasonInput in{
+        &alarm.rule, step.range,           &step.evaluation,
+        state,       step.window.start_ms, step.window.period_ms,
+        tick_ms,     StatisticName(config)};
+    step.reason = StateReason(in);
+    step.reason_data = StateReasonData(in);
+  }
   step.state = step.evaluation.state;
   return step;
-}
-
-void FillReason(const MetricAlarmConfig& config,
-                const ValidatedMetricAlarm& alarm, AlarmState previous,
-                PreviewStep& step) {
-  const ReasonInput in{&alarm.rule,          step.range,
-                       &step.evaluation,     previous,
-                       step.window.start_ms, step.window.period_ms,
-                       step.tick_ms,         StatisticName(config)};
-  step.reason = StateReason(in);
-  step.reason_data = StateReasonData(in);
 }
 
 absl::StatusOr<std::vector<PreviewStep>> PreviewMetricAlarm(

@@ -76,13 +76,6 @@ absl::StatusOr<PreviewStep> EvaluateAtTick(const MetricAlarmConfig& config,
                                            int64_t tick_ms, AlarmState state,
                                            PeriodSource source);
 
-// Fills step.reason and step.reason_data as a transition from `previous`
-// at that step would have them (for an alarm whose evaluations resume after
-// an error and leave its state as it was).
-void FillReason(const MetricAlarmConfig& config,
-                const ValidatedMetricAlarm& alarm, AlarmState previous,
-                PreviewStep& step);
-
 // Evaluates the alarm at each of its ticks in [start_ms, end_ms], from
 // `initial`. InvalidArgument naming end_time for an empty or inverted range
 // or more than kMaxPreviewTicks ticks; the source's error otherwise.

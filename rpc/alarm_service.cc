@@ -359,6 +359,14 @@ void ToProto(const alarms::PreviewStep& s, v1::PreviewStep* x) {
   }
 }
 
+void ToProto(const alarms::CompositePreviewStep& s, v1::PreviewStep* x) {
+  ToTimestamp(s.tick_ms, x->mutable_timestamp());
+  x->set_state_value(alarms::AlarmStateName(s.state));
+  x->set_changed(s.changed);
+  x->set_state_reason(s.reason);
+  x->set_state_reason_data(s.reason_data);
+}
+
 // One preview's range and starting state.
 struct PreviewRange {
   int64_t start_ms;
@@ -366,12 +374,33 @@ struct PreviewRange {
   AlarmState initial;
 };
 
+// Previews `config` over `range`. With `budget`, the periods it may hold
+// in all, which it takes its own from first (InvalidArgument naming
+// end_time if they are not enough).
 absl::StatusOr<std::vector<alarms::PreviewStep>> PreviewMetric(
     engine::Engine& engine, engine::Clock& clock, int64_t reach_ms,
-    alarms::MetricAlarmConfig config, const PreviewRange& range) {
+    alarms::MetricAlarmConfig config, const PreviewRange& range,
+    size_t* budget = nullptr) {
   absl::StatusOr<alarms::ValidatedMetricAlarm> v =
       alarms::ValidateMetricAlarm(&config, reach_ms);
   if (!v.ok()) return v.status();
+  if (budget != nullptr && range.end_ms > range.start_ms) {
+    const int64_t interval = alarms::EvaluationIntervalMs(
+        config.period_s, config.evaluation_periods);
+    const int64_t first = alarms::NextTickAfter(range.start_ms - 1, interval);
+    const int64_t ticks =
+        first > range.end_ms ? 0 : (range.end_ms - first) / interval + 1;
+    const size_t periods = static_cast<size_t>(std::min<int64_t>(
+                               ticks, alarms::kMaxPreviewTicks + 1)) *
+                           alarms::EvaluationRange(config.evaluation_periods);
+    if (periods > *budget) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "end_time: the children's previews would hold more than ",
+          alarms::kMaxPreviewDatapoints,
+          " periods in all; preview a shorter range"));
+    }
+    *budget -= periods;
+  }
   return alarms::PreviewMetricAlarm(
       config, *v, range.start_ms, range.end_ms, range.initial,
       [&](const alarms::EvaluationWindow& w) {
@@ -402,6 +431,11 @@ class CompositePreviewer {
             absl::StrCat("children: alarm '", c.alarm_name(), "' given twice"));
       }
     }
+    // The composite previewed stands for the server's of its name: a rule
+    // that reaches that name reaches itself.
+    if (!req_.composite().alarm_name().empty()) {
+      visiting_.push_back(req_.composite().alarm_name());
+    }
     absl::StatusOr<std::vector<alarms::CompositePreviewStep>> steps =
         Composite("", req_.composite().alarm_rule());
     if (!steps.ok()) return steps.status();
@@ -412,12 +446,7 @@ class CompositePreviewer {
       }
     }
     for (const alarms::CompositePreviewStep& s : *steps) {
-      v1::PreviewStep* x = resp_->add_steps();
-      ToTimestamp(s.tick_ms, x->mutable_timestamp());
-      x->set_state_value(alarms::AlarmStateName(s.state));
-      x->set_changed(s.changed);
-      x->set_state_reason(s.reason);
-      x->set_state_reason_data(s.reason_data);
+      ToProto(s, resp_->add_steps());
     }
     return absl::OkStatus();
   }
@@ -481,12 +510,7 @@ class CompositePreviewer {
         out->set_alarm_name(name);
         for (const alarms::CompositePreviewStep& s : *steps) {
           timeline.push_back({s.tick_ms, s.state});
-          v1::PreviewStep* x = out->add_steps();
-          ToTimestamp(s.tick_ms, x->mutable_timestamp());
-          x->set_state_value(alarms::AlarmStateName(s.state));
-          x->set_changed(s.changed);
-          x->set_state_reason(s.reason);
-          x->set_state_reason_data(s.reason_data);
+          ToProto(s, out->add_steps());
         }
       }
     }
@@ -497,14 +521,8 @@ class CompositePreviewer {
   absl::Status Metric(const std::string& name, alarms::MetricAlarmConfig config,
                       std::vector<alarms::TimelineStep>* timeline,
                       v1::ChildPreview** out) {
-    if (datapoints_ >= alarms::kMaxPreviewDatapoints) {
-      return Invalid(
-          absl::StrCat("end_time: the children's previews hold more than ",
-                       alarms::kMaxPreviewDatapoints,
-                       " datapoints in all; preview a shorter range"));
-    }
-    absl::StatusOr<std::vector<alarms::PreviewStep>> steps =
-        PreviewMetric(engine_, clock_, reach_ms_, std::move(config), range_);
+    absl::StatusOr<std::vector<alarms::PreviewStep>> steps = PreviewMetric(
+        engine_, clock_, reach_ms_, std::move(config), range_, &budget_);
     if (!steps.ok()) {
       return absl::Status(
           steps.status().code(),
@@ -513,7 +531,6 @@ class CompositePreviewer {
     *out = resp_->add_children();
     (*out)->set_alarm_name(name);
     for (const alarms::PreviewStep& s : *steps) {
-      datapoints_ += s.range.size();
       timeline->push_back({s.tick_ms, s.state});
       ToProto(s, (*out)->add_steps());
     }
@@ -531,7 +548,8 @@ class CompositePreviewer {
   absl::flat_hash_map<std::string, std::vector<alarms::TimelineStep>>
       timelines_;
   std::vector<std::string> visiting_;  // composites being previewed
-  size_t datapoints_ = 0;
+  // Periods the children's previews may still hold.
+  size_t budget_ = alarms::kMaxPreviewDatapoints;
 };
 
 absl::Status Preview(alarms::AlarmEngine& alarms, engine::Engine& engine,

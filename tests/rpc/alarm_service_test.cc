@@ -726,6 +726,34 @@ TEST_F(AlarmServiceTest, PreviewACompositeOverPreviewedChildren) {
   bad = req;
   bad.mutable_composite()->set_alarm_rule("ALARM(steps) OR ALARM(c1)");
   invalid(bad, "alarm_rule: reaches alarm 'c1' through itself (a cycle)");
+  // The composite previewed stands for the server's of its name.
+  v1::PutCompositeAlarmRequest c3;
+  c3.set_alarm_name("c3");
+  c3.set_alarm_rule("ALARM(quiet)");
+  ASSERT_TRUE(PutComposite(c3).ok());
+  v1::PutCompositeAlarmRequest c4;
+  c4.set_alarm_name("c4");
+  c4.set_alarm_rule("ALARM(c3)");
+  ASSERT_TRUE(PutComposite(c4).ok());
+  bad = req;
+  bad.mutable_composite()->set_alarm_name("c3");
+  bad.mutable_composite()->set_alarm_rule("ALARM(steps) OR ALARM(c4)");
+  invalid(bad, "alarm_rule: reaches alarm 'c3' through itself (a cycle)");
+  // Two children of a week of minutes at N = 50 (66 periods a tick): more
+  // than 1,000,000 periods in all, refused before the second is read.
+  bad = req;
+  bad.clear_children();
+  bad.mutable_composite()->set_alarm_rule("ALARM(x) OR ALARM(y)");
+  for (const char* n : {"x", "y"}) {
+    v1::PutMetricAlarmRequest c = QuietAlarm(n);
+    c.set_evaluation_periods(50);
+    *bad.add_children() = c;
+  }
+  *bad.mutable_start_time() = Ts(tick - 10079 * kMinute);
+  *bad.mutable_end_time() = Ts(tick);
+  invalid(bad,
+          "end_time: the children's previews would hold more than 1000000 "
+          "periods in all");
 }
 
 // Live alarms read their own statistic of the same points.
