@@ -1086,6 +1086,14 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
     int64_t next_tick;
   };
   std::vector<Advance> advances;
+  // Each evaluated alarm's failures in a row and when to try it again,
+  // applied with the advances.
+  struct Retry {
+    Entry* entry;
+    uint8_t failures;
+    int64_t after_ms;
+  };
+  std::vector<Retry> retries;
   // Counted once the round is written.
   AlarmEngineStats round;
   // Applies `job` to alarm `name`: its transitions into txn; the tick it
@@ -1143,17 +1151,17 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       advances.push_back({&e, job.last_tick_ms + e.interval_ms});
     }
     if (!failed) {
-      e.failures = 0;
-      e.retry_after_ms = 0;
+      if (e.failures != 0) retries.push_back({&e, 0, 0});
       return;
     }
     // Tried again after 1 s, doubling with each failure in a row up to the
     // interval, not at every wake-up; the alarm says why it is not
     // evaluated (its state stays).
-    e.failures = static_cast<uint8_t>(std::min(e.failures + 1, 31));
-    e.retry_after_ms =
-        applied_ms +
-        std::min<int64_t>(e.interval_ms, int64_t{1000} << (e.failures - 1));
+    const uint8_t failures = static_cast<uint8_t>(std::min(e.failures + 1, 31));
+    retries.push_back(
+        {&e, failures,
+         applied_ms + std::min<int64_t>(e.interval_ms,
+                                        int64_t{1000} << (failures - 1))});
     auto it = txn.changed.find(name);
     // Already in error, unless this job wrote a transition meanwhile.
     if (e.evaluation_state == EvaluationState::kEvaluationError &&
@@ -1204,9 +1212,10 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
     if (!jobs.empty()) apply(jobs.front(), it->first, *it->second);
     persist(it->first, *it->second, next_of(*it->second, advanced));
   }
-  for (int64_t interval : held_back) {
-    txn.checkpoints.erase(interval);
-    ++stats.evaluation_failures;
+  for (int64_t interval : held_back) txn.checkpoints.erase(interval);
+  if (!held_back.empty() && first_error.ok()) {
+    first_error = absl::UnavailableError(
+        "alarm records not read: checkpoints held back (logged)");
   }
   Propagate(txn, changed, applied_ms, {});
   if (absl::Status s = Commit(txn); !s.ok()) {
@@ -1218,6 +1227,11 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   stats.evaluations += round.evaluations;
   stats.transitions += round.transitions;
   stats.ticks_skipped += round.ticks_skipped;
+  stats.evaluation_failures += static_cast<int64_t>(held_back.size());
+  for (const Retry& r : retries) {
+    r.entry->failures = r.failures;
+    r.entry->retry_after_ms = r.after_ms;
+  }
   for (const Advance& a : advances) {
     a.entry->next_tick_ms = a.next_tick;
     a.entry->fresh = false;
