@@ -302,6 +302,10 @@ std::vector<CommandSpec> MakeCommands() {
             Flag("alarm-json", "JSON|@FILE",
                  "the alarm as a PutMetricAlarmRequest, instead of the "
                  "alarm's flags"),
+            Flag("rule", "RULE",
+                 "preview a composite alarm's rule instead, over the "
+                 "previews of the server's alarms it names; prints a row "
+                 "of states for the rule and one for each alarm"),
             Flag("json", "", "print the response in protobuf's JSON mapping"),
             Flag("height", "ROWS", "rows of the value bars (default 6)")}})});
   for (CommandSpec& spec : c) {
@@ -559,10 +563,11 @@ absl::Status OnlyWith(const ParsedArgs& args, absl::string_view json_flag,
         allowed.count(f) > 0) {
       continue;
     }
-    return Invalid(
-        absl::StrCat("--", f, ": cannot be combined with --", json_flag,
-                     ", which gives the whole ",
-                     json_flag == "alarm-json" ? "alarm" : "request"));
+    return Invalid(absl::StrCat(
+        "--", f, ": cannot be combined with --", json_flag,
+        json_flag == "rule"         ? ", which previews a composite rule"
+        : json_flag == "alarm-json" ? ", which gives the whole alarm"
+                                    : ", which gives the whole request"));
   }
   return absl::OkStatus();
 }
@@ -1233,6 +1238,13 @@ int RunAlarmsPreview(Context& c) {
     PrintJson(c, resp);
     return kExitOk;
   }
+  const std::string initial =
+      req->initial_state().empty() ? "INSUFFICIENT_DATA" : req->initial_state();
+  if (req->has_composite()) {
+    c.out << "composite: " << req->composite().alarm_rule() << "\n"
+          << RenderCompositePreview(resp, initial, chart);
+    return kExitOk;
+  }
   const v1::PutMetricAlarmRequest& a = req->alarm();
   std::string title = absl::StrCat(a.namespace_(), " ", a.metric_name());
   if (!a.dimensions().empty()) {
@@ -1245,10 +1257,7 @@ int RunAlarmsPreview(Context& c) {
         << (a.datapoints_to_alarm() > 0 ? a.datapoints_to_alarm()
                                         : a.evaluation_periods())
         << " of " << a.evaluation_periods() << "\n";
-  c.out << RenderPreview(
-      resp, a.threshold(),
-      req->initial_state().empty() ? "INSUFFICIENT_DATA" : req->initial_state(),
-      chart);
+  c.out << RenderPreview(resp, a.threshold(), initial, chart);
   return kExitOk;
 }
 
@@ -1884,7 +1893,14 @@ absl::StatusOr<v1::SetAlarmStateRequest> BuildSetAlarmState(
 absl::StatusOr<v1::PreviewAlarmRequest> BuildPreviewAlarm(
     const ParsedArgs& args, const BuildInputs& in) {
   v1::PreviewAlarmRequest req;
-  if (std::optional<std::string> json = args.Get("alarm-json")) {
+  if (std::optional<std::string> rule = args.Get("rule")) {
+    if (absl::Status s =
+            OnlyWith(args, "rule", {"start", "end", "initial-state", "json"});
+        !s.ok()) {
+      return s;
+    }
+    req.mutable_composite()->set_alarm_rule(*rule);
+  } else if (std::optional<std::string> json = args.Get("alarm-json")) {
     if (absl::Status s =
             OnlyWith(args, "alarm-json",
                      {"start", "end", "initial-state", "json", "height"});
@@ -2015,6 +2031,41 @@ std::string RenderStatisticsChart(const v1::GetMetricStatisticsResponse& resp,
   return RenderBarChart(values, times, options);
 }
 
+// The ticks, the states' counts and every transition with its reason.
+std::string PreviewSummary(const v1::PreviewAlarmResponse& resp,
+                           const std::string& initial_state) {
+  std::map<std::string, int> counts;
+  size_t transitions = 0;
+  for (const v1::PreviewStep& s : resp.steps()) {
+    ++counts[s.state_value()];
+    if (s.changed()) ++transitions;
+  }
+  std::string out = absl::StrCat(
+      Plural(resp.steps_size(), "tick", "ticks"), " from ",
+      FormatTimeMs(TimeMs(resp.steps(0).timestamp())), " to ",
+      FormatTimeMs(TimeMs(resp.steps(resp.steps_size() - 1).timestamp())), ":");
+  bool first = true;
+  for (const char* state : {"OK", "ALARM", "INSUFFICIENT_DATA"}) {
+    auto it = counts.find(state);
+    if (it == counts.end()) continue;
+    absl::StrAppend(&out, first ? " " : ", ", state, " ", it->second);
+    first = false;
+  }
+  absl::StrAppend(
+      &out, "; ",
+      Plural(static_cast<int64_t>(transitions), "transition", "transitions"),
+      "\n");
+  std::string previous = initial_state;
+  for (const v1::PreviewStep& s : resp.steps()) {
+    if (s.changed()) {
+      absl::StrAppend(&out, FormatTimeMs(TimeMs(s.timestamp())), "  ", previous,
+                      " -> ", s.state_value(), "  ", s.state_reason(), "\n");
+    }
+    previous = s.state_value();
+  }
+  return out;
+}
+
 std::string RenderPreview(const v1::PreviewAlarmResponse& resp,
                           double threshold, const std::string& initial_state,
                           const ChartOptions& options) {
@@ -2022,16 +2073,12 @@ std::string RenderPreview(const v1::PreviewAlarmResponse& resp,
   if (n == 0) return "no evaluation ticks from start to end\n";
   std::vector<std::optional<double>> values(n);
   std::vector<int64_t> times(n);
-  std::map<std::string, int> counts;
-  size_t transitions = 0;
   for (size_t i = 0; i < n; ++i) {
     const v1::PreviewStep& s = resp.steps(static_cast<int>(i));
     times[i] = TimeMs(s.timestamp());
     if (!s.datapoints().empty() && s.datapoints().rbegin()->has_value()) {
       values[i] = s.datapoints().rbegin()->value();
     }
-    ++counts[s.state_value()];
-    if (s.changed()) ++transitions;
   }
   const Scale scale = Scale::Of(values, options.height, threshold);
   const size_t label_width = std::max<size_t>(scale.LabelWidth(), 5);
@@ -2068,29 +2115,80 @@ std::string RenderPreview(const v1::PreviewAlarmResponse& resp,
   }
   absl::StrAppend(&out, "\nO OK  A ALARM  I INSUFFICIENT_DATA  ^ transition  ",
                   "╌ threshold ", FormatNumber(threshold), "\n");
-  absl::StrAppend(&out, Plural(static_cast<int64_t>(n), "tick", "ticks"),
-                  " from ", FormatTimeMs(times.front()), " to ",
-                  FormatTimeMs(times.back()), ":");
-  bool first = true;
-  for (const char* state : {"OK", "ALARM", "INSUFFICIENT_DATA"}) {
-    auto it = counts.find(state);
-    if (it == counts.end()) continue;
-    absl::StrAppend(&out, first ? " " : ", ", state, " ", it->second);
-    first = false;
+  return out + PreviewSummary(resp, initial_state);
+}
+
+std::string RenderCompositePreview(const v1::PreviewAlarmResponse& resp,
+                                   const std::string& initial_state,
+                                   const ChartOptions& options) {
+  const size_t n = static_cast<size_t>(resp.steps_size());
+  if (n == 0) return "no evaluation ticks from start to end\n";
+  std::vector<int64_t> times(n);
+  for (size_t i = 0; i < n; ++i) {
+    times[i] = TimeMs(resp.steps(static_cast<int>(i)).timestamp());
   }
-  absl::StrAppend(
-      &out, "; ",
-      Plural(static_cast<int64_t>(transitions), "transition", "transitions"),
-      "\n");
-  std::string previous = initial_state;
+  // Each row: a label and the state at each of the rule's ticks (an alarm's
+  // last state at or before it).
+  std::vector<std::pair<std::string, std::vector<std::string>>> rows;
+  std::vector<std::string> rule_states;
   for (const v1::PreviewStep& s : resp.steps()) {
-    if (s.changed()) {
-      absl::StrAppend(&out, FormatTimeMs(TimeMs(s.timestamp())), "  ", previous,
-                      " -> ", s.state_value(), "  ", s.state_reason(), "\n");
-    }
-    previous = s.state_value();
+    rule_states.push_back(s.state_value());
   }
-  return out;
+  rows.push_back({"rule", std::move(rule_states)});
+  for (const v1::ChildPreview& child : resp.children()) {
+    std::vector<std::string> states;
+    int next = 0;
+    std::string state = initial_state;
+    for (int64_t t : times) {
+      while (next < child.steps_size() &&
+             TimeMs(child.steps(next).timestamp()) <= t) {
+        state = child.steps(next++).state_value();
+      }
+      states.push_back(state);
+    }
+    rows.push_back({child.alarm_name(), std::move(states)});
+  }
+  size_t label_width = 5;
+  for (const auto& [label, states] : rows) {
+    label_width = std::max(label_width, DisplayWidth(label));
+  }
+  label_width = std::min<size_t>(label_width, 24);
+  const size_t columns = static_cast<size_t>(
+      std::max<int>(10, options.width - static_cast<int>(label_width) - 1));
+  std::string out;
+  for (size_t begin = 0; begin < n; begin += columns) {
+    const size_t end = std::min(n, begin + columns);
+    if (begin > 0) out += "\n";
+    for (size_t r = 0; r < rows.size(); ++r) {
+      std::string label = rows[r].first;
+      if (DisplayWidth(label) > label_width) {
+        label = label.substr(0, label_width - 1) + "…";
+      }
+      std::string line = PadRight(label, label_width) + " ";
+      for (size_t i = begin; i < end; ++i) {
+        const std::string& st = rows[r].second[i];
+        if (options.color) {
+          absl::StrAppend(&line, StateColor(st), StateLetter(st), "\x1b[0m");
+        } else {
+          line += StateLetter(st);
+        }
+      }
+      out += line + "\n";
+      if (r == 0) {
+        std::string marks = std::string(label_width + 1, ' ');
+        for (size_t i = begin; i < end; ++i) {
+          marks += resp.steps(static_cast<int>(i)).changed() ? '^' : ' ';
+        }
+        if (RStrip(marks).size() > 0) out += RStrip(marks) + "\n";
+      }
+    }
+    for (const std::string& row :
+         TimeAxis(times, begin, end, label_width, /*axis_line=*/false)) {
+      out += row + "\n";
+    }
+  }
+  out += "\nO OK  A ALARM  I INSUFFICIENT_DATA  ^ transition of the rule\n";
+  return out + PreviewSummary(resp, initial_state);
 }
 
 // ---------------------------------------------------------------------------

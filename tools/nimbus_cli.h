@@ -208,6 +208,12 @@ std::string RenderStatisticsChart(
 std::string RenderPreview(const nimbus::v1::PreviewAlarmResponse& resp,
                           double threshold, const std::string& initial_state,
                           const ChartOptions& options);
+// A composite's preview: a row of states for the rule (with its
+// transitions marked) and one for each alarm it reached, on the rule's
+// ticks; then every transition of the rule with its reason.
+std::string RenderCompositePreview(const nimbus::v1::PreviewAlarmResponse& resp,
+                                   const std::string& initial_state,
+                                   const ChartOptions& options);
 
 // ---------------------------------------------------------------------------
 // The tool.

@@ -550,6 +550,17 @@ TEST(BuildTest, Preview) {
                            .status()),
             "--metric: cannot be combined with --alarm-json, which gives the "
             "whole alarm");
+  req = BuildPreviewAlarm(
+      MustParse("alarms preview", {"--rule", "ALARM(a) OR ALARM(b)"}), kInputs);
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_FALSE(req->has_alarm());
+  EXPECT_EQ(req->composite().alarm_rule(), "ALARM(a) OR ALARM(b)");
+  EXPECT_THAT(BuildError(BuildPreviewAlarm(
+                             MustParse("alarms preview",
+                                       {"--rule", "ALARM(a)", "--metric", "M"}),
+                             kInputs)
+                             .status()),
+              HasSubstr("--metric: cannot be combined with --rule"));
 }
 
 // ---------------------------------------------------------------------------
@@ -699,6 +710,45 @@ TEST(RenderTest, PreviewStripChart) {
             "2026-12-01T10:01:00Z  INSUFFICIENT_DATA -> OK  r1\n"
             "2026-12-01T10:02:00Z  OK -> ALARM  r2\n"
             "2026-12-01T10:04:00Z  ALARM -> INSUFFICIENT_DATA  r4\n");
+}
+
+TEST(RenderTest, CompositePreviewRowsOfStates) {
+  v1::PreviewAlarmResponse resp;
+  const char* rule[] = {"OK", "ALARM", "ALARM", "OK"};
+  for (int i = 0; i < 4; ++i) {
+    v1::PreviewStep* x = resp.add_steps();
+    x->mutable_timestamp()->set_seconds((kT0 + (i + 1) * kMinute) / 1000);
+    x->set_state_value(rule[i]);
+    x->set_changed(i != 2);
+    x->set_state_reason(i == 1 ? "cpu transitioned to ALARM" : "r");
+  }
+  v1::ChildPreview* cpu = resp.add_children();
+  cpu->set_alarm_name("cpu");
+  for (int i = 0; i < 4; ++i) {
+    v1::PreviewStep* x = cpu->add_steps();
+    x->mutable_timestamp()->set_seconds((kT0 + (i + 1) * kMinute) / 1000);
+    x->set_state_value(rule[i]);
+  }
+  // Evaluated from the third tick on only.
+  v1::ChildPreview* late = resp.add_children();
+  late->set_alarm_name("a-rather-long-alarm-name-indeed");
+  v1::PreviewStep* x = late->add_steps();
+  x->mutable_timestamp()->set_seconds((kT0 + 3 * kMinute) / 1000);
+  x->set_state_value("OK");
+  ChartOptions o;
+  EXPECT_EQ(RenderCompositePreview(resp, "INSUFFICIENT_DATA", o),
+            "rule                     OAAO\n"
+            "                         ^^ ^\n"
+            "cpu                      OAAO\n"
+            "a-rather-long-alarm-nam… IIOO\n"
+            "                         10:01\n"
+            "\n"
+            "O OK  A ALARM  I INSUFFICIENT_DATA  ^ transition of the rule\n"
+            "4 ticks from 2026-12-01T10:01:00Z to 2026-12-01T10:04:00Z: OK 2, "
+            "ALARM 2; 3 transitions\n"
+            "2026-12-01T10:01:00Z  INSUFFICIENT_DATA -> OK  r\n"
+            "2026-12-01T10:02:00Z  OK -> ALARM  cpu transitioned to ALARM\n"
+            "2026-12-01T10:04:00Z  ALARM -> OK  r\n");
 }
 
 TEST(RenderTest, PreviewColorsStates) {
