@@ -93,8 +93,7 @@ struct EvaluationJob {
   AlarmState state = AlarmState::kInsufficientData;
   int64_t period_s = 0;
   uint8_t statistic = 0;
-  ValidatedMetricAlarm validated;  // the rule; the extended statistic once
-                                   // the configuration is decoded
+  AlarmRule rule;
   int64_t first_tick_ms = 0;
   int64_t interval_ms = 0;
   size_t ticks = 0;
@@ -877,6 +876,8 @@ void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
       shapes;
   for (EvaluationJob* job = begin; job != end; ++job) {
     if (job->ticks == 0) continue;
+    // The rule; the extended statistic once the configuration is decoded.
+    ValidatedMetricAlarm validated{job->rule, std::nullopt};
     // The configuration, decoded; a window alarm's fetched first.
     auto decode = [&]() -> absl::Status {
       if (job->config != nullptr) return absl::OkStatus();
@@ -895,7 +896,7 @@ void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
         absl::StatusOr<engine::ExtendedStatistic> ext =
             engine::ParseExtendedStatistic(config->extended_statistic);
         if (!ext.ok()) return ext.status();
-        job->validated.extended = *ext;
+        validated.extended = *ext;
       }
       job->config = std::move(config);
       return absl::OkStatus();
@@ -905,12 +906,11 @@ void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
     const MetricAlarmConfig* config = job->config.get();
     if (config == nullptr) {
       std::unique_ptr<MetricAlarmConfig>& shape =
-          shapes[{job->period_s, job->validated.rule.evaluation_periods,
-                  job->statistic}];
+          shapes[{job->period_s, job->rule.evaluation_periods, job->statistic}];
       if (shape == nullptr) {
         shape = std::make_unique<MetricAlarmConfig>();
         shape->period_s = job->period_s;
-        shape->evaluation_periods = job->validated.rule.evaluation_periods;
+        shape->evaluation_periods = job->rule.evaluation_periods;
         shape->statistic = kStatistics[job->statistic];
       }
       config = shape.get();
@@ -920,7 +920,7 @@ void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
       const int64_t tick =
           job->first_tick_ms + static_cast<int64_t>(i) * job->interval_ms;
       absl::StatusOr<PreviewStep> step = EvaluateAtTick(
-          *config, job->validated, tick, state,
+          *config, validated, tick, state,
           [&](const EvaluationWindow& w)
               -> absl::StatusOr<std::vector<Period>> {
             if (job->watch != 0 &&
@@ -931,8 +931,7 @@ void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
             }
             ++counts->store_reads;
             if (absl::Status s = decode(); !s.ok()) return s;
-            return FetchAlarmPeriods(engine, clock, *job->config,
-                                     job->validated, w);
+            return FetchAlarmPeriods(engine, clock, *job->config, validated, w);
           });
       if (!step.ok()) {
         job->status = step.status();
@@ -964,10 +963,9 @@ void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
           next.state = step.state;
           next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
           next.state_reason_data = step.reason_data;
-          job->history_data.push_back(
-              StateUpdateData(previous, previous_reason, next,
-                              EvidenceJson(next.metric, job->validated, step,
-                                           next.config_version)));
+          job->history_data.push_back(StateUpdateData(
+              previous, previous_reason, next,
+              EvidenceJson(next.metric, validated, step, next.config_version)));
           previous = step.state;
           previous_reason = next.state_reason;
         }
@@ -1021,13 +1019,11 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       job.name = name;
       job.generation = e.generation;
       job.watch = e.watch;
-      // Alarms without a window read the store, with their configuration.
-      if (e.watch == 0) job.stored = e.stored;
       job.state = e.state;
       job.recovering = e.evaluation_state == EvaluationState::kEvaluationError;
       job.period_s = e.period_s;
       job.statistic = e.statistic;
-      job.validated.rule = e.rule;
+      job.rule = e.rule;
       job.first_tick_ms = first;
       job.interval_ms = e.interval_ms;
       job.skipped = skipped;
@@ -1037,6 +1033,8 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
           first > last_due
               ? 0
               : static_cast<size_t>((last_due - first) / e.interval_ms) + 1;
+      // Alarms without a window read the store, with their configuration.
+      if (e.watch == 0 && job.ticks > 0) job.stored = e.stored;
       const int64_t next =
           first + static_cast<int64_t>(job.ticks) * job.interval_ms;
       *next_due = std::min(*next_due, next + options.evaluation_delay_ms);
