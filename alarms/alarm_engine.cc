@@ -57,7 +57,7 @@ struct Entry {
   bool has_left_alarm = false;
   // Loaded with a configuration the server now refuses: never evaluated.
   bool unevaluable = false;
-  uint8_t failures = 0;  // evaluations failed in a row (at most 16)
+  uint8_t failures = 0;  // evaluations failed in a row (at most 31)
   int64_t stored_next_tick_ms = 0;
   int64_t transitioned_ms = 0;
   int64_t left_alarm_ms = 0;          // if has_left_alarm
@@ -105,8 +105,7 @@ struct EvaluationJob {
   // If any did: each one's history data, from the record at this version.
   std::vector<std::string> history_data;
   uint64_t config_version = 0;
-  // In EVALUATION_ERROR before: the reason of its last tick, which ends it
-  // (when no step changed the state).
+  // In EVALUATION_ERROR before: an evaluation that works ends it.
   bool recovering = false;
   int64_t skipped = 0;  // ticks skipped before first_tick_ms
   absl::Status status;  // Aborted: the alarm changed meanwhile

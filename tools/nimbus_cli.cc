@@ -333,6 +333,20 @@ size_t DisplayWidth(absl::string_view s) {
   return n;
 }
 
+// The first `width` characters of `s` (whole UTF-8 sequences), with "…" in
+// place of the last if it was longer.
+std::string FitWidth(const std::string& s, size_t width) {
+  if (DisplayWidth(s) <= width || width == 0) return s;
+  size_t chars = 0, end = 0;
+  for (; end < s.size(); ++end) {
+    if ((static_cast<unsigned char>(s[end]) & 0xC0) != 0x80 &&
+        chars++ == width - 1) {
+      break;
+    }
+  }
+  return s.substr(0, end) + "…";
+}
+
 std::string PadRight(absl::string_view s, size_t width) {
   std::string out(s);
   const size_t w = DisplayWidth(s);
@@ -2134,7 +2148,7 @@ std::string RenderCompositePreview(const v1::PreviewAlarmResponse& resp,
   for (const v1::PreviewStep& s : resp.steps()) {
     rule_states.push_back(s.state_value());
   }
-  rows.push_back({"rule", std::move(rule_states)});
+  rows.push_back({"(rule)", std::move(rule_states)});
   for (const v1::ChildPreview& child : resp.children()) {
     std::vector<std::string> states;
     int next = 0;
@@ -2160,11 +2174,8 @@ std::string RenderCompositePreview(const v1::PreviewAlarmResponse& resp,
     const size_t end = std::min(n, begin + columns);
     if (begin > 0) out += "\n";
     for (size_t r = 0; r < rows.size(); ++r) {
-      std::string label = rows[r].first;
-      if (DisplayWidth(label) > label_width) {
-        label = label.substr(0, label_width - 1) + "…";
-      }
-      std::string line = PadRight(label, label_width) + " ";
+      std::string line =
+          PadRight(FitWidth(rows[r].first, label_width), label_width) + " ";
       for (size_t i = begin; i < end; ++i) {
         const std::string& st = rows[r].second[i];
         if (options.color) {

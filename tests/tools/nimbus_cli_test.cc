@@ -731,16 +731,19 @@ TEST(RenderTest, CompositePreviewRowsOfStates) {
   }
   // Evaluated from the third tick on only.
   v1::ChildPreview* late = resp.add_children();
-  late->set_alarm_name("a-rather-long-alarm-name-indeed");
+  // 30 characters, two bytes each: cut to 23 and an ellipsis.
+  std::string longname;
+  for (int i = 0; i < 30; ++i) longname += "\xD0\xB6";  // U+0436
+  late->set_alarm_name(longname);
   v1::PreviewStep* x = late->add_steps();
   x->mutable_timestamp()->set_seconds((kT0 + 3 * kMinute) / 1000);
   x->set_state_value("OK");
   ChartOptions o;
   EXPECT_EQ(RenderCompositePreview(resp, "INSUFFICIENT_DATA", o),
-            "rule                     OAAO\n"
+            "(rule)                   OAAO\n"
             "                         ^^ ^\n"
             "cpu                      OAAO\n"
-            "a-rather-long-alarm-nam… IIOO\n"
+            "жжжжжжжжжжжжжжжжжжжжжжж… IIOO\n"
             "                         10:01\n"
             "\n"
             "O OK  A ALARM  I INSUFFICIENT_DATA  ^ transition of the rule\n"
