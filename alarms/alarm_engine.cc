@@ -435,8 +435,9 @@ absl::Status AlarmEngine::Impl::Load() {
       if (!rule.ok()) return rule.status();
       e->children = rule->children();
     }
+    // An alarm that is never evaluated needs no window.
     const MetricAlarmConfig* m =
-        r->type == AlarmType::kMetric ? &r->metric : nullptr;
+        r->type == AlarmType::kMetric && !e->unevaluable ? &r->metric : nullptr;
     SetRecord(*e, *r);
     Install(name, std::move(e), m);
   }

@@ -588,6 +588,27 @@ TEST_F(AlarmEngineTest, ClosedAlarmsLeaveNoWindowsInTheEngine) {
   EXPECT_EQ(engine_->WatchedWindows(), 0u);
 }
 
+TEST_F(AlarmEngineTest, AnAlarmTheServerNowRefusesIsKeptAndNotEvaluated) {
+  // A 10-second alarm, then a restart with a reach too short for its range.
+  MetricAlarmConfig c = Config("fast");
+  c.period_s = 10;
+  ASSERT_TRUE(alarms_->PutMetricAlarm(c, {}).ok());
+  alarms_.reset();
+  AlarmEngineOptions ao;
+  ao.evaluation_thread = false;
+  ao.high_resolution_reach_ms = 10'000;
+  auto a = AlarmEngine::Open(*engine_, clock_, ao);
+  ASSERT_TRUE(a.ok()) << a.status();
+  alarms_ = std::move(*a);
+  std::optional<AlarmRecord> r = alarms_->Get("fast");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->evaluation_state, EvaluationState::kEvaluationError);
+  EXPECT_EQ(engine_->WatchedWindows(), 0u);  // no window for it
+  clock_.Advance(kMinute);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluations, 0);
+}
+
 TEST_F(AlarmEngineTest, RoundsOnTwoThreadsMatchTheSingleAlarm) {
   // Enough alarms for a round to use two evaluation threads (4,096 each at
   // least): every other one breaches at 80, the rest never at 99. Each
