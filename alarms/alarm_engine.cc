@@ -57,7 +57,6 @@ struct Entry {
   bool has_left_alarm = false;
   // Loaded with a configuration the server now refuses: never evaluated.
   bool unevaluable = false;
-  uint8_t failures = 0;  // evaluations failed in a row (at most 31)
   int64_t stored_next_tick_ms = 0;
   int64_t transitioned_ms = 0;
   int64_t left_alarm_ms = 0;          // if has_left_alarm
@@ -72,8 +71,6 @@ struct Entry {
   // Changes with every put, forced state and evaluation: an evaluation
   // computed from an older one is dropped.
   uint64_t generation = 0;
-  // After an evaluation failed: not tried again before this time.
-  int64_t retry_after_ms = 0;
 
   std::optional<int64_t> left_alarm() const {
     return has_left_alarm ? std::optional<int64_t>(left_alarm_ms)
@@ -250,6 +247,13 @@ struct AlarmEngine::Impl {
   uint64_t history_seq ABSL_GUARDED_BY(mu) = 0;
   uint64_t generation ABSL_GUARDED_BY(mu) = 0;
   AlarmEngineStats stats ABSL_GUARDED_BY(mu);
+  // Metric alarms whose last evaluations failed: how many in a row (at most
+  // 31), and not tried again before when. Few, so kept beside the entries.
+  struct Backoff {
+    uint8_t failures;
+    int64_t retry_after_ms;
+  };
+  absl::flat_hash_map<const Entry*, Backoff> backoff ABSL_GUARDED_BY(mu);
   // Evaluation interval -> checkpoint: the newest tick every metric alarm
   // of that interval has evaluated, except those whose record says it is
   // behind. Advanced by each evaluation round, in the round's write, so that
@@ -485,6 +489,7 @@ void AlarmEngine::Impl::Install(const std::string& name,
 void AlarmEngine::Impl::Uninstall(const std::string& name) {
   auto it = alarms.find(name);
   if (it == alarms.end()) return;
+  backoff.erase(it->second.get());
   if (it->second->watch != 0) engine.UnwatchSeries(it->second->watch);
   for (const std::string& child : it->second->children) {
     auto p = parents.find(child);
@@ -995,8 +1000,9 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
         intervals.push_back(e.interval_ms);
       }
       if (e.unevaluable) return;
-      if (now < e.retry_after_ms) {
-        *next_due = std::min(*next_due, e.retry_after_ms);
+      if (auto b = backoff.find(&e);
+          b != backoff.end() && now < b->second.retry_after_ms) {
+        *next_due = std::min(*next_due, b->second.retry_after_ms);
         return;
       }
       if (e.next_tick_ms > last_due) {
@@ -1149,13 +1155,15 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       advances.push_back({&e, job.last_tick_ms + e.interval_ms});
     }
     if (!failed) {
-      if (e.failures != 0) retries.push_back({&e, 0, 0});
+      if (backoff.contains(&e)) retries.push_back({&e, 0, 0});
       return;
     }
     // Tried again after 1 s, doubling with each failure in a row up to the
     // interval, not at every wake-up; the alarm says why it is not
     // evaluated (its state stays).
-    const uint8_t failures = static_cast<uint8_t>(std::min(e.failures + 1, 31));
+    auto b = backoff.find(&e);
+    const uint8_t failures = static_cast<uint8_t>(
+        std::min(b == backoff.end() ? 1 : b->second.failures + 1, 31));
     retries.push_back(
         {&e, failures,
          applied_ms + std::min<int64_t>(e.interval_ms,
@@ -1227,8 +1235,11 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   stats.ticks_skipped += round.ticks_skipped;
   stats.evaluation_failures += static_cast<int64_t>(held_back.size());
   for (const Retry& r : retries) {
-    r.entry->failures = r.failures;
-    r.entry->retry_after_ms = r.after_ms;
+    if (r.failures == 0) {
+      backoff.erase(r.entry);
+    } else {
+      backoff[r.entry] = {r.failures, r.after_ms};
+    }
   }
   for (const Advance& a : advances) {
     a.entry->next_tick_ms = a.next_tick;
