@@ -296,6 +296,14 @@ struct AlarmEngine::Impl {
   // then reads the store.
   void WatchSeries(const MetricAlarmConfig& m, Entry& e);
   void Uninstall(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // The record of `name` as the store has it; NotFound if none.
+  absl::StatusOr<AlarmRecord> StoredRecord(const std::string& name) {
+    absl::StatusOr<std::optional<std::string>> v =
+        store.Get(Column::kAlarms, name);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return absl::NotFoundError(name);
+    return DecodeAlarmRecord(name, **v);
+  }
   // The whole record of `name` as memory has it, its reasons read from the
   // store.
   absl::StatusOr<AlarmRecord> Whole(const std::string& name, const Entry& e)
@@ -503,14 +511,11 @@ void AlarmEngine::Impl::Uninstall(const std::string& name) {
 absl::StatusOr<AlarmRecord> AlarmEngine::Impl::Whole(const std::string& name,
                                                      const Entry& e) {
   AlarmRecord r = Decoded(name, e);
-  absl::StatusOr<std::optional<std::string>> v =
-      store.Get(Column::kAlarms, name);
-  if (!v.ok()) return v.status();
-  if (!v->has_value()) {
+  absl::StatusOr<AlarmRecord> stored = StoredRecord(name);
+  if (absl::IsNotFound(stored.status())) {
     return absl::DataLossError(
         absl::StrCat("alarm '", name, "': in memory, not in the store"));
   }
-  absl::StatusOr<AlarmRecord> stored = DecodeAlarmRecord(name, **v);
   if (!stored.ok()) return stored.status();
   r.state_reason = std::move(stored->state_reason);
   r.state_reason_data = std::move(stored->state_reason_data);
@@ -950,13 +955,8 @@ void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
     // The reason a transition replaces, for its history item: in the store
     // only. A failed read drops the job's ticks (evaluated again).
     if (!job->changes.empty()) {
-      absl::StatusOr<std::optional<std::string>> v =
-          store.Get(Column::kAlarms, job->name);
-      absl::StatusOr<AlarmRecord> r =
-          !v.ok() ? absl::StatusOr<AlarmRecord>(v.status())
-          : !v->has_value()
-              ? absl::StatusOr<AlarmRecord>(absl::AbortedError("deleted"))
-              : DecodeAlarmRecord(job->name, **v);
+      absl::StatusOr<AlarmRecord> r = StoredRecord(job->name);
+      if (absl::IsNotFound(r.status())) r = absl::AbortedError("deleted");
       if (r.ok()) {
         // The history data of each transition, from the record it starts
         // from (the apply step checks the version is still that).

@@ -330,12 +330,18 @@ absl::Status DescribeHistory(alarms::AlarmEngine& engine,
   return absl::OkStatus();
 }
 
-void ToProto(const alarms::PreviewStep& s, v1::PreviewStep* x) {
+// The fields a metric alarm's step and a composite's share.
+template <typename Step>
+void StepToProto(const Step& s, v1::PreviewStep* x) {
   ToTimestamp(s.tick_ms, x->mutable_timestamp());
   x->set_state_value(alarms::AlarmStateName(s.state));
   x->set_changed(s.changed);
   x->set_state_reason(s.reason);
   x->set_state_reason_data(s.reason_data);
+}
+
+void ToProto(const alarms::PreviewStep& s, v1::PreviewStep* x) {
+  StepToProto(s, x);
   std::vector<const alarms::EvaluatedPeriod*> evaluated(s.range.size());
   for (const alarms::EvaluatedPeriod& e : s.evaluation.evaluated) {
     if (e.index < evaluated.size()) evaluated[e.index] = &e;
@@ -360,11 +366,7 @@ void ToProto(const alarms::PreviewStep& s, v1::PreviewStep* x) {
 }
 
 void ToProto(const alarms::CompositePreviewStep& s, v1::PreviewStep* x) {
-  ToTimestamp(s.tick_ms, x->mutable_timestamp());
-  x->set_state_value(alarms::AlarmStateName(s.state));
-  x->set_changed(s.changed);
-  x->set_state_reason(s.reason);
-  x->set_state_reason_data(s.reason_data);
+  StepToProto(s, x);
 }
 
 // One preview's range and starting state.

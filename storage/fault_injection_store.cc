@@ -2,41 +2,41 @@
 
 namespace nimbus::storage {
 
+bool FaultInjectionStore::Fault::Take(bool touches) {
+  if (count <= 0 || !touches) return false;
+  if (skip > 0) {
+    --skip;
+    return false;
+  }
+  --count;
+  return true;
+}
+
 void FaultInjectionStore::FailWrites(Column column, int count,
                                      absl::Status status, int skip) {
   absl::MutexLock l(&mu_);
-  fail_column_ = column;
-  fail_count_ = count;
-  fail_skip_ = skip;
-  fail_status_ = std::move(status);
+  writes_ = {column, count, skip, std::move(status)};
 }
 
 void FaultInjectionStore::FailReads(Column column, int count,
                                     absl::Status status) {
   absl::MutexLock l(&mu_);
-  fail_read_column_ = column;
-  fail_reads_ = count;
-  fail_read_status_ = std::move(status);
+  reads_ = {column, count, 0, std::move(status)};
+}
+
+void FaultInjectionStore::FailIterators(Column column, int count,
+                                        absl::Status status) {
+  absl::MutexLock l(&mu_);
+  iterators_ = {column, count, 0, std::move(status)};
 }
 
 absl::StatusOr<std::optional<std::string>> FaultInjectionStore::Get(
     Column column, absl::string_view key) {
   {
     absl::MutexLock l(&mu_);
-    if (fail_reads_ > 0 && column == fail_read_column_) {
-      --fail_reads_;
-      return fail_read_status_;
-    }
+    if (reads_.Take(column == reads_.column)) return reads_.status;
   }
   return base_->Get(column, key);
-}
-
-void FaultInjectionStore::FailIterators(Column column, int count,
-                                        absl::Status status) {
-  absl::MutexLock l(&mu_);
-  fail_iterator_column_ = column;
-  fail_iterators_ = count;
-  fail_iterator_status_ = std::move(status);
 }
 
 namespace {
@@ -64,9 +64,8 @@ class FailedIterator : public StoreIterator {
 std::unique_ptr<StoreIterator> FaultInjectionStore::NewIterator(Column column) {
   {
     absl::MutexLock l(&mu_);
-    if (fail_iterators_ > 0 && column == fail_iterator_column_) {
-      --fail_iterators_;
-      return std::make_unique<FailedIterator>(fail_iterator_status_);
+    if (iterators_.Take(column == iterators_.column)) {
+      return std::make_unique<FailedIterator>(iterators_.status);
     }
   }
   return base_->NewIterator(column);
@@ -105,14 +104,9 @@ int64_t FaultInjectionStore::failed_writes() {
 absl::Status FaultInjectionStore::Write(WriteBatch& batch) {
   {
     absl::MutexLock l(&mu_);
-    if (fail_count_ > 0 && batch.Touches(fail_column_)) {
-      if (fail_skip_ > 0) {
-        --fail_skip_;
-      } else {
-        --fail_count_;
-        ++failed_;
-        return fail_status_;
-      }
+    if (writes_.Take(batch.Touches(writes_.column))) {
+      ++failed_;
+      return writes_.status;
     }
     if (holding_ && batch.Touches(hold_column_)) {
       ++held_;

@@ -54,16 +54,19 @@ class FaultInjectionStore : public Store {
  private:
   const std::unique_ptr<Store> base_;
   absl::Mutex mu_;
-  int fail_count_ ABSL_GUARDED_BY(mu_) = 0;
-  int fail_skip_ ABSL_GUARDED_BY(mu_) = 0;
-  int fail_reads_ ABSL_GUARDED_BY(mu_) = 0;
-  Column fail_read_column_ ABSL_GUARDED_BY(mu_) = Column::kMeta;
-  absl::Status fail_read_status_ ABSL_GUARDED_BY(mu_);
-  int fail_iterators_ ABSL_GUARDED_BY(mu_) = 0;
-  Column fail_iterator_column_ ABSL_GUARDED_BY(mu_) = Column::kMeta;
-  absl::Status fail_iterator_status_ ABSL_GUARDED_BY(mu_);
-  Column fail_column_ ABSL_GUARDED_BY(mu_) = Column::kMeta;
-  absl::Status fail_status_ ABSL_GUARDED_BY(mu_);
+  // One kind of failure to inject: the next `count` operations on
+  // `column`, after `skip` let through, get `status`.
+  struct Fault {
+    Column column = Column::kMeta;
+    int count = 0;
+    int skip = 0;
+    absl::Status status;
+    // Whether an operation that `touches` the column fails (counted).
+    bool Take(bool touches);
+  };
+  Fault writes_ ABSL_GUARDED_BY(mu_);
+  Fault reads_ ABSL_GUARDED_BY(mu_);
+  Fault iterators_ ABSL_GUARDED_BY(mu_);
   int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
   bool holding_ ABSL_GUARDED_BY(mu_) = false;
   Column hold_column_ ABSL_GUARDED_BY(mu_) = Column::kMeta;

@@ -800,6 +800,18 @@ const char* StateColor(const std::string& state) {
   return "\x1b[33m";
 }
 
+// A state's letter in a row of states, colored if asked.
+std::string StateCell(const std::string& state, bool color) {
+  if (!color) return StateLetter(state);
+  return absl::StrCat(StateColor(state), StateLetter(state), "\x1b[0m");
+}
+
+// The columns of a chart line after its labels.
+size_t ChartColumns(const ChartOptions& options, size_t label_width) {
+  return static_cast<size_t>(
+      std::max<int>(10, options.width - static_cast<int>(label_width) - 1));
+}
+
 std::optional<double> StatValue(const v1::Datapoint& d,
                                 const std::string& stat) {
   if (stat == "SampleCount" && d.has_sample_count()) return d.sample_count();
@@ -1993,8 +2005,7 @@ std::string RenderBarChart(const std::vector<std::optional<double>>& values,
   if (values.empty()) return "";
   const Scale scale = Scale::Of(values, options.height, threshold);
   const size_t label_width = scale.LabelWidth();
-  const size_t columns = static_cast<size_t>(
-      std::max<int>(10, options.width - static_cast<int>(label_width) - 1));
+  const size_t columns = ChartColumns(options, label_width);
   std::string out;
   for (size_t begin = 0; begin < values.size(); begin += columns) {
     const size_t end = std::min(values.size(), begin + columns);
@@ -2096,8 +2107,7 @@ std::string RenderPreview(const v1::PreviewAlarmResponse& resp,
   }
   const Scale scale = Scale::Of(values, options.height, threshold);
   const size_t label_width = std::max<size_t>(scale.LabelWidth(), 5);
-  const size_t columns = static_cast<size_t>(
-      std::max<int>(10, options.width - static_cast<int>(label_width) - 1));
+  const size_t columns = ChartColumns(options, label_width);
   std::string out;
   for (size_t begin = 0; begin < n; begin += columns) {
     const size_t end = std::min(n, begin + columns);
@@ -2112,12 +2122,7 @@ std::string RenderPreview(const v1::PreviewAlarmResponse& resp,
     std::string marks = std::string(label_width + 1, ' ');
     for (size_t i = begin; i < end; ++i) {
       const v1::PreviewStep& s = resp.steps(static_cast<int>(i));
-      if (options.color) {
-        absl::StrAppend(&states, StateColor(s.state_value()),
-                        StateLetter(s.state_value()), "\x1b[0m");
-      } else {
-        states += StateLetter(s.state_value());
-      }
+      states += StateCell(s.state_value(), options.color);
       marks += s.changed() ? '^' : ' ';
     }
     out += states + "\n";
@@ -2167,8 +2172,7 @@ std::string RenderCompositePreview(const v1::PreviewAlarmResponse& resp,
     label_width = std::max(label_width, DisplayWidth(label));
   }
   label_width = std::min<size_t>(label_width, 24);
-  const size_t columns = static_cast<size_t>(
-      std::max<int>(10, options.width - static_cast<int>(label_width) - 1));
+  const size_t columns = ChartColumns(options, label_width);
   std::string out;
   for (size_t begin = 0; begin < n; begin += columns) {
     const size_t end = std::min(n, begin + columns);
@@ -2177,12 +2181,7 @@ std::string RenderCompositePreview(const v1::PreviewAlarmResponse& resp,
       std::string line =
           PadRight(FitWidth(rows[r].first, label_width), label_width) + " ";
       for (size_t i = begin; i < end; ++i) {
-        const std::string& st = rows[r].second[i];
-        if (options.color) {
-          absl::StrAppend(&line, StateColor(st), StateLetter(st), "\x1b[0m");
-        } else {
-          line += StateLetter(st);
-        }
+        line += StateCell(rows[r].second[i], options.color);
       }
       out += line + "\n";
       if (r == 0) {
