@@ -113,6 +113,23 @@ struct EvaluationCounts {
   int64_t store_reads = 0;
 };
 
+// A window job's first due tick, read ahead with its chunk of jobs.
+struct FirstRead {
+  const engine::WindowRead* read = nullptr;  // none: read when evaluated
+  bool answered = false;                     // false: from the store
+  absl::Span<const engine::WindowStats> stats;
+};
+
+// What an evaluation thread reuses from job to job.
+struct JobScratch {
+  std::vector<engine::WindowStats> window_stats;
+  // What a window alarm's evaluation reads of its configuration (period,
+  // N, statistic), one per shape.
+  absl::flat_hash_map<std::tuple<int64_t, size_t, uint8_t>,
+                      std::unique_ptr<MetricAlarmConfig>>
+      shapes;
+};
+
 // Jobs a round hands each evaluation thread at least.
 constexpr size_t kJobsPerThread = 4096;
 
@@ -372,6 +389,14 @@ struct AlarmEngine::Impl {
       ABSL_LOCKS_EXCLUDED(mu);
   void EvaluateJobRange(EvaluationJob* begin, EvaluationJob* end,
                         EvaluationCounts* counts) ABSL_LOCKS_EXCLUDED(mu);
+  // Evaluates the job's ticks, its first from `first` if that answered.
+  void EvaluateJob(EvaluationJob& job, const FirstRead& first,
+                   JobScratch& scratch, EvaluationCounts* counts)
+      ABSL_LOCKS_EXCLUDED(mu);
+  // The history data of the job's transitions, from its stored record.
+  void HistoryOfChanges(EvaluationJob& job,
+                        const ValidatedMetricAlarm& validated)
+      ABSL_LOCKS_EXCLUDED(mu);
   void ThreadLoop();
   void Wake() {
     absl::MutexLock l(&thread_mu);
@@ -878,108 +903,152 @@ EvaluationCounts AlarmEngine::Impl::EvaluateJobs(
 void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
                                          EvaluationJob* end,
                                          EvaluationCounts* counts) {
-  std::vector<engine::WindowStats> window_stats;
-  // What a window alarm's evaluation reads of its configuration (period,
-  // N, statistic), one per shape.
-  absl::flat_hash_map<std::tuple<int64_t, size_t, uint8_t>,
-                      std::unique_ptr<MetricAlarmConfig>>
-      shapes;
-  for (EvaluationJob* job = begin; job != end; ++job) {
-    if (job->ticks == 0) continue;
-    // The rule; the extended statistic once the configuration is decoded.
-    ValidatedMetricAlarm validated{job->rule, std::nullopt};
-    // The configuration, decoded; a window alarm's fetched first.
-    auto decode = [&]() -> absl::Status {
-      if (job->config != nullptr) return absl::OkStatus();
-      if (job->stored.empty()) {
-        absl::MutexLock l(&mu);
-        auto it = alarms.find(job->name);
-        if (it == alarms.end() || it->second->generation != job->generation) {
-          return absl::AbortedError("changed while evaluated");
+  JobScratch scratch;
+  // The first due tick's periods of each window job, read for a chunk of
+  // jobs under one hold of the window's lock (shared between the threads).
+  constexpr size_t kChunk = 64;
+  std::vector<engine::WindowRead> reads;
+  std::vector<engine::WindowStats> read_stats;
+  std::vector<bool> answered;
+  std::vector<FirstRead> first(kChunk);
+  for (EvaluationJob* chunk = begin; chunk != end;) {
+    const size_t n = std::min<size_t>(kChunk, static_cast<size_t>(end - chunk));
+    reads.clear();
+    for (size_t j = 0; j < n; ++j) {
+      const EvaluationJob& job = chunk[j];
+      if (job.watch == 0 || job.ticks == 0) continue;
+      const EvaluationWindow w = WindowAt(job.first_tick_ms, job.period_s,
+                                          job.rule.evaluation_periods);
+      reads.push_back({job.watch, w.start_ms, w.period_ms, w.periods});
+    }
+    if (!reads.empty()) engine.ReadWatchedMany(reads, &read_stats, &answered);
+    size_t r = 0, offset = 0;
+    for (size_t j = 0; j < n; ++j) {
+      first[j] = FirstRead();
+      if (chunk[j].watch == 0 || chunk[j].ticks == 0) continue;
+      first[j] = {
+          &reads[r], answered[r],
+          absl::MakeConstSpan(read_stats.data() + offset, reads[r].periods)};
+      offset += reads[r].periods;
+      ++r;
+    }
+    for (size_t j = 0; j < n; ++j) {
+      EvaluateJob(chunk[j], first[j], scratch, counts);
+    }
+    chunk += n;
+  }
+}
+
+void AlarmEngine::Impl::EvaluateJob(EvaluationJob& job, const FirstRead& first,
+                                    JobScratch& scratch,
+                                    EvaluationCounts* counts) {
+  if (job.ticks == 0) return;
+  // The rule; the extended statistic once the configuration is decoded.
+  ValidatedMetricAlarm validated{job.rule, std::nullopt};
+  // The configuration, decoded; a window alarm's fetched first.
+  auto decode = [&]() -> absl::Status {
+    if (job.config != nullptr) return absl::OkStatus();
+    if (job.stored.empty()) {
+      absl::MutexLock l(&mu);
+      auto it = alarms.find(job.name);
+      if (it == alarms.end() || it->second->generation != job.generation) {
+        return absl::AbortedError("changed while evaluated");
+      }
+      job.stored = it->second->stored;
+    }
+    absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(job.name, job.stored);
+    if (!r.ok()) return r.status();
+    auto config = std::make_unique<MetricAlarmConfig>(std::move(r->metric));
+    if (!config->extended_statistic.empty()) {
+      absl::StatusOr<engine::ExtendedStatistic> ext =
+          engine::ParseExtendedStatistic(config->extended_statistic);
+      if (!ext.ok()) return ext.status();
+      validated.extended = *ext;
+    }
+    job.config = std::move(config);
+    return absl::OkStatus();
+  };
+  if (job.watch == 0) job.status = decode();
+  if (!job.status.ok()) return;
+  const MetricAlarmConfig* config = job.config.get();
+  if (config == nullptr) {
+    std::unique_ptr<MetricAlarmConfig>& shape =
+        scratch
+            .shapes[{job.period_s, job.rule.evaluation_periods, job.statistic}];
+    if (shape == nullptr) {
+      shape = std::make_unique<MetricAlarmConfig>();
+      shape->period_s = job.period_s;
+      shape->evaluation_periods = job.rule.evaluation_periods;
+      shape->statistic = kStatistics[job.statistic];
+    }
+    config = shape.get();
+  }
+  AlarmState state = job.state;
+  for (size_t i = 0; i < job.ticks; ++i) {
+    const int64_t tick =
+        job.first_tick_ms + static_cast<int64_t>(i) * job.interval_ms;
+    // The periods from the window (read ahead for the first tick), or else
+    // from the store.
+    auto periods =
+        [&](const EvaluationWindow& w) -> absl::StatusOr<std::vector<Period>> {
+      if (i == 0 && first.read != nullptr &&
+          first.read->start_ms == w.start_ms &&
+          first.read->periods == w.periods) {
+        if (first.answered) {
+          ++counts->window_reads;
+          return PeriodsFromWindow(*config, first.stats);
         }
-        job->stored = it->second->stored;
+      } else if (job.watch != 0 &&
+                 engine.ReadWatched(job.watch, w.start_ms, w.period_ms,
+                                    w.periods, &scratch.window_stats)) {
+        ++counts->window_reads;
+        return PeriodsFromWindow(*config, scratch.window_stats);
       }
-      absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(job->name, job->stored);
-      if (!r.ok()) return r.status();
-      auto config = std::make_unique<MetricAlarmConfig>(std::move(r->metric));
-      if (!config->extended_statistic.empty()) {
-        absl::StatusOr<engine::ExtendedStatistic> ext =
-            engine::ParseExtendedStatistic(config->extended_statistic);
-        if (!ext.ok()) return ext.status();
-        validated.extended = *ext;
-      }
-      job->config = std::move(config);
-      return absl::OkStatus();
+      ++counts->store_reads;
+      if (absl::Status s = decode(); !s.ok()) return s;
+      return FetchAlarmPeriods(engine, clock, *job.config, validated, w);
     };
-    if (job->watch == 0) job->status = decode();
-    if (!job->status.ok()) continue;
-    const MetricAlarmConfig* config = job->config.get();
-    if (config == nullptr) {
-      std::unique_ptr<MetricAlarmConfig>& shape =
-          shapes[{job->period_s, job->rule.evaluation_periods, job->statistic}];
-      if (shape == nullptr) {
-        shape = std::make_unique<MetricAlarmConfig>();
-        shape->period_s = job->period_s;
-        shape->evaluation_periods = job->rule.evaluation_periods;
-        shape->statistic = kStatistics[job->statistic];
-      }
-      config = shape.get();
+    absl::StatusOr<PreviewStep> step =
+        EvaluateAtTick(*config, validated, tick, state, periods);
+    if (!step.ok()) {
+      job.status = step.status();
+      break;
     }
-    AlarmState state = job->state;
-    for (size_t i = 0; i < job->ticks; ++i) {
-      const int64_t tick =
-          job->first_tick_ms + static_cast<int64_t>(i) * job->interval_ms;
-      absl::StatusOr<PreviewStep> step = EvaluateAtTick(
-          *config, validated, tick, state,
-          [&](const EvaluationWindow& w)
-              -> absl::StatusOr<std::vector<Period>> {
-            if (job->watch != 0 &&
-                engine.ReadWatched(job->watch, w.start_ms, w.period_ms,
-                                   w.periods, &window_stats)) {
-              ++counts->window_reads;
-              return PeriodsFromWindow(*config, window_stats);
-            }
-            ++counts->store_reads;
-            if (absl::Status s = decode(); !s.ok()) return s;
-            return FetchAlarmPeriods(engine, clock, *job->config, validated, w);
-          });
-      if (!step.ok()) {
-        job->status = step.status();
-        break;
-      }
-      state = step->state;
-      ++job->evaluated;
-      job->last_tick_ms = tick;
-      if (step->changed) job->changes.push_back(*std::move(step));
-    }
-    // The reason a transition replaces, for its history item: in the store
-    // only. A failed read drops the job's ticks (evaluated again).
-    if (!job->changes.empty()) {
-      absl::StatusOr<AlarmRecord> r = StoredRecord(job->name);
-      if (absl::IsNotFound(r.status())) r = absl::AbortedError("deleted");
-      if (r.ok()) {
-        // The history data of each transition, from the record it starts
-        // from (the apply step checks the version is still that).
-        job->config_version = r->config_version;
-        AlarmState previous = job->state;
-        std::string previous_reason = std::move(r->state_reason);
-        AlarmRecord next = *std::move(r);
-        for (const PreviewStep& step : job->changes) {
-          next.state = step.state;
-          next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
-          next.state_reason_data = step.reason_data;
-          job->history_data.push_back(StateUpdateData(
-              previous, previous_reason, next,
-              EvidenceJson(next.metric, validated, step, next.config_version)));
-          previous = step.state;
-          previous_reason = next.state_reason;
-        }
-      } else {
-        job->status = r.status();
-        job->evaluated = 0;
-        job->changes.clear();
-      }
-    }
+    state = step->state;
+    ++job.evaluated;
+    job.last_tick_ms = tick;
+    if (step->changed) job.changes.push_back(*std::move(step));
+  }
+  if (!job.changes.empty()) HistoryOfChanges(job, validated);
+}
+
+void AlarmEngine::Impl::HistoryOfChanges(
+    EvaluationJob& job, const ValidatedMetricAlarm& validated) {
+  // The reason a transition replaces, for its history item: in the store
+  // only. A failed read drops the job's ticks (evaluated again).
+  absl::StatusOr<AlarmRecord> r = StoredRecord(job.name);
+  if (absl::IsNotFound(r.status())) r = absl::AbortedError("deleted");
+  if (!r.ok()) {
+    job.status = r.status();
+    job.evaluated = 0;
+    job.changes.clear();
+    return;
+  }
+  // The history data of each transition, from the record it starts from
+  // (the apply step checks the version is still that).
+  job.config_version = r->config_version;
+  AlarmState previous = job.state;
+  std::string previous_reason = std::move(r->state_reason);
+  AlarmRecord next = *std::move(r);
+  for (const PreviewStep& step : job.changes) {
+    next.state = step.state;
+    next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
+    next.state_reason_data = step.reason_data;
+    job.history_data.push_back(StateUpdateData(
+        previous, previous_reason, next,
+        EvidenceJson(next.metric, validated, step, next.config_version)));
+    previous = step.state;
+    previous_reason = next.state_reason;
   }
 }
 
@@ -1054,9 +1123,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
     }
   }
   if (jobs.empty()) return absl::OkStatus();
-
   EvaluationCounts counts = EvaluateJobs(jobs);
-
   absl::MutexLock l(&mu);
   // Transitions are stamped when they are applied, after any put that the
   // evaluation raced.

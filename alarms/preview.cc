@@ -31,7 +31,7 @@ double BasicStatistic(const std::string& statistic, double count, double sum,
 
 std::vector<Period> PeriodsFromWindow(
     const MetricAlarmConfig& config,
-    const std::vector<engine::WindowStats>& stats) {
+    absl::Span<const engine::WindowStats> stats) {
   std::vector<Period> out(stats.size());
   for (size_t i = 0; i < stats.size(); ++i) {
     const engine::WindowStats& s = stats[i];

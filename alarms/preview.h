@@ -11,6 +11,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "alarms/evaluator.h"
 #include "alarms/metric_alarm.h"
 #include "alarms/schedule.h"
@@ -54,7 +55,7 @@ absl::StatusOr<std::vector<Period>> FetchAlarmPeriods(
 // alarms with a statistic (not an extended one).
 std::vector<Period> PeriodsFromWindow(
     const MetricAlarmConfig& config,
-    const std::vector<engine::WindowStats>& stats);
+    absl::Span<const engine::WindowStats> stats);
 
 struct PreviewStep {
   int64_t tick_ms;

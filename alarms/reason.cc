@@ -27,12 +27,101 @@ const char* Phrase(ComparisonOperator op) {
   return "?";
 }
 
+// The UTC calendar fields of `ms`, for years 1000 to 9999 (false outside,
+// where absl prints years in other widths).
+// Days to a civil date by the era arithmetic of the proleptic Gregorian
+// calendar (eras of 400 years, 146,097 days, starting on 1 March); a
+// transition's history formats a dozen times, and absl::FormatTime's
+// general path was a tenth of a mass round's evaluation.
+struct UtcFields {
+  int64_t year;
+  int month, day, hour, minute, second, millis;
+};
+bool SplitUtc(int64_t ms, UtcFields* f) {
+  constexpr int64_t kMinMs = -30610224000000;  // 1000-01-01T00:00:00
+  constexpr int64_t kMaxMs = 253402300799999;  // 9999-12-31T23:59:59.999
+  if (ms < kMinMs || ms > kMaxMs) return false;
+  constexpr int64_t kDayMs = 86'400'000;
+  int64_t days = ms / kDayMs;
+  int64_t rest = ms % kDayMs;
+  if (rest < 0) {
+    rest += kDayMs;
+    --days;
+  }
+  f->millis = static_cast<int>(rest % 1000);
+  f->second = static_cast<int>(rest / 1000 % 60);
+  f->minute = static_cast<int>(rest / 60'000 % 60);
+  f->hour = static_cast<int>(rest / 3'600'000);
+  const int64_t z = days + 719'468;  // days since 0000-03-01
+  const int64_t era = (z >= 0 ? z : z - 146'096) / 146'097;
+  const int64_t doe = z - era * 146'097;  // [0, 146096]
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146'096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);  // [0, 365]
+  const int64_t mp = (5 * doy + 2) / 153;                       // March = 0
+  f->day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  f->month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  f->year = yoe + era * 400 + (f->month <= 2 ? 1 : 0);
+  return true;
+}
+
+// Appends `v` in exactly `width` digits (v >= 0, v < 10^width).
+void Digits(char*& p, int64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  p += width;
+}
+
 std::string Time(int64_t ms, const char* format) {
   return absl::FormatTime(format, absl::FromUnixMillis(ms),
                           absl::UTCTimeZone());
 }
 
-std::string ReasonTime(int64_t ms) { return Time(ms, "%d/%m/%y %H:%M:%S"); }
+}  // namespace
+
+std::string ReasonTime(int64_t ms) {
+  UtcFields f;
+  if (!SplitUtc(ms, &f)) return Time(ms, "%d/%m/%y %H:%M:%S");
+  char buf[17];  // dd/mm/yy HH:MM:SS
+  char* p = buf;
+  Digits(p, f.day, 2);
+  *p++ = '/';
+  Digits(p, f.month, 2);
+  *p++ = '/';
+  Digits(p, f.year % 100, 2);
+  *p++ = ' ';
+  Digits(p, f.hour, 2);
+  *p++ = ':';
+  Digits(p, f.minute, 2);
+  *p++ = ':';
+  Digits(p, f.second, 2);
+  return std::string(buf, p);
+}
+
+std::string JsonTime(int64_t ms) {
+  UtcFields f;
+  if (!SplitUtc(ms, &f)) return Time(ms, "%Y-%m-%dT%H:%M:%E3S+0000");
+  char buf[28];  // yyyy-MM-ddTHH:mm:ss.SSS+0000
+  char* p = buf;
+  Digits(p, f.year, 4);
+  *p++ = '-';
+  Digits(p, f.month, 2);
+  *p++ = '-';
+  Digits(p, f.day, 2);
+  *p++ = 'T';
+  Digits(p, f.hour, 2);
+  *p++ = ':';
+  Digits(p, f.minute, 2);
+  *p++ = ':';
+  Digits(p, f.second, 2);
+  *p++ = '.';
+  Digits(p, f.millis, 3);
+  for (const char c : {'+', '0', '0', '0', '0'}) *p++ = c;
+  return std::string(buf, p);
+}
+
+namespace {
 
 std::string Plural(size_t n, const char* word) {
   return absl::StrCat(n, " ", word, n == 1 ? "" : "s");
@@ -102,10 +191,6 @@ void AppendJsonString(std::string* out, absl::string_view s) {
     }
   }
   out->push_back('"');
-}
-
-std::string JsonTime(int64_t ms) {
-  return Time(ms, "%Y-%m-%dT%H:%M:%E3S+0000");
 }
 
 std::string JavaDouble(double v) {

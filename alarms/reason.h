@@ -42,6 +42,8 @@ struct ReasonInput {
 void AppendJsonString(std::string* out, absl::string_view s);
 // yyyy-MM-ddTHH:mm:ss.SSS+0000 (UTC), as reason data writes times.
 std::string JsonTime(int64_t ms);
+// dd/mm/yy HH:MM:SS (UTC), as reason texts write times.
+std::string ReasonTime(int64_t ms);
 
 // Java's Double.toString of `v` (NaN and Infinity too).
 std::string JavaDouble(double v);

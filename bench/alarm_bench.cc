@@ -133,12 +133,13 @@ void BM_EvaluateEvery10s(benchmark::State& state) {
     if (!(*a)->PutMetricAlarm(Alarm(i), {}).ok()) std::abort();
   }
   const alarms::AlarmEngineStats before = (*a)->Stats();
-  int64_t rounds = 0;
-  double cpu_s = 0, wall_s = 0, worst_s = 0;
+  int64_t rounds = 0, transition_rounds = 0;
+  double cpu_s = 0, wall_s = 0, worst_s = 0, transition_wall_s = 0;
   for (auto _ : state) {
     state.PauseTiming();
     clock.Advance(10'000);
     WriteRound(**e, n, clock.NowMs() - 5'000);
+    const int64_t transitions0 = (*a)->Stats().transitions;
     state.ResumeTiming();
     const double cpu0 = ProcessCpuSeconds();
     const auto wall0 = std::chrono::steady_clock::now();
@@ -150,6 +151,12 @@ void BM_EvaluateEvery10s(benchmark::State& state) {
     wall_s += wall;
     worst_s = std::max(worst_s, wall);
     ++rounds;
+    state.PauseTiming();
+    if ((*a)->Stats().transitions != transitions0) {
+      ++transition_rounds;
+      transition_wall_s += wall;
+    }
+    state.ResumeTiming();
   }
   const alarms::AlarmEngineStats after = (*a)->Stats();
   state.counters["evaluations/round"] =
@@ -167,6 +174,16 @@ void BM_EvaluateEvery10s(benchmark::State& state) {
   // the tick (the clock's move) to then, on average and at worst.
   state.counters["tick_to_persisted_ms"] = wall_s * 1000 / rounds;
   state.counters["worst_tick_to_persisted_ms"] = worst_s * 1000;
+  // Apart: the rounds where a tenth of the alarms transition together, and
+  // the others.
+  if (transition_rounds > 0) {
+    state.counters["transition_round_ms"] =
+        transition_wall_s * 1000 / transition_rounds;
+  }
+  if (rounds > transition_rounds) {
+    state.counters["quiet_round_ms"] =
+        (wall_s - transition_wall_s) * 1000 / (rounds - transition_rounds);
+  }
   a->reset();
   e->reset();
   std::filesystem::remove_all(dir);

@@ -599,6 +599,12 @@ bool Engine::ReadWatched(uint64_t handle, int64_t start_ms, int64_t period_ms,
                              impl_->clock.NowMs(), out);
 }
 
+void Engine::ReadWatchedMany(absl::Span<const WindowRead> reads,
+                             std::vector<WindowStats>* out,
+                             std::vector<bool>* answered) {
+  impl_->window->ReadMany(reads, impl_->clock.NowMs(), out, answered);
+}
+
 absl::Status Engine::SealAgedHeads() {
   return impl_->sweeper->Run(impl_->options.head_max_age_ms);
 }

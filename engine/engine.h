@@ -255,6 +255,11 @@ class Engine {
   // cover them (then read GetStatistics).
   bool ReadWatched(uint64_t handle, int64_t start_ms, int64_t period_ms,
                    size_t n, std::vector<WindowStats>* out);
+  // Each of `reads` as ReadWatched, at one time, under one hold of the
+  // window's lock (RecentWindow::ReadMany).
+  void ReadWatchedMany(absl::Span<const WindowRead> reads,
+                       std::vector<WindowStats>* out,
+                       std::vector<bool>* answered);
   // Recent windows held (watches of one key, bucket and span share one).
   size_t WatchedWindows();
 

@@ -38,6 +38,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "engine/commit_queue.h"
 #include "engine/head_store.h"
 #include "engine/series_index.h"
@@ -68,6 +69,14 @@ struct WindowStats {
 
 struct WatchedWindow;  // recent_window.cc
 
+// A read of a watch: `periods` periods of period_ms from start_ms.
+struct WindowRead {
+  uint64_t handle;
+  int64_t start_ms;
+  int64_t period_ms;
+  size_t periods;
+};
+
 // Thread-safe.
 class RecentWindow {
  public:
@@ -86,8 +95,14 @@ class RecentWindow {
   // `n` periods of period_ms (a multiple of the bucket) from start_ms (a
   // multiple of the bucket), oldest first, into *out (count 0: no data).
   // False if the watch does not cover them (see the contract).
+  // Reads share the lock: they run beside each other, not beside a feed.
   bool Read(uint64_t handle, int64_t start_ms, int64_t period_ms, size_t n,
             int64_t now_ms, std::vector<WindowStats>* out);
+  // Each of `reads` as Read does, under one hold of the lock: read i's
+  // periods in *out after those of the reads before it (out holds the sum
+  // of their periods); (*answered)[i] is what Read would have returned.
+  void ReadMany(absl::Span<const WindowRead> reads, int64_t now_ms,
+                std::vector<WindowStats>* out, std::vector<bool>* answered);
 
   // The ingest path: the group's points and sets of watched series. Called
   // by HeadStore::AppendGroup with its lock held.
@@ -105,6 +120,10 @@ class RecentWindow {
   bool Attach(Series* s, Window* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Detach(Series* s, Window* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Build(Window* w, const SeriesKey& key, int64_t now_ms);
+  // One read of window `w` (nullptr: the handle is unknown) into
+  // out[0, r.periods); the lock held, shared or not.
+  static bool ReadLocked(const WindowRead& r, const Window* w, int64_t now_ms,
+                         WindowStats* out);
   // Detaches `w` from its series and the maps, and destroys it. Heads' lock
   // held.
   void Remove(Window* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -76,6 +76,11 @@ class WriteBatch {
   WriteBatch& operator=(WriteBatch&&) noexcept;
 
   void Put(Column column, absl::string_view key, absl::string_view value);
+  // The same, taking the value's bytes without a copy.
+  void Put(Column column, absl::string_view key, std::string&& value);
+  void Put(Column column, absl::string_view key, const char* value) {
+    Put(column, key, absl::string_view(value));
+  }
   void Delete(Column column, absl::string_view key);
   // Deletes keys in [begin, end).
   void DeleteRange(Column column, absl::string_view begin,

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace nimbus::alarms {
@@ -41,6 +42,46 @@ Case Make(size_t n, size_t m, TreatMissingData tmd, std::vector<Period> range,
              kStart + 5 * kMinute + 4'547,
              "Average"};
   return c;
+}
+
+// Both time formats equal absl::FormatTime's over the calendar's edges
+// (leap days, century years, before 1970, the ends of years 999, 1000 and
+// 9999) and a spread of instants, in years 0 to 10000.
+TEST(Reason, TimesAreFormattedAsAbslFormatsThem) {
+  auto absl_format = [](const char* f, int64_t ms) {
+    return absl::FormatTime(f, absl::FromUnixMillis(ms), absl::UTCTimeZone());
+  };
+  std::vector<int64_t> instants = {
+      0,
+      -1,
+      1796119200000,    // 2026-12-01T10:00:00
+      951782400000,     // 2000-02-29T00:00:00
+      951868799999,     // 2000-02-29T23:59:59.999
+      -2203891200000,   // 1900-03-01
+      -62167219200000,  // 0000-01-01
+      -62167219200001,  // the last millisecond of year -1
+      -30610224000000,  // 1000-01-01
+      -30610224000001,  // 0999-12-31T23:59:59.999
+      253402300799999,  // 9999-12-31T23:59:59.999
+      253402300800000,  // 10000-01-01
+      4107542400000,    // 2100-03-01
+      int64_t{-86'400'000} * 365,
+  };
+  // Every 7,919,311 ms (a prime: all hours, minutes and days come up) over
+  // 1960-2040, and a stride of about 37 days over years 0-9999.
+  for (int64_t ms = -315619200000; ms < 2208988800000; ms += 7919311) {
+    instants.push_back(ms);
+  }
+  for (int64_t ms = -62167219200000; ms < 253402300800000;
+       ms += 3196800000 + 1234) {
+    instants.push_back(ms);
+  }
+  for (int64_t ms : instants) {
+    ASSERT_EQ(JsonTime(ms), absl_format("%Y-%m-%dT%H:%M:%E3S+0000", ms)) << ms;
+    ASSERT_EQ(ReasonTime(ms), absl_format("%d/%m/%y %H:%M:%S", ms)) << ms;
+  }
+  EXPECT_EQ(JsonTime(1796119200123), "2026-12-01T10:00:00.123+0000");
+  EXPECT_EQ(ReasonTime(1796119200123), "01/12/26 10:00:00");
 }
 
 TEST(Reason, JavaPrintsDoublesWithAPointAndSwitchesToExponents) {

@@ -237,6 +237,67 @@ TEST_F(RecentWindowTest, SubMinuteBucketsSumIntoPeriods) {
       engine_->ReadWatched(*h, kT0 + 9 * kMinute + 5, 20'000, 1, &stats));
 }
 
+// A batch answers each of its reads as a read of its own would: covered
+// ones with the same statistics, back to back; refused ones (an unknown
+// handle, a start older than the span or not on a bucket) refused.
+TEST_F(RecentWindowTest, ABatchOfReadsAnswersEachAsAReadAlone) {
+  SeriesKey other = Key();
+  other.dimensions = {{"Host", "b"}};
+  auto minute = engine_->WatchSeries(Key(), kMinute, 5 * kMinute);
+  auto tens = engine_->WatchSeries(other, 10'000, 2 * kMinute);
+  ASSERT_TRUE(minute.ok() && tens.ok());
+  for (int i = 0; i < 30; ++i) {
+    Put(Key(), {{kT0 + 6 * kMinute + i * 10'000, static_cast<double>(i)}});
+    Put(other, {{kT0 + 8 * kMinute + i * 4'000, static_cast<double>(2 * i)}});
+  }
+  Put(other, {{kT0 + 40 * kMinute, 7}});  // far ahead of now
+  const std::vector<WindowRead> reads = {
+      {*minute, kT0 + 6 * kMinute, kMinute, 4},
+      {*tens, kT0 + 8 * kMinute, 20'000, 6},
+      {*minute + *tens + 1, kT0 + 6 * kMinute, kMinute, 2},  // unknown
+      {*minute, kT0 - 30 * kMinute, kMinute, 3},             // too old
+      {*tens, kT0 + 9 * kMinute + 5, 10'000, 2},             // not on a bucket
+      {*tens, kT0 + 9 * kMinute, 10'000, 3},
+  };
+  std::vector<WindowStats> many;
+  std::vector<bool> answered;
+  engine_->ReadWatchedMany(reads, &many, &answered);
+  ASSERT_EQ(answered.size(), reads.size());
+  size_t periods = 0;
+  for (const WindowRead& r : reads) periods += r.periods;
+  ASSERT_EQ(many.size(), periods);
+  size_t at = 0;
+  int covered = 0;
+  for (size_t i = 0; i < reads.size(); ++i) {
+    const WindowRead& r = reads[i];
+    std::vector<WindowStats> alone;
+    const bool ok = engine_->ReadWatched(r.handle, r.start_ms, r.period_ms,
+                                         r.periods, &alone);
+    EXPECT_EQ(answered[i], ok) << i;
+    if (ok) {
+      ++covered;
+      for (size_t k = 0; k < r.periods; ++k) {
+        EXPECT_EQ(many[at + k].count, alone[k].count) << i << " " << k;
+        EXPECT_EQ(many[at + k].sum, alone[k].sum) << i << " " << k;
+        EXPECT_EQ(many[at + k].minimum, alone[k].minimum) << i << " " << k;
+        EXPECT_EQ(many[at + k].maximum, alone[k].maximum) << i << " " << k;
+      }
+    }
+    at += r.periods;
+  }
+  EXPECT_EQ(covered, 3);
+  // What the first read says is what is stored.
+  Stats first;
+  for (size_t k = 0; k < 4; ++k) first.push_back({many[k].count, many[k].sum});
+  EXPECT_EQ(first, Stored(Key(), kT0 + 6 * kMinute, 4));
+  // Later, the point that was ahead is counted in a batch too.
+  clock_.Set(kT0 + 41 * kMinute);
+  engine_->ReadWatchedMany({{*tens, kT0 + 40 * kMinute, 10'000, 1}}, &many,
+                           &answered);
+  ASSERT_TRUE(answered[0]);
+  EXPECT_EQ(many[0].sum, 7);
+}
+
 TEST_F(RecentWindowTest, EachPointCountsOnceWhileBuildsRaceCommits) {
   std::atomic<bool> stop{false};
   std::atomic<int> written{0};
