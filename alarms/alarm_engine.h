@@ -67,6 +67,9 @@ struct AlarmEngineStats {
   // Evaluations that failed (their data could not be read, their write
   // failed), each logged; the tick is evaluated again.
   int64_t evaluation_failures = 0;
+  // Rounds that looked at every alarm for the due ones: not those before
+  // the earliest an alarm can come due.
+  int64_t scans = 0;
 };
 
 struct DescribeAlarmsQuery {

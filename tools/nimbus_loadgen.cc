@@ -78,11 +78,14 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "nimbus/v1/metrics.grpc.pb.h"
+#include "tools/alarm_latency.h"
 #include "tools/shapes.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "nimbusd address");
 ABSL_FLAG(std::string, mode, "ingest",
-          "ingest, or query (GetMetricStatistics load)");
+          "ingest, query (GetMetricStatistics load), or alarms (the latency "
+          "from a breaching point to the transition a client sees; "
+          "tools/alarm_latency.h)");
 ABSL_FLAG(std::string, rpc, "PutMetricSeries",
           "PutMetricData, PutMetricSeries or StreamMetricSeries");
 ABSL_FLAG(int, series, 1000, "number of series (8 shapes in turn)");
@@ -104,6 +107,13 @@ ABSL_FLAG(int, series_per_request, 100,
 ABSL_FLAG(int, points_per_series, 360,
           "PutMetricSeries/Stream: points per series per request");
 ABSL_FLAG(uint64_t, seed, 42, "dataset seed");
+ABSL_FLAG(double, alarm_breach_share, 0.1,
+          "alarms mode: the share of the alarms (of --series) that breach "
+          "together in a breach round");
+ABSL_FLAG(int, alarm_rounds, 3,
+          "alarms mode: breach rounds, each followed by a recovery round");
+ABSL_FLAG(int, alarm_probes, 50,
+          "alarms mode: breaching alarms polled for their state (<= 100)");
 ABSL_FLAG(std::string, namespace_name, "Loadgen", "namespace of every series");
 ABSL_FLAG(
     std::string, replay, "",
@@ -839,8 +849,20 @@ int main(int argc, char** argv) {
       mode == "ingest") {
     return Fail("--verify needs the whole dataset sent: drop --run_time"), 2;
   }
+  if (mode == "alarms") {
+    nimbus::tools::AlarmLatencyOptions o;
+    o.target = absl::GetFlag(FLAGS_target);
+    o.namespace_name = ns;
+    o.alarms = absl::GetFlag(FLAGS_series);
+    o.concurrency = absl::GetFlag(FLAGS_concurrency);
+    o.breach_share = absl::GetFlag(FLAGS_alarm_breach_share);
+    o.rounds = absl::GetFlag(FLAGS_alarm_rounds);
+    o.probes = absl::GetFlag(FLAGS_alarm_probes);
+    o.json = absl::GetFlag(FLAGS_json);
+    return nimbus::tools::RunAlarmLatency(o);
+  }
   if (mode != "ingest" && mode != "query")
-    return Fail("--mode must be ingest or query"), 2;
+    return Fail("--mode must be ingest, query or alarms"), 2;
   if (rpc != "PutMetricData" && rpc != "PutMetricSeries" &&
       rpc != "StreamMetricSeries") {
     return Fail(

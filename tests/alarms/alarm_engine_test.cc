@@ -639,6 +639,39 @@ TEST_F(AlarmEngineTest, RoundsOnTwoThreadsMatchTheSingleAlarm) {
   }
 }
 
+// A round looks at every alarm only once one can be due: not at each
+// wake-up before (a put, a forced state, the thread's own). (A failed
+// evaluation's retry, due before the next tick, is looked for:
+// AFailingEvaluationIsAnEvaluationErrorUntilOneWorks.)
+TEST_F(AlarmEngineTest, RoundsLookAtEveryAlarmOnlyWhenOneCanBeDue) {
+  clock_.Set(kT0 + 20 * kMinute + 5'000);
+  for (const char* name : {"a", "b", "c"}) {
+    ASSERT_TRUE(alarms_->PutMetricAlarm(Config(name), {}).ok());
+  }
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());  // the first looks
+  const int64_t scans = alarms_->Stats().scans;
+  const int64_t evaluations = alarms_->Stats().evaluations;
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(1'000);
+    ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  }
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config("d"), {}).ok());
+  ASSERT_TRUE(alarms_->SetAlarmState("a", AlarmState::kOk, "forced", "").ok());
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().scans, scans);
+  // The next minute's tick: every alarm evaluated, "d" too.
+  clock_.Set(kT0 + 21 * kMinute);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().scans, scans + 1);
+  EXPECT_EQ(alarms_->Stats().evaluations, evaluations + 1 + 4);
+  EXPECT_EQ(alarms_->Get("a")->state, AlarmState::kAlarm);
+  // Until the next tick, nothing more.
+  clock_.Set(kT0 + 22 * kMinute - 1);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().scans, scans + 1);
+  EXPECT_EQ(alarms_->Stats().evaluations, evaluations + 5);
+}
+
 TEST_F(AlarmEngineTest, TicksBeyondTheCatchUpWindowAreSkippedAndCounted) {
   ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
   clock_.Set(kT0 + 4 * kMinute + 90 * kMinute);
