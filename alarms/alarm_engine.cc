@@ -1582,18 +1582,46 @@ absl::StatusOr<DescribeAlarmsResult> AlarmEngine::DescribeAlarms(
     return true;
   };
   DescribeAlarmsResult out;
-  auto it = q.next_token.empty() ? impl_->alarms.begin()
-                                 : impl_->alarms.upper_bound(q.next_token);
-  for (; it != impl_->alarms.end(); ++it) {
-    if (restricted && !only.contains(it->first)) continue;
-    if (!wanted(it->first, *it->second)) continue;
+  // Adds alarm `name` if wanted; false once the page is full.
+  auto add =
+      [&](const std::string& name, const Entry& e)
+          ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl_->mu) -> absl::StatusOr<bool> {
+    if (!wanted(name, e)) return true;
     if (out.alarms.size() == q.max_records) {
       out.next_token = out.alarms.back().name();
-      break;
+      return false;
     }
-    absl::StatusOr<AlarmRecord> r = impl_->Whole(it->first, *it->second);
+    absl::StatusOr<AlarmRecord> r = impl_->Whole(name, e);
     if (!r.ok()) return r.status();
     out.alarms.push_back(*std::move(r));
+    return true;
+  };
+  // Names, children and parents are looked up, a prefix is sought: a page
+  // costs what it holds, not the number of alarms (a client polling a few
+  // alarms by name among 100,000 made each call a scan of them all).
+  if (restricted) {
+    auto n =
+        q.next_token.empty() ? only.begin() : only.upper_bound(q.next_token);
+    for (; n != only.end(); ++n) {
+      auto it = impl_->alarms.find(*n);
+      if (it == impl_->alarms.end()) continue;
+      absl::StatusOr<bool> more = add(it->first, *it->second);
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+    }
+    return out;
+  }
+  auto it = q.next_token.empty() ? impl_->alarms.begin()
+                                 : impl_->alarms.upper_bound(q.next_token);
+  if (!q.alarm_name_prefix.empty() &&
+      (q.next_token.empty() || q.next_token < q.alarm_name_prefix)) {
+    it = impl_->alarms.lower_bound(q.alarm_name_prefix);
+  }
+  for (; it != impl_->alarms.end(); ++it) {
+    if (!absl::StartsWith(it->first, q.alarm_name_prefix)) break;
+    absl::StatusOr<bool> more = add(it->first, *it->second);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
   }
   return out;
 }

@@ -914,6 +914,34 @@ TEST_F(AlarmEngineTest, DescribeFiltersAndPages) {
   q.alarm_names = {"db", "ghost"};
   r = alarms_->DescribeAlarms(q);
   ASSERT_EQ(r->alarms.size(), 1u);
+  // Names page in name order, whatever order they are given in; the last
+  // page ends without a token even when a name after it does not exist.
+  q = {};
+  q.alarm_names = {"web-5", "ghost", "db", "web-1", "web-6", "zzz"};
+  q.max_records = 2;
+  names.clear();
+  for (int pages = 0;; ++pages) {
+    ASSERT_LT(pages, 5);
+    r = alarms_->DescribeAlarms(q);
+    ASSERT_TRUE(r.ok());
+    for (const AlarmRecord& a : r->alarms) names.push_back(a.name());
+    if (r->next_token.empty()) break;
+    q.next_token = r->next_token;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"db", "web-1", "web-5", "web-6"}));
+  // A prefix, from a token before it and from one inside it; the alarms
+  // after the prefix's ("web-" and later) are not listed.
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config("webz"), {}).ok());
+  q = {};
+  q.alarm_name_prefix = "web-";
+  q.next_token = "a";
+  EXPECT_EQ(alarms_->DescribeAlarms(q)->alarms.size(), 7u);
+  q.next_token = "web-4";
+  r = alarms_->DescribeAlarms(q);
+  ASSERT_EQ(r->alarms.size(), 2u);
+  EXPECT_EQ(r->alarms[0].name(), "web-5");
+  EXPECT_TRUE(r->next_token.empty());
+  ASSERT_TRUE(alarms_->DeleteAlarms({"webz"}).ok());
   q = {};
   q.alarm_types = {AlarmType::kComposite};
   EXPECT_TRUE(alarms_->DescribeAlarms(q)->alarms.empty());
