@@ -1133,6 +1133,10 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
       }
     } else {
       ++stats.scans;
+      // Room for every alarm at once: grown by doubling, the jobs moved
+      // 200,000 times at 100,000 alarms, into pages the server had handed
+      // back since the last round (tens of ms a round).
+      jobs.reserve(alarms.size());
       for (auto& [name, e] : alarms) consider(name, *e);
     }
     due_from_ms = only == nullptr ? due : std::min(due_from_ms, due);
