@@ -22,8 +22,9 @@
 //  - Memory: 32 bytes a bucket, span / bucket + 3 buckets a window, plus
 //    about 200 bytes and the key's encoding (a 10-second alarm of N = 3
 //    with a minute of span: about 550 bytes), plus buckets for points more
-//    than one bucket ahead of now. Watches of the same key, bucket and span
-//    share one window.
+//    than one bucket ahead of now (until the first point fed after their
+//    time has passed the ring's reach). Watches of the same key, bucket and
+//    span share one window.
 #ifndef NIMBUS_ENGINE_RECENT_WINDOW_H_
 #define NIMBUS_ENGINE_RECENT_WINDOW_H_
 
