@@ -1187,14 +1187,14 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   std::vector<Retry> retries;
   // Counted once the round is written.
   AlarmEngineStats round;
+  // An alarm this round leaves due (changed meanwhile, or not evaluated):
+  // evaluated again by the next round, whatever the clock does meanwhile.
+  auto still_due = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    due_from_ms = INT64_MIN;
+  };
   // Applies `job` to alarm `name`: its transitions into txn; the tick it
   // advances to, unless the alarm changed meanwhile (evaluated again from
   // its new state).
-  // An alarm this round leaves due (changed meanwhile, or not evaluated):
-  // evaluated again by the next round.
-  auto still_due = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    due_from_ms = std::min(due_from_ms, applied_ms);
-  };
   auto apply = [&](EvaluationJob& job, const std::string& name,
                    Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (e.generation != job.generation) return still_due();

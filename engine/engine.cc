@@ -592,6 +592,7 @@ absl::StatusOr<uint64_t> Engine::WatchSeries(const SeriesKey& key,
 void Engine::UnwatchSeries(uint64_t handle) { impl_->window->Unwatch(handle); }
 
 size_t Engine::WatchedWindows() { return impl_->window->watches(); }
+size_t Engine::WindowBuckets() { return impl_->window->buckets(); }
 
 bool Engine::ReadWatched(uint64_t handle, int64_t start_ms, int64_t period_ms,
                          size_t n, std::vector<WindowStats>* out) {

@@ -262,6 +262,8 @@ class Engine {
                        std::vector<bool>* answered);
   // Recent windows held (watches of one key, bucket and span share one).
   size_t WatchedWindows();
+  // Buckets the recent windows hold, ahead ones included.
+  size_t WindowBuckets();
 
  private:
   struct Impl;

@@ -33,8 +33,9 @@ struct WatchedWindow {
   // Buckets too far ahead for the ring; allocated when one arrives.
   std::unique_ptr<absl::btree_map<int64_t, WindowStats>> ahead;
   absl::InlinedVector<Series*, 1> series;
-  // The latest time it was fed or read at: a clock that steps back must not
-  // make the ring look as if it reached back further than it does.
+  // The latest time it was fed at (reads take the larger of it and their
+  // own): a clock that steps back must not make the ring look as if it
+  // reached back further than it does.
   int64_t max_now_ms = INT64_MIN;
   int64_t Now(int64_t now_ms) {
     if (now_ms > max_now_ms) max_now_ms = now_ms;
@@ -71,6 +72,11 @@ struct WatchedWindow {
     const int64_t now_ms = Now(clock_ms);
     const int64_t p = Bucket(ts);
     const int64_t now_p = Bucket(now_ms);
+    // Buckets that were ahead and are now older than the ring's reach
+    // (reads, holding the lock shared, leave them): trimmed at every point,
+    // so that a series whose points always come early keeps no more than
+    // the buckets still ahead.
+    TrimAhead(Oldest(now_ms));
     if (p > now_p + kAheadBuckets) {
       if (ahead == nullptr) {
         ahead = std::make_unique<absl::btree_map<int64_t, WindowStats>>();
@@ -78,8 +84,6 @@ struct WatchedWindow {
       (*ahead)[p].Merge(s);
       return;
     }
-    // Buckets that were ahead and are now older than the ring's reach.
-    TrimAhead(Oldest(now_ms));
     if (p < Oldest(now_ms)) return;  // older than the span: not kept
     const int64_t n = static_cast<int64_t>(size);
     if (newest == INT64_MIN || p - newest >= n) {
@@ -285,8 +289,8 @@ bool RecentWindow::ReadLocked(const WindowRead& r, const Window* found,
   }
   const int64_t first = w.Bucket(r.start_ms);
   if (first < w.Oldest(now_ms)) return false;
-  // Ahead buckets older than the ring's reach (dropped by the next Add)
-  // are older than `first`: never looked up.
+  // Ahead buckets older than the ring's reach (dropped by the next point
+  // fed) are older than `first`: never looked up.
   const int64_t per = r.period_ms / w.bucket_ms;
   for (size_t k = 0; k < r.periods; ++k) {
     WindowStats& acc = out[k];

@@ -177,6 +177,24 @@ TEST_F(RecentWindowTest, PointsAheadOfNowCountWhenTheirTimeComes) {
   EXPECT_EQ(Window(*h, kT0 + 68 * kMinute, 3), (Stats{{0, 0}, {0, 0}, {1, 7}}));
 }
 
+// A client whose clock runs ten minutes fast: its window keeps the buckets
+// still within its reach, not one more for every minute that passes.
+TEST_F(RecentWindowTest, PointsAlwaysAheadKeepOnlyTheBucketsStillAhead) {
+  auto h = engine_->WatchSeries(Key(), kMinute, 5 * kMinute);
+  ASSERT_TRUE(h.ok());
+  const size_t ring = engine_->WindowBuckets();
+  for (int m = 10; m < 70; ++m) {
+    clock_.Set(kT0 + m * kMinute);
+    Put(Key(), {{kT0 + (m + 10) * kMinute, 1.0}});
+    // Reads leave the buckets as they are.
+    EXPECT_EQ(Window(*h, kT0 + (m - 4) * kMinute, 5),
+              Stored(Key(), kT0 + (m - 4) * kMinute, 5));
+  }
+  // The ring, the ten buckets ahead, and those that came ahead and are now
+  // within the ring's reach (read from where they wait): 60 otherwise.
+  EXPECT_LE(engine_->WindowBuckets(), 2 * ring + 10);
+}
+
 TEST_F(RecentWindowTest, AnEmptyUnitWatchesEveryUnitAndNewSeries) {
   Put(Key("Percent"), {{kT0 + 5 * kMinute, 1}});
   auto h = engine_->WatchSeries(Key(""), kMinute, 10 * kMinute);
