@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "nimbus/v1/alarms.grpc.pb.h"
@@ -39,7 +38,16 @@ void SleepUntilMs(int64_t t) {
   if (d > 0) std::this_thread::sleep_for(std::chrono::milliseconds(d));
 }
 
-std::string AlarmName(int i) { return absl::StrCat("loadgen-alarm-", i); }
+// Names unique to the run: a put over an alarm of an earlier run would keep
+// its state, and the run would see transitions that never happened.
+std::string& RunPrefix() {
+  static std::string prefix;
+  return prefix;
+}
+std::string AlarmName(int i) { return absl::StrCat(RunPrefix(), i); }
+// The series too: alarms of an earlier run on them would transition with
+// this run's points, and a new alarm over their data would start OK.
+std::string Host(int i) { return absl::StrCat(RunPrefix(), "host-", i); }
 
 std::shared_ptr<grpc::Channel> Channel(const std::string& target, int n) {
   grpc::ChannelArguments args;
@@ -69,7 +77,7 @@ bool PutAlarms(const AlarmLatencyOptions& o) {
         req.set_metric_name("CPU");
         v1::Dimension* d = req.add_dimensions();
         d->set_name("Host");
-        d->set_value(absl::StrCat("host-", i));
+        d->set_value(Host(i));
         req.set_statistic("Average");
         req.set_period(static_cast<int>(kPeriodMs / 1000));
         req.set_evaluation_periods(1);
@@ -123,7 +131,7 @@ bool SendRound(
           d->set_metric_name("CPU");
           v1::Dimension* dim = d->add_dimensions();
           dim->set_name("Host");
-          dim->set_value(absl::StrCat("host-", i));
+          dim->set_value(Host(i));
           *d->mutable_timestamp() = TimeUtil::MillisecondsToTimestamp(ts);
           d->set_value(breach && hot[static_cast<size_t>(i)] ? kHot : kNormal);
           d->set_storage_resolution(1);
@@ -186,6 +194,7 @@ bool Poll(v1::AlarmService::Stub& stub, const std::vector<int>& probes,
   return left == 0;
 }
 
+// The server's transitions since it started; -1 if it did not answer.
 int64_t Transitions(v1::AlarmService::Stub& stub) {
   v1::GetAlarmStatsResponse resp;
   grpc::ClientContext ctx;
@@ -213,14 +222,18 @@ struct Round {
   int64_t send_ms = 0;
   Spread latency, after_tick;
   bool seen = false;
+  bool late = false;  // the round's points were not all sent by the tick
+  // A probe showed its new state before the tick: not a transition of this
+  // round's points (the run is not measuring what it says).
+  bool early = false;
 };
 
-std::string Json(const AlarmLatencyOptions& o,
+std::string Json(const AlarmLatencyOptions& o, size_t hot,
                  const std::vector<Round>& rounds) {
   std::ostringstream out;
   out << "{\n  \"mode\": \"alarms\",\n  \"alarms\": " << o.alarms
-      << ",\n  \"breach_share\": " << o.breach_share
-      << ",\n  \"probes\": " << o.probes << ",\n  \"rounds\": [";
+      << ",\n  \"breaching_alarms\": " << hot << ",\n  \"probes\": " << o.probes
+      << ",\n  \"rounds\": [";
   for (size_t i = 0; i < rounds.size(); ++i) {
     const Round& r = rounds[i];
     out << (i ? "," : "") << "\n    {\"kind\": \"" << r.kind
@@ -228,6 +241,7 @@ std::string Json(const AlarmLatencyOptions& o,
         << ", \"expected_transitions\": " << r.expected
         << ", \"server_transitions\": " << r.server_transitions
         << ", \"send_ms\": " << r.send_ms
+        << ", \"sent_after_tick\": " << (r.late ? "true" : "false")
         << ", \"all_seen\": " << (r.seen ? "true" : "false")
         << ", \"latency_ms\": {\"p50\": " << r.latency.p50
         << ", \"max\": " << r.latency.max
@@ -268,10 +282,13 @@ int RunAlarmLatency(const AlarmLatencyOptions& o) {
     probes.push_back(hot_hosts[k * hot_hosts.size() / n_probes]);
   }
 
+  RunPrefix() = absl::StrCat("loadgen-", NowMs() / 1000, "-");
   const auto t0 = std::chrono::steady_clock::now();
   if (!PutAlarms(o)) return 1;
   std::fprintf(
-      stderr, "alarms: %d put in %.1f s\n", o.alarms,
+      stderr, "alarms: %d put (%s0 to %s%d, %zu breaching) in %.1f s\n",
+      o.alarms, RunPrefix().c_str(), RunPrefix().c_str(), o.alarms - 1,
+      hot_hosts.size(),
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count());
   std::vector<std::unique_ptr<v1::MetricsService::Stub>> stubs;
@@ -297,29 +314,43 @@ int RunAlarmLatency(const AlarmLatencyOptions& o) {
         (NowMs() / kPeriodMs + 1) * kPeriodMs;  // the next period's start
     SleepUntilMs(period + round.offset_ms);
     const int64_t before = Transitions(*alarms);
+    if (before < 0) return Fail("GetAlarmStats: no answer"), 1;
     const int64_t ts = NowMs();
     const int64_t tick = (ts / kPeriodMs + 1) * kPeriodMs;
-    if (!SendRound(o, stubs, order, hot, round.kind == "breach", ts, &ack)) {
-      return 1;
-    }
+    // Polled while the round is sent: a transition is seen when it is
+    // there, not once the last series' point is acknowledged.
+    bool polled = false;
+    std::thread poller([&] {
+      auto stub = v1::AlarmService::NewStub(Channel(o.target, 98));
+      polled = Poll(*stub, probes, want, tick + 3 * kPeriodMs, &seen);
+    });
+    const bool sent =
+        SendRound(o, stubs, order, hot, round.kind == "breach", ts, &ack);
     round.send_ms = NowMs() - ts;
-    round.seen = Poll(*alarms, probes, want, tick + 3 * kPeriodMs, &seen);
+    round.late = ts + round.send_ms > tick;
+    poller.join();
+    if (!sent) return 1;
+    round.seen = polled;
     std::vector<int64_t> latency, after_tick;
     for (size_t k = 0; k < probes.size(); ++k) {
       if (seen[k] == 0) continue;
       latency.push_back(seen[k] - ack[static_cast<size_t>(probes[k])]);
       after_tick.push_back(seen[k] - tick);
+      round.early = round.early || seen[k] < tick;
     }
     round.latency = SpreadOf(latency);
     round.after_tick = SpreadOf(after_tick);
-    // The round's transitions are written by the time its probes are
-    // seen, the last ones' at most a round later.
+    // The transitions the server made from before the round's points to
+    // 5 s after their tick (a point that missed its tick transitions at the
+    // next one, after this).
     SleepUntilMs(tick + kPeriodMs / 2);
-    round.server_transitions = Transitions(*alarms) - before;
+    const int64_t after = Transitions(*alarms);
+    if (after < 0) return Fail("GetAlarmStats: no answer"), 1;
+    round.server_transitions = after - before;
     std::fprintf(stderr,
                  "%-8s offset=%.1fs expected=%lld server_transitions=%lld "
                  "send_ms=%lld latency_ms p50=%lld max=%lld after_tick_ms "
-                 "p50=%lld max=%lld%s\n",
+                 "p50=%lld max=%lld%s%s\n",
                  round.kind.c_str(), round.offset_ms / 1000.0,
                  static_cast<long long>(round.expected),
                  static_cast<long long>(round.server_transitions),
@@ -328,12 +359,16 @@ int RunAlarmLatency(const AlarmLatencyOptions& o) {
                  static_cast<long long>(round.latency.max),
                  static_cast<long long>(round.after_tick.p50),
                  static_cast<long long>(round.after_tick.max),
+                 round.late ? " (sent after the tick)" : "",
                  round.seen ? "" : " (a probe was not seen to transition)");
-    ok = round.seen;
+    if (round.early) {
+      Fail("a probe showed its new state before its tick");
+    }
+    ok = round.seen && !round.early;
     rounds.push_back(round);
   }
   if (!o.json.empty()) {
-    const std::string out = Json(o, rounds);
+    const std::string out = Json(o, hot_hosts.size(), rounds);
     if (o.json == "-") {
       std::fputs(out.c_str(), stdout);
     } else {

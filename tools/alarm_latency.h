@@ -2,18 +2,23 @@
 // of a breaching point to the transition a client sees, on a real server
 // with its real clock.
 //
-// It puts N alarms (one per series Host=host-<i>: Average over 10-second
-// periods, N = M = 1, threshold 80), then every 10 s sends one point per
-// series. In a breach round a share of the hosts send 95, and in the round
-// after they send 40 again: that share of the alarms goes to ALARM
-// together, then back to OK. A sample of those alarms (the probes) is
-// polled with DescribeAlarms every 5 ms; a probe's latency is from the
-// acknowledgement of the request that carried its point to the first
-// DescribeAlarms that shows its new state (the state a client can read is
-// the persisted one: the engine applies a transition to memory only after
-// its write). Each round's points arrive at another offset into their
-// period, so that the wait for the tick (the period's end) varies; "after
-// the tick" is the time from the period's end to the state seen.
+// It puts N alarms (one per series Host=<run>host-<i>: Average over
+// 10-second periods, N = M = 1, threshold 80; alarm names and series unique
+// to the run, loadgen-<unix seconds>-...), then runs
+// rounds 20 s apart: in each, one point per series, sent at an offset into
+// a period. In a breach round a share of the hosts send 95, and in the
+// round after they send 40 again: that share of the alarms goes to ALARM
+// together, then back to OK (the first round takes every alarm from
+// INSUFFICIENT_DATA to OK). A sample of those alarms (the probes) is
+// polled with DescribeAlarms every 5 ms from the start of the round's
+// sending; a probe's latency is from the acknowledgement of the request
+// that carried its point to the first DescribeAlarms that shows its new
+// state (late by up to a poll and its round trip; the state a client can
+// read is the persisted one: the engine applies a transition to memory only
+// after its write). The offsets vary (1, 4, 7, 9 s), so that the wait for
+// the tick (the period's end) does; "after the tick" is the time from the
+// period's end to the state seen. A round whose points were not all sent by
+// the tick says so.
 #ifndef NIMBUS_TOOLS_ALARM_LATENCY_H_
 #define NIMBUS_TOOLS_ALARM_LATENCY_H_
 
