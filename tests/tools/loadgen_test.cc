@@ -107,6 +107,18 @@ TEST_F(LoadgenTest, RefusesVerifyWithAWallClockLimit) {
   EXPECT_EQ(Run("--series=8 --duration=10m --run_time=1s --verify"), 2);
 }
 
+// The alarms mode runs on the server's real clock (rounds 20 s apart), so
+// it is run by hand (bench/RESULTS.md); its options are checked here.
+TEST_F(LoadgenTest, AlarmsModeRefusesBadOptions) {
+  EXPECT_EQ(Run("--mode=alarms --series=10 --alarm_probes=0"), 2);
+  EXPECT_EQ(Run("--mode=alarms --series=10 --alarm_probes=101"), 2);
+  EXPECT_EQ(Run("--mode=alarms --series=10 --alarm_breach_share=0"), 2);
+  EXPECT_EQ(Run("--mode=alarms --series=10 --alarm_breach_share=1.5"), 2);
+  EXPECT_EQ(Run("--mode=alarms --series=0"), 2);
+  EXPECT_EQ(Run("--mode=alarms --series=10 --alarm_rounds=0"), 2);
+  EXPECT_EQ(Run("--mode=nothing"), 2);
+}
+
 TEST_F(LoadgenTest, QueryModeFailsWhenThereIsNoData) {
   EXPECT_EQ(
       Run("--mode=query --series=8 --duration=1h --namespace_name=Nothing "
