@@ -292,6 +292,21 @@ class AlarmServiceTest : public ::testing::Test {
         << (resp.rejected_size() > 0 ? resp.rejected(0).message() : "");
   }
 
+  // Puts points of App/Steps breaching from 6 to 3 minutes before `tick`,
+  // nothing since; returns alarm "steps" on them (not put), missing data
+  // not breaching.
+  v1::PutMetricAlarmRequest StepsAlarm(int64_t tick) {
+    PutPoints("Steps", {},
+              {{tick - 6 * kMinute + 1000, 90},
+               {tick - 5 * kMinute + 1000, 90},
+               {tick - 4 * kMinute + 1000, 90}});
+    v1::PutMetricAlarmRequest alarm = CpuAlarm("steps");
+    alarm.set_metric_name("Steps");
+    alarm.clear_dimensions();
+    alarm.set_treat_missing_data("notBreaching");
+    return alarm;
+  }
+
   NimbusdProcess server_;
   std::unique_ptr<Stub> alarms_;
   std::unique_ptr<v1::MetricsService::Stub> metrics_;
@@ -586,15 +601,7 @@ TEST_F(AlarmServiceTest, PreviewReproducesTheWorkedTable) {
 // A preview over several ticks follows its own state from tick to tick.
 TEST_F(AlarmServiceTest, PreviewCarriesTheStateFromTickToTick) {
   const int64_t tick = FloorMinute(NowMs());
-  // Breaching from 6 to 3 minutes ago; nothing since.
-  PutPoints("Steps", {},
-            {{tick - 6 * kMinute + 1000, 90},
-             {tick - 5 * kMinute + 1000, 90},
-             {tick - 4 * kMinute + 1000, 90}});
-  v1::PutMetricAlarmRequest alarm = CpuAlarm("steps");
-  alarm.set_metric_name("Steps");
-  alarm.clear_dimensions();
-  alarm.set_treat_missing_data("notBreaching");
+  const v1::PutMetricAlarmRequest alarm = StepsAlarm(tick);
   v1::PreviewAlarmRequest req;
   *req.mutable_alarm() = alarm;
   *req.mutable_start_time() = Ts(tick - 4 * kMinute - 30'000);
@@ -621,14 +628,7 @@ TEST_F(AlarmServiceTest, PreviewCarriesTheStateFromTickToTick) {
 // server has: the rule at each child tick, with the live reasons.
 TEST_F(AlarmServiceTest, PreviewACompositeOverPreviewedChildren) {
   const int64_t tick = FloorMinute(NowMs());
-  PutPoints("Steps", {},
-            {{tick - 6 * kMinute + 1000, 90},
-             {tick - 5 * kMinute + 1000, 90},
-             {tick - 4 * kMinute + 1000, 90}});
-  v1::PutMetricAlarmRequest steps = CpuAlarm("steps");
-  steps.set_metric_name("Steps");
-  steps.clear_dimensions();
-  steps.set_treat_missing_data("notBreaching");
+  const v1::PutMetricAlarmRequest steps = StepsAlarm(tick);
   ASSERT_TRUE(Put(QuietAlarm("quiet")).ok());  // INSUFFICIENT_DATA throughout
   v1::PreviewAlarmRequest req;
   req.mutable_composite()->set_alarm_rule("ALARM(steps) AND NOT ALARM(quiet)");
