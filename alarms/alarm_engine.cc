@@ -1561,11 +1561,8 @@ absl::StatusOr<DescribeAlarmsResult> AlarmEngine::DescribeAlarms(
     auto it = impl_->parents.find(q.parents_of_alarm_name);
     if (it != impl_->parents.end()) only = it->second;
   }
+  // The filters beside the selector (a prefix bounds the walk below).
   auto wanted = [&](const std::string& name, const Entry& e) {
-    if (!q.alarm_name_prefix.empty() &&
-        !absl::StartsWith(name, q.alarm_name_prefix)) {
-      return false;
-    }
     if (!q.alarm_types.empty() &&
         std::find(q.alarm_types.begin(), q.alarm_types.end(), e.type) ==
             q.alarm_types.end()) {

@@ -49,9 +49,11 @@ struct WatchedWindow {
   int64_t Oldest(int64_t now_ms) const {
     return Bucket(now_ms) + kAheadBuckets - static_cast<int64_t>(size) + 1;
   }
-  WindowStats& SlotOf(int64_t p) const {
+  WindowStats& SlotOf(int64_t p) { return ring[Slot(p)]; }
+  const WindowStats& SlotOf(int64_t p) const { return ring[Slot(p)]; }
+  size_t Slot(int64_t p) const {
     const int64_t n = static_cast<int64_t>(size);
-    return ring[static_cast<size_t>(((p % n) + n) % n)];
+    return static_cast<size_t>(((p % n) + n) % n);
   }
   // Bucket p's statistics in the ring, or nullptr if it holds none.
   const WindowStats* InRing(int64_t p) const {
