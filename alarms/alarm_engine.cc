@@ -1,11 +1,13 @@
 #include "alarms/alarm_engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 #include <thread>
 #include <tuple>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
@@ -43,34 +45,43 @@ constexpr int64_t kMaxWindowBuckets = 4096;
 // One alarm in memory: its record encoded, without its state reason and
 // reason data (most of a record's bytes; they are read from the store when
 // needed), and decoded what evaluations, composites and filters read.
+//
+// An entry's name, type and shape (rule, period, statistic, interval,
+// window) are set before it is installed and never change: a put installs
+// a new entry. An evaluation reads them without the lock; everything else
+// is read and written under it. Hot fields first: a round reads them for
+// every alarm.
 struct Entry {
-  std::string stored;  // EncodeAlarmRecord, the reasons empty
-  AlarmType type = AlarmType::kMetric;
-  AlarmState state = AlarmState::kInsufficientData;
-  EvaluationState evaluation_state = EvaluationState::kNone;
-  // The record's behind flag and next tick (ResumeTick).
-  bool behind_checkpoint = false;
-  uint8_t statistic = 0;  // metric alarms: kStatistics[]
-  // Put and not evaluated yet: its first tick is evaluated however old
-  // (an hourly alarm put late in the hour).
-  bool fresh = false;
-  bool has_left_alarm = false;
-  // Loaded with a configuration the server now refuses: never evaluated.
-  bool unevaluable = false;
-  int64_t stored_next_tick_ms = 0;
-  int64_t transitioned_ms = 0;
-  int64_t left_alarm_ms = 0;          // if has_left_alarm
-  AlarmRule rule;                     // metric alarms
-  std::vector<std::string> children;  // composite alarms: the rule's alarms
-  int64_t period_s = 0;               // metric alarms
-  int64_t interval_ms = 0;            // metric alarms
-  int64_t next_tick_ms = 0;           // metric alarms: the next to evaluate
-  // The engine's recent window of the alarm's series (0: none; the alarm
-  // reads GetStatistics).
-  uint64_t watch = 0;
   // Changes with every put, forced state and evaluation: an evaluation
   // computed from an older one is dropped.
   uint64_t generation = 0;
+  int64_t next_tick_ms = 0;  // metric alarms: the next to evaluate
+  int64_t interval_ms = 0;   // metric alarms
+  int64_t stored_next_tick_ms = 0;
+  // The engine's recent window of the alarm's series (0: none; the alarm
+  // reads GetStatistics).
+  uint64_t watch = 0;
+  int64_t period_s = 0;  // metric alarms
+  AlarmRule rule;        // metric alarms
+  AlarmType type = AlarmType::kMetric;
+  AlarmState state = AlarmState::kInsufficientData;
+  EvaluationState evaluation_state = EvaluationState::kNone;
+  uint8_t statistic = 0;  // metric alarms: kStatistics[]
+  // The record's behind flag and next tick (ResumeTick).
+  bool behind_checkpoint = false;
+  // Put and not evaluated yet: its first tick is evaluated however old
+  // (an hourly alarm put late in the hour).
+  bool fresh = false;
+  // Loaded with a configuration the server now refuses: never evaluated.
+  bool unevaluable = false;
+  // Uninstalled while a round held a pointer to it (Impl::retired).
+  bool retired = false;
+  bool has_left_alarm = false;
+  int64_t transitioned_ms = 0;
+  int64_t left_alarm_ms = 0;  // if has_left_alarm
+  std::string name;  // the key of Impl::alarms views this
+  std::string stored;  // EncodeAlarmRecord, the reasons empty
+  std::vector<std::string> children;  // composite alarms: the rule's alarms
 
   std::optional<int64_t> left_alarm() const {
     return has_left_alarm ? std::optional<int64_t>(left_alarm_ms)
@@ -78,34 +89,46 @@ struct Entry {
   }
 };
 
-// The due ticks of one metric alarm: copied from its entry under the lock,
-// evaluated outside it, applied under it.
-struct EvaluationJob {
-  std::string name;
-  uint64_t generation = 0;
-  uint64_t watch = 0;
-  // The record as memory has it, for alarms without a window (others fetch
-  // it if a tick falls back to the store).
-  std::string stored;
-  AlarmState state = AlarmState::kInsufficientData;
-  int64_t period_s = 0;
-  uint8_t statistic = 0;
-  AlarmRule rule;
-  int64_t first_tick_ms = 0;
-  int64_t interval_ms = 0;
-  size_t ticks = 0;
-  // Filled outside the lock.
+// What a job's evaluation found beyond its ticks: made only for jobs that
+// transition, fail or read the store.
+struct JobResult {
   std::unique_ptr<MetricAlarmConfig> config;  // decoded when needed
-  size_t evaluated = 0;                       // ticks, in order
-  int64_t last_tick_ms = 0;                   // the last evaluated
   std::vector<PreviewStep> changes;           // the steps that changed it
   // If any did: each one's history data, from the record at this version.
   std::vector<std::string> history_data;
   uint64_t config_version = 0;
+  absl::Status status;  // Aborted: the alarm changed meanwhile
+};
+
+// The due ticks of one metric alarm: taken from its entry under the lock,
+// evaluated outside it (the entry's immutable fields read there), applied
+// under it. Also, with no ticks and not `due`, an alarm of a round's
+// interval that is not due: the apply step keeps its record's resume tick.
+struct EvaluationJob {
+  Entry* entry = nullptr;  // kept alive for the round (Impl::retired)
+  uint64_t generation = 0;
+  int64_t first_tick_ms = 0;
+  int64_t skipped = 0;  // ticks skipped before first_tick_ms
+  uint32_t ticks = 0;
+  uint32_t evaluated = 0;  // ticks, in order; filled outside the lock
+  AlarmState state = AlarmState::kInsufficientData;
+  bool due = false;
   // In EVALUATION_ERROR before: an evaluation that works ends it.
   bool recovering = false;
-  int64_t skipped = 0;  // ticks skipped before first_tick_ms
-  absl::Status status;  // Aborted: the alarm changed meanwhile
+  std::unique_ptr<JobResult> result;
+
+  int64_t last_tick_ms() const {  // the last evaluated
+    return first_tick_ms + (static_cast<int64_t>(evaluated) - 1) *
+                               entry->interval_ms;
+  }
+  absl::Status status() const {
+    return result ? result->status : absl::OkStatus();
+  }
+  JobResult& mutable_result() {
+    if (result == nullptr) result = std::make_unique<JobResult>();
+    return *result;
+  }
+  bool changed() const { return result && !result->changes.empty(); }
 };
 
 struct EvaluationCounts {
@@ -157,9 +180,9 @@ uint8_t StatisticIndex(const std::string& statistic) {
   return 0;
 }
 
-// Sets e's record, and what is kept of it decoded.
+// Sets e's record (of e's alarm and configuration), and what is kept of
+// it decoded.
 void SetRecord(Entry& e, AlarmRecord r) {
-  e.type = r.type;
   e.state = r.state;
   e.evaluation_state = r.evaluation_state;
   e.behind_checkpoint = r.behind_checkpoint;
@@ -167,13 +190,23 @@ void SetRecord(Entry& e, AlarmRecord r) {
   e.transitioned_ms = r.state_transitioned_ms;
   e.has_left_alarm = r.left_alarm_ms.has_value();
   e.left_alarm_ms = r.left_alarm_ms.value_or(0);
-  if (r.type == AlarmType::kMetric) {
-    e.period_s = r.metric.period_s;
-    e.statistic = StatisticIndex(r.metric.statistic);
-  }
   r.state_reason.clear();
   r.state_reason_data.clear();
   e.stored = EncodeAlarmRecord(r);
+}
+
+// A new entry for record r: its name and shape set, its record (the caller
+// sets a metric alarm's rule and interval).
+std::unique_ptr<Entry> NewEntry(AlarmRecord r) {
+  auto e = std::make_unique<Entry>();
+  e->name = r.name();
+  e->type = r.type;
+  if (r.type == AlarmType::kMetric) {
+    e->period_s = r.metric.period_s;
+    e->statistic = StatisticIndex(r.metric.statistic);
+  }
+  SetRecord(*e, std::move(r));
+  return e;
 }
 
 // The record of `e` as memory has it: without its reasons.
@@ -256,8 +289,20 @@ struct AlarmEngine::Impl {
   const AlarmEngineOptions options;
 
   absl::Mutex mu;
-  absl::btree_map<std::string, std::unique_ptr<Entry>> alarms
+  // Alarm name (the entry's own) -> entry.
+  absl::btree_map<absl::string_view, std::unique_ptr<Entry>> alarms
       ABSL_GUARDED_BY(mu);
+  // Rounds between their look at the alarms and their apply step: their
+  // jobs point at entries, so entries uninstalled meanwhile are kept here
+  // (marked retired) until none is, and entries installed meanwhile are
+  // listed for the apply step (their records' resume ticks).
+  int rounds_in_flight ABSL_GUARDED_BY(mu) = 0;
+  std::vector<std::unique_ptr<Entry>> retired ABSL_GUARDED_BY(mu);
+  std::vector<Entry*> installed_in_round ABSL_GUARDED_BY(mu);
+  // Full rounds one at a time; their jobs, kept from round to round (at
+  // 100,000 alarms, allocating them anew each round faulted in megabytes).
+  absl::Mutex round_mu ABSL_ACQUIRED_BEFORE(mu);
+  std::vector<EvaluationJob> round_jobs ABSL_GUARDED_BY(round_mu);
   // Alarm name -> the composites whose rule names it.
   absl::flat_hash_map<std::string, absl::btree_set<std::string>> parents
       ABSL_GUARDED_BY(mu);
@@ -306,15 +351,17 @@ struct AlarmEngine::Impl {
     return std::nullopt;
   }
   // Adds to txn what keeps the invariant of `checkpoints` for `e` once its
-  // next tick is `next_tick_ms`: nothing, or its record. False if the
-  // record had to be written and could not be read (logged); the caller
-  // then holds the interval's checkpoint back.
-  bool PersistNextTick(Txn& txn, const std::string& name, const Entry& e,
-                       int64_t next_tick_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  // Installs `e` (its record set) as alarm `name`, and watches the series
-  // of metric alarm `m`'s record in the engine's recent window.
-  void Install(const std::string& name, std::unique_ptr<Entry> e,
-               const MetricAlarmConfig* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // next tick is `next_tick_ms` and its interval's checkpoint `checkpoint`
+  // (CheckpointAfter): nothing, or its record (`in_txn`, if txn has it
+  // already). False if the record had to be written and could not be read
+  // (logged); the caller then holds the interval's checkpoint back.
+  bool PersistNextTick(Txn& txn, const Entry& e, int64_t next_tick_ms,
+                       std::optional<int64_t> checkpoint, AlarmRecord* in_txn)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Installs `e` (NewEntry) as alarm e->name, replacing any, and watches
+  // the series of metric alarm `m`'s record in the engine's recent window.
+  void Install(std::unique_ptr<Entry> e, const MetricAlarmConfig* m)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Watches the series of metric alarm `m` in the engine's recent window,
   // if its statistic and range allow. A failed build is logged; the alarm
   // then reads the store.
@@ -389,11 +436,15 @@ struct AlarmEngine::Impl {
   // empty). Returns the first error and sets *next_due to the earliest time
   // an alarm comes due.
   absl::Status EvaluateDue(const std::string* only, int64_t* next_due)
+      ABSL_LOCKS_EXCLUDED(mu, round_mu);
+  // EvaluateDue with `jobs` (left holding the round's jobs).
+  absl::Status EvaluateDueJobs(const std::string* only, int64_t* next_due,
+                               std::vector<EvaluationJob>& jobs)
       ABSL_LOCKS_EXCLUDED(mu);
-  // Evaluates the jobs (phase 2 of EvaluateDue), on up to
-  // options.evaluation_threads threads.
-  EvaluationCounts EvaluateJobs(std::vector<EvaluationJob>& jobs)
-      ABSL_LOCKS_EXCLUDED(mu);
+  // Evaluates the jobs (phase 2 of EvaluateDue), `due_jobs` of them due,
+  // on up to options.evaluation_threads threads.
+  EvaluationCounts EvaluateJobs(std::vector<EvaluationJob>& jobs,
+                                size_t due_jobs) ABSL_LOCKS_EXCLUDED(mu);
   void EvaluateJobRange(EvaluationJob* begin, EvaluationJob* end,
                         EvaluationCounts* counts) ABSL_LOCKS_EXCLUDED(mu);
   // Evaluates the job's ticks, its first from `first` if that answered.
@@ -446,11 +497,12 @@ absl::Status AlarmEngine::Impl::Load() {
     absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(it->key(), it->value());
     if (!r.ok()) return r.status();
     const std::string name = r->name();
-    auto e = std::make_unique<Entry>();
+    std::unique_ptr<Entry> e;
     if (r->type == AlarmType::kMetric) {
       MetricAlarmConfig config = r->metric;
       absl::StatusOr<ValidatedMetricAlarm> v =
           ValidateMetricAlarm(&config, options.high_resolution_reach_ms);
+      bool unevaluable = false;
       if (!v.ok()) {
         // Accepted once, refused now (a smaller --high_resolution_reach):
         // loaded, but it cannot be evaluated. Validate again without the
@@ -459,8 +511,10 @@ absl::Status AlarmEngine::Impl::Load() {
         v = ValidateMetricAlarm(&config, INT64_MAX / 4);
         if (!v.ok()) return v.status();
         r->evaluation_state = EvaluationState::kEvaluationError;
-        e->unevaluable = true;
+        unevaluable = true;
       }
+      e = NewEntry(*r);
+      e->unevaluable = unevaluable;
       e->rule = v->rule;
       e->interval_ms = EvaluationIntervalMs(r->metric.period_s,
                                             r->metric.evaluation_periods);
@@ -477,13 +531,13 @@ absl::Status AlarmEngine::Impl::Load() {
       absl::StatusOr<CompositeRule> rule =
           CompositeRule::Parse(r->composite.alarm_rule);
       if (!rule.ok()) return rule.status();
+      e = NewEntry(*r);
       e->children = rule->children();
     }
     // An alarm that is never evaluated needs no window.
     const MetricAlarmConfig* m =
         r->type == AlarmType::kMetric && !e->unevaluable ? &r->metric : nullptr;
-    SetRecord(*e, *r);
-    Install(name, std::move(e), m);
+    Install(std::move(e), m);
   }
   return it->status();
 }
@@ -514,30 +568,37 @@ void AlarmEngine::Impl::WatchSeries(const MetricAlarmConfig& m, Entry& e) {
   e.watch = *h;
 }
 
-void AlarmEngine::Impl::Install(const std::string& name,
-                                std::unique_ptr<Entry> e,
+void AlarmEngine::Impl::Install(std::unique_ptr<Entry> e,
                                 const MetricAlarmConfig* m) {
   // Watched before the old entry lets go, so that an update of the same
   // series shares the window rather than building it again.
   if (e->watch == 0 && m != nullptr) WatchSeries(*m, *e);
-  Uninstall(name);
+  Uninstall(e->name);
   e->generation = ++generation;
-  for (const std::string& child : e->children) parents[child].insert(name);
-  alarms[name] = std::move(e);
+  for (const std::string& child : e->children) parents[child].insert(e->name);
+  if (rounds_in_flight > 0) installed_in_round.push_back(e.get());
+  const absl::string_view key = e->name;
+  alarms.emplace(key, std::move(e));
 }
 
 void AlarmEngine::Impl::Uninstall(const std::string& name) {
   auto it = alarms.find(name);
   if (it == alarms.end()) return;
-  backoff.erase(it->second.get());
-  if (it->second->watch != 0) engine.UnwatchSeries(it->second->watch);
-  for (const std::string& child : it->second->children) {
+  std::unique_ptr<Entry> e = std::move(it->second);
+  alarms.erase(it);
+  backoff.erase(e.get());
+  if (e->watch != 0) engine.UnwatchSeries(e->watch);
+  for (const std::string& child : e->children) {
     auto p = parents.find(child);
     if (p == parents.end()) continue;
     p->second.erase(name);
     if (p->second.empty()) parents.erase(p);
   }
-  alarms.erase(it);
+  // A round's job may point at it: its evaluation sees the generation
+  // move, its apply step the mark.
+  e->generation = ++generation;
+  e->retired = true;
+  if (rounds_in_flight > 0) retired.push_back(std::move(e));
 }
 
 absl::StatusOr<AlarmRecord> AlarmEngine::Impl::Whole(const std::string& name,
@@ -638,26 +699,26 @@ absl::Status AlarmEngine::Impl::Commit(Txn& txn) {
   return absl::OkStatus();
 }
 
-bool AlarmEngine::Impl::PersistNextTick(Txn& txn, const std::string& name,
-                                        const Entry& e, int64_t next_tick_ms) {
-  const std::optional<int64_t> c = CheckpointAfter(txn, e.interval_ms);
-  auto it = txn.changed.find(name);
-  if (it == txn.changed.end()) {
+bool AlarmEngine::Impl::PersistNextTick(Txn& txn, const Entry& e,
+                                        int64_t next_tick_ms,
+                                        std::optional<int64_t> checkpoint,
+                                        AlarmRecord* in_txn) {
+  if (in_txn == nullptr) {
     if (ResumeTick(e.stored_next_tick_ms, e.behind_checkpoint, e.interval_ms,
-                   c) == next_tick_ms) {
+                   checkpoint) == next_tick_ms) {
       return true;
     }
-    absl::StatusOr<AlarmRecord> r = Whole(name, e);
+    absl::StatusOr<AlarmRecord> r = Whole(e.name, e);
     if (!r.ok()) {
       Log(LogLevel::kError, "alarms",
-          absl::StrCat("alarm '", name, "': next tick not written (",
+          absl::StrCat("alarm '", e.name, "': next tick not written (",
                        r.status().ToString(),
                        "); its interval's checkpoint is held back"));
       return false;
     }
-    it = txn.changed.emplace(name, *std::move(r)).first;
+    in_txn = &txn.changed.insert_or_assign(e.name, *std::move(r)).first->second;
   }
-  SetResumeTick(it->second, e.interval_ms, next_tick_ms, c);
+  SetResumeTick(*in_txn, e.interval_ms, next_tick_ms, checkpoint);
   return true;
 }
 
@@ -804,7 +865,7 @@ void AlarmEngine::Impl::RetryEvaluationErrors(
                       EvaluationState::kEvaluationError
             : e->type == AlarmType::kComposite &&
                   e->evaluation_state == EvaluationState::kEvaluationError;
-    if (failing) failed.push_back(name);
+    if (failing) failed.push_back(e->name);
   }
   for (const std::string& name : failed) {
     if (EvaluateComposite(txn, name, "", now, new_children)) {
@@ -882,9 +943,9 @@ void AlarmEngine::Impl::ThreadLoop() {
 }
 
 EvaluationCounts AlarmEngine::Impl::EvaluateJobs(
-    std::vector<EvaluationJob>& jobs) {
+    std::vector<EvaluationJob>& jobs, size_t due_jobs) {
   const size_t threads = std::clamp<size_t>(
-      jobs.size() / kJobsPerThread, 1,
+      due_jobs / kJobsPerThread, 1,
       static_cast<size_t>(std::max(1, options.evaluation_threads)));
   std::vector<EvaluationCounts> counts(threads);
   std::vector<std::thread> helpers;
@@ -923,16 +984,17 @@ void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
     reads.clear();
     for (size_t j = 0; j < n; ++j) {
       const EvaluationJob& job = chunk[j];
-      if (job.watch == 0 || job.ticks == 0) continue;
-      const EvaluationWindow w = WindowAt(job.first_tick_ms, job.period_s,
-                                          job.rule.evaluation_periods);
-      reads.push_back({job.watch, w.start_ms, w.period_ms, w.periods});
+      if (job.ticks == 0 || job.entry->watch == 0) continue;
+      const Entry& e = *job.entry;
+      const EvaluationWindow w =
+          WindowAt(job.first_tick_ms, e.period_s, e.rule.evaluation_periods);
+      reads.push_back({e.watch, w.start_ms, w.period_ms, w.periods});
     }
     if (!reads.empty()) engine.ReadWatchedMany(reads, &read_stats, &answered);
     size_t r = 0, offset = 0;
     for (size_t j = 0; j < n; ++j) {
       first[j] = FirstRead();
-      if (chunk[j].watch == 0 || chunk[j].ticks == 0) continue;
+      if (chunk[j].ticks == 0 || chunk[j].entry->watch == 0) continue;
       first[j] = {
           &reads[r], answered[r],
           absl::MakeConstSpan(read_stats.data() + offset, reads[r].periods)};
@@ -950,20 +1012,22 @@ void AlarmEngine::Impl::EvaluateJob(EvaluationJob& job, const FirstRead& first,
                                     JobScratch& scratch,
                                     EvaluationCounts* counts) {
   if (job.ticks == 0) return;
+  const Entry& e = *job.entry;  // its immutable fields only
   // The rule; the extended statistic once the configuration is decoded.
-  ValidatedMetricAlarm validated{job.rule, std::nullopt};
-  // The configuration, decoded; a window alarm's fetched first.
+  ValidatedMetricAlarm validated{e.rule, std::nullopt};
+  // The configuration, decoded from the record memory has.
   auto decode = [&]() -> absl::Status {
-    if (job.config != nullptr) return absl::OkStatus();
-    if (job.stored.empty()) {
+    JobResult& result = job.mutable_result();
+    if (result.config != nullptr) return absl::OkStatus();
+    std::string stored;
+    {
       absl::MutexLock l(&mu);
-      auto it = alarms.find(job.name);
-      if (it == alarms.end() || it->second->generation != job.generation) {
+      if (e.generation != job.generation) {
         return absl::AbortedError("changed while evaluated");
       }
-      job.stored = it->second->stored;
+      stored = e.stored;
     }
-    absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(job.name, job.stored);
+    absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(e.name, stored);
     if (!r.ok()) return r.status();
     auto config = std::make_unique<MetricAlarmConfig>(std::move(r->metric));
     if (!config->extended_statistic.empty()) {
@@ -972,28 +1036,32 @@ void AlarmEngine::Impl::EvaluateJob(EvaluationJob& job, const FirstRead& first,
       if (!ext.ok()) return ext.status();
       validated.extended = *ext;
     }
-    job.config = std::move(config);
+    result.config = std::move(config);
     return absl::OkStatus();
   };
-  if (job.watch == 0) job.status = decode();
-  if (!job.status.ok()) return;
-  const MetricAlarmConfig* config = job.config.get();
+  if (e.watch == 0) {
+    if (absl::Status s = decode(); !s.ok()) {
+      job.mutable_result().status = s;
+      return;
+    }
+  }
+  const MetricAlarmConfig* config =
+      job.result != nullptr ? job.result->config.get() : nullptr;
   if (config == nullptr) {
     std::unique_ptr<MetricAlarmConfig>& shape =
-        scratch
-            .shapes[{job.period_s, job.rule.evaluation_periods, job.statistic}];
+        scratch.shapes[{e.period_s, e.rule.evaluation_periods, e.statistic}];
     if (shape == nullptr) {
       shape = std::make_unique<MetricAlarmConfig>();
-      shape->period_s = job.period_s;
-      shape->evaluation_periods = job.rule.evaluation_periods;
-      shape->statistic = kStatistics[job.statistic];
+      shape->period_s = e.period_s;
+      shape->evaluation_periods = e.rule.evaluation_periods;
+      shape->statistic = kStatistics[e.statistic];
     }
     config = shape.get();
   }
   AlarmState state = job.state;
-  for (size_t i = 0; i < job.ticks; ++i) {
+  for (uint32_t i = 0; i < job.ticks; ++i) {
     const int64_t tick =
-        job.first_tick_ms + static_cast<int64_t>(i) * job.interval_ms;
+        job.first_tick_ms + static_cast<int64_t>(i) * e.interval_ms;
     // The periods from the window (read ahead for the first tick), or else
     // from the store.
     auto periods =
@@ -1005,53 +1073,56 @@ void AlarmEngine::Impl::EvaluateJob(EvaluationJob& job, const FirstRead& first,
           ++counts->window_reads;
           return PeriodsFromWindow(*config, first.stats);
         }
-      } else if (job.watch != 0 &&
-                 engine.ReadWatched(job.watch, w.start_ms, w.period_ms,
+      } else if (e.watch != 0 &&
+                 engine.ReadWatched(e.watch, w.start_ms, w.period_ms,
                                     w.periods, &scratch.window_stats)) {
         ++counts->window_reads;
         return PeriodsFromWindow(*config, scratch.window_stats);
       }
       ++counts->store_reads;
       if (absl::Status s = decode(); !s.ok()) return s;
-      return FetchAlarmPeriods(engine, clock, *job.config, validated, w);
+      return FetchAlarmPeriods(engine, clock, *job.result->config, validated,
+                               w);
     };
     absl::StatusOr<PreviewStep> step =
         EvaluateAtTick(*config, validated, tick, state, periods);
     if (!step.ok()) {
-      job.status = step.status();
+      job.mutable_result().status = step.status();
       break;
     }
     state = step->state;
     ++job.evaluated;
-    job.last_tick_ms = tick;
-    if (step->changed) job.changes.push_back(*std::move(step));
+    if (step->changed) {
+      job.mutable_result().changes.push_back(*std::move(step));
+    }
   }
-  if (!job.changes.empty()) HistoryOfChanges(job, validated);
+  if (job.changed()) HistoryOfChanges(job, validated);
 }
 
 void AlarmEngine::Impl::HistoryOfChanges(
     EvaluationJob& job, const ValidatedMetricAlarm& validated) {
+  JobResult& result = *job.result;
   // The reason a transition replaces, for its history item: in the store
   // only. A failed read drops the job's ticks (evaluated again).
-  absl::StatusOr<AlarmRecord> r = StoredRecord(job.name);
+  absl::StatusOr<AlarmRecord> r = StoredRecord(job.entry->name);
   if (absl::IsNotFound(r.status())) r = absl::AbortedError("deleted");
   if (!r.ok()) {
-    job.status = r.status();
+    result.status = r.status();
     job.evaluated = 0;
-    job.changes.clear();
+    result.changes.clear();
     return;
   }
   // The history data of each transition, from the record it starts from
   // (the apply step checks the version is still that).
-  job.config_version = r->config_version;
+  result.config_version = r->config_version;
   AlarmState previous = job.state;
   std::string previous_reason = std::move(r->state_reason);
   AlarmRecord next = *std::move(r);
-  for (const PreviewStep& step : job.changes) {
+  for (const PreviewStep& step : result.changes) {
     next.state = step.state;
     next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
     next.state_reason_data = step.reason_data;
-    job.history_data.push_back(StateUpdateData(
+    result.history_data.push_back(StateUpdateData(
         previous, previous_reason, next,
         EvidenceJson(next.metric, validated, step, next.config_version)));
     previous = step.state;
@@ -1061,11 +1132,36 @@ void AlarmEngine::Impl::HistoryOfChanges(
 
 absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
                                             int64_t* next_due) {
-  std::vector<EvaluationJob> jobs;
+  if (only != nullptr) {
+    std::vector<EvaluationJob> jobs;
+    return EvaluateDueJobs(only, next_due, jobs);
+  }
+  absl::MutexLock l(&round_mu);
+  absl::Status s = EvaluateDueJobs(nullptr, next_due, round_jobs);
+  round_jobs.clear();  // its capacity kept for the next round
+  return s;
+}
+
+absl::Status AlarmEngine::Impl::EvaluateDueJobs(
+    const std::string* only, int64_t* next_due,
+    std::vector<EvaluationJob>& jobs) {
+  // Phase timings of a full round (AlarmEngineStats::last_round).
+  using Steady = std::chrono::steady_clock;
+  const auto micros = [](Steady::time_point from, Steady::time_point to) {
+    return static_cast<int64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(to - from)
+            .count());
+  };
+  const Steady::time_point look_start = Steady::now();
+  jobs.clear();
   // The evaluation intervals of the metric alarms (a round's checkpoints).
   std::vector<int64_t> intervals;
   const int64_t now = clock.NowMs();
   const int64_t last_due = now - options.evaluation_delay_ms;
+  size_t due_jobs = 0;
+  // Entries installed from here to the apply step: installed_in_round[i]
+  // for i >= installed_mark.
+  size_t installed_mark = 0;
   {
     absl::MutexLock l(&mu);
     if (only == nullptr && now < due_from_ms) {
@@ -1075,18 +1171,27 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
     // The earliest time an alarm looked at comes due, if its evaluation
     // goes as planned.
     int64_t due = INT64_MAX;
-    auto consider = [&](const std::string& name,
-                        Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    // Every evaluable metric alarm gets a job: the due ones to evaluate,
+    // the others for the apply step to keep their records' resume ticks.
+    auto consider = [&](Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
       if (e.type != AlarmType::kMetric) return;
-      if (std::find(intervals.begin(), intervals.end(), e.interval_ms) ==
-          intervals.end()) {
-        intervals.push_back(e.interval_ms);
+      if (intervals.empty() || intervals.back() != e.interval_ms) {
+        if (std::find(intervals.begin(), intervals.end(), e.interval_ms) ==
+            intervals.end()) {
+          intervals.push_back(e.interval_ms);
+        }
       }
       if (e.unevaluable) return;
-      if (auto b = backoff.find(&e);
-          b != backoff.end() && now < b->second.retry_after_ms) {
-        due = std::min(due, b->second.retry_after_ms);
-        return;
+      EvaluationJob& job = jobs.emplace_back();
+      job.entry = &e;
+      job.generation = e.generation;
+      job.state = e.state;
+      if (!backoff.empty()) {
+        if (auto b = backoff.find(&e);
+            b != backoff.end() && now < b->second.retry_after_ms) {
+          due = std::min(due, b->second.retry_after_ms);
+          return;
+        }
       }
       if (e.next_tick_ms > last_due) {
         due = std::min(due, e.next_tick_ms + options.evaluation_delay_ms);
@@ -1103,48 +1208,51 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
         skipped = skip / e.interval_ms;
         first += skip;
       }
-      EvaluationJob& job = jobs.emplace_back();
-      job.name = name;
-      job.generation = e.generation;
-      job.watch = e.watch;
-      job.state = e.state;
+      job.due = true;
+      ++due_jobs;
       job.recovering = e.evaluation_state == EvaluationState::kEvaluationError;
-      job.period_s = e.period_s;
-      job.statistic = e.statistic;
-      job.rule = e.rule;
       job.first_tick_ms = first;
-      job.interval_ms = e.interval_ms;
       job.skipped = skipped;
       // With an interval longer than the catch-up, the next tick kept may
       // still be ahead: a job that only skips.
       job.ticks =
           first > last_due
               ? 0
-              : static_cast<size_t>((last_due - first) / e.interval_ms) + 1;
-      // Alarms without a window read the store, with their configuration.
-      if (e.watch == 0 && job.ticks > 0) job.stored = e.stored;
+              : static_cast<uint32_t>((last_due - first) / e.interval_ms) + 1;
       const int64_t next =
-          first + static_cast<int64_t>(job.ticks) * job.interval_ms;
+          first + static_cast<int64_t>(job.ticks) * e.interval_ms;
       due = std::min(due, next + options.evaluation_delay_ms);
     };
     if (only != nullptr) {
       if (auto it = alarms.find(*only); it != alarms.end()) {
-        consider(it->first, *it->second);
+        consider(*it->second);
       }
     } else {
       ++stats.scans;
-      // Room for every alarm at once: grown by doubling, the jobs moved
-      // 200,000 times at 100,000 alarms, into pages the server had handed
-      // back since the last round (tens of ms a round).
       jobs.reserve(alarms.size());
-      for (auto& [name, e] : alarms) consider(name, *e);
+      for (auto& [name, e] : alarms) consider(*e);
     }
     due_from_ms = only == nullptr ? due : std::min(due_from_ms, due);
     *next_due = std::min(*next_due, due);
+    if (due_jobs == 0) {
+      jobs.clear();
+      return absl::OkStatus();
+    }
+    ++rounds_in_flight;
+    installed_mark = installed_in_round.size();
   }
-  if (jobs.empty()) return absl::OkStatus();
-  EvaluationCounts counts = EvaluateJobs(jobs);
+  const Steady::time_point evaluate_start = Steady::now();
+  EvaluationCounts counts = EvaluateJobs(jobs, due_jobs);
   absl::MutexLock l(&mu);
+  const Steady::time_point apply_start = Steady::now();
+  // Entries retired while the round ran go once no round points at them.
+  auto leave = absl::MakeCleanup([this] {
+    mu.AssertHeld();
+    if (--rounds_in_flight == 0) {
+      retired.clear();
+      installed_in_round.clear();
+    }
+  });
   // Transitions are stamped when they are applied, after any put that the
   // evaluation raced.
   const int64_t applied_ms = clock.NowMs();
@@ -1152,12 +1260,14 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   stats.store_reads += counts.store_reads;
   absl::Status first_error;
   for (const EvaluationJob& job : jobs) {
-    if (job.status.ok() || absl::IsAborted(job.status)) continue;
+    if (job.result == nullptr) continue;
+    const absl::Status& status = job.result->status;
+    if (status.ok() || absl::IsAborted(status)) continue;
     ++stats.evaluation_failures;
     Log(LogLevel::kWarning, "alarms",
-        absl::StrCat("evaluation of '", job.name,
-                     "' failed: ", job.status.ToString()));
-    if (first_error.ok()) first_error = job.status;
+        absl::StrCat("evaluation of '", job.entry->name,
+                     "' failed: ", status.ToString()));
+    if (first_error.ok()) first_error = status;
   }
   Txn txn;
   // A round moves its intervals' checkpoints to the newest tick it was due
@@ -1177,6 +1287,7 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
     int64_t next_tick;
   };
   std::vector<Advance> advances;
+  advances.reserve(due_jobs);
   // Each evaluated alarm's failures in a row and when to try it again,
   // applied with the advances.
   struct Retry {
@@ -1192,27 +1303,38 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
   auto still_due = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     due_from_ms = INT64_MIN;
   };
-  // Applies `job` to alarm `name`: its transitions into txn; the tick it
+  // Applies due `job` to its alarm: its transitions into txn; the tick it
   // advances to, unless the alarm changed meanwhile (evaluated again from
-  // its new state).
-  auto apply = [&](EvaluationJob& job, const std::string& name,
-                   Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (e.generation != job.generation) return still_due();
+  // its new state). Returns the record it put in txn, if it did.
+  auto apply = [&](EvaluationJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                   mu) -> AlarmRecord* {
+    Entry& e = *job.entry;
+    const std::string& name = e.name;
+    if (e.generation != job.generation) {
+      still_due();
+      return nullptr;
+    }
     if (job.ticks == 0) {  // only skips
       round.ticks_skipped += job.skipped;
       advances.push_back({&e, job.first_tick_ms});
-      return;
+      return nullptr;
     }
-    const bool failed = !job.status.ok() && !absl::IsAborted(job.status);
+    const absl::Status status = job.status();
+    const bool failed = !status.ok() && !absl::IsAborted(status);
+    AlarmRecord* in_txn = nullptr;
     if (job.evaluated > 0) {
       AlarmRecord next;
-      if (!job.changes.empty()) {
+      if (job.changed()) {
+        JobResult& result = *job.result;
         next = Decoded(name, e);
         // Enabling or disabling actions changes the version and not the
         // generation: the history data would name the old one.
-        if (next.config_version != job.config_version) return still_due();
-        for (size_t i = 0; i < job.changes.size(); ++i) {
-          const PreviewStep& step = job.changes[i];
+        if (next.config_version != result.config_version) {
+          still_due();
+          return nullptr;
+        }
+        for (size_t i = 0; i < result.changes.size(); ++i) {
+          const PreviewStep& step = result.changes[i];
           const AlarmState previous = next.state;
           next.state = step.state;
           next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
@@ -1225,32 +1347,34 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
               txn, next, HistoryItemType::kStateUpdate,
               absl::StrCat("Alarm updated from ", AlarmStateName(previous),
                            " to ", AlarmStateName(step.state)),
-              std::move(job.history_data[i]), applied_ms);
+              std::move(result.history_data[i]), applied_ms);
         }
         if (!failed) next.evaluation_state = EvaluationState::kNone;
-        txn.changed[name] = std::move(next);
+        in_txn =
+            &txn.changed.insert_or_assign(name, std::move(next)).first->second;
         changed.push_back(name);
       } else if (job.recovering && !failed) {
         // Evaluated again after an error, the state as it was.
         next = Decoded(name, e);
         next.evaluation_state = EvaluationState::kNone;
         next.state_reason =
-            absl::StrCat("Evaluated again at ", JsonTime(job.last_tick_ms),
+            absl::StrCat("Evaluated again at ", JsonTime(job.last_tick_ms()),
                          " after an evaluation error: the state stays ",
                          AlarmStateName(next.state));
         next.state_reason_data.clear();
         next.state_updated_ms = applied_ms;
-        txn.changed[name] = std::move(next);
+        in_txn =
+            &txn.changed.insert_or_assign(name, std::move(next)).first->second;
       }
       round.evaluations += static_cast<int64_t>(job.evaluated);
       round.ticks_skipped += job.skipped;
-      advances.push_back({&e, job.last_tick_ms + e.interval_ms});
+      advances.push_back({&e, job.last_tick_ms() + e.interval_ms});
     } else if (!failed) {
       still_due();  // aborted: it changed while evaluated
     }
     if (!failed) {
       if (backoff.contains(&e)) retries.push_back({&e, 0, 0});
-      return;
+      return in_txn;
     }
     // Tried again after 1 s, doubling with each failure in a row up to the
     // interval, not at every wake-up; the alarm says why it is not
@@ -1262,55 +1386,62 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
         {&e, failures,
          applied_ms + std::min<int64_t>(e.interval_ms,
                                         int64_t{1000} << (failures - 1))});
-    auto it = txn.changed.find(name);
     // Already in error, unless this job wrote a transition meanwhile.
     if (e.evaluation_state == EvaluationState::kEvaluationError &&
-        it == txn.changed.end()) {
-      return;
+        in_txn == nullptr) {
+      return nullptr;
     }
-    if (it == txn.changed.end()) {
+    if (in_txn == nullptr) {
       absl::StatusOr<AlarmRecord> r = Whole(name, e);
-      if (!r.ok()) return;  // the failure is logged and counted already
-      it = txn.changed.emplace(name, *std::move(r)).first;
+      if (!r.ok()) return nullptr;  // the failure is logged and counted
+      in_txn = &txn.changed.insert_or_assign(name, *std::move(r)).first->second;
     }
-    AlarmRecord& r = it->second;
+    AlarmRecord& r = *in_txn;
     r.evaluation_state = EvaluationState::kEvaluationError;
     r.state_reason = Truncate(
-        absl::StrCat("Unable to evaluate the alarm: ", job.status.message()),
+        absl::StrCat("Unable to evaluate the alarm: ", status.message()),
         kMaxStateReasonChars);
     r.state_reason_data.clear();
     r.state_updated_ms = applied_ms;
+    return in_txn;
   };
   // Intervals whose checkpoint a record that could not be read holds back:
   // a restart may then evaluate again their ticks since the old one.
   absl::flat_hash_set<int64_t> held_back;
-  auto persist = [&](const std::string& name, const Entry& e,
-                     int64_t next_tick_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (e.type != AlarmType::kMetric || e.unevaluable) return;
-    if (!PersistNextTick(txn, name, e, next_tick_ms)) {
+  // The checkpoint of the last interval asked for (alarms of one interval
+  // come in runs).
+  int64_t checkpoint_interval = 0;
+  std::optional<int64_t> checkpoint;
+  auto persist = [&](const Entry& e, int64_t next_tick_ms, AlarmRecord* in_txn)
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (e.interval_ms != checkpoint_interval) {
+      checkpoint_interval = e.interval_ms;
+      checkpoint = CheckpointAfter(txn, e.interval_ms);
+    }
+    if (!PersistNextTick(txn, e, next_tick_ms, checkpoint, in_txn)) {
       held_back.insert(e.interval_ms);
     }
   };
-  auto next_of = [&](const Entry& e, size_t advanced) {
-    return advances.size() > advanced ? advances.back().next_tick
-                                      : e.next_tick_ms;
-  };
-  if (only == nullptr) {
-    // Jobs are in name order, as the alarms: one pass over both.
-    auto job = jobs.begin();
-    for (auto& [name, e] : alarms) {
-      while (job != jobs.end() && job->name < name) ++job;  // deleted
-      const size_t advanced = advances.size();
-      if (job != jobs.end() && job->name == name) {
-        apply(*job, name, *e);
-        ++job;
-      }
-      persist(name, *e, next_of(*e, advanced));
+  // Jobs are in name order, as the alarms; an alarm deleted or replaced
+  // meanwhile is left (a replacement is among the entries installed).
+  for (EvaluationJob& job : jobs) {
+    Entry& e = *job.entry;
+    if (e.retired) {
+      if (job.due) still_due();
+      continue;
     }
-  } else if (auto it = alarms.find(*only); it != alarms.end()) {
     const size_t advanced = advances.size();
-    if (!jobs.empty()) apply(jobs.front(), it->first, *it->second);
-    persist(it->first, *it->second, next_of(*it->second, advanced));
+    AlarmRecord* in_txn = job.due ? apply(job) : nullptr;
+    persist(e,
+            advances.size() > advanced ? advances.back().next_tick
+                                       : e.next_tick_ms,
+            in_txn);
+  }
+  for (size_t i = installed_mark; i < installed_in_round.size(); ++i) {
+    const Entry& e = *installed_in_round[i];
+    if (e.retired || e.type != AlarmType::kMetric || e.unevaluable) continue;
+    auto it = txn.changed.find(e.name);
+    persist(e, e.next_tick_ms, it == txn.changed.end() ? nullptr : &it->second);
   }
   for (int64_t interval : held_back) txn.checkpoints.erase(interval);
   if (!held_back.empty() && first_error.ok()) {
@@ -1318,12 +1449,23 @@ absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
         "alarm records not read: checkpoints held back (logged)");
   }
   Propagate(txn, changed, applied_ms, {});
-  if (absl::Status s = Commit(txn); !s.ok()) {
+  const Steady::time_point write_start = Steady::now();
+  const absl::Status written = Commit(txn);
+  if (only == nullptr) {
+    const Steady::time_point end = Steady::now();
+    stats.last_round = {static_cast<int64_t>(due_jobs),
+                        written.ok() ? round.transitions : 0,
+                        micros(look_start, evaluate_start),
+                        micros(evaluate_start, apply_start),
+                        micros(apply_start, write_start),
+                        micros(write_start, end)};
+  }
+  if (!written.ok()) {
     ++stats.evaluation_failures;
     Log(LogLevel::kError, "alarms",
-        absl::StrCat("transitions not written: ", s.ToString()));
+        absl::StrCat("transitions not written: ", written.ToString()));
     due_from_ms = INT64_MIN;
-    return s;  // nothing advanced: evaluated again
+    return written;  // nothing advanced: evaluated again
   }
   stats.evaluations += round.evaluations;
   stats.transitions += round.transitions;
@@ -1373,7 +1515,6 @@ absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
   {
     absl::MutexLock l(&impl_->mu);
     const int64_t now = impl_->clock.NowMs();
-    auto e = std::make_unique<Entry>();
     Txn txn;
     const AlarmRecord* old = impl_->Current(txn, name);
     if (!txn.status.ok()) return txn.status;
@@ -1387,6 +1528,7 @@ absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
     r.metric = std::move(config);
     r.tags = std::move(tags);
     r.config_updated_ms = now;
+    auto e = NewEntry(r);
     e->rule = v->rule;
     e->interval_ms =
         EvaluationIntervalMs(r.metric.period_s, r.metric.evaluation_periods);
@@ -1417,7 +1559,7 @@ absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
     if (absl::Status s = impl_->Commit(txn); !s.ok()) return s;
     // Commit updated the old entry's record; the new entry replaces it.
     SetRecord(*e, r);
-    impl_->Install(name, std::move(e), &r.metric);
+    impl_->Install(std::move(e), &r.metric);
   }
   impl_->Wake();
   int64_t next_due = INT64_MAX;
@@ -1477,10 +1619,9 @@ absl::Status AlarmEngine::PutCompositeAlarm(CompositeAlarmConfig config,
   // with its children, from what was written.
   AlarmRecord written = txn.changed[name];
   if (absl::Status s = impl_->Commit(txn); !s.ok()) return s;
-  auto e = std::make_unique<Entry>();
-  SetRecord(*e, std::move(written));
+  auto e = NewEntry(std::move(written));
   e->children = rule->children();
-  impl_->Install(name, std::move(e), nullptr);
+  impl_->Install(std::move(e), nullptr);
   return absl::OkStatus();
 }
 
@@ -1491,7 +1632,7 @@ absl::Status AlarmEngine::DeleteAlarms(const std::vector<std::string>& names) {
   Txn txn;
   for (const std::string& n : names) {
     if (!txn.deleted.insert(n).second) continue;
-    const AlarmRecord r = Decoded(n, *impl_->alarms[n]);
+    const AlarmRecord r = Decoded(n, *impl_->alarms.find(n)->second);
     impl_->AddHistory(txn, r, HistoryItemType::kConfigurationUpdate,
                       absl::StrCat("Alarm \"", n, "\" deleted"),
                       ConfigurationDeleteData(r), now);
@@ -1606,7 +1747,7 @@ absl::StatusOr<DescribeAlarmsResult> AlarmEngine::DescribeAlarms(
     for (; n != only.end(); ++n) {
       auto it = impl_->alarms.find(*n);
       if (it == impl_->alarms.end()) continue;
-      absl::StatusOr<bool> more = add(it->first, *it->second);
+      absl::StatusOr<bool> more = add(it->second->name, *it->second);
       if (!more.ok()) return more.status();
       if (!*more) break;
     }
@@ -1620,7 +1761,7 @@ absl::StatusOr<DescribeAlarmsResult> AlarmEngine::DescribeAlarms(
   }
   for (; it != impl_->alarms.end(); ++it) {
     if (!absl::StartsWith(it->first, q.alarm_name_prefix)) break;
-    absl::StatusOr<bool> more = add(it->first, *it->second);
+    absl::StatusOr<bool> more = add(it->second->name, *it->second);
     if (!more.ok()) return more.status();
     if (!*more) break;
   }
@@ -1632,8 +1773,9 @@ absl::StatusOr<std::vector<AlarmRecord>> AlarmEngine::DescribeAlarmsForMetric(
     const std::string& extended_statistic, int64_t period_s) {
   absl::MutexLock l(&impl_->mu);
   std::vector<AlarmRecord> out;
-  for (const auto& [name, e] : impl_->alarms) {
+  for (const auto& [key, e] : impl_->alarms) {
     if (e->type != AlarmType::kMetric) continue;
+    const std::string& name = e->name;
     AlarmRecord r = Decoded(name, *e);
     const engine::SeriesKey& k = r.metric.metric;
     if (k.namespace_name != metric.namespace_name ||

@@ -135,6 +135,8 @@ void BM_EvaluateEvery10s(benchmark::State& state) {
   const alarms::AlarmEngineStats before = (*a)->Stats();
   int64_t rounds = 0, transition_rounds = 0;
   double cpu_s = 0, wall_s = 0, worst_s = 0, transition_wall_s = 0;
+  // Phase sums (AlarmEngineStats::last_round), quiet and transition rounds.
+  alarms::AlarmEngineStats::Round phases[2];
   for (auto _ : state) {
     state.PauseTiming();
     clock.Advance(10'000);
@@ -152,10 +154,17 @@ void BM_EvaluateEvery10s(benchmark::State& state) {
     worst_s = std::max(worst_s, wall);
     ++rounds;
     state.PauseTiming();
-    if ((*a)->Stats().transitions != transitions0) {
+    const alarms::AlarmEngineStats after_round = (*a)->Stats();
+    const bool transitioned = after_round.transitions != transitions0;
+    if (transitioned) {
       ++transition_rounds;
       transition_wall_s += wall;
     }
+    alarms::AlarmEngineStats::Round& p = phases[transitioned ? 1 : 0];
+    p.look_us += after_round.last_round.look_us;
+    p.evaluate_us += after_round.last_round.evaluate_us;
+    p.apply_us += after_round.last_round.apply_us;
+    p.write_us += after_round.last_round.write_us;
     state.ResumeTiming();
   }
   const alarms::AlarmEngineStats after = (*a)->Stats();
@@ -176,14 +185,21 @@ void BM_EvaluateEvery10s(benchmark::State& state) {
   state.counters["worst_tick_to_persisted_ms"] = worst_s * 1000;
   // Apart: the rounds where a tenth of the alarms transition together, and
   // the others.
-  if (transition_rounds > 0) {
-    state.counters["transition_round_ms"] =
-        transition_wall_s * 1000 / transition_rounds;
-  }
-  if (rounds > transition_rounds) {
-    state.counters["quiet_round_ms"] =
-        (wall_s - transition_wall_s) * 1000 / (rounds - transition_rounds);
-  }
+  // Each with its phases: finding the due alarms, evaluating, applying,
+  // writing (ms).
+  const auto report = [&](const char* name, int64_t n, double total_s,
+                          const alarms::AlarmEngineStats::Round& p) {
+    if (n == 0) return;
+    const double d = static_cast<double>(n) * 1000;
+    state.counters[absl::StrCat(name, "_round_ms")] = total_s * 1000 / n;
+    state.counters[absl::StrCat(name, "_look_ms")] = p.look_us / d;
+    state.counters[absl::StrCat(name, "_evaluate_ms")] = p.evaluate_us / d;
+    state.counters[absl::StrCat(name, "_apply_ms")] = p.apply_us / d;
+    state.counters[absl::StrCat(name, "_write_ms")] = p.write_us / d;
+  };
+  report("transition", transition_rounds, transition_wall_s, phases[1]);
+  report("quiet", rounds - transition_rounds, wall_s - transition_wall_s,
+         phases[0]);
   a->reset();
   e->reset();
   std::filesystem::remove_all(dir);

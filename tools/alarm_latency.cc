@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -194,12 +195,13 @@ bool Poll(v1::AlarmService::Stub& stub, const std::vector<int>& probes,
   return left == 0;
 }
 
-// The server's transitions since it started; -1 if it did not answer.
-int64_t Transitions(v1::AlarmService::Stub& stub) {
+// The server's alarm statistics; none if it did not answer.
+std::optional<v1::GetAlarmStatsResponse> ServerStats(
+    v1::AlarmService::Stub& stub) {
   v1::GetAlarmStatsResponse resp;
   grpc::ClientContext ctx;
-  if (!stub.GetAlarmStats(&ctx, {}, &resp).ok()) return -1;
-  return resp.transitions();
+  if (!stub.GetAlarmStats(&ctx, {}, &resp).ok()) return std::nullopt;
+  return resp;
 }
 
 struct Spread {
@@ -219,6 +221,8 @@ struct Round {
   int64_t offset_ms = 0;
   int64_t expected = 0;  // transitions the round should make
   int64_t server_transitions = 0;
+  // The server's last full round when the round is over: its phases.
+  v1::GetAlarmStatsResponse::Round server_round;
   int64_t send_ms = 0;
   Spread latency, after_tick;
   bool seen = false;
@@ -246,7 +250,13 @@ std::string Json(const AlarmLatencyOptions& o, size_t hot,
         << ", \"latency_ms\": {\"p50\": " << r.latency.p50
         << ", \"max\": " << r.latency.max
         << "}, \"after_tick_ms\": {\"p50\": " << r.after_tick.p50
-        << ", \"max\": " << r.after_tick.max << "}}";
+        << ", \"max\": " << r.after_tick.max
+        << "}, \"server_round\": {\"jobs\": " << r.server_round.jobs()
+        << ", \"transitions\": " << r.server_round.transitions()
+        << ", \"look_us\": " << r.server_round.look_us()
+        << ", \"evaluate_us\": " << r.server_round.evaluate_us()
+        << ", \"apply_us\": " << r.server_round.apply_us()
+        << ", \"write_us\": " << r.server_round.write_us() << "}}";
   }
   out << "\n  ]\n}\n";
   return out.str();
@@ -313,8 +323,9 @@ int RunAlarmLatency(const AlarmLatencyOptions& o) {
     const int64_t period =
         (NowMs() / kPeriodMs + 1) * kPeriodMs;  // the next period's start
     SleepUntilMs(period + round.offset_ms);
-    const int64_t before = Transitions(*alarms);
-    if (before < 0) return Fail("GetAlarmStats: no answer"), 1;
+    const std::optional<v1::GetAlarmStatsResponse> before =
+        ServerStats(*alarms);
+    if (!before) return Fail("GetAlarmStats: no answer"), 1;
     const int64_t ts = NowMs();
     const int64_t tick = (ts / kPeriodMs + 1) * kPeriodMs;
     // Polled while the round is sent: a transition is seen when it is
@@ -344,13 +355,17 @@ int RunAlarmLatency(const AlarmLatencyOptions& o) {
     // 5 s after their tick (a point that missed its tick transitions at the
     // next one, after this).
     SleepUntilMs(tick + kPeriodMs / 2);
-    const int64_t after = Transitions(*alarms);
-    if (after < 0) return Fail("GetAlarmStats: no answer"), 1;
-    round.server_transitions = after - before;
+    const std::optional<v1::GetAlarmStatsResponse> after =
+        ServerStats(*alarms);
+    if (!after) return Fail("GetAlarmStats: no answer"), 1;
+    round.server_transitions = after->transitions() - before->transitions();
+    round.server_round = after->last_round();
+    const auto ms = [](int64_t us) { return us / 1000.0; };
     std::fprintf(stderr,
                  "%-8s offset=%.1fs expected=%lld server_transitions=%lld "
                  "send_ms=%lld latency_ms p50=%lld max=%lld after_tick_ms "
-                 "p50=%lld max=%lld%s%s\n",
+                 "p50=%lld max=%lld server_round_ms look=%.1f evaluate=%.1f "
+                 "apply=%.1f write=%.1f%s%s\n",
                  round.kind.c_str(), round.offset_ms / 1000.0,
                  static_cast<long long>(round.expected),
                  static_cast<long long>(round.server_transitions),
@@ -359,7 +374,10 @@ int RunAlarmLatency(const AlarmLatencyOptions& o) {
                  static_cast<long long>(round.latency.max),
                  static_cast<long long>(round.after_tick.p50),
                  static_cast<long long>(round.after_tick.max),
-                 round.late ? " (sent after the tick)" : "",
+                 ms(round.server_round.look_us()),
+                 ms(round.server_round.evaluate_us()),
+                 ms(round.server_round.apply_us()),
+                 ms(round.server_round.write_us()), round.late ? " (sent after the tick)" : "",
                  round.seen ? "" : " (a probe was not seen to transition)");
     if (round.early) {
       Fail("a probe showed its new state before its tick");
