@@ -78,9 +78,9 @@ struct Entry {
   bool retired = false;
   bool has_left_alarm = false;
   int64_t transitioned_ms = 0;
-  int64_t left_alarm_ms = 0;  // if has_left_alarm
-  std::string name;  // the key of Impl::alarms views this
-  std::string stored;  // EncodeAlarmRecord, the reasons empty
+  int64_t left_alarm_ms = 0;          // if has_left_alarm
+  std::string name;                   // the key of Impl::alarms views this
+  std::string stored;                 // EncodeAlarmRecord, the reasons empty
   std::vector<std::string> children;  // composite alarms: the rule's alarms
 
   std::optional<int64_t> left_alarm() const {
@@ -118,8 +118,8 @@ struct EvaluationJob {
   std::unique_ptr<JobResult> result;
 
   int64_t last_tick_ms() const {  // the last evaluated
-    return first_tick_ms + (static_cast<int64_t>(evaluated) - 1) *
-                               entry->interval_ms;
+    return first_tick_ms +
+           (static_cast<int64_t>(evaluated) - 1) * entry->interval_ms;
   }
   absl::Status status() const {
     return result ? result->status : absl::OkStatus();
@@ -1074,8 +1074,8 @@ void AlarmEngine::Impl::EvaluateJob(EvaluationJob& job, const FirstRead& first,
           return PeriodsFromWindow(*config, first.stats);
         }
       } else if (e.watch != 0 &&
-                 engine.ReadWatched(e.watch, w.start_ms, w.period_ms,
-                                    w.periods, &scratch.window_stats)) {
+                 engine.ReadWatched(e.watch, w.start_ms, w.period_ms, w.periods,
+                                    &scratch.window_stats)) {
         ++counts->window_reads;
         return PeriodsFromWindow(*config, scratch.window_stats);
       }
@@ -1243,6 +1243,9 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
   }
   const Steady::time_point evaluate_start = Steady::now();
   EvaluationCounts counts = EvaluateJobs(jobs, due_jobs);
+  if (only == nullptr && options.round_evaluated_for_testing) {
+    options.round_evaluated_for_testing();
+  }
   absl::MutexLock l(&mu);
   const Steady::time_point apply_start = Steady::now();
   // Entries retired while the round ran go once no round points at them.
@@ -1306,8 +1309,8 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
   // Applies due `job` to its alarm: its transitions into txn; the tick it
   // advances to, unless the alarm changed meanwhile (evaluated again from
   // its new state). Returns the record it put in txn, if it did.
-  auto apply = [&](EvaluationJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                   mu) -> AlarmRecord* {
+  auto apply = [&](EvaluationJob& job)
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) -> AlarmRecord* {
     Entry& e = *job.entry;
     const std::string& name = e.name;
     if (e.generation != job.generation) {
@@ -1412,8 +1415,8 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
   // come in runs).
   int64_t checkpoint_interval = 0;
   std::optional<int64_t> checkpoint;
-  auto persist = [&](const Entry& e, int64_t next_tick_ms, AlarmRecord* in_txn)
-                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  auto persist = [&](const Entry& e, int64_t next_tick_ms,
+                     AlarmRecord* in_txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (e.interval_ms != checkpoint_interval) {
       checkpoint_interval = e.interval_ms;
       checkpoint = CheckpointAfter(txn, e.interval_ms);
@@ -1432,10 +1435,10 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
     }
     const size_t advanced = advances.size();
     AlarmRecord* in_txn = job.due ? apply(job) : nullptr;
-    persist(e,
-            advances.size() > advanced ? advances.back().next_tick
-                                       : e.next_tick_ms,
-            in_txn);
+    persist(
+        e,
+        advances.size() > advanced ? advances.back().next_tick : e.next_tick_ms,
+        in_txn);
   }
   for (size_t i = installed_mark; i < installed_in_round.size(); ++i) {
     const Entry& e = *installed_in_round[i];

@@ -14,6 +14,7 @@
 #define NIMBUS_ALARMS_ALARM_ENGINE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,10 @@ struct AlarmEngineOptions {
   // Threads a round of evaluations runs on, at most (a round gives each at
   // least 4,096 alarms). Default 2.
   int evaluation_threads = 2;
+  // Called in every full round after its evaluations, before its apply
+  // step, without the engine's lock: tests race puts and deletes with a
+  // round.
+  std::function<void()> round_evaluated_for_testing;
 };
 
 struct AlarmEngineStats {

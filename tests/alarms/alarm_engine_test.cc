@@ -71,6 +71,12 @@ class AlarmEngineTest : public ::testing::Test {
     AlarmEngineOptions ao;
     ao.evaluation_thread = false;
     ao.max_catch_up_ms = 60 * kMinute;
+    ao.round_evaluated_for_testing = [this] {
+      if (race_ == nullptr) return;
+      std::function<void()> f = std::move(race_);
+      race_ = nullptr;
+      f();
+    };
     auto a = AlarmEngine::Open(*engine_, clock_, ao);
     ASSERT_TRUE(a.ok()) << a.status();
     alarms_ = std::move(*a);
@@ -135,6 +141,9 @@ class AlarmEngineTest : public ::testing::Test {
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<AlarmEngine> alarms_;
   storage::FaultInjectionStore* faults_ = nullptr;
+  // Run once by the next full round, between its evaluations and its apply
+  // step.
+  std::function<void()> race_;
 };
 
 TEST_F(AlarmEngineTest, ANewAlarmStartsUncheckedAndIsEvaluatedAtOnce) {
@@ -348,6 +357,66 @@ TEST_F(AlarmEngineTest, StatesAndHistorySurviveARestartWithoutRepeats) {
   // A run that was never restarted.
   std::vector<std::string> after = Summaries("cpu");
   EXPECT_EQ(after.size(), 4u);
+}
+
+// Puts and deletes while a round evaluates: the round drops what it
+// computed for the alarms they replaced or deleted, the alarms put keep
+// their own evaluation, and a restart resumes each where it was.
+TEST_F(AlarmEngineTest, PutsAndDeletesThatRaceARoundKeepTheirOwnState) {
+  for (const char* name : {"a", "b", "c"}) {
+    ASSERT_TRUE(alarms_->PutMetricAlarm(Config(name), {}).ok());
+  }
+  RunTo(17);
+  // Minute 18's round finds all three breaching; meanwhile "a" is deleted,
+  // "b" is put again with a threshold never crossed, "d" is created.
+  MetricAlarmConfig b = Config("b");
+  b.threshold = 99;
+  race_ = [&] {
+    ASSERT_TRUE(alarms_->DeleteAlarms({"a"}).ok());
+    ASSERT_TRUE(alarms_->PutMetricAlarm(b, {}).ok());
+    // d's first evaluation fails (the read of the reason it replaces): its
+    // tick stays due.
+    faults_->FailReads(storage::Column::kAlarms, 1,
+                       absl::UnavailableError("injected"));
+    ASSERT_TRUE(alarms_->PutMetricAlarm(Config("d"), {}).ok());
+    std::optional<AlarmRecord> d = alarms_->Get("d");
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(d->evaluation_state, EvaluationState::kEvaluationError)
+        << d->state_reason;
+    EXPECT_EQ(d->next_tick_ms, kT0 + 18 * kMinute);
+  };
+  RunTo(18);
+  ASSERT_EQ(race_, nullptr);
+  EXPECT_FALSE(alarms_->Get("a").has_value());
+  EXPECT_EQ(Summaries("a"),
+            (std::vector<std::string>{
+                "4 Alarm updated from INSUFFICIENT_DATA to OK"}));
+  EXPECT_EQ(alarms_->Get("b")->state, S::kOk);
+  EXPECT_EQ(alarms_->Get("b")->metric.threshold, 99);
+  EXPECT_EQ(alarms_->Get("c")->state, S::kAlarm);
+  EXPECT_EQ(alarms_->Get("d")->state, S::kInsufficientData);
+  // A restart resumes each where it was: d at its tick not evaluated yet
+  // (though the round moved the minute's checkpoint past it), the others
+  // after it.
+  Reopen();
+  EXPECT_EQ(alarms_->Get("b")->next_tick_ms, kT0 + 19 * kMinute);
+  EXPECT_EQ(alarms_->Get("c")->next_tick_ms, kT0 + 19 * kMinute);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluations, 1);
+  EXPECT_EQ(alarms_->Get("d")->state, S::kAlarm);
+  RunTo(30);
+  EXPECT_EQ(alarms_->Stats().evaluations, 1 + 3 * 12);
+  EXPECT_EQ(Summaries("b"),
+            (std::vector<std::string>{
+                "4 Alarm updated from INSUFFICIENT_DATA to OK"}));
+  EXPECT_EQ(Summaries("c"), (std::vector<std::string>{
+                                "4 Alarm updated from INSUFFICIENT_DATA to OK",
+                                "18 Alarm updated from OK to ALARM",
+                                "26 Alarm updated from ALARM to OK"}));
+  EXPECT_EQ(Summaries("d"),
+            (std::vector<std::string>{
+                "18 Alarm updated from INSUFFICIENT_DATA to ALARM",
+                "26 Alarm updated from ALARM to OK"}));
 }
 
 TEST_F(AlarmEngineTest, TicksMissedWhileDownAreEvaluatedInOrder) {
