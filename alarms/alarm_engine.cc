@@ -155,6 +155,8 @@ struct JobScratch {
 
 // Jobs a round hands each evaluation thread at least.
 constexpr size_t kJobsPerThread = 4096;
+// How far ahead a pass over the alarms fetches their entries.
+constexpr size_t kPrefetchAhead = 8;
 
 // Changes of one store write, applied to memory once it succeeded.
 struct Txn {
@@ -981,6 +983,11 @@ void AlarmEngine::Impl::EvaluateJobRange(EvaluationJob* begin,
   std::vector<FirstRead> first(kChunk);
   for (EvaluationJob* chunk = begin; chunk != end;) {
     const size_t n = std::min<size_t>(kChunk, static_cast<size_t>(end - chunk));
+    // The next chunk's entries, fetched while this one is evaluated.
+    for (EvaluationJob* next = chunk + n;
+         next != end && next != chunk + n + kChunk; ++next) {
+      __builtin_prefetch(next->entry);
+    }
     reads.clear();
     for (size_t j = 0; j < n; ++j) {
       const EvaluationJob& job = chunk[j];
@@ -1230,7 +1237,18 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
     } else {
       ++stats.scans;
       jobs.reserve(alarms.size());
-      for (auto& [name, e] : alarms) consider(*e);
+      // An entry is a cache miss: those ahead are fetched meanwhile.
+      auto ahead = alarms.begin();
+      for (size_t i = 0; i < kPrefetchAhead && ahead != alarms.end(); ++i) {
+        ++ahead;
+      }
+      for (auto& [name, e] : alarms) {
+        if (ahead != alarms.end()) {
+          __builtin_prefetch(ahead->second.get());
+          ++ahead;
+        }
+        consider(*e);
+      }
     }
     due_from_ms = only == nullptr ? due : std::min(due_from_ms, due);
     *next_due = std::min(*next_due, due);
@@ -1285,14 +1303,16 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
     }
   }
   std::vector<std::string> changed;
+  // Applied as the jobs are, undone if the write fails.
   struct Advance {
     Entry* entry;
-    int64_t next_tick;
+    int64_t old_next_tick;
+    bool old_fresh;
   };
   std::vector<Advance> advances;
   advances.reserve(due_jobs);
   // Each evaluated alarm's failures in a row and when to try it again,
-  // applied with the advances.
+  // applied once the round is written.
   struct Retry {
     Entry* entry;
     uint8_t failures;
@@ -1305,6 +1325,13 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
   // evaluated again by the next round, whatever the clock does meanwhile.
   auto still_due = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     due_from_ms = INT64_MIN;
+  };
+  auto advance = [&](Entry& e,
+                     int64_t next_tick) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    advances.push_back({&e, e.next_tick_ms, e.fresh});
+    e.next_tick_ms = next_tick;
+    e.fresh = false;
+    e.generation = ++generation;
   };
   // Applies due `job` to its alarm: its transitions into txn; the tick it
   // advances to, unless the alarm changed meanwhile (evaluated again from
@@ -1319,7 +1346,7 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
     }
     if (job.ticks == 0) {  // only skips
       round.ticks_skipped += job.skipped;
-      advances.push_back({&e, job.first_tick_ms});
+      advance(e, job.first_tick_ms);
       return nullptr;
     }
     const absl::Status status = job.status();
@@ -1371,7 +1398,7 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
       }
       round.evaluations += static_cast<int64_t>(job.evaluated);
       round.ticks_skipped += job.skipped;
-      advances.push_back({&e, job.last_tick_ms() + e.interval_ms});
+      advance(e, job.last_tick_ms() + e.interval_ms);
     } else if (!failed) {
       still_due();  // aborted: it changed while evaluated
     }
@@ -1427,18 +1454,18 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
   };
   // Jobs are in name order, as the alarms; an alarm deleted or replaced
   // meanwhile is left (a replacement is among the entries installed).
-  for (EvaluationJob& job : jobs) {
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (i + kPrefetchAhead < jobs.size()) {
+      __builtin_prefetch(jobs[i + kPrefetchAhead].entry);
+    }
+    EvaluationJob& job = jobs[i];
     Entry& e = *job.entry;
     if (e.retired) {
       if (job.due) still_due();
       continue;
     }
-    const size_t advanced = advances.size();
     AlarmRecord* in_txn = job.due ? apply(job) : nullptr;
-    persist(
-        e,
-        advances.size() > advanced ? advances.back().next_tick : e.next_tick_ms,
-        in_txn);
+    persist(e, e.next_tick_ms, in_txn);
   }
   for (size_t i = installed_mark; i < installed_in_round.size(); ++i) {
     const Entry& e = *installed_in_round[i];
@@ -1468,7 +1495,11 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
     Log(LogLevel::kError, "alarms",
         absl::StrCat("transitions not written: ", written.ToString()));
     due_from_ms = INT64_MIN;
-    return written;  // nothing advanced: evaluated again
+    for (const Advance& a : advances) {  // evaluated again
+      a.entry->next_tick_ms = a.old_next_tick;
+      a.entry->fresh = a.old_fresh;
+    }
+    return written;
   }
   stats.evaluations += round.evaluations;
   stats.transitions += round.transitions;
@@ -1481,11 +1512,6 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
       backoff[r.entry] = {r.failures, r.after_ms};
       due_from_ms = std::min(due_from_ms, r.after_ms);
     }
-  }
-  for (const Advance& a : advances) {
-    a.entry->next_tick_ms = a.next_tick;
-    a.entry->fresh = false;
-    a.entry->generation = ++generation;
   }
   return first_error;
 }

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -179,57 +180,101 @@ const char* FillName(const AlarmRule& rule) {
 
 void AppendJsonString(std::string* out, absl::string_view s) {
   out->push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
+  // Runs of characters that need no escape are appended whole.
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool quote = c == '"' || c == '\\';
+    const bool control = static_cast<unsigned char>(c) < 0x20;
+    if (!quote && !control) continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    if (quote) {
       out->push_back('\\');
       out->push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
+    } else {
       absl::StrAppend(out, "\\u00", c < 0x10 ? "0" : "",
                       absl::Hex(static_cast<unsigned char>(c)));
-    } else {
-      out->push_back(c);
     }
   }
+  out->append(s.data() + run, s.size() - run);
   out->push_back('"');
 }
 
-std::string JavaDouble(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-  if (v == 0) return std::signbit(v) ? "-0.0" : "0.0";
-  // The shortest digits that read back as v, and their exponent.
-  char buf[64];
-  const auto r =
-      std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-  const std::string s(buf, r.ptr);
-  const size_t e = s.find('e');
-  std::string mantissa = s.substr(0, e);
-  const int exp = std::atoi(s.c_str() + e + 1);
-  const bool negative = mantissa[0] == '-';
-  if (negative) mantissa.erase(0, 1);
-  std::string digits;
-  for (char c : mantissa) {
-    if (c != '.') digits.push_back(c);
+size_t FormatJavaDouble(double v, char* buf) {
+  const auto put = [buf](absl::string_view s) {
+    std::memcpy(buf, s.data(), s.size());
+    return s.size();
+  };
+  if (std::isnan(v)) return put("NaN");
+  if (std::isinf(v)) return put(v > 0 ? "Infinity" : "-Infinity");
+  if (v == 0) return put(std::signbit(v) ? "-0.0" : "0.0");
+  // The shortest digits that read back as v, and their exponent:
+  // [-]d[.ddd]e(+|-)xx.
+  char sci[32];
+  const char* const sci_end =
+      std::to_chars(sci, sci + sizeof(sci), v, std::chars_format::scientific)
+          .ptr;
+  const char* p = sci;
+  const bool negative = *p == '-';
+  if (negative) ++p;
+  char digits[24];
+  size_t n = 0;
+  for (; p != sci_end && *p != 'e'; ++p) {
+    if (*p != '.') digits[n++] = *p;
   }
-  std::string out = negative ? "-" : "";
+  ++p;  // 'e'
+  const bool negative_exp = *p == '-';
+  ++p;  // its sign
+  int exp = 0;
+  std::from_chars(p, sci_end, exp);
+  if (negative_exp) exp = -exp;
+  char* out = buf;
+  if (negative) *out++ = '-';
+  const auto append = [&out](const char* from, size_t count) {
+    std::memcpy(out, from, count);
+    out += count;
+  };
   const double a = std::abs(v);
   if (a >= 1e-3 && a < 1e7) {
     if (exp >= 0) {
       const size_t int_digits = static_cast<size_t>(exp) + 1;
-      if (digits.size() <= int_digits) {
-        out += digits + std::string(int_digits - digits.size(), '0') + ".0";
+      if (n <= int_digits) {
+        append(digits, n);
+        for (size_t k = n; k < int_digits; ++k) *out++ = '0';
+        append(".0", 2);
       } else {
-        out += digits.substr(0, int_digits) + "." + digits.substr(int_digits);
+        append(digits, int_digits);
+        *out++ = '.';
+        append(digits + int_digits, n - int_digits);
       }
     } else {
-      out += "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;
+      append("0.", 2);
+      for (int k = 0; k < -exp - 1; ++k) *out++ = '0';
+      append(digits, n);
     }
-    return out;
+    return static_cast<size_t>(out - buf);
   }
-  out += digits.substr(0, 1) + "." +
-         (digits.size() > 1 ? digits.substr(1) : std::string("0")) + "E" +
-         std::to_string(exp);
-  return out;
+  *out++ = digits[0];
+  *out++ = '.';
+  if (n > 1) {
+    append(digits + 1, n - 1);
+  } else {
+    *out++ = '0';
+  }
+  *out++ = 'E';
+  out = std::to_chars(out, buf + kJavaDoubleChars, exp).ptr;
+  return static_cast<size_t>(out - buf);
+}
+
+void AppendJavaDouble(std::string* out, double v) {
+  char buf[kJavaDoubleChars];
+  out->append(buf, FormatJavaDouble(v, buf));
+}
+
+std::string JavaDouble(double v) {
+  char buf[kJavaDoubleChars];
+  return std::string(buf, FormatJavaDouble(v, buf));
 }
 
 std::string StateReason(const ReasonInput& in) {
@@ -284,7 +329,7 @@ std::string StateReasonData(const ReasonInput& in) {
     if (p.source != EvaluatedPeriod::Source::kData) continue;
     if (!first) out += ",";
     first = false;
-    out += JavaDouble(*in.range[p.index].value);
+    AppendJavaDouble(&out, *in.range[p.index].value);
   }
   absl::StrAppend(&out, "],\"threshold\":", JavaDouble(in.rule->threshold),
                   ",\"evaluatedDatapoints\":[");
@@ -307,8 +352,8 @@ std::string StateReasonData(const ReasonInput& in) {
     out += "{\"timestamp\":";
     AppendJsonString(&out, JsonTime(PeriodStart(in, listed[k].first)));
     if (listed[k].second) {
-      absl::StrAppend(
-          &out, ",\"value\":", JavaDouble(*in.range[listed[k].first].value));
+      out += ",\"value\":";
+      AppendJavaDouble(&out, *in.range[listed[k].first].value);
     }
     out += "}";
   }

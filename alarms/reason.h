@@ -47,6 +47,11 @@ std::string ReasonTime(int64_t ms);
 
 // Java's Double.toString of `v` (NaN and Infinity too).
 std::string JavaDouble(double v);
+// The same, appended to *out.
+void AppendJavaDouble(std::string* out, double v);
+// The same, written to buf (kJavaDoubleChars at least); returns its length.
+inline constexpr size_t kJavaDoubleChars = 32;
+size_t FormatJavaDouble(double v, char* buf);
 
 // The reason text of the transition to evaluation->state.
 std::string StateReason(const ReasonInput& in);

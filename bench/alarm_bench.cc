@@ -8,7 +8,9 @@
 //
 // Reported: process CPU per round, "core_share" (that over the 10 s a round
 // stands for), the time from the tick to the round's transitions persisted,
-// and the window and store reads; with 1 and 2 evaluation threads.
+// and the window and store reads; with 1 and 2 evaluation threads, and
+// with one alarm in 10 or one in 100 transitioning in the rounds that
+// have transitions.
 #include <time.h>
 
 #include <algorithm>
@@ -72,14 +74,14 @@ engine::EngineOptions EngineOpts(const std::string& dir) {
   return o;
 }
 
-// One point for each series at `ts`; a tenth of the hosts run hot in
+// One point for each series at `ts`; one host in `hot_every` runs hot in
 // alternate minutes, so that alarms transition.
-void WriteRound(engine::Engine& e, int n, int64_t ts) {
+void WriteRound(engine::Engine& e, int n, int64_t ts, int hot_every = 10) {
   const bool hot_minute = (ts / 60'000) % 2 == 0;
   std::vector<engine::SeriesWrite> w;
   w.reserve(1000);
   for (int i = 0; i < n; ++i) {
-    const double v = (i % 10 == 0 && hot_minute) ? 95 : 40 + (i % 7);
+    const double v = (i % hot_every == 0 && hot_minute) ? 95 : 40 + (i % 7);
     w.push_back({Key(i), {{ts, v}}, {}, {}});
     if (w.size() == 1000 || i == n - 1) {
       if (!e.Write(w).ok()) std::abort();
@@ -119,6 +121,8 @@ int64_t AllocatedBytes() {
 
 void BM_EvaluateEvery10s(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
+  // One alarm in this many transitions in the rounds that have any.
+  const int hot_every = static_cast<int>(state.range(2));
   const std::string dir = Dir("evaluate");
   engine::ManualClock clock(kT0);
   auto e = engine::Engine::Open(EngineOpts(dir), clock);
@@ -140,7 +144,7 @@ void BM_EvaluateEvery10s(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     clock.Advance(10'000);
-    WriteRound(**e, n, clock.NowMs() - 5'000);
+    WriteRound(**e, n, clock.NowMs() - 5'000, hot_every);
     const int64_t transitions0 = (*a)->Stats().transitions;
     state.ResumeTiming();
     const double cpu0 = ProcessCpuSeconds();
@@ -205,10 +209,11 @@ void BM_EvaluateEvery10s(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_EvaluateEvery10s)
-    ->ArgNames({"alarms", "threads"})
-    ->Args({10'000, 1})
-    ->Args({100'000, 1})
-    ->Args({100'000, 2})
+    ->ArgNames({"alarms", "threads", "hot_every"})
+    ->Args({10'000, 1, 10})
+    ->Args({100'000, 1, 10})
+    ->Args({100'000, 2, 10})
+    ->Args({100'000, 2, 100})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(12);

@@ -2,7 +2,11 @@
 // each kind of transition, and Java's printing of doubles.
 #include "alarms/reason.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -102,6 +106,53 @@ TEST(Reason, JavaPrintsDoublesWithAPointAndSwitchesToExponents) {
   EXPECT_EQ(JavaDouble(std::nan("")), "NaN");
   EXPECT_EQ(JavaDouble(1.0 / 0.0), "Infinity");
   EXPECT_EQ(JavaDouble(-1.0 / 0.0), "-Infinity");
+  EXPECT_EQ(JavaDouble(-0.0), "-0.0");
+  EXPECT_EQ(JavaDouble(1234567), "1234567.0");
+  EXPECT_EQ(JavaDouble(0.0012345), "0.0012345");
+  EXPECT_EQ(JavaDouble(-1e-5), "-1.0E-5");
+  EXPECT_EQ(JavaDouble(1.7976931348623157e308), "1.7976931348623157E308");
+  EXPECT_EQ(JavaDouble(-123.456e100), "-1.23456E102");
+}
+
+// Over many doubles of every magnitude: the text reads back as the value,
+// with a point always, and an exponent outside [1e-3, 1e7) only.
+TEST(Reason, JavaDoublesReadBackExactly) {
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 200'000; ++i) {
+    uint64_t bits = rng();
+    double v;
+    std::memcpy(&v, &bits, sizeof(v));
+    if (!std::isfinite(v)) continue;
+    if (i % 2 == 0)
+      v = std::ldexp(static_cast<double>(bits % 100'000'000) / 1000,
+                     static_cast<int>(rng() % 60) - 30);
+    const std::string s = JavaDouble(v);
+    std::string appended = "x";
+    AppendJavaDouble(&appended, v);
+    ASSERT_EQ(appended, "x" + s);
+    std::string c = s;
+    std::replace(c.begin(), c.end(), 'E', 'e');
+    ASSERT_EQ(std::strtod(c.c_str(), nullptr), v) << s;
+    ASSERT_NE(s.find('.'), std::string::npos) << s;
+    const double a = std::abs(v);
+    ASSERT_EQ(s.find('E') != std::string::npos,
+              v != 0 && (a < 1e-3 || a >= 1e7))
+        << s;
+  }
+}
+
+TEST(Reason, JsonStringsEscapeQuotesBackslashesAndControls) {
+  std::string out = "x";
+  AppendJsonString(&out,
+                   "a\"b\\c\n\x01"
+                   "d");
+  EXPECT_EQ(out, "x\"a\\\"b\\\\c\\u000a\\u0001d\"");
+  out.clear();
+  AppendJsonString(&out, "");
+  EXPECT_EQ(out, "\"\"");
+  out.clear();
+  AppendJsonString(&out, "plain \xc3\xa9");
+  EXPECT_EQ(out, "\"plain \xc3\xa9\"");
 }
 
 TEST(Reason, AThresholdCrossingListsTheDatapointsNewestFirst) {
