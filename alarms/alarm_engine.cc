@@ -146,6 +146,7 @@ struct FirstRead {
 // What an evaluation thread reuses from job to job.
 struct JobScratch {
   std::vector<engine::WindowStats> window_stats;
+  std::vector<Period> periods;  // of the tick evaluated
   // What a window alarm's evaluation reads of its configuration (period,
   // N, statistic), one per shape.
   absl::flat_hash_map<std::tuple<int64_t, size_t, uint8_t>,
@@ -1071,25 +1072,40 @@ void AlarmEngine::Impl::EvaluateJob(EvaluationJob& job, const FirstRead& first,
         job.first_tick_ms + static_cast<int64_t>(i) * e.interval_ms;
     // The periods from the window (read ahead for the first tick), or else
     // from the store.
-    auto periods =
-        [&](const EvaluationWindow& w) -> absl::StatusOr<std::vector<Period>> {
-      if (i == 0 && first.read != nullptr &&
-          first.read->start_ms == w.start_ms &&
-          first.read->periods == w.periods) {
-        if (first.answered) {
-          ++counts->window_reads;
-          return PeriodsFromWindow(*config, first.stats);
-        }
-      } else if (e.watch != 0 &&
-                 engine.ReadWatched(e.watch, w.start_ms, w.period_ms, w.periods,
-                                    &scratch.window_stats)) {
-        ++counts->window_reads;
-        return PeriodsFromWindow(*config, scratch.window_stats);
+    const EvaluationWindow w =
+        WindowAt(tick, e.period_s, e.rule.evaluation_periods);
+    bool windowed = false;
+    if (i == 0 && first.read != nullptr && first.read->start_ms == w.start_ms &&
+        first.read->periods == w.periods) {
+      if (first.answered) {
+        PeriodsFromWindow(*config, first.stats, &scratch.periods);
+        windowed = true;
       }
+    } else if (e.watch != 0 &&
+               engine.ReadWatched(e.watch, w.start_ms, w.period_ms, w.periods,
+                                  &scratch.window_stats)) {
+      PeriodsFromWindow(*config, scratch.window_stats, &scratch.periods);
+      windowed = true;
+    }
+    if (windowed) {
+      ++counts->window_reads;
+      // Most ticks change nothing, and the evaluation alone says so: the
+      // step EvaluateAtTick builds (the same evaluation, its reasons) is
+      // for the ticks that change the state.
+      const Evaluation quiet = Evaluate(validated.rule, scratch.periods, state);
+      if (quiet.kept || quiet.state == state) {
+        state = quiet.state;
+        ++job.evaluated;
+        continue;
+      }
+    }
+    auto periods = [&](const EvaluationWindow& window)
+        -> absl::StatusOr<std::vector<Period>> {
+      if (windowed) return scratch.periods;
       ++counts->store_reads;
       if (absl::Status s = decode(); !s.ok()) return s;
       return FetchAlarmPeriods(engine, clock, *job.result->config, validated,
-                               w);
+                               window);
     };
     absl::StatusOr<PreviewStep> step =
         EvaluateAtTick(*config, validated, tick, state, periods);
@@ -1326,13 +1342,13 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
   auto still_due = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     due_from_ms = INT64_MIN;
   };
-  auto advance = [&](Entry& e,
-                     int64_t next_tick) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    advances.push_back({&e, e.next_tick_ms, e.fresh});
-    e.next_tick_ms = next_tick;
-    e.fresh = false;
-    e.generation = ++generation;
-  };
+  auto advance = [&](Entry& e, int64_t next_tick)
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+                       advances.push_back({&e, e.next_tick_ms, e.fresh});
+                       e.next_tick_ms = next_tick;
+                       e.fresh = false;
+                       e.generation = ++generation;
+                     };
   // Applies due `job` to its alarm: its transitions into txn; the tick it
   // advances to, unless the alarm changed meanwhile (evaluated again from
   // its new state). Returns the record it put in txn, if it did.

@@ -32,15 +32,22 @@ double BasicStatistic(const std::string& statistic, double count, double sum,
 std::vector<Period> PeriodsFromWindow(
     const MetricAlarmConfig& config,
     absl::Span<const engine::WindowStats> stats) {
-  std::vector<Period> out(stats.size());
+  std::vector<Period> out;
+  PeriodsFromWindow(config, stats, &out);
+  return out;
+}
+
+void PeriodsFromWindow(const MetricAlarmConfig& config,
+                       absl::Span<const engine::WindowStats> stats,
+                       std::vector<Period>* out) {
+  out->assign(stats.size(), Period());
   for (size_t i = 0; i < stats.size(); ++i) {
     const engine::WindowStats& s = stats[i];
     if (s.count <= 0) continue;
     const double v =
         BasicStatistic(config.statistic, s.count, s.sum, s.minimum, s.maximum);
-    if (!std::isnan(v)) out[i].value = v;
+    if (!std::isnan(v)) (*out)[i].value = v;
   }
-  return out;
 }
 
 absl::StatusOr<std::vector<Period>> FetchMathPeriods(

@@ -56,6 +56,10 @@ absl::StatusOr<std::vector<Period>> FetchAlarmPeriods(
 std::vector<Period> PeriodsFromWindow(
     const MetricAlarmConfig& config,
     absl::Span<const engine::WindowStats> stats);
+// The same into *out (its capacity reused).
+void PeriodsFromWindow(const MetricAlarmConfig& config,
+                       absl::Span<const engine::WindowStats> stats,
+                       std::vector<Period>* out);
 
 struct PreviewStep {
   int64_t tick_ms;
