@@ -192,9 +192,6 @@ absl::Status ValidateTags(const Tags& tags) {
 
 std::string EncodeAlarmRecord(const AlarmRecord& r) {
   std::string out;
-  // Room for most records at once: the reasons and the fixed fields (their
-  // strings' lengths and the key's grow it past that).
-  out.reserve(256 + r.state_reason.size() + r.state_reason_data.size());
   out.push_back(static_cast<char>(kRecordVersion));
   out.push_back(static_cast<char>(r.type));
   PutVarint64(&out, r.config_version);

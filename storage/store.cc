@@ -252,11 +252,12 @@ class RocksStore : public Store {
           std::string(name) == "alarm_history") {
         // Small records (an alarm's configuration and state, a history
         // item), read back on open or per request: a small memtable keeps
-        // them from holding 64 MiB each. Yet a round in which 10,000 alarms
-        // transition writes 7 MB of records and 16 MB of history at once:
-        // with 2 MiB and two memtables a family, that write stopped for
-        // flushes. With 8 MiB and four, it does not; the extra memtables
-        // exist only while flushes lag.
+        // them from holding 64 MiB each. Yet with 2 MiB and RocksDB's two
+        // a family, puts of a million alarms (a record and two history
+        // items each) waited on flushes: 8 MiB and up to four took the
+        // bench's million puts and restart from 89 s to 47-56 s, for 4
+        // bytes an alarm more (alarm_bench, BM_MemoryAndRestart; the extra
+        // memtables exist only while flushes lag).
         cf.write_buffer_size = 8 << 20;
         cf.max_write_buffer_number = 4;
         // Flushed and read back uncompressed (a transition reads the record

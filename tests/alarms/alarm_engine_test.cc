@@ -387,6 +387,9 @@ TEST_F(AlarmEngineTest, PutsAndDeletesThatRaceARoundKeepTheirOwnState) {
   };
   RunTo(18);
   ASSERT_EQ(race_, nullptr);
+  // The round had three jobs; only c's transition was applied.
+  EXPECT_EQ(alarms_->Stats().last_round.jobs, 3);
+  EXPECT_EQ(alarms_->Stats().last_round.transitions, 1);
   EXPECT_FALSE(alarms_->Get("a").has_value());
   EXPECT_EQ(Summaries("a"),
             (std::vector<std::string>{

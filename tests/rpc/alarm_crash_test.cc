@@ -684,6 +684,8 @@ TEST(AlarmCrash, TransitionsSurviveKillNine) {
       ASSERT_TRUE(st.ok()) << st;
       ASSERT_EQ(stats.evaluations(), int64_t{kAlarms} * (step + 1))
           << "A at step " << step << ": " << stats.ShortDebugString();
+      // One round evaluated the step's tick of every alarm.
+      EXPECT_EQ(stats.last_round().jobs(), kAlarms) << stats.ShortDebugString();
     }
     if (b.process.running() && !restarted) {
       const absl::Status st = wait_b(false);
