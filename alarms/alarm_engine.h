@@ -75,11 +75,12 @@ struct AlarmEngineStats {
   // Rounds that looked at every alarm for the due ones: not those before
   // the earliest an alarm can come due.
   int64_t scans = 0;
-  // The last round that looked at every alarm, phase by phase (wall time,
-  // microseconds): finding the due alarms, evaluating them (outside the
-  // lock), applying the results, writing them. Where a round's latency goes.
+  // The last round that looked at every alarm and found some due, phase by
+  // phase (wall time, microseconds): finding the due alarms, evaluating
+  // them (outside the lock), applying the results, writing them. Where a
+  // round's latency goes.
   struct Round {
-    int64_t jobs = 0;
+    int64_t jobs = 0;  // the due alarms evaluated
     int64_t transitions = 0;
     int64_t look_us = 0;
     int64_t evaluate_us = 0;

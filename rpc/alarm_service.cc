@@ -729,13 +729,15 @@ grpc::Status AlarmService::GetAlarmStats(grpc::ServerContext*,
   resp->set_evaluation_failures(s.evaluation_failures);
   resp->set_window_reads(s.window_reads);
   resp->set_store_reads(s.store_reads);
-  v1::GetAlarmStatsResponse::Round* round = resp->mutable_last_round();
-  round->set_jobs(s.last_round.jobs);
-  round->set_transitions(s.last_round.transitions);
-  round->set_look_us(s.last_round.look_us);
-  round->set_evaluate_us(s.last_round.evaluate_us);
-  round->set_apply_us(s.last_round.apply_us);
-  round->set_write_us(s.last_round.write_us);
+  if (s.last_round.jobs > 0) {  // absent until a round has evaluated
+    v1::GetAlarmStatsResponse::Round* round = resp->mutable_last_round();
+    round->set_jobs(s.last_round.jobs);
+    round->set_transitions(s.last_round.transitions);
+    round->set_look_us(s.last_round.look_us);
+    round->set_evaluate_us(s.last_round.evaluate_us);
+    round->set_apply_us(s.last_round.apply_us);
+    round->set_write_us(s.last_round.write_us);
+  }
   ToTimestamp(clock_.NowMs(), resp->mutable_now());
   return grpc::Status::OK;
 }
