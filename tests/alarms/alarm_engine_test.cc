@@ -515,6 +515,31 @@ TEST_F(AlarmEngineTest, AnEvaluationNotWrittenIsDoneAgainAfterARestart) {
               HasSubstr("\"tick\":\"2026-12-01T10:10:00.000+0000\""));
 }
 
+// A round whose write fails has advanced nothing: the next round
+// evaluates the same tick again, and its transition happens once.
+TEST_F(AlarmEngineTest, ARoundNotWrittenIsEvaluatedAgain) {
+  ASSERT_TRUE(alarms_->PutMetricAlarm(Config(), {}).ok());
+  RunTo(17);
+  const int64_t evaluations = alarms_->Stats().evaluations;
+  clock_.Set(kT0 + 18 * kMinute);  // the tick that goes to ALARM
+  faults_->FailWrites(storage::Column::kAlarms, 1,
+                      absl::UnavailableError("injected"));
+  EXPECT_FALSE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(faults_->failed_writes(), 1);
+  EXPECT_EQ(alarms_->Get("cpu")->state, S::kOk);
+  EXPECT_EQ(alarms_->Stats().evaluations, evaluations);
+  ASSERT_TRUE(alarms_->EvaluateDue().ok());
+  EXPECT_EQ(alarms_->Stats().evaluations, evaluations + 1);
+  EXPECT_EQ(alarms_->Get("cpu")->state, S::kAlarm);
+  EXPECT_EQ(
+      Summaries("cpu"),
+      (std::vector<std::string>{"4 Alarm updated from INSUFFICIENT_DATA to OK",
+                                "18 Alarm updated from OK to ALARM"}));
+  // And the round after goes on from there.
+  RunTo(30);
+  EXPECT_EQ(Summaries("cpu").back(), "26 Alarm updated from ALARM to OK");
+}
+
 TEST_F(AlarmEngineTest, ReasonsThatCannotBeReadFailTheCallAndChangeNothing) {
   // Memory holds no reasons: describing, forcing a state and transitioning
   // read them from the store.
