@@ -198,16 +198,26 @@ void SetRecord(Entry& e, AlarmRecord r) {
   e.stored = EncodeAlarmRecord(r);
 }
 
-// A new entry for record r: its name and shape set, its record (the caller
-// sets a metric alarm's rule and interval).
-std::unique_ptr<Entry> NewEntry(AlarmRecord r) {
+// A new entry for record r: its name and shape (a metric alarm's from its
+// validated rule, a composite's children), and its record.
+std::unique_ptr<Entry> NewEntry(AlarmRecord r, const AlarmRule& rule) {
   auto e = std::make_unique<Entry>();
   e->name = r.name();
-  e->type = r.type;
-  if (r.type == AlarmType::kMetric) {
-    e->period_s = r.metric.period_s;
-    e->statistic = StatisticIndex(r.metric.statistic);
-  }
+  e->type = AlarmType::kMetric;
+  e->rule = rule;
+  e->period_s = r.metric.period_s;
+  e->statistic = StatisticIndex(r.metric.statistic);
+  e->interval_ms =
+      EvaluationIntervalMs(r.metric.period_s, r.metric.evaluation_periods);
+  SetRecord(*e, std::move(r));
+  return e;
+}
+std::unique_ptr<Entry> NewEntry(AlarmRecord r,
+                                std::vector<std::string> children) {
+  auto e = std::make_unique<Entry>();
+  e->name = r.name();
+  e->type = AlarmType::kComposite;
+  e->children = std::move(children);
   SetRecord(*e, std::move(r));
   return e;
 }
@@ -440,7 +450,7 @@ struct AlarmEngine::Impl {
   // an alarm comes due.
   absl::Status EvaluateDue(const std::string* only, int64_t* next_due)
       ABSL_LOCKS_EXCLUDED(mu, round_mu);
-  // EvaluateDue with `jobs` (left holding the round's jobs).
+  // EvaluateDue with `jobs` (empty; left holding the round's jobs).
   absl::Status EvaluateDueJobs(const std::string* only, int64_t* next_due,
                                std::vector<EvaluationJob>& jobs)
       ABSL_LOCKS_EXCLUDED(mu);
@@ -499,7 +509,6 @@ absl::Status AlarmEngine::Impl::Load() {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(it->key(), it->value());
     if (!r.ok()) return r.status();
-    const std::string name = r->name();
     std::unique_ptr<Entry> e;
     if (r->type == AlarmType::kMetric) {
       MetricAlarmConfig config = r->metric;
@@ -516,11 +525,8 @@ absl::Status AlarmEngine::Impl::Load() {
         r->evaluation_state = EvaluationState::kEvaluationError;
         unevaluable = true;
       }
-      e = NewEntry(*r);
+      e = NewEntry(*r, v->rule);
       e->unevaluable = unevaluable;
-      e->rule = v->rule;
-      e->interval_ms = EvaluationIntervalMs(r->metric.period_s,
-                                            r->metric.evaluation_periods);
       const auto c = checkpoints.find(e->interval_ms);
       const int64_t resume = ResumeTick(
           r->next_tick_ms, r->behind_checkpoint, e->interval_ms,
@@ -534,8 +540,7 @@ absl::Status AlarmEngine::Impl::Load() {
       absl::StatusOr<CompositeRule> rule =
           CompositeRule::Parse(r->composite.alarm_rule);
       if (!rule.ok()) return rule.status();
-      e = NewEntry(*r);
-      e->children = rule->children();
+      e = NewEntry(*r, rule->children());
     }
     // An alarm that is never evaluated needs no window.
     const MetricAlarmConfig* m =
@@ -1176,7 +1181,6 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
             .count());
   };
   const Steady::time_point look_start = Steady::now();
-  jobs.clear();
   // The evaluation intervals of the metric alarms (a round's checkpoints).
   std::vector<int64_t> intervals;
   const int64_t now = clock.NowMs();
@@ -1198,11 +1202,11 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
     // the others for the apply step to keep their records' resume ticks.
     auto consider = [&](Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
       if (e.type != AlarmType::kMetric) return;
-      if (intervals.empty() || intervals.back() != e.interval_ms) {
-        if (std::find(intervals.begin(), intervals.end(), e.interval_ms) ==
-            intervals.end()) {
-          intervals.push_back(e.interval_ms);
-        }
+      // Alarms of one interval come in runs: most need no search.
+      if ((intervals.empty() || intervals.back() != e.interval_ms) &&
+          std::find(intervals.begin(), intervals.end(), e.interval_ms) ==
+              intervals.end()) {
+        intervals.push_back(e.interval_ms);
       }
       if (e.unevaluable) return;
       EvaluationJob& job = jobs.emplace_back();
@@ -1268,10 +1272,7 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
     }
     due_from_ms = only == nullptr ? due : std::min(due_from_ms, due);
     *next_due = std::min(*next_due, due);
-    if (due_jobs == 0) {
-      jobs.clear();
-      return absl::OkStatus();
-    }
+    if (due_jobs == 0) return absl::OkStatus();
     ++rounds_in_flight;
     installed_mark = installed_in_round.size();
   }
@@ -1573,15 +1574,12 @@ absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
     r.metric = std::move(config);
     r.tags = std::move(tags);
     r.config_updated_ms = now;
-    auto e = NewEntry(r);
-    e->rule = v->rule;
-    e->interval_ms =
+    const int64_t interval =
         EvaluationIntervalMs(r.metric.period_s, r.metric.evaluation_periods);
-    e->next_tick_ms = engine::FloorTo(now - impl_->options.evaluation_delay_ms,
-                                      e->interval_ms);
-    e->fresh = true;
-    SetResumeTick(r, e->interval_ms, e->next_tick_ms,
-                  impl_->CheckpointAfter(txn, e->interval_ms));
+    const int64_t next_tick =
+        engine::FloorTo(now - impl_->options.evaluation_delay_ms, interval);
+    SetResumeTick(r, interval, next_tick,
+                  impl_->CheckpointAfter(txn, interval));
     impl_->AddHistory(
         txn, r, HistoryItemType::kConfigurationUpdate,
         absl::StrCat("Alarm \"", name, "\" ", old ? "updated" : "created"),
@@ -1603,7 +1601,9 @@ absl::Status AlarmEngine::PutMetricAlarm(MetricAlarmConfig config, Tags tags) {
     }
     if (absl::Status s = impl_->Commit(txn); !s.ok()) return s;
     // Commit updated the old entry's record; the new entry replaces it.
-    SetRecord(*e, r);
+    auto e = NewEntry(r, v->rule);
+    e->next_tick_ms = next_tick;
+    e->fresh = true;
     impl_->Install(std::move(e), &r.metric);
   }
   impl_->Wake();
@@ -1664,9 +1664,7 @@ absl::Status AlarmEngine::PutCompositeAlarm(CompositeAlarmConfig config,
   // with its children, from what was written.
   AlarmRecord written = txn.changed[name];
   if (absl::Status s = impl_->Commit(txn); !s.ok()) return s;
-  auto e = NewEntry(std::move(written));
-  e->children = rule->children();
-  impl_->Install(std::move(e), nullptr);
+  impl_->Install(NewEntry(std::move(written), rule->children()), nullptr);
   return absl::OkStatus();
 }
 

@@ -187,9 +187,8 @@ void BM_EvaluateEvery10s(benchmark::State& state) {
   // the tick (the clock's move) to then, on average and at worst.
   state.counters["tick_to_persisted_ms"] = wall_s * 1000 / rounds;
   state.counters["worst_tick_to_persisted_ms"] = worst_s * 1000;
-  // Apart: the rounds where a tenth of the alarms transition together, and
-  // the others.
-  // Each with its phases: finding the due alarms, evaluating, applying,
+  // Apart: the rounds where alarms transition together, and the others,
+  // each with its phases: finding the due alarms, evaluating, applying,
   // writing (ms).
   const auto report = [&](const char* name, int64_t n, double total_s,
                           const alarms::AlarmEngineStats::Round& p) {

@@ -355,30 +355,29 @@ int RunAlarmLatency(const AlarmLatencyOptions& o) {
     // 5 s after their tick (a point that missed its tick transitions at the
     // next one, after this).
     SleepUntilMs(tick + kPeriodMs / 2);
-    const std::optional<v1::GetAlarmStatsResponse> after =
-        ServerStats(*alarms);
+    const std::optional<v1::GetAlarmStatsResponse> after = ServerStats(*alarms);
     if (!after) return Fail("GetAlarmStats: no answer"), 1;
     round.server_transitions = after->transitions() - before->transitions();
     round.server_round = after->last_round();
     const auto ms = [](int64_t us) { return us / 1000.0; };
-    std::fprintf(stderr,
-                 "%-8s offset=%.1fs expected=%lld server_transitions=%lld "
-                 "send_ms=%lld latency_ms p50=%lld max=%lld after_tick_ms "
-                 "p50=%lld max=%lld server_round_ms look=%.1f evaluate=%.1f "
-                 "apply=%.1f write=%.1f%s%s\n",
-                 round.kind.c_str(), round.offset_ms / 1000.0,
-                 static_cast<long long>(round.expected),
-                 static_cast<long long>(round.server_transitions),
-                 static_cast<long long>(round.send_ms),
-                 static_cast<long long>(round.latency.p50),
-                 static_cast<long long>(round.latency.max),
-                 static_cast<long long>(round.after_tick.p50),
-                 static_cast<long long>(round.after_tick.max),
-                 ms(round.server_round.look_us()),
-                 ms(round.server_round.evaluate_us()),
-                 ms(round.server_round.apply_us()),
-                 ms(round.server_round.write_us()), round.late ? " (sent after the tick)" : "",
-                 round.seen ? "" : " (a probe was not seen to transition)");
+    std::fprintf(
+        stderr,
+        "%-8s offset=%.1fs expected=%lld server_transitions=%lld "
+        "send_ms=%lld latency_ms p50=%lld max=%lld after_tick_ms "
+        "p50=%lld max=%lld server_round_ms look=%.1f evaluate=%.1f "
+        "apply=%.1f write=%.1f%s%s\n",
+        round.kind.c_str(), round.offset_ms / 1000.0,
+        static_cast<long long>(round.expected),
+        static_cast<long long>(round.server_transitions),
+        static_cast<long long>(round.send_ms),
+        static_cast<long long>(round.latency.p50),
+        static_cast<long long>(round.latency.max),
+        static_cast<long long>(round.after_tick.p50),
+        static_cast<long long>(round.after_tick.max),
+        ms(round.server_round.look_us()), ms(round.server_round.evaluate_us()),
+        ms(round.server_round.apply_us()), ms(round.server_round.write_us()),
+        round.late ? " (sent after the tick)" : "",
+        round.seen ? "" : " (a probe was not seen to transition)");
     if (round.early) {
       Fail("a probe showed its new state before its tick");
     }
