@@ -93,9 +93,9 @@ struct Entry {
 // transition, fail or read the store.
 struct JobResult {
   std::unique_ptr<MetricAlarmConfig> config;  // decoded when needed
-  std::vector<PreviewStep> changes;           // the steps that changed it
-  // If any did: each one's history data, from the record at this version.
-  std::vector<std::string> history_data;
+  // The transitions, in order: each one's history item, from the record
+  // at config_version (its new evidence is the record's reason).
+  std::vector<StateChange> changes;
   uint64_t config_version = 0;
   absl::Status status;  // Aborted: the alarm changed meanwhile
 };
@@ -195,6 +195,7 @@ void SetRecord(Entry& e, AlarmRecord r) {
   e.left_alarm_ms = r.left_alarm_ms.value_or(0);
   r.state_reason.clear();
   r.state_reason_data.clear();
+  r.state_evidence.clear();
   e.stored = EncodeAlarmRecord(r);
 }
 
@@ -256,14 +257,6 @@ void SetResumeTick(AlarmRecord& r, int64_t interval_ms, int64_t next_tick_ms,
   r.next_tick_ms = next_tick_ms;
   r.behind_checkpoint =
       checkpoint.has_value() && next_tick_ms < *checkpoint + interval_ms;
-}
-
-// At most n bytes, not cutting a UTF-8 sequence.
-std::string Truncate(std::string s, size_t n) {
-  if (s.size() <= n) return s;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  s.resize(n);
-  return s;
 }
 
 // The record a put starts from: the existing alarm's, one configuration
@@ -464,10 +457,9 @@ struct AlarmEngine::Impl {
   void EvaluateJob(EvaluationJob& job, const FirstRead& first,
                    JobScratch& scratch, EvaluationCounts* counts)
       ABSL_LOCKS_EXCLUDED(mu);
-  // The history data of the job's transitions, from its stored record.
-  void HistoryOfChanges(EvaluationJob& job,
-                        const ValidatedMetricAlarm& validated)
-      ABSL_LOCKS_EXCLUDED(mu);
+  // The reasons the job's transitions replace, and the configuration
+  // version, from its stored record.
+  void ReasonsReplaced(EvaluationJob& job) ABSL_LOCKS_EXCLUDED(mu);
   void ThreadLoop();
   void Wake() {
     absl::MutexLock l(&thread_mu);
@@ -620,6 +612,7 @@ absl::StatusOr<AlarmRecord> AlarmEngine::Impl::Whole(const std::string& name,
   if (!stored.ok()) return stored.status();
   r.state_reason = std::move(stored->state_reason);
   r.state_reason_data = std::move(stored->state_reason_data);
+  r.state_evidence = std::move(stored->state_evidence);
   return r;
 }
 
@@ -853,6 +846,7 @@ void AlarmEngine::Impl::MarkEvaluationError(Txn& txn, const std::string& name,
   AlarmRecord next = *cur;
   next.evaluation_state = EvaluationState::kEvaluationError;
   next.state_reason = reason;
+  next.state_evidence.clear();
   next.state_updated_ms = now;
   txn.changed[name] = std::move(next);
 }
@@ -1112,26 +1106,30 @@ void AlarmEngine::Impl::EvaluateJob(EvaluationJob& job, const FirstRead& first,
       return FetchAlarmPeriods(engine, clock, *job.result->config, validated,
                                window);
     };
-    absl::StatusOr<PreviewStep> step =
-        EvaluateAtTick(*config, validated, tick, state, periods);
+    absl::StatusOr<PreviewStep> step = EvaluateAtTick(
+        *config, validated, tick, state, periods, /*with_reasons=*/false);
     if (!step.ok()) {
       job.mutable_result().status = step.status();
       break;
     }
+    const AlarmState previous = state;
     state = step->state;
     ++job.evaluated;
     if (step->changed) {
-      job.mutable_result().changes.push_back(*std::move(step));
+      StateChange& c = job.mutable_result().changes.emplace_back();
+      c.old_state = previous;
+      c.new_state = state;
+      c.new_evidence = EncodeEvidence(
+          EvidenceOf(*config, validated, previous, *std::move(step)));
     }
   }
-  if (job.changed()) HistoryOfChanges(job, validated);
+  if (job.changed()) ReasonsReplaced(job);
 }
 
-void AlarmEngine::Impl::HistoryOfChanges(
-    EvaluationJob& job, const ValidatedMetricAlarm& validated) {
+void AlarmEngine::Impl::ReasonsReplaced(EvaluationJob& job) {
   JobResult& result = *job.result;
-  // The reason a transition replaces, for its history item: in the store
-  // only. A failed read drops the job's ticks (evaluated again).
+  // The reason the first transition replaces: in the store only. A failed
+  // read drops the job's ticks (evaluated again).
   absl::StatusOr<AlarmRecord> r = StoredRecord(job.entry->name);
   if (absl::IsNotFound(r.status())) r = absl::AbortedError("deleted");
   if (!r.ok()) {
@@ -1140,21 +1138,15 @@ void AlarmEngine::Impl::HistoryOfChanges(
     result.changes.clear();
     return;
   }
-  // The history data of each transition, from the record it starts from
-  // (the apply step checks the version is still that).
+  // The apply step checks the version is still this one.
   result.config_version = r->config_version;
-  AlarmState previous = job.state;
-  std::string previous_reason = std::move(r->state_reason);
-  AlarmRecord next = *std::move(r);
-  for (const PreviewStep& step : result.changes) {
-    next.state = step.state;
-    next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
-    next.state_reason_data = step.reason_data;
-    result.history_data.push_back(StateUpdateData(
-        previous, previous_reason, next,
-        EvidenceJson(next.metric, validated, step, next.config_version)));
-    previous = step.state;
-    previous_reason = next.state_reason;
+  std::string reason = std::move(r->state_reason);
+  std::string evidence = std::move(r->state_evidence);
+  for (StateChange& c : result.changes) {
+    c.old_reason = std::exchange(reason, {});
+    c.old_evidence = std::exchange(evidence, {});
+    c.config_version = r->config_version;
+    evidence = c.new_evidence;
   }
 }
 
@@ -1380,21 +1372,23 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
           still_due();
           return nullptr;
         }
-        for (size_t i = 0; i < result.changes.size(); ++i) {
-          const PreviewStep& step = result.changes[i];
-          const AlarmState previous = next.state;
-          next.state = step.state;
-          next.state_reason = Truncate(step.reason, kMaxStateReasonChars);
-          next.state_reason_data = step.reason_data;
+        for (StateChange& c : result.changes) {
+          next.state = c.new_state;
+          next.state_reason.clear();
+          next.state_reason_data.clear();
+          next.state_evidence = c.new_evidence;
           next.state_updated_ms = applied_ms;
           next.state_transitioned_ms = applied_ms;
-          if (previous == AlarmState::kAlarm) next.left_alarm_ms = applied_ms;
+          if (c.old_state == AlarmState::kAlarm) {
+            next.left_alarm_ms = applied_ms;
+          }
           ++round.transitions;
-          AddHistory(
-              txn, next, HistoryItemType::kStateUpdate,
-              absl::StrCat("Alarm updated from ", AlarmStateName(previous),
-                           " to ", AlarmStateName(step.state)),
-              std::move(result.history_data[i]), applied_ms);
+          AddHistory(txn, next, HistoryItemType::kStateUpdate,
+                     absl::StrCat("Alarm updated from ",
+                                  AlarmStateName(c.old_state), " to ",
+                                  AlarmStateName(c.new_state)),
+                     "", applied_ms);
+          txn.history.back().change = std::move(c);
         }
         if (!failed) next.evaluation_state = EvaluationState::kNone;
         in_txn =
@@ -1449,6 +1443,7 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
         absl::StrCat("Unable to evaluate the alarm: ", status.message()),
         kMaxStateReasonChars);
     r.state_reason_data.clear();
+    r.state_evidence.clear();
     r.state_updated_ms = applied_ms;
     return in_txn;
   };
@@ -1699,6 +1694,9 @@ std::optional<AlarmRecord> AlarmEngine::Get(const std::string& name) {
   auto it = impl_->alarms.find(name);
   if (it == impl_->alarms.end()) return std::nullopt;
   absl::StatusOr<AlarmRecord> r = impl_->Whole(name, *it->second);
+  if (r.ok()) {
+    if (absl::Status s = RenderReason(&*r); !s.ok()) r = s;
+  }
   if (!r.ok()) {
     Log(LogLevel::kError, "alarms",
         absl::StrCat("alarm '", name,
@@ -1778,6 +1776,7 @@ absl::StatusOr<DescribeAlarmsResult> AlarmEngine::DescribeAlarms(
     }
     absl::StatusOr<AlarmRecord> r = impl_->Whole(name, e);
     if (!r.ok()) return r.status();
+    if (absl::Status s = RenderReason(&*r); !s.ok()) return s;
     out.alarms.push_back(*std::move(r));
     return true;
   };
@@ -1837,6 +1836,7 @@ absl::StatusOr<std::vector<AlarmRecord>> AlarmEngine::DescribeAlarmsForMetric(
     if (period_s != 0 && r.metric.period_s != period_s) continue;
     absl::StatusOr<AlarmRecord> whole = impl_->Whole(name, *e);
     if (!whole.ok()) return whole.status();
+    if (absl::Status s = RenderReason(&*whole); !s.ok()) return s;
     out.push_back(*std::move(whole));
   }
   return out;
@@ -1874,6 +1874,7 @@ absl::Status AlarmEngine::SetAlarmState(const std::string& name,
   if (!whole.ok()) return whole.status();
   AlarmRecord next = *std::move(whole);
   const AlarmState previous = next.state;
+  if (absl::Status s = RenderReason(&next); !s.ok()) return s;
   const std::string previous_reason = next.state_reason;
   next.state = state;
   next.state_reason = reason;
@@ -1988,6 +1989,18 @@ absl::StatusOr<HistoryResult> AlarmEngine::DescribeAlarmHistory(
         std::find(q.alarm_types.begin(), q.alarm_types.end(),
                   item.alarm_type) == q.alarm_types.end()) {
       return true;
+    }
+    // An evaluated transition's data is written from what it kept.
+    if (item.change) {
+      absl::StatusOr<std::string> data = StateChangeData(*item.change);
+      if (!data.ok()) {
+        status = absl::DataLossError(
+            absl::StrCat("alarm history item of '", name,
+                         "': ", data.status().message()));
+        return false;
+      }
+      item.data = *std::move(data);
+      item.change.reset();
     }
     item.alarm_name = std::string(name);
     items.push_back(std::move(item));

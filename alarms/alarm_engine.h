@@ -30,8 +30,6 @@ namespace nimbus::alarms {
 
 inline constexpr size_t kMaxDeleteAlarms = 100;
 inline constexpr size_t kMaxDescribeRecords = 100;
-inline constexpr size_t kMaxStateReasonChars = 1023;
-inline constexpr size_t kMaxStateReasonDataChars = 4000;
 
 struct AlarmEngineOptions {
   // How long after a tick its evaluation runs, so that points sent just

@@ -17,8 +17,9 @@ namespace {
 using storage::internal::GetVarint64;
 using storage::internal::PutVarint64;
 
-constexpr uint8_t kRecordVersion = 2;
-constexpr uint8_t kHistoryVersion = 1;
+constexpr uint8_t kRecordVersion = 3;
+constexpr uint8_t kHistoryVersion = 2;
+constexpr uint8_t kEvidenceVersion = 1;
 // The longest wait or extension period, as CloudWatch allows.
 constexpr int64_t kMaxSuppressorPeriodS = 86400;
 
@@ -102,7 +103,106 @@ class Reader {
   bool ok_ = true;
 };
 
+// An alarm state's byte.
+AlarmState State(Reader& in) {
+  const uint8_t b = in.Byte();
+  if (b > static_cast<uint8_t>(AlarmState::kInsufficientData)) in.Fail();
+  return static_cast<AlarmState>(b);
+}
+
+// A byte that must be at most `max`.
+uint8_t Enum(Reader& in, uint8_t max) {
+  const uint8_t b = in.Byte();
+  if (b > max) in.Fail();
+  return b;
+}
+
 }  // namespace
+
+std::string EncodeEvidence(const Evidence& e) {
+  std::string out;
+  out.reserve(40 + e.statistic.size() + 9 * e.range.size() +
+              3 * e.evaluation.evaluated.size());
+  out.push_back(static_cast<char>(kEvidenceVersion));
+  PutSigned(&out, e.tick_ms);
+  PutSigned(&out, e.range_start_ms);
+  PutSigned(&out, e.period_ms);
+  out.push_back(static_cast<char>(e.previous));
+  PutVarint64(&out, e.rule.evaluation_periods);
+  PutVarint64(&out, e.rule.datapoints_to_alarm);
+  PutDouble(&out, e.rule.threshold);
+  out.push_back(static_cast<char>(e.rule.comparison));
+  out.push_back(static_cast<char>(e.rule.treat_missing_data));
+  out.push_back(e.rule.ignore_low_sample_count ? 1 : 0);
+  PutString(&out, e.statistic);
+  PutVarint64(&out, e.range.size());
+  for (const Period& p : e.range) {
+    out.push_back(static_cast<char>((p.value ? 1 : 0) |
+                                    (p.low_sample_count ? 2 : 0)));
+    if (p.value) PutDouble(&out, *p.value);
+  }
+  const Evaluation& v = e.evaluation;
+  out.push_back(static_cast<char>(v.state));
+  out.push_back(v.kept ? 1 : 0);
+  out.push_back(static_cast<char>(v.reason));
+  PutVarint64(&out, v.breaching);
+  PutVarint64(&out, v.evaluated.size());
+  for (const EvaluatedPeriod& p : v.evaluated) {
+    PutVarint64(&out, p.index);
+    out.push_back(static_cast<char>(p.source));
+    out.push_back(p.breaching ? 1 : 0);
+  }
+  return out;
+}
+
+absl::StatusOr<Evidence> DecodeEvidence(absl::string_view bytes) {
+  Reader in(bytes);
+  const uint8_t version = in.Byte();
+  if (in.ok() && version != kEvidenceVersion) {
+    return absl::DataLossError(
+        absl::StrCat("evaluation evidence: unknown version ", version));
+  }
+  Evidence e;
+  e.tick_ms = in.Signed();
+  e.range_start_ms = in.Signed();
+  e.period_ms = in.Signed();
+  e.previous = State(in);
+  e.rule.evaluation_periods = in.Varint();
+  e.rule.datapoints_to_alarm = in.Varint();
+  e.rule.threshold = in.Double();
+  e.rule.comparison = static_cast<ComparisonOperator>(Enum(in, 3));
+  e.rule.treat_missing_data = static_cast<TreatMissingData>(Enum(in, 3));
+  e.rule.ignore_low_sample_count = in.Bool();
+  e.statistic = in.String();
+  // Each period and each evaluated one takes at least a byte.
+  const uint64_t periods = in.Varint();
+  if (in.ok() && periods > bytes.size()) in.Fail();
+  for (uint64_t i = 0; i < periods && in.ok(); ++i) {
+    const uint8_t flags = Enum(in, 3);
+    Period& p = e.range.emplace_back();
+    if (flags & 1) p.value = in.Double();
+    p.low_sample_count = (flags & 2) != 0;
+  }
+  Evaluation& v = e.evaluation;
+  v.state = State(in);
+  v.kept = in.Bool();
+  v.reason = static_cast<Evaluation::Reason>(Enum(in, 4));
+  v.breaching = in.Varint();
+  const uint64_t evaluated = in.Varint();
+  if (in.ok() && evaluated > periods) in.Fail();
+  for (uint64_t i = 0; i < evaluated && in.ok(); ++i) {
+    EvaluatedPeriod& p = v.evaluated.emplace_back();
+    p.index = in.Varint();
+    if (p.index >= periods) in.Fail();
+    p.source = static_cast<EvaluatedPeriod::Source>(Enum(in, 2));
+    p.breaching = in.Bool();
+  }
+  if (!in.done()) {
+    return absl::DataLossError(
+        "evaluation evidence: truncated, or bytes after its end");
+  }
+  return e;
+}
 
 const std::vector<std::string>& AlarmRecord::actions(AlarmState s) const {
   const bool m = type == AlarmType::kMetric;
@@ -249,6 +349,7 @@ std::string EncodeAlarmRecord(const AlarmRecord& r) {
   out.push_back(static_cast<char>(r.state));
   PutString(&out, r.state_reason);
   PutString(&out, r.state_reason_data);
+  PutString(&out, r.state_evidence);
   PutSigned(&out, r.state_updated_ms);
   PutSigned(&out, r.state_transitioned_ms);
   out.push_back(static_cast<char>(r.evaluation_state));
@@ -269,7 +370,7 @@ absl::StatusOr<AlarmRecord> DecodeAlarmRecord(absl::string_view name,
   };
   Reader in(value);
   const uint8_t version = in.Byte();
-  if (in.ok() && version != 1 && version != kRecordVersion) {
+  if (in.ok() && (version < 1 || version > kRecordVersion)) {
     return damaged(absl::StrCat("unknown version ", version));
   }
   AlarmRecord r;
@@ -339,11 +440,10 @@ absl::StatusOr<AlarmRecord> DecodeAlarmRecord(absl::string_view name,
     std::string v = in.String();
     r.tags.emplace_back(std::move(k), std::move(v));
   }
-  const uint8_t state = in.Byte();
-  if (state > static_cast<uint8_t>(AlarmState::kInsufficientData)) in.Fail();
-  r.state = static_cast<AlarmState>(state);
+  r.state = State(in);
   r.state_reason = in.String();
   r.state_reason_data = in.String();
+  if (version >= 3) r.state_evidence = in.String();
   r.state_updated_ms = in.Signed();
   r.state_transitioned_ms = in.Signed();
   const uint8_t eval = in.Byte();
@@ -386,13 +486,22 @@ std::string EncodeHistoryValue(const HistoryItem& item) {
   out.push_back(static_cast<char>(item.type));
   PutString(&out, item.summary);
   PutString(&out, item.data);
+  out.push_back(item.change.has_value() ? 1 : 0);
+  if (const StateChange* c = item.change ? &*item.change : nullptr) {
+    out.push_back(static_cast<char>(c->old_state));
+    PutString(&out, c->old_reason);
+    PutString(&out, c->old_evidence);
+    out.push_back(static_cast<char>(c->new_state));
+    PutString(&out, c->new_evidence);
+    PutVarint64(&out, c->config_version);
+  }
   return out;
 }
 
 absl::Status DecodeHistoryValue(absl::string_view value, HistoryItem* item) {
   Reader in(value);
   const uint8_t version = in.Byte();
-  if (in.ok() && version != kHistoryVersion) {
+  if (in.ok() && (version < 1 || version > kHistoryVersion)) {
     return absl::DataLossError(
         absl::StrCat("alarm history item: unknown version ", version));
   }
@@ -404,11 +513,28 @@ absl::Status DecodeHistoryValue(absl::string_view value, HistoryItem* item) {
   item->type = static_cast<HistoryItemType>(type);
   item->summary = in.String();
   item->data = in.String();
+  item->change.reset();
+  if (version >= 2 && in.Bool()) {
+    StateChange& c = item->change.emplace();
+    c.old_state = State(in);
+    c.old_reason = in.String();
+    c.old_evidence = in.String();
+    c.new_state = State(in);
+    c.new_evidence = in.String();
+    c.config_version = in.Varint();
+  }
   if (!in.done()) {
     return absl::DataLossError(
         "alarm history item: truncated, or bytes after its end");
   }
   return absl::OkStatus();
+}
+
+std::string Truncate(std::string s, size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  s.resize(n);
+  return s;
 }
 
 const char* AlarmTypeName(AlarmType type) {

@@ -20,6 +20,8 @@
 namespace nimbus::alarms {
 
 inline constexpr size_t kMaxTags = 50;
+inline constexpr size_t kMaxStateReasonChars = 1023;
+inline constexpr size_t kMaxStateReasonDataChars = 4000;
 inline constexpr size_t kMaxTagKeyChars = 128;
 inline constexpr size_t kMaxTagValueChars = 256;
 
@@ -54,6 +56,26 @@ enum class EvaluationState : uint8_t {
   kEvaluationError = 2,  // it could not be evaluated; the reason says why
 };
 
+// What one evaluation of a metric alarm saw and decided: the periods of
+// its range, how each took part, and the rule. A transition keeps its
+// reason as this, encoded (storage/FORMAT.md, "Evaluation evidence"); its
+// state reason, reason data and history evidence are written from it when
+// read (alarms/history_json.h), by the functions that write a preview's.
+struct Evidence {
+  int64_t tick_ms = 0;         // the evaluation's (and the reason's query) time
+  int64_t range_start_ms = 0;  // the oldest period's start
+  int64_t period_ms = 0;
+  AlarmState previous = AlarmState::kInsufficientData;  // evaluated from
+  AlarmRule rule;
+  std::string statistic;      // "Average", "p99", ...
+  std::vector<Period> range;  // oldest first
+  Evaluation evaluation;
+};
+
+std::string EncodeEvidence(const Evidence& e);
+// DataLoss for bytes EncodeEvidence does not write.
+absl::StatusOr<Evidence> DecodeEvidence(absl::string_view bytes);
+
 struct AlarmRecord {
   AlarmType type = AlarmType::kMetric;
   MetricAlarmConfig metric;        // kMetric (metric.name is the name)
@@ -66,6 +88,11 @@ struct AlarmRecord {
   AlarmState state = AlarmState::kInsufficientData;
   std::string state_reason;
   std::string state_reason_data;      // JSON, or empty
+  // A metric alarm's evaluation keeps its reason as its evidence
+  // (EncodeEvidence): state_reason and state_reason_data are then empty
+  // until RenderReason (history_json.h) writes them. Any other reason is
+  // kept as text, and this empty.
+  std::string state_evidence;
   int64_t state_updated_ms = 0;       // last change of state or reason
   int64_t state_transitioned_ms = 0;  // last change of state
   EvaluationState evaluation_state = EvaluationState::kNone;
@@ -117,6 +144,18 @@ enum class HistoryItemType : uint8_t {
 inline constexpr size_t kMaxHistorySummaryChars = 255;
 inline constexpr size_t kMaxHistoryDataChars = 4095;
 
+// A metric alarm's evaluated transition, as its history item keeps it:
+// its data is written from this when read (StateChangeData).
+struct StateChange {
+  AlarmState old_state = AlarmState::kInsufficientData;
+  // The reason replaced: its text, or (non-empty) its evidence.
+  std::string old_reason;
+  std::string old_evidence;
+  AlarmState new_state = AlarmState::kInsufficientData;
+  std::string new_evidence;  // EncodeEvidence
+  uint64_t config_version = 0;
+};
+
 struct HistoryItem {
   std::string alarm_name;
   AlarmType alarm_type = AlarmType::kMetric;
@@ -125,12 +164,17 @@ struct HistoryItem {
   HistoryItemType type = HistoryItemType::kStateUpdate;
   std::string summary;  // at most kMaxHistorySummaryChars
   std::string data;     // JSON, at most kMaxHistoryDataChars
+  // Kept in place of `data` (then empty) by an evaluated transition.
+  std::optional<StateChange> change;
 };
 
 // The value of an `alarm_history` record (the key holds name, time, seq).
 std::string EncodeHistoryValue(const HistoryItem& item);
 // DataLoss as DecodeAlarmRecord. Fills every field but the key's.
 absl::Status DecodeHistoryValue(absl::string_view value, HistoryItem* item);
+
+// At most n bytes of s, not cutting a UTF-8 sequence.
+std::string Truncate(std::string s, size_t n);
 
 const char* AlarmTypeName(AlarmType type);           // "MetricAlarm", ...
 const char* HistoryItemTypeName(HistoryItemType t);  // "StateUpdate", ...

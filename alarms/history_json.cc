@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "alarms/metric_alarm.h"
 #include "alarms/reason.h"
 
 namespace nimbus::alarms {
@@ -157,6 +158,12 @@ std::string FirstThatFits(int levels, F build) {
   return "{\"version\":\"1.0\",\"truncated\":true}";
 }
 
+// What StateReason and StateReasonData read of evidence `e`.
+ReasonInput ReasonOf(const Evidence& e) {
+  return {&e.rule,          e.range,       &e.evaluation, e.previous,
+          e.range_start_ms, e.period_ms,   e.tick_ms,     e.statistic};
+}
+
 }  // namespace
 
 std::string ConfigurationUpdateData(const AlarmRecord* old,
@@ -192,6 +199,17 @@ std::string StateUpdateData(AlarmState previous,
                             const std::string& previous_reason,
                             const AlarmRecord& next,
                             const std::string& evidence) {
+  return StateUpdateData(previous, previous_reason, next.state,
+                         next.state_reason, next.state_reason_data,
+                         next.config_version, evidence);
+}
+
+std::string StateUpdateData(AlarmState previous,
+                            const std::string& previous_reason,
+                            AlarmState state, const std::string& reason,
+                            const std::string& reason_data,
+                            uint64_t config_version,
+                            const std::string& evidence) {
   return FirstThatFits(4, [&](int level) {
     // 0: everything; 1: without the new reason data (the evidence holds
     // what it says); 2: reasons cut short; 3: without the evidence.
@@ -200,13 +218,13 @@ std::string StateUpdateData(AlarmState previous,
     StringField(&out, "stateValue", AlarmStateName(previous));
     StringField(&out, "stateReason", Cut(previous_reason, reason_chars));
     out += "},\"newState\":{";
-    StringField(&out, "stateValue", AlarmStateName(next.state));
-    StringField(&out, "stateReason", Cut(next.state_reason, reason_chars));
-    if (level == 0 && !next.state_reason_data.empty()) {
+    StringField(&out, "stateValue", AlarmStateName(state));
+    StringField(&out, "stateReason", Cut(reason, reason_chars));
+    if (level == 0 && !reason_data.empty()) {
       Key(&out, "stateReasonData");
-      out += next.state_reason_data;
+      out += reason_data;
     }
-    absl::StrAppend(&out, "},\"configurationVersion\":", next.config_version);
+    absl::StrAppend(&out, "},\"configurationVersion\":", config_version);
     if (level < 3 && !evidence.empty()) {
       absl::StrAppend(&out, ",\"evidence\":", evidence);
     }
@@ -215,46 +233,43 @@ std::string StateUpdateData(AlarmState previous,
   });
 }
 
-std::string EvidenceJson(const MetricAlarmConfig& config,
-                         const ValidatedMetricAlarm& alarm,
-                         const PreviewStep& step, uint64_t config_version,
+std::string EvidenceJson(const Evidence& e, uint64_t config_version,
                          size_t max_chars) {
   std::string head = "{";
-  StringField(&head, "tick", JsonTime(step.tick_ms));
+  StringField(&head, "tick", JsonTime(e.tick_ms));
   absl::StrAppend(&head, ",\"configurationVersion\":", config_version);
-  StringField(
-      &head, "statistic",
-      config.statistic.empty() ? config.extended_statistic : config.statistic);
-  absl::StrAppend(&head, ",\"period\":", config.period_s,
-                  ",\"threshold\":", Number(alarm.rule.threshold));
-  StringField(&head, "comparisonOperator", config.comparison_operator);
-  absl::StrAppend(&head,
-                  ",\"evaluationPeriods\":", alarm.rule.evaluation_periods,
-                  ",\"datapointsToAlarm\":", alarm.rule.datapoints_to_alarm);
-  StringField(&head, "treatMissingData", config.treat_missing_data);
+  StringField(&head, "statistic", e.statistic);
+  absl::StrAppend(&head, ",\"period\":", e.period_ms / 1000,
+                  ",\"threshold\":", Number(e.rule.threshold));
+  StringField(&head, "comparisonOperator",
+              ComparisonOperatorName(e.rule.comparison));
+  absl::StrAppend(&head, ",\"evaluationPeriods\":", e.rule.evaluation_periods,
+                  ",\"datapointsToAlarm\":", e.rule.datapoints_to_alarm);
+  StringField(&head, "treatMissingData",
+              TreatMissingDataName(e.rule.treat_missing_data));
   // Per period of the range, newest first.
-  std::vector<const EvaluatedPeriod*> evaluated(step.range.size(), nullptr);
-  for (const EvaluatedPeriod& e : step.evaluation.evaluated) {
-    if (e.index < evaluated.size()) evaluated[e.index] = &e;
+  std::vector<const EvaluatedPeriod*> evaluated(e.range.size(), nullptr);
+  for (const EvaluatedPeriod& p : e.evaluation.evaluated) {
+    if (p.index < evaluated.size()) evaluated[p.index] = &p;
   }
   std::vector<std::string> periods;
-  for (size_t k = step.range.size(); k-- > 0;) {
-    const Period& p = step.range[k];
+  for (size_t k = e.range.size(); k-- > 0;) {
+    const Period& p = e.range[k];
     std::string item = "{";
     StringField(&item, "timestamp",
-                JsonTime(step.window.start_ms +
-                         static_cast<int64_t>(k) * step.window.period_ms));
+                JsonTime(e.range_start_ms +
+                         static_cast<int64_t>(k) * e.period_ms));
     if (p.value) absl::StrAppend(&item, ",\"value\":", Number(*p.value));
     if (p.low_sample_count) item += ",\"lowSampleCount\":true";
-    if (const EvaluatedPeriod* e = evaluated[k]) {
+    if (const EvaluatedPeriod* x = evaluated[k]) {
       item += ",\"evaluated\":true";
-      if (e->source == EvaluatedPeriod::Source::kFilledBreaching) {
+      if (x->source == EvaluatedPeriod::Source::kFilledBreaching) {
         item += ",\"filled\":\"Breaching\"";
-      } else if (e->source == EvaluatedPeriod::Source::kFilledNotBreaching) {
+      } else if (x->source == EvaluatedPeriod::Source::kFilledNotBreaching) {
         item += ",\"filled\":\"NonBreaching\"";
       }
       absl::StrAppend(&item,
-                      ",\"breaching\":", e->breaching ? "true" : "false");
+                      ",\"breaching\":", x->breaching ? "true" : "false");
     }
     periods.push_back(item + "}");
   }
@@ -273,6 +288,41 @@ std::string EvidenceJson(const MetricAlarmConfig& config,
     absl::StrAppend(&out, ",\"periodsOmitted\":", periods.size() - kept);
   }
   return out + "}";
+}
+
+std::string EvidenceReason(const Evidence& e) {
+  return Truncate(StateReason(ReasonOf(e)), kMaxStateReasonChars);
+}
+
+std::string EvidenceReasonData(const Evidence& e) {
+  return StateReasonData(ReasonOf(e));
+}
+
+absl::Status RenderReason(AlarmRecord* r) {
+  if (r->state_evidence.empty()) return absl::OkStatus();
+  absl::StatusOr<Evidence> e = DecodeEvidence(r->state_evidence);
+  if (!e.ok()) {
+    return absl::DataLossError(absl::StrCat("alarm '", r->name(), "': ",
+                                            e.status().message()));
+  }
+  r->state_reason = EvidenceReason(*e);
+  r->state_reason_data = EvidenceReasonData(*e);
+  r->state_evidence.clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> StateChangeData(const StateChange& c) {
+  std::string old_reason = c.old_reason;
+  if (!c.old_evidence.empty()) {
+    absl::StatusOr<Evidence> old = DecodeEvidence(c.old_evidence);
+    if (!old.ok()) return old.status();
+    old_reason = EvidenceReason(*old);
+  }
+  absl::StatusOr<Evidence> e = DecodeEvidence(c.new_evidence);
+  if (!e.ok()) return e.status();
+  return StateUpdateData(c.old_state, old_reason, c.new_state,
+                         EvidenceReason(*e), EvidenceReasonData(*e),
+                         c.config_version, EvidenceJson(*e, c.config_version));
 }
 
 std::string CompositeReasonData(

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "alarms/alarm_record.h"
 #include "alarms/preview.h"
@@ -32,6 +33,13 @@ std::string ConfigurationDeleteData(const AlarmRecord& r);
 // empty.
 std::string StateUpdateData(AlarmState previous,
                             const std::string& previous_reason,
+                            AlarmState state, const std::string& reason,
+                            const std::string& reason_data,
+                            uint64_t config_version,
+                            const std::string& evidence);
+// The same for the transition to record `next`.
+std::string StateUpdateData(AlarmState previous,
+                            const std::string& previous_reason,
                             const AlarmRecord& next,
                             const std::string& evidence);
 
@@ -39,10 +47,21 @@ std::string StateUpdateData(AlarmState previous,
 // range newest first, with its value (if any), whether it was evaluated,
 // filled (and how) or breaching. At most `max_chars`: the oldest periods
 // are left out first ("periodsOmitted").
-std::string EvidenceJson(const MetricAlarmConfig& config,
-                         const ValidatedMetricAlarm& alarm,
-                         const PreviewStep& step, uint64_t config_version,
+std::string EvidenceJson(const Evidence& e, uint64_t config_version,
                          size_t max_chars = 2600);
+
+// The state reason (at most kMaxStateReasonChars) and reason data of the
+// transition `e` records, as EvaluateAtTick writes a preview's
+// (alarms/reason.h).
+std::string EvidenceReason(const Evidence& e);
+std::string EvidenceReasonData(const Evidence& e);
+// Writes r's state reason and reason data from its evidence, if it keeps
+// one (AlarmRecord::state_evidence, then cleared). DataLoss naming the
+// alarm if the evidence is damaged.
+absl::Status RenderReason(AlarmRecord* r);
+// A state change's history data, as StateUpdateData writes it; DataLoss
+// for damaged evidence.
+absl::StatusOr<std::string> StateChangeData(const StateChange& c);
 
 // What a composite reads of one of its alarms.
 struct ChildState {

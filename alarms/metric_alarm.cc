@@ -125,6 +125,20 @@ absl::Status ValidateMetrics(MetricAlarmConfig* c) {
 
 }  // namespace
 
+const char* ComparisonOperatorName(ComparisonOperator op) {
+  for (const auto& [name, value] : kComparisons) {
+    if (value == op) return name.data();
+  }
+  return "";
+}
+
+const char* TreatMissingDataName(TreatMissingData t) {
+  for (const auto& [name, value] : kTreatments) {
+    if (value == t) return name.data();
+  }
+  return "";
+}
+
 bool ValidAlarmPeriod(int64_t period_s) {
   return period_s == 10 || period_s == 20 || period_s == 30 ||
          (period_s >= 60 && period_s % 60 == 0);

@@ -79,6 +79,10 @@ absl::Status ValidateAlarmCommon(
 // most 7 days otherwise; periods of 10, 20, 30 or a multiple of 60 seconds.
 bool ValidAlarmPeriod(int64_t period_s);
 
+// The API's names: "GreaterThanThreshold", ...; "missing", "notBreaching".
+const char* ComparisonOperatorName(ComparisonOperator op);
+const char* TreatMissingDataName(TreatMissingData t);
+
 }  // namespace nimbus::alarms
 
 #endif  // NIMBUS_ALARMS_METRIC_ALARM_H_

@@ -135,7 +135,8 @@ absl::StatusOr<std::vector<Period>> FetchPeriods(
 absl::StatusOr<PreviewStep> EvaluateAtTick(const MetricAlarmConfig& config,
                                            const ValidatedMetricAlarm& alarm,
                                            int64_t tick_ms, AlarmState state,
-                                           PeriodSource source) {
+                                           PeriodSource source,
+                                           bool with_reasons) {
   PreviewStep step;
   step.tick_ms = tick_ms;
   step.window = WindowAt(tick_ms, config.period_s, config.evaluation_periods);
@@ -149,7 +150,7 @@ absl::StatusOr<PreviewStep> EvaluateAtTick(const MetricAlarmConfig& config,
   step.range = std::move(*range);
   step.evaluation = Evaluate(alarm.rule, step.range, state);
   step.changed = !step.evaluation.kept && step.evaluation.state != state;
-  if (step.changed) {
+  if (step.changed && with_reasons) {
     const ReasonInput in{
         &alarm.rule, step.range,           &step.evaluation,
         state,       step.window.start_ms, step.window.period_ms,
@@ -159,6 +160,21 @@ absl::StatusOr<PreviewStep> EvaluateAtTick(const MetricAlarmConfig& config,
   }
   step.state = step.evaluation.state;
   return step;
+}
+
+Evidence EvidenceOf(const MetricAlarmConfig& config,
+                    const ValidatedMetricAlarm& alarm, AlarmState previous,
+                    PreviewStep step) {
+  Evidence e;
+  e.tick_ms = step.tick_ms;
+  e.range_start_ms = step.window.start_ms;
+  e.period_ms = step.window.period_ms;
+  e.previous = previous;
+  e.rule = alarm.rule;
+  e.statistic = StatisticName(config);
+  e.range = std::move(step.range);
+  e.evaluation = std::move(step.evaluation);
+  return e;
 }
 
 absl::StatusOr<std::vector<PreviewStep>> PreviewMetricAlarm(

@@ -12,6 +12,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "alarms/alarm_record.h"
 #include "alarms/evaluator.h"
 #include "alarms/metric_alarm.h"
 #include "alarms/schedule.h"
@@ -75,11 +76,20 @@ struct PreviewStep {
 
 // One evaluation, at `tick_ms`, from `state`: what live alarms and
 // previews both run. The reason and its data give the tick as their query
-// time, so a live alarm's transitions read as its preview's do.
+// time, so a live alarm's transitions read as its preview's do. Without
+// `with_reasons` they are left empty: a live alarm keeps the evaluation as
+// its evidence (EvidenceOf), from which they are written when read.
 absl::StatusOr<PreviewStep> EvaluateAtTick(const MetricAlarmConfig& config,
                                            const ValidatedMetricAlarm& alarm,
                                            int64_t tick_ms, AlarmState state,
-                                           PeriodSource source);
+                                           PeriodSource source,
+                                           bool with_reasons = true);
+
+// The evidence of `step`, evaluated from `previous` (alarm_record.h): the
+// same reasons as the step's.
+Evidence EvidenceOf(const MetricAlarmConfig& config,
+                    const ValidatedMetricAlarm& alarm, AlarmState previous,
+                    PreviewStep step);
 
 // Evaluates the alarm at each of its ticks in [start_ms, end_ms], from
 // `initial`. InvalidArgument naming end_time for an empty or inverted range

@@ -51,9 +51,9 @@ AlarmRecord Golden() {
   return r;
 }
 
-// storage/FORMAT.md, "Alarm record, version 2", field by field.
+// storage/FORMAT.md, "Alarm record, version 3", field by field.
 constexpr char kGoldenRecord[] =
-    "02 01 02 d0 0f "                       // version, metric, v2, 1000
+    "03 01 02 d0 0f "                       // version, metric, v2, 1000
     "00 01 00 01 01 78 00 "                 // description, actions
     "0a 01 41 01 43 00 01 01 48 01 61 "     // the series key
     "07 41 76 65 72 61 67 65 00 3c 03 02 "  // Average, 60 s, N 3, M 2
@@ -61,7 +61,8 @@ constexpr char kGoldenRecord[] =
     "14 47 72 65 61 74 65 72 54 68 61 6e 54 68 72 65 73 68 6f 6c 64 "
     "07 6d 69 73 73 69 6e 67 08 65 76 61 6c 75 61 74 65 "
     "00 00 "                       // no metric-math queries, no tags
-    "01 01 72 00 a0 1f a0 1f 00 "  // ALARM "r", times
+    "01 01 72 00 00 "              // ALARM "r", no data, no evidence
+    "a0 1f a0 1f 00 "              // times, no evaluation state
     "80 d3 0e 00 "                 // next tick, not behind
     "01 01 00 00";                 // left at -1, not suppressed
 
@@ -77,12 +78,111 @@ TEST(AlarmRecord, GoldenBytes) {
 }
 
 // The golden record as version 1 wrote it, with `last_tick` (hex) in place
-// of the next tick and the behind flag.
+// of the next tick and the behind flag, and no evidence.
 std::string VersionOne(absl::string_view last_tick) {
-  std::string hex = absl::StrReplaceAll(
-      kGoldenRecord,
-      {{"02 01 02 d0 0f", "01 01 02 d0 0f"}, {"80 d3 0e 00 ", last_tick}});
+  std::string hex = absl::StrReplaceAll(kGoldenRecord,
+                                        {{"03 01 02 d0 0f", "01 01 02 d0 0f"},
+                                         {"01 01 72 00 00 ", "01 01 72 00 "},
+                                         {"80 d3 0e 00 ", last_tick}});
   return absl::HexStringToBytes(absl::StrReplaceAll(hex, {{" ", ""}}));
+}
+
+TEST(AlarmRecord, VersionTwoRecordsStillRead) {
+  // Version 2 had no evidence after the reason data.
+  const std::string hex = absl::StrReplaceAll(
+      kGoldenRecord, {{"03 01 02 d0 0f", "02 01 02 d0 0f"},
+                      {"01 01 72 00 00 ", "01 01 72 00 "}});
+  const std::string v2 =
+      absl::HexStringToBytes(absl::StrReplaceAll(hex, {{" ", ""}}));
+  absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord("cpu", v2);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->state_reason, "r");
+  EXPECT_TRUE(r->state_evidence.empty());
+  EXPECT_EQ(EncodeAlarmRecord(*r), EncodeAlarmRecord(Golden()));
+}
+
+// An evaluation of N 3, M 2, > 80 over five minutes, from OK: two of the
+// three newest periods with data breach.
+Evidence GoldenEvidence() {
+  Evidence e;
+  e.tick_ms = 300'000;
+  e.range_start_ms = 0;
+  e.period_ms = 60'000;
+  e.previous = AlarmState::kOk;
+  e.rule.evaluation_periods = 3;
+  e.rule.datapoints_to_alarm = 2;
+  e.rule.threshold = 80;
+  e.rule.comparison = ComparisonOperator::kGreaterThanThreshold;
+  e.statistic = "Average";
+  e.range.resize(5);
+  e.range[1].value = 70;
+  e.range[2].value = 85;
+  e.range[3].value = 90;
+  e.evaluation = Evaluate(e.rule, e.range, e.previous);
+  return e;
+}
+
+// storage/FORMAT.md, "Evaluation evidence, version 1", field by field.
+constexpr char kGoldenEvidence[] =
+    "01 c0 cf 24 00 c0 a9 07 "                 // version, tick, start, period
+    "00 03 02 00 00 00 00 00 00 54 40 "        // from OK, N 3, M 2, 80
+    "01 00 00 "                                // >, missing, evaluate
+    "07 41 76 65 72 61 67 65 05 "              // Average, 5 periods
+    "00 01 00 00 00 00 00 80 51 40 "           // none, 70
+    "01 00 00 00 00 00 40 55 40 "              // 85
+    "01 00 00 00 00 00 80 56 40 00 "           // 90, none
+    "01 00 00 02 03 "                          // ALARM by threshold, 2 of 3
+    "01 00 00 02 00 01 03 00 01";              // which, and how
+
+TEST(Evidence, GoldenBytes) {
+  const Evidence e = GoldenEvidence();
+  ASSERT_EQ(e.evaluation.state, AlarmState::kAlarm);
+  const std::string bytes = EncodeEvidence(e);
+  EXPECT_EQ(Hex(bytes), kGoldenEvidence);
+  absl::StatusOr<Evidence> back = DecodeEvidence(bytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(EncodeEvidence(*back), bytes);
+  EXPECT_EQ(back->range[2].value, 85);
+  EXPECT_FALSE(back->range[0].value.has_value());
+  ASSERT_EQ(back->evaluation.evaluated.size(), 3u);
+  EXPECT_TRUE(back->evaluation.evaluated[2].breaching);
+}
+
+TEST(Evidence, DamageIsDataLoss) {
+  const std::string bytes = EncodeEvidence(GoldenEvidence());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_EQ(DecodeEvidence(bytes.substr(0, n)).status().code(),
+              absl::StatusCode::kDataLoss)
+        << n;
+  }
+  EXPECT_EQ(DecodeEvidence(bytes + "x").status().code(),
+            absl::StatusCode::kDataLoss);
+  std::string v2 = bytes;
+  v2[0] = 2;
+  EXPECT_THAT(DecodeEvidence(v2).status().message(),
+              HasSubstr("evaluation evidence: unknown version 2"));
+  // An evaluated period's index past the range.
+  std::string index = bytes;
+  index[index.size() - 3] = 5;
+  EXPECT_EQ(DecodeEvidence(index).status().code(),
+            absl::StatusCode::kDataLoss);
+  // No such comparison operator.
+  std::string op = bytes;
+  op[19] = 4;
+  ASSERT_EQ(Hex(bytes.substr(19, 1)), "01");
+  EXPECT_EQ(DecodeEvidence(op).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(AlarmRecord, AnEvaluatedReasonKeepsItsEvidence) {
+  AlarmRecord r = Golden();
+  r.state_reason.clear();
+  r.state_evidence = EncodeEvidence(GoldenEvidence());
+  const std::string bytes = EncodeAlarmRecord(r);
+  absl::StatusOr<AlarmRecord> back = DecodeAlarmRecord("cpu", bytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->state_evidence, r.state_evidence);
+  EXPECT_TRUE(back->state_reason.empty());
+  EXPECT_EQ(EncodeAlarmRecord(*back), bytes);
 }
 
 TEST(AlarmRecord, VersionOneRecordsStillRead) {
@@ -165,17 +265,17 @@ TEST(AlarmRecord, DamageIsDataLoss) {
   }
   EXPECT_EQ(DecodeAlarmRecord("cpu", bytes + "x").status().code(),
             absl::StatusCode::kDataLoss);
-  std::string v3 = bytes;
-  v3[0] = 3;
-  EXPECT_THAT(DecodeAlarmRecord("cpu", v3).status().message(),
-              HasSubstr("alarm record 'cpu': unknown version 3"));
+  std::string v4 = bytes;
+  v4[0] = 4;
+  EXPECT_THAT(DecodeAlarmRecord("cpu", v4).status().message(),
+              HasSubstr("alarm record 'cpu': unknown version 4"));
   std::string type = bytes;
   type[1] = 7;
   EXPECT_EQ(DecodeAlarmRecord("cpu", type).status().code(),
             absl::StatusCode::kDataLoss);
   std::string state = bytes;
-  state[state.size() - 16] = 9;  // the state byte
-  ASSERT_EQ(Hex(bytes.substr(bytes.size() - 16, 1)), "01");
+  state[state.size() - 18] = 9;  // the state byte
+  ASSERT_EQ(Hex(bytes.substr(bytes.size() - 18, 3)), "01 01 72");
   EXPECT_EQ(DecodeAlarmRecord("cpu", state).status().code(),
             absl::StatusCode::kDataLoss);
 }
@@ -187,12 +287,20 @@ TEST(HistoryValue, GoldenBytesAndDamage) {
   h.summary = "s";
   h.data = "{}";
   const std::string bytes = EncodeHistoryValue(h);
-  EXPECT_EQ(Hex(bytes), "01 02 02 01 73 02 7b 7d");
+  EXPECT_EQ(Hex(bytes), "02 02 02 01 73 02 7b 7d 00");
   HistoryItem back;
   ASSERT_TRUE(DecodeHistoryValue(bytes, &back).ok());
   EXPECT_EQ(back.summary, "s");
   EXPECT_EQ(back.data, "{}");
   EXPECT_EQ(back.alarm_type, AlarmType::kComposite);
+  EXPECT_FALSE(back.change.has_value());
+  // Version 1, without the state change flag.
+  HistoryItem v1;
+  ASSERT_TRUE(
+      DecodeHistoryValue(absl::HexStringToBytes("010202017302" "7b7d"), &v1)
+          .ok());
+  EXPECT_EQ(v1.data, "{}");
+  EXPECT_FALSE(v1.change.has_value());
   for (size_t n = 0; n < bytes.size(); ++n) {
     EXPECT_EQ(DecodeHistoryValue(bytes.substr(0, n), &back).code(),
               absl::StatusCode::kDataLoss);
@@ -200,6 +308,35 @@ TEST(HistoryValue, GoldenBytesAndDamage) {
   std::string bad = bytes;
   bad[2] = 4;  // no such item type
   EXPECT_EQ(DecodeHistoryValue(bad, &back).code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(HistoryValue, AnEvaluatedTransitionKeepsItsChange) {
+  HistoryItem h;
+  h.alarm_type = AlarmType::kMetric;
+  h.type = HistoryItemType::kStateUpdate;
+  h.summary = "s";
+  h.change = StateChange{AlarmState::kOk, "r", "", AlarmState::kAlarm, "e", 2};
+  const std::string bytes = EncodeHistoryValue(h);
+  // No data; the change: from OK with reason "r" (no evidence) to ALARM
+  // with evidence "e", configuration version 2.
+  EXPECT_EQ(Hex(bytes), "02 01 02 01 73 00 01 00 01 72 00 01 01 65 02");
+  HistoryItem back;
+  ASSERT_TRUE(DecodeHistoryValue(bytes, &back).ok());
+  ASSERT_TRUE(back.change.has_value());
+  EXPECT_EQ(back.change->old_reason, "r");
+  EXPECT_EQ(back.change->new_state, AlarmState::kAlarm);
+  EXPECT_EQ(back.change->new_evidence, "e");
+  EXPECT_EQ(back.change->config_version, 2u);
+  EXPECT_EQ(EncodeHistoryValue(back), bytes);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_EQ(DecodeHistoryValue(bytes.substr(0, n), &back).code(),
+              absl::StatusCode::kDataLoss)
+        << n;
+  }
+  std::string state = bytes;
+  state[7] = 3;  // no such state
+  EXPECT_EQ(DecodeHistoryValue(state, &back).code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST(AlarmNames, ParseWhatTheyPrint) {

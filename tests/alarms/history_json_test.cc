@@ -1,8 +1,12 @@
-// The JSON check for SetAlarmState's reason data, and the history data's
-// size limit.
+// The JSON check for SetAlarmState's reason data, the history data's size
+// limit, and reasons written from an evaluation's evidence.
 #include "alarms/history_json.h"
 
+#include <random>
 #include <string>
+#include <vector>
+
+#include "alarms/preview.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -79,6 +83,123 @@ TEST(HistoryJson, StateUpdatesDropDetailToFit) {
   EXPECT_THAT(data, HasSubstr("\"truncated\":true"));
   EXPECT_THAT(data, HasSubstr("\"evidence\":{}"));
   EXPECT_TRUE(CheckJsonObject(data).ok()) << data;
+}
+
+// A transition's reasons, written when read from its evidence (kept
+// encoded), are the very reasons a preview of the same tick writes, on
+// random rules, ranges and starting states.
+TEST(Evidence, ReasonsReadBackAsAPreviewWritesThem) {
+  std::mt19937_64 rng(20261202);
+  const char* ops[] = {"GreaterThanOrEqualToThreshold", "GreaterThanThreshold",
+                       "LessThanThreshold", "LessThanOrEqualToThreshold"};
+  const char* missing[] = {"missing", "ignore", "breaching", "notBreaching"};
+  const char* statistics[] = {"Average", "Maximum", "p99"};
+  int transitions = 0;
+  for (int round = 0; round < 3000; ++round) {
+    MetricAlarmConfig c;
+    c.name = "a";
+    c.metric.namespace_name = "N";
+    c.metric.metric_name = "M";
+    const char* statistic = statistics[rng() % 3];
+    (statistic[0] == 'p' ? c.extended_statistic : c.statistic) = statistic;
+    c.period_s = rng() % 2 == 0 ? 60 : 10;
+    c.evaluation_periods = 1 + rng() % 6;
+    c.datapoints_to_alarm = 1 + rng() % c.evaluation_periods;
+    c.threshold = static_cast<double>(rng() % 100) / 4;
+    c.comparison_operator = ops[rng() % 4];
+    c.treat_missing_data = missing[rng() % 4];
+    c.evaluate_low_sample_count_percentile =
+        rng() % 2 == 0 ? "evaluate" : "ignore";
+    absl::StatusOr<ValidatedMetricAlarm> v = ValidateMetricAlarm(&c);
+    ASSERT_TRUE(v.ok()) << v.status();
+    std::vector<Period> range(EvaluationRange(c.evaluation_periods));
+    for (Period& p : range) {
+      if (rng() % 3 == 0) continue;
+      p.value = static_cast<double>(rng() % 100) / 4;
+      p.low_sample_count = statistic[0] == 'p' && rng() % 4 == 0;
+    }
+    const AlarmState from = static_cast<AlarmState>(rng() % 3);
+    const int64_t tick = 1796119200000 + static_cast<int64_t>(rng() % 1000) *
+                                             c.period_s * 1000;
+    auto source = [&](const EvaluationWindow&)
+        -> absl::StatusOr<std::vector<Period>> { return range; };
+    absl::StatusOr<PreviewStep> step =
+        EvaluateAtTick(c, *v, tick, from, source);
+    ASSERT_TRUE(step.ok()) << step.status();
+    if (!step->changed) continue;
+    ++transitions;
+    const std::string reason = step->reason, data = step->reason_data;
+    absl::StatusOr<Evidence> e =
+        DecodeEvidence(EncodeEvidence(EvidenceOf(c, *v, from, *step)));
+    ASSERT_TRUE(e.ok()) << e.status();
+    EXPECT_EQ(EvidenceReason(*e), Truncate(reason, kMaxStateReasonChars));
+    EXPECT_EQ(EvidenceReasonData(*e), data);
+    EXPECT_EQ(e->evaluation.state, step->state);
+    AlarmRecord r;
+    r.state_evidence = EncodeEvidence(*e);
+    ASSERT_TRUE(RenderReason(&r).ok());
+    EXPECT_EQ(r.state_reason, Truncate(reason, kMaxStateReasonChars));
+    EXPECT_EQ(r.state_reason_data, data);
+    EXPECT_TRUE(r.state_evidence.empty());
+  }
+  EXPECT_GT(transitions, 500);
+}
+
+TEST(Evidence, DamagedEvidenceIsDataLossWhenRendered) {
+  AlarmRecord r;
+  r.metric.name = "cpu";
+  r.state_evidence = "\x01\x02";
+  absl::Status s = RenderReason(&r);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr("alarm 'cpu': evaluation evidence"));
+  StateChange c;
+  c.new_evidence = "\x07";
+  EXPECT_EQ(StateChangeData(c).status().code(), absl::StatusCode::kDataLoss);
+}
+
+// A state change's data is the state update JSON of its two reasons and
+// its evidence.
+TEST(Evidence, AStateChangeWritesItsHistoryData) {
+  Evidence e;
+  e.tick_ms = 1796119500000;  // 2026-12-01 10:05:00
+  e.range_start_ms = 1796119200000;
+  e.period_ms = 60'000;
+  e.previous = AlarmState::kOk;
+  e.rule.evaluation_periods = 3;
+  e.rule.datapoints_to_alarm = 2;
+  e.rule.threshold = 80;
+  e.rule.comparison = ComparisonOperator::kGreaterThanThreshold;
+  e.statistic = "Average";
+  e.range.resize(5);
+  e.range[1].value = 70;
+  e.range[2].value = 85;
+  e.range[3].value = 90;
+  e.evaluation = Evaluate(e.rule, e.range, e.previous);
+  StateChange c{AlarmState::kOk, "was fine", "", AlarmState::kAlarm,
+                EncodeEvidence(e), 4};
+  absl::StatusOr<std::string> data = StateChangeData(c);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_TRUE(CheckJsonObject(*data).ok()) << *data;
+  EXPECT_THAT(*data, HasSubstr("\"oldState\":{\"stateValue\":\"OK\","
+                               "\"stateReason\":\"was fine\"}"));
+  EXPECT_THAT(*data,
+              HasSubstr("\"stateReason\":\"Threshold Crossed: 2 out of the "
+                        "last 3 datapoints [90.0 (01/12/26 10:03:00), 85.0 "
+                        "(01/12/26 10:02:00)] were greater than the threshold "
+                        "(80.0) (minimum 2 datapoints for OK -> ALARM "
+                        "transition).\""));
+  EXPECT_THAT(*data, HasSubstr("\"configurationVersion\":4,\"evidence\":{"
+                               "\"tick\":\"2026-12-01T10:05:00.000+0000\""));
+  EXPECT_THAT(*data, HasSubstr("\"comparisonOperator\":\"GreaterThanThreshold\""
+                               ",\"evaluationPeriods\":3,\"datapointsToAlarm\""
+                               ":2,\"treatMissingData\":\"missing\""));
+  // The replaced reason an evaluation's: written from its evidence too.
+  c.old_reason.clear();
+  c.old_evidence = c.new_evidence;
+  data = StateChangeData(c);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_THAT(*data, HasSubstr("\"oldState\":{\"stateValue\":\"OK\","
+                               "\"stateReason\":\"Threshold Crossed: 2 out"));
 }
 
 }  // namespace
