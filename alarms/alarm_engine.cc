@@ -97,6 +97,11 @@ struct JobResult {
   // at config_version (its new evidence is the record's reason).
   std::vector<StateChange> changes;
   uint64_t config_version = 0;
+  // If any: the record as the store had it, and its bytes without the
+  // reasons. The apply step starts from it if memory has those very bytes
+  // (it has not changed since), saving a decode under the lock.
+  AlarmRecord record;
+  std::string record_base;
   absl::Status status;  // Aborted: the alarm changed meanwhile
 };
 
@@ -183,9 +188,19 @@ uint8_t StatisticIndex(const std::string& statistic) {
   return 0;
 }
 
-// Sets e's record (of e's alarm and configuration), and what is kept of
-// it decoded.
-void SetRecord(Entry& e, AlarmRecord r) {
+// Record bytes `encoded` with their reasons (from `reasons_at`,
+// EncodeAlarmRecord) empty, in a string of that size.
+std::string WithoutReasons(absl::string_view encoded, size_t reasons_at) {
+  std::string out;
+  out.reserve(reasons_at + 3);
+  out.append(encoded.data(), reasons_at);
+  out.append(3, '\0');
+  return out;
+}
+
+// Sets e's record (of e's alarm and configuration), `without_reasons` its
+// encoding with the reasons empty, and what is kept of it decoded.
+void SetRecord(Entry& e, const AlarmRecord& r, std::string without_reasons) {
   e.state = r.state;
   e.evaluation_state = r.evaluation_state;
   e.behind_checkpoint = r.behind_checkpoint;
@@ -193,10 +208,13 @@ void SetRecord(Entry& e, AlarmRecord r) {
   e.transitioned_ms = r.state_transitioned_ms;
   e.has_left_alarm = r.left_alarm_ms.has_value();
   e.left_alarm_ms = r.left_alarm_ms.value_or(0);
-  r.state_reason.clear();
-  r.state_reason_data.clear();
-  r.state_evidence.clear();
-  e.stored = EncodeAlarmRecord(r);
+  e.stored = std::move(without_reasons);
+}
+
+void SetRecord(Entry& e, const AlarmRecord& r) {
+  size_t reasons_at = 0;
+  const std::string encoded = EncodeAlarmRecord(r, &reasons_at);
+  SetRecord(e, r, WithoutReasons(encoded, reasons_at));
 }
 
 // A new entry for record r: its name and shape (a metric alarm's from its
@@ -663,8 +681,14 @@ void AlarmEngine::Impl::AddHistory(Txn& txn, const AlarmRecord& r,
 absl::Status AlarmEngine::Impl::Commit(Txn& txn) {
   if (!txn.status.ok()) return txn.status;
   storage::WriteBatch batch;
+  // Each changed record as memory keeps it, once written.
+  std::vector<std::string> kept;
+  kept.reserve(txn.changed.size());
   for (const auto& [name, r] : txn.changed) {
-    batch.Put(Column::kAlarms, name, EncodeAlarmRecord(r));
+    size_t reasons_at = 0;
+    std::string encoded = EncodeAlarmRecord(r, &reasons_at);
+    kept.push_back(WithoutReasons(encoded, reasons_at));
+    batch.Put(Column::kAlarms, name, std::move(encoded));
   }
   for (const std::string& name : txn.deleted) {
     if (!txn.changed.contains(name)) batch.Delete(Column::kAlarms, name);
@@ -693,9 +717,11 @@ absl::Status AlarmEngine::Impl::Commit(Txn& txn) {
   for (const std::string& name : txn.deleted) {
     if (!txn.changed.contains(name)) Uninstall(name);
   }
-  for (auto& [name, r] : txn.changed) {
+  size_t i = 0;
+  for (const auto& [name, r] : txn.changed) {
     auto it = alarms.find(name);
-    if (it != alarms.end()) SetRecord(*it->second, std::move(r));
+    if (it != alarms.end()) SetRecord(*it->second, r, std::move(kept[i]));
+    ++i;
   }
   return absl::OkStatus();
 }
@@ -1130,14 +1156,20 @@ void AlarmEngine::Impl::ReasonsReplaced(EvaluationJob& job) {
   JobResult& result = *job.result;
   // The reason the first transition replaces: in the store only. A failed
   // read drops the job's ticks (evaluated again).
-  absl::StatusOr<AlarmRecord> r = StoredRecord(job.entry->name);
-  if (absl::IsNotFound(r.status())) r = absl::AbortedError("deleted");
+  absl::StatusOr<std::optional<std::string>> v =
+      store.Get(Column::kAlarms, job.entry->name);
+  size_t reasons_at = 0;
+  absl::StatusOr<AlarmRecord> r =
+      !v.ok()              ? absl::StatusOr<AlarmRecord>(v.status())
+      : !v->has_value()    ? absl::AbortedError("deleted")
+                           : DecodeAlarmRecord(job.entry->name, **v, &reasons_at);
   if (!r.ok()) {
     result.status = r.status();
     job.evaluated = 0;
     result.changes.clear();
     return;
   }
+  if (reasons_at != 0) result.record_base = WithoutReasons(**v, reasons_at);
   // The apply step checks the version is still this one.
   result.config_version = r->config_version;
   std::string reason = std::move(r->state_reason);
@@ -1148,6 +1180,7 @@ void AlarmEngine::Impl::ReasonsReplaced(EvaluationJob& job) {
     c.config_version = r->config_version;
     evidence = c.new_evidence;
   }
+  result.record = *std::move(r);
 }
 
 absl::Status AlarmEngine::Impl::EvaluateDue(const std::string* only,
@@ -1365,7 +1398,9 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
       AlarmRecord next;
       if (job.changed()) {
         JobResult& result = *job.result;
-        next = Decoded(name, e);
+        next = !result.record_base.empty() && result.record_base == e.stored
+                   ? std::move(result.record)
+                   : Decoded(name, e);
         // Enabling or disabling actions changes the version and not the
         // generation: the history data would name the old one.
         if (next.config_version != result.config_version) {

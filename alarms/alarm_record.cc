@@ -55,6 +55,7 @@ class Reader {
 
   bool ok() const { return ok_; }
   bool done() const { return ok_ && p_ == limit_; }
+  const char* position() const { return p_; }
 
   uint8_t Byte() {
     if (!ok_ || p_ == limit_) return Fail(), 0;
@@ -290,7 +291,7 @@ absl::Status ValidateTags(const Tags& tags) {
   return absl::OkStatus();
 }
 
-std::string EncodeAlarmRecord(const AlarmRecord& r) {
+std::string EncodeAlarmRecord(const AlarmRecord& r, size_t* reasons_at) {
   std::string out;
   out.push_back(static_cast<char>(kRecordVersion));
   out.push_back(static_cast<char>(r.type));
@@ -347,9 +348,6 @@ std::string EncodeAlarmRecord(const AlarmRecord& r) {
     PutString(&out, v);
   }
   out.push_back(static_cast<char>(r.state));
-  PutString(&out, r.state_reason);
-  PutString(&out, r.state_reason_data);
-  PutString(&out, r.state_evidence);
   PutSigned(&out, r.state_updated_ms);
   PutSigned(&out, r.state_transitioned_ms);
   out.push_back(static_cast<char>(r.evaluation_state));
@@ -359,11 +357,17 @@ std::string EncodeAlarmRecord(const AlarmRecord& r) {
   if (r.left_alarm_ms) PutSigned(&out, *r.left_alarm_ms);
   out.push_back(static_cast<char>(r.actions_suppressed_by));
   PutString(&out, r.actions_suppressed_reason);
+  if (reasons_at != nullptr) *reasons_at = out.size();
+  PutString(&out, r.state_reason);
+  PutString(&out, r.state_reason_data);
+  PutString(&out, r.state_evidence);
   return out;
 }
 
 absl::StatusOr<AlarmRecord> DecodeAlarmRecord(absl::string_view name,
-                                              absl::string_view value) {
+                                              absl::string_view value,
+                                              size_t* reasons_at) {
+  if (reasons_at != nullptr) *reasons_at = 0;
   auto damaged = [&](absl::string_view what) {
     return absl::DataLossError(
         absl::StrCat("alarm record '", name, "': ", what));
@@ -441,9 +445,10 @@ absl::StatusOr<AlarmRecord> DecodeAlarmRecord(absl::string_view name,
     r.tags.emplace_back(std::move(k), std::move(v));
   }
   r.state = State(in);
-  r.state_reason = in.String();
-  r.state_reason_data = in.String();
-  if (version >= 3) r.state_evidence = in.String();
+  if (version < 3) {
+    r.state_reason = in.String();
+    r.state_reason_data = in.String();
+  }
   r.state_updated_ms = in.Signed();
   r.state_transitioned_ms = in.Signed();
   const uint8_t eval = in.Byte();
@@ -474,7 +479,18 @@ absl::StatusOr<AlarmRecord> DecodeAlarmRecord(absl::string_view name,
   }
   r.actions_suppressed_by = static_cast<SuppressedBy>(suppressed);
   r.actions_suppressed_reason = in.String();
-  if (!in.done()) return damaged("truncated, or bytes after its end");
+  if (version >= 3) {
+    if (reasons_at != nullptr) {
+      *reasons_at = static_cast<size_t>(in.position() - value.data());
+    }
+    r.state_reason = in.String();
+    r.state_reason_data = in.String();
+    r.state_evidence = in.String();
+  }
+  if (!in.done()) {
+    if (reasons_at != nullptr) *reasons_at = 0;
+    return damaged("truncated, or bytes after its end");
+  }
   return r;
 }
 

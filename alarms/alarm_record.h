@@ -129,12 +129,19 @@ struct AlarmRecord {
   const std::vector<std::string>& actions(AlarmState state) const;
 };
 
-// The value of an alarm's `alarms` record (its key is the name).
-std::string EncodeAlarmRecord(const AlarmRecord& record);
+// The value of an alarm's `alarms` record (its key is the name). Its last
+// fields are the reasons (state_reason, state_reason_data, state_evidence):
+// with `reasons_at`, set to where they start, so that the bytes before it
+// and three 0 bytes are the record with its reasons empty.
+std::string EncodeAlarmRecord(const AlarmRecord& record,
+                              size_t* reasons_at = nullptr);
 // DataLoss for bytes EncodeAlarmRecord does not write (an unknown version,
-// truncation, trailing bytes, an unknown enum value).
+// truncation, trailing bytes, an unknown enum value). With `reasons_at`,
+// set to where the reasons start, as EncodeAlarmRecord's; 0 for an older
+// version's record (whose reasons are not last) or a damaged one.
 absl::StatusOr<AlarmRecord> DecodeAlarmRecord(absl::string_view name,
-                                              absl::string_view value);
+                                              absl::string_view value,
+                                              size_t* reasons_at = nullptr);
 
 enum class HistoryItemType : uint8_t {
   kConfigurationUpdate = 1,

@@ -60,11 +60,22 @@ constexpr char kGoldenRecord[] =
     "00 00 00 00 00 00 54 40 "              // threshold 80
     "14 47 72 65 61 74 65 72 54 68 61 6e 54 68 72 65 73 68 6f 6c 64 "
     "07 6d 69 73 73 69 6e 67 08 65 76 61 6c 75 61 74 65 "
-    "00 00 "                       // no metric-math queries, no tags
-    "01 01 72 00 00 "              // ALARM "r", no data, no evidence
-    "a0 1f a0 1f 00 "              // times, no evaluation state
-    "80 d3 0e 00 "                 // next tick, not behind
-    "01 01 00 00";                 // left at -1, not suppressed
+    "00 00 "           // no metric-math queries, no tags
+    "01 a0 1f a0 1f "  // ALARM, updated and transitioned at 2000
+    "00 80 d3 0e 00 "  // no evaluation state, next tick, not behind
+    "01 01 00 00 "     // left at -1, not suppressed
+    "01 72 00 00";     // reason "r", no data, no evidence
+
+// The same as version 2 wrote it: the reasons after the state, no
+// evidence; `tick` (hex) after the evaluation state.
+std::string OlderVersion(absl::string_view version, absl::string_view tick) {
+  std::string hex = absl::StrReplaceAll(
+      kGoldenRecord, {{"03 01 02 d0 0f", absl::StrCat(version, " 01 02 d0 0f")},
+                      {"01 a0 1f a0 1f ", "01 01 72 00 a0 1f a0 1f "},
+                      {"00 80 d3 0e 00 ", absl::StrCat("00 ", tick)},
+                      {"01 01 00 00 01 72 00 00", "01 01 00 00"}});
+  return absl::HexStringToBytes(absl::StrReplaceAll(hex, {{" ", ""}}));
+}
 
 TEST(AlarmRecord, GoldenBytes) {
   const std::string bytes = EncodeAlarmRecord(Golden());
@@ -78,22 +89,13 @@ TEST(AlarmRecord, GoldenBytes) {
 }
 
 // The golden record as version 1 wrote it, with `last_tick` (hex) in place
-// of the next tick and the behind flag, and no evidence.
+// of the next tick and the behind flag.
 std::string VersionOne(absl::string_view last_tick) {
-  std::string hex = absl::StrReplaceAll(kGoldenRecord,
-                                        {{"03 01 02 d0 0f", "01 01 02 d0 0f"},
-                                         {"01 01 72 00 00 ", "01 01 72 00 "},
-                                         {"80 d3 0e 00 ", last_tick}});
-  return absl::HexStringToBytes(absl::StrReplaceAll(hex, {{" ", ""}}));
+  return OlderVersion("01", last_tick);
 }
 
 TEST(AlarmRecord, VersionTwoRecordsStillRead) {
-  // Version 2 had no evidence after the reason data.
-  const std::string hex = absl::StrReplaceAll(
-      kGoldenRecord, {{"03 01 02 d0 0f", "02 01 02 d0 0f"},
-                      {"01 01 72 00 00 ", "01 01 72 00 "}});
-  const std::string v2 =
-      absl::HexStringToBytes(absl::StrReplaceAll(hex, {{" ", ""}}));
+  const std::string v2 = OlderVersion("02", "80 d3 0e 00 ");
   absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord("cpu", v2);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->state_reason, "r");
@@ -183,6 +185,14 @@ TEST(AlarmRecord, AnEvaluatedReasonKeepsItsEvidence) {
   EXPECT_EQ(back->state_evidence, r.state_evidence);
   EXPECT_TRUE(back->state_reason.empty());
   EXPECT_EQ(EncodeAlarmRecord(*back), bytes);
+  // The reasons last: the bytes before them and three empty strings are
+  // the record without them.
+  size_t at = 0;
+  EXPECT_EQ(EncodeAlarmRecord(r, &at), bytes);
+  AlarmRecord without = r;
+  without.state_evidence.clear();
+  EXPECT_EQ(bytes.substr(0, at) + std::string(3, '\0'),
+            EncodeAlarmRecord(without));
 }
 
 TEST(AlarmRecord, VersionOneRecordsStillRead) {
@@ -275,7 +285,7 @@ TEST(AlarmRecord, DamageIsDataLoss) {
             absl::StatusCode::kDataLoss);
   std::string state = bytes;
   state[state.size() - 18] = 9;  // the state byte
-  ASSERT_EQ(Hex(bytes.substr(bytes.size() - 18, 3)), "01 01 72");
+  ASSERT_EQ(Hex(bytes.substr(bytes.size() - 18, 3)), "01 a0 1f");
   EXPECT_EQ(DecodeAlarmRecord("cpu", state).status().code(),
             absl::StatusCode::kDataLoss);
 }
