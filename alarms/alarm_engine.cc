@@ -1160,9 +1160,9 @@ void AlarmEngine::Impl::ReasonsReplaced(EvaluationJob& job) {
       store.Get(Column::kAlarms, job.entry->name);
   size_t reasons_at = 0;
   absl::StatusOr<AlarmRecord> r =
-      !v.ok()              ? absl::StatusOr<AlarmRecord>(v.status())
-      : !v->has_value()    ? absl::AbortedError("deleted")
-                           : DecodeAlarmRecord(job.entry->name, **v, &reasons_at);
+      !v.ok()           ? absl::StatusOr<AlarmRecord>(v.status())
+      : !v->has_value() ? absl::AbortedError("deleted")
+                        : DecodeAlarmRecord(job.entry->name, **v, &reasons_at);
   if (!r.ok()) {
     result.status = r.status();
     job.evaluated = 0;
@@ -1418,11 +1418,11 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
             next.left_alarm_ms = applied_ms;
           }
           ++round.transitions;
-          AddHistory(txn, next, HistoryItemType::kStateUpdate,
-                     absl::StrCat("Alarm updated from ",
-                                  AlarmStateName(c.old_state), " to ",
-                                  AlarmStateName(c.new_state)),
-                     "", applied_ms);
+          AddHistory(
+              txn, next, HistoryItemType::kStateUpdate,
+              absl::StrCat("Alarm updated from ", AlarmStateName(c.old_state),
+                           " to ", AlarmStateName(c.new_state)),
+              "", applied_ms);
           txn.history.back().change = std::move(c);
         }
         if (!failed) next.evaluation_state = EvaluationState::kNone;
@@ -2029,9 +2029,8 @@ absl::StatusOr<HistoryResult> AlarmEngine::DescribeAlarmHistory(
     if (item.change) {
       absl::StatusOr<std::string> data = StateChangeData(*item.change);
       if (!data.ok()) {
-        status = absl::DataLossError(
-            absl::StrCat("alarm history item of '", name,
-                         "': ", data.status().message()));
+        status = absl::DataLossError(absl::StrCat(
+            "alarm history item of '", name, "': ", data.status().message()));
         return false;
       }
       item.data = *std::move(data);

@@ -138,8 +138,8 @@ std::string EncodeEvidence(const Evidence& e) {
   PutString(&out, e.statistic);
   PutVarint64(&out, e.range.size());
   for (const Period& p : e.range) {
-    out.push_back(static_cast<char>((p.value ? 1 : 0) |
-                                    (p.low_sample_count ? 2 : 0)));
+    out.push_back(
+        static_cast<char>((p.value ? 1 : 0) | (p.low_sample_count ? 2 : 0)));
     if (p.value) PutDouble(&out, *p.value);
   }
   const Evaluation& v = e.evaluation;

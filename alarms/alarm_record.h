@@ -87,7 +87,7 @@ struct AlarmRecord {
 
   AlarmState state = AlarmState::kInsufficientData;
   std::string state_reason;
-  std::string state_reason_data;      // JSON, or empty
+  std::string state_reason_data;  // JSON, or empty
   // A metric alarm's evaluation keeps its reason as its evidence
   // (EncodeEvidence): state_reason and state_reason_data are then empty
   // until RenderReason (history_json.h) writes them. Any other reason is

@@ -160,8 +160,8 @@ std::string FirstThatFits(int levels, F build) {
 
 // What StateReason and StateReasonData read of evidence `e`.
 ReasonInput ReasonOf(const Evidence& e) {
-  return {&e.rule,          e.range,       &e.evaluation, e.previous,
-          e.range_start_ms, e.period_ms,   e.tick_ms,     e.statistic};
+  return {&e.rule,          e.range,     &e.evaluation, e.previous,
+          e.range_start_ms, e.period_ms, e.tick_ms,     e.statistic};
 }
 
 }  // namespace
@@ -256,9 +256,9 @@ std::string EvidenceJson(const Evidence& e, uint64_t config_version,
   for (size_t k = e.range.size(); k-- > 0;) {
     const Period& p = e.range[k];
     std::string item = "{";
-    StringField(&item, "timestamp",
-                JsonTime(e.range_start_ms +
-                         static_cast<int64_t>(k) * e.period_ms));
+    StringField(
+        &item, "timestamp",
+        JsonTime(e.range_start_ms + static_cast<int64_t>(k) * e.period_ms));
     if (p.value) absl::StrAppend(&item, ",\"value\":", Number(*p.value));
     if (p.low_sample_count) item += ",\"lowSampleCount\":true";
     if (const EvaluatedPeriod* x = evaluated[k]) {
@@ -302,8 +302,8 @@ absl::Status RenderReason(AlarmRecord* r) {
   if (r->state_evidence.empty()) return absl::OkStatus();
   absl::StatusOr<Evidence> e = DecodeEvidence(r->state_evidence);
   if (!e.ok()) {
-    return absl::DataLossError(absl::StrCat("alarm '", r->name(), "': ",
-                                            e.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("alarm '", r->name(), "': ", e.status().message()));
   }
   r->state_reason = EvidenceReason(*e);
   r->state_reason_data = EvidenceReasonData(*e);

@@ -126,15 +126,15 @@ Evidence GoldenEvidence() {
 
 // storage/FORMAT.md, "Evaluation evidence, version 1", field by field.
 constexpr char kGoldenEvidence[] =
-    "01 c0 cf 24 00 c0 a9 07 "                 // version, tick, start, period
-    "00 03 02 00 00 00 00 00 00 54 40 "        // from OK, N 3, M 2, 80
-    "01 00 00 "                                // >, missing, evaluate
-    "07 41 76 65 72 61 67 65 05 "              // Average, 5 periods
-    "00 01 00 00 00 00 00 80 51 40 "           // none, 70
-    "01 00 00 00 00 00 40 55 40 "              // 85
-    "01 00 00 00 00 00 80 56 40 00 "           // 90, none
-    "01 00 00 02 03 "                          // ALARM by threshold, 2 of 3
-    "01 00 00 02 00 01 03 00 01";              // which, and how
+    "01 c0 cf 24 00 c0 a9 07 "           // version, tick, start, period
+    "00 03 02 00 00 00 00 00 00 54 40 "  // from OK, N 3, M 2, 80
+    "01 00 00 "                          // >, missing, evaluate
+    "07 41 76 65 72 61 67 65 05 "        // Average, 5 periods
+    "00 01 00 00 00 00 00 80 51 40 "     // none, 70
+    "01 00 00 00 00 00 40 55 40 "        // 85
+    "01 00 00 00 00 00 80 56 40 00 "     // 90, none
+    "01 00 00 02 03 "                    // ALARM by threshold, 2 of 3
+    "01 00 00 02 00 01 03 00 01";        // which, and how
 
 TEST(Evidence, GoldenBytes) {
   const Evidence e = GoldenEvidence();
@@ -166,8 +166,7 @@ TEST(Evidence, DamageIsDataLoss) {
   // An evaluated period's index past the range.
   std::string index = bytes;
   index[index.size() - 3] = 5;
-  EXPECT_EQ(DecodeEvidence(index).status().code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeEvidence(index).status().code(), absl::StatusCode::kDataLoss);
   // No such comparison operator.
   std::string op = bytes;
   op[19] = 4;
@@ -306,9 +305,10 @@ TEST(HistoryValue, GoldenBytesAndDamage) {
   EXPECT_FALSE(back.change.has_value());
   // Version 1, without the state change flag.
   HistoryItem v1;
-  ASSERT_TRUE(
-      DecodeHistoryValue(absl::HexStringToBytes("010202017302" "7b7d"), &v1)
-          .ok());
+  ASSERT_TRUE(DecodeHistoryValue(absl::HexStringToBytes("010202017302"
+                                                        "7b7d"),
+                                 &v1)
+                  .ok());
   EXPECT_EQ(v1.data, "{}");
   EXPECT_FALSE(v1.change.has_value());
   for (size_t n = 0; n < bytes.size(); ++n) {

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "alarms/preview.h"
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -119,10 +118,12 @@ TEST(Evidence, ReasonsReadBackAsAPreviewWritesThem) {
       p.low_sample_count = statistic[0] == 'p' && rng() % 4 == 0;
     }
     const AlarmState from = static_cast<AlarmState>(rng() % 3);
-    const int64_t tick = 1796119200000 + static_cast<int64_t>(rng() % 1000) *
-                                             c.period_s * 1000;
-    auto source = [&](const EvaluationWindow&)
-        -> absl::StatusOr<std::vector<Period>> { return range; };
+    const int64_t tick =
+        1796119200000 + static_cast<int64_t>(rng() % 1000) * c.period_s * 1000;
+    auto source =
+        [&](const EvaluationWindow&) -> absl::StatusOr<std::vector<Period>> {
+      return range;
+    };
     absl::StatusOr<PreviewStep> step =
         EvaluateAtTick(c, *v, tick, from, source);
     ASSERT_TRUE(step.ok()) << step.status();
@@ -175,8 +176,8 @@ TEST(Evidence, AStateChangeWritesItsHistoryData) {
   e.range[2].value = 85;
   e.range[3].value = 90;
   e.evaluation = Evaluate(e.rule, e.range, e.previous);
-  StateChange c{AlarmState::kOk, "was fine", "", AlarmState::kAlarm,
-                EncodeEvidence(e), 4};
+  StateChange c{AlarmState::kOk,    "was fine",        "",
+                AlarmState::kAlarm, EncodeEvidence(e), 4};
   absl::StatusOr<std::string> data = StateChangeData(c);
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_TRUE(CheckJsonObject(*data).ok()) << *data;
