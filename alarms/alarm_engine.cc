@@ -94,9 +94,8 @@ struct Entry {
 struct JobResult {
   std::unique_ptr<MetricAlarmConfig> config;  // decoded when needed
   // The transitions, in order: each one's history item, from the record
-  // at config_version (its new evidence is the record's reason).
+  // at its config_version (its new evidence is the record's reason).
   std::vector<StateChange> changes;
-  uint64_t config_version = 0;
   // If any: the record as the store had it, and its bytes without the
   // reasons. The apply step starts from it if memory has those very bytes
   // (it has not changed since), saving a decode under the lock.
@@ -392,12 +391,21 @@ struct AlarmEngine::Impl {
   void WatchSeries(const MetricAlarmConfig& m, Entry& e);
   void Uninstall(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // The record of `name` as the store has it; NotFound if none.
-  absl::StatusOr<AlarmRecord> StoredRecord(const std::string& name) {
+  // With `without_reasons`, also its bytes with the reasons empty (as
+  // Entry::stored), or empty for a record of an older version.
+  absl::StatusOr<AlarmRecord> StoredRecord(
+      const std::string& name, std::string* without_reasons = nullptr) {
     absl::StatusOr<std::optional<std::string>> v =
         store.Get(Column::kAlarms, name);
     if (!v.ok()) return v.status();
     if (!v->has_value()) return absl::NotFoundError(name);
-    return DecodeAlarmRecord(name, **v);
+    size_t reasons_at = 0;
+    absl::StatusOr<AlarmRecord> r = DecodeAlarmRecord(name, **v, &reasons_at);
+    if (r.ok() && without_reasons != nullptr) {
+      *without_reasons =
+          reasons_at == 0 ? std::string() : WithoutReasons(**v, reasons_at);
+    }
+    return r;
   }
   // The whole record of `name` as memory has it, its reasons read from the
   // store.
@@ -1156,22 +1164,16 @@ void AlarmEngine::Impl::ReasonsReplaced(EvaluationJob& job) {
   JobResult& result = *job.result;
   // The reason the first transition replaces: in the store only. A failed
   // read drops the job's ticks (evaluated again).
-  absl::StatusOr<std::optional<std::string>> v =
-      store.Get(Column::kAlarms, job.entry->name);
-  size_t reasons_at = 0;
   absl::StatusOr<AlarmRecord> r =
-      !v.ok()           ? absl::StatusOr<AlarmRecord>(v.status())
-      : !v->has_value() ? absl::AbortedError("deleted")
-                        : DecodeAlarmRecord(job.entry->name, **v, &reasons_at);
+      StoredRecord(job.entry->name, &result.record_base);
+  if (absl::IsNotFound(r.status())) r = absl::AbortedError("deleted");
   if (!r.ok()) {
     result.status = r.status();
     job.evaluated = 0;
     result.changes.clear();
     return;
   }
-  if (reasons_at != 0) result.record_base = WithoutReasons(**v, reasons_at);
   // The apply step checks the version is still this one.
-  result.config_version = r->config_version;
   std::string reason = std::move(r->state_reason);
   std::string evidence = std::move(r->state_evidence);
   for (StateChange& c : result.changes) {
@@ -1403,7 +1405,7 @@ absl::Status AlarmEngine::Impl::EvaluateDueJobs(
                    : Decoded(name, e);
         // Enabling or disabling actions changes the version and not the
         // generation: the history data would name the old one.
-        if (next.config_version != result.config_version) {
+        if (next.config_version != result.changes.front().config_version) {
           still_due();
           return nullptr;
         }
